@@ -1,0 +1,75 @@
+//! The command line: clap definitions (their doc comments are the `--help` text) and a dispatch
+//! to one small file per subcommand. Every command reports failure as one line on standard error
+//! and exit code 2; nothing here holds logic that a test or the HTTP layer would need.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+mod backup;
+mod load;
+mod profiles;
+mod query;
+mod serve;
+
+/// KIK-V datastation: answers validated questions about a care provider's quality data.
+#[derive(Debug, Parser)]
+#[command(name = "kikv", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Data directory holding the store, logs and state [default: ./kikv-data, or data_dir in the config]
+    #[arg(long, global = true, env = "KIKV_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file [default: ./kikv.toml when present]
+    #[arg(long, global = true, env = "KIKV_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the node: the mutual-TLS listener for consumers
+    Serve(serve::ServeArgs),
+    /// Load RDF files into the store, one named graph per dataset
+    Load(load::LoadArgs),
+    /// Run a read-only SPARQL query on the local store (the operator's own check of the data)
+    Query(query::QueryArgs),
+    /// Write a consistent copy of the store to a directory
+    Backup(backup::BackupArgs),
+    /// Registered exchange profiles
+    Profiles(profiles::ProfilesArgs),
+}
+
+/// Runs the command line and turns any failure into one line on standard error and exit code 2.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` joins the error chain on one line: "what failed: why".
+            eprintln!("kikv: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::for_command_line(cli.global.config.as_deref(), cli.global.data_dir)?;
+    match cli.command {
+        Command::Serve(args) => serve::run(&config, args),
+        Command::Load(args) => load::run(&config, args),
+        Command::Query(args) => query::run(&config, args),
+        Command::Backup(args) => backup::run(&config, args),
+        Command::Profiles(args) => profiles::run(&config, args),
+    }
+}

@@ -1,0 +1,348 @@
+//! The node's configuration: one TOML file in which every setting has a default.
+//!
+//! An unknown key or a value of the wrong type is refused when the file is read, with the
+//! file, the dotted key and the reason, so a typo never silently falls back to a default.
+//! Relative paths in the file are taken relative to the file's own directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given and it exists in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "kikv.toml";
+/// The data directory used when neither `--data-dir` nor `data_dir` is given.
+pub const DEFAULT_DATA_DIR: &str = "kikv-data";
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file named on the command line could not be read.
+    #[error("cannot read config file {file}: {source}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("config file {file}, line {line}, column {column}: key `{key}`: {reason}")]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Dotted path of the offending key (`.` for the document itself).
+        key: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, in the parser's words.
+        reason: String,
+    },
+    /// A value parsed but is not acceptable (an empty DID, a zero limit, ...).
+    #[error("config file {file}: key `{key}`: {reason}")]
+    Value {
+        /// The file, or `(defaults)`.
+        file: PathBuf,
+        /// Dotted path of the offending key.
+        key: String,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+/// The whole configuration of a node.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory holding the store, the exchange log and other state.
+    pub data_dir: PathBuf,
+    /// Development mode: allows the development PKI made by `kikv dev-pki`. Never in production.
+    pub dev_mode: bool,
+    /// Who this node is.
+    pub node: NodeConfig,
+    /// Where the node listens.
+    pub listen: ListenConfig,
+    /// Server certificate and the trust anchors for client certificates.
+    pub tls: TlsConfig,
+    /// Where the exchange profiles are.
+    pub profiles: ProfilesConfig,
+    /// Store and query limits.
+    pub store: StoreConfig,
+    /// The file this configuration was read from, if any (not a key of the file).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// Identity of the node and of the provider that runs it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// The node's DID: envelopes and presentations must be addressed to it.
+    pub did: String,
+    /// The care provider's name, published as the catalogue's publisher.
+    pub provider_name: String,
+    /// IRI identifying the provider (for example its KvK or AGB based IRI).
+    pub provider_iri: String,
+    /// Base URL at which consumers reach this node; used in the catalogue.
+    pub public_url: String,
+}
+
+/// Listening addresses.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// The mutual-TLS listener for consumers.
+    pub address: SocketAddr,
+    /// The operator's administration listener; loopback only unless changed on purpose.
+    pub admin_address: SocketAddr,
+}
+
+/// TLS material. All files are PEM.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// The node's certificate chain (leaf first).
+    pub certificate: Option<PathBuf>,
+    /// The node's private key (PKCS#8, SEC1 or PKCS#1).
+    pub private_key: Option<PathBuf>,
+    /// Certificates of the authorities whose client certificates are accepted.
+    pub client_trust_anchors: Vec<PathBuf>,
+}
+
+/// Exchange profile locations.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfilesConfig {
+    /// Directory with one `*.toml` file per profile version.
+    pub dir: PathBuf,
+}
+
+/// Store and query limits.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Wall-clock limit for one query, in seconds; the evaluation is cancelled when it passes.
+    pub query_timeout_secs: u64,
+    /// Largest number of result rows an answer may hold.
+    pub max_result_rows: usize,
+    /// Ontology IRI a loaded dataset conforms to when `kikv load` is not told otherwise.
+    pub default_ontology: String,
+    /// Memory the bulk loader may use, in megabytes.
+    pub load_memory_mb: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            dev_mode: false,
+            node: NodeConfig::default(),
+            listen: ListenConfig::default(),
+            tls: TlsConfig::default(),
+            profiles: ProfilesConfig::default(),
+            store: StoreConfig::default(),
+            source: None,
+        }
+    }
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            did: "did:web:localhost%3A8443".into(),
+            provider_name: "Zorgaanbieder (niet ingesteld)".into(),
+            provider_iri: "urn:kikv:provider:unset".into(),
+            public_url: "https://localhost:8443".into(),
+        }
+    }
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            address: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            admin_address: SocketAddr::from(([127, 0, 0, 1], 8444)),
+        }
+    }
+}
+
+impl Default for ProfilesConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("profiles"),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            query_timeout_secs: 30,
+            max_result_rows: 100_000,
+            default_ontology: "http://purl.org/ozo/onz-g".into(),
+            load_memory_mb: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn from_file(file: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        let mut config = Self::from_toml(&text, file)?;
+        config.source = Some(file.to_path_buf());
+        let base = file.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Parses configuration text; `file` only names the source in errors.
+    pub fn from_toml(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let invalid = |key: String, span: Option<std::ops::Range<usize>>, reason: String| {
+            let (line, column) = line_column(text, span.map_or(0, |s| s.start));
+            ConfigError::Invalid {
+                file: file.to_path_buf(),
+                key,
+                line,
+                column,
+                reason,
+            }
+        };
+        let deserializer = toml::Deserializer::parse(text)
+            .map_err(|e| invalid(".".into(), e.span(), e.message().trim().to_owned()))?;
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            invalid(key, inner.span(), inner.message().trim().to_owned())
+        })
+    }
+
+    /// The configuration for a command line: `--config` if given (it must exist), else
+    /// `./kikv.toml` if present, else the defaults; then `--data-dir` overrides `data_dir`.
+    pub fn for_command_line(
+        config: Option<&Path>,
+        data_dir: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        let mut loaded = match config {
+            Some(file) => Self::from_file(file)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                Self::from_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => Self::default(),
+        };
+        if let Some(dir) = data_dir {
+            loaded.data_dir = dir;
+        }
+        Ok(loaded)
+    }
+
+    /// Directory of the persistent store inside the data directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut self.data_dir);
+        resolve(&mut self.profiles.dir);
+        self.tls.certificate.iter_mut().for_each(resolve);
+        self.tls.private_key.iter_mut().for_each(resolve);
+        self.tls.client_trust_anchors.iter_mut().for_each(resolve);
+    }
+
+    /// Refuses values that parse but cannot work.
+    fn check(&self) -> Result<(), ConfigError> {
+        let refuse = |key: &str, reason: &str| ConfigError::Value {
+            file: self
+                .source
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("(defaults)")),
+            key: key.into(),
+            reason: reason.into(),
+        };
+        if !self.node.did.starts_with("did:") {
+            return Err(refuse("node.did", "must be a DID (starting with `did:`)"));
+        }
+        if self.store.query_timeout_secs == 0 {
+            return Err(refuse("store.query_timeout_secs", "must be at least 1"));
+        }
+        if self.store.max_result_rows == 0 {
+            return Err(refuse("store.max_result_rows", "must be at least 1"));
+        }
+        if self.store.load_memory_mb < 16 {
+            return Err(refuse("store.load_memory_mb", "must be at least 16"));
+        }
+        if oxigraph::model::NamedNode::new(&self.store.default_ontology).is_err() {
+            return Err(refuse("store.default_ontology", "must be an absolute IRI"));
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_place() {
+        let error = parse("[store]\nquery_timeout_secs = 5\nquery_timeout = 5\n").unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("config file test.toml, line 3, column 1: key `store"));
+        assert!(message.contains("unknown field `query_timeout`"), "{message}");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_key() {
+        let error = parse("[listen]\naddress = 8443\n").unwrap_err();
+        let ConfigError::Invalid { key, line, .. } = &error else {
+            panic!("unexpected {error:?}")
+        };
+        assert_eq!((key.as_str(), *line), ("listen.address", 2));
+    }
+
+    #[test]
+    fn zero_timeout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kikv.toml");
+        std::fs::write(&file, "[store]\nquery_timeout_secs = 0\n").unwrap();
+        let error = Config::from_file(&file).unwrap_err().to_string();
+        assert!(error.ends_with("key `store.query_timeout_secs`: must be at least 1"));
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kikv.toml");
+        std::fs::write(&file, "data_dir = \"d\"\n[tls]\ncertificate = \"c.pem\"\n").unwrap();
+        let config = Config::from_file(&file).unwrap();
+        assert_eq!(config.data_dir, dir.path().join("d"));
+        assert_eq!(config.tls.certificate, Some(dir.path().join("c.pem")));
+    }
+}
