@@ -204,22 +204,12 @@ impl Config {
 
     /// Parses configuration text; `file` only names the source in errors.
     pub fn from_toml(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let invalid = |key: String, span: Option<std::ops::Range<usize>>, reason: String| {
-            let (line, column) = line_column(text, span.map_or(0, |s| s.start));
-            ConfigError::Invalid {
-                file: file.to_path_buf(),
-                key,
-                line,
-                column,
-                reason,
-            }
-        };
-        let deserializer = toml::Deserializer::parse(text)
-            .map_err(|e| invalid(".".into(), e.span(), e.message().trim().to_owned()))?;
-        serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let key = e.path().to_string();
-            let inner = e.into_inner();
-            invalid(key, inner.span(), inner.message().trim().to_owned())
+        parse_toml(text).map_err(|p| ConfigError::Invalid {
+            file: file.to_path_buf(),
+            key: p.key,
+            line: p.line,
+            column: p.column,
+            reason: p.reason,
         })
     }
 
@@ -287,6 +277,40 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// What is wrong in a TOML document, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TomlProblem {
+    /// Dotted path of the offending key (`.` for the document itself).
+    pub key: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The parser's words.
+    pub reason: String,
+}
+
+/// Parses a TOML document into `T`, naming the dotted key and the place of the first problem.
+/// Shared by the configuration and the profile files.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, TomlProblem> {
+    let problem = |key: String, span: Option<std::ops::Range<usize>>, reason: &str| {
+        let (line, column) = line_column(text, span.map_or(0, |s| s.start));
+        TomlProblem {
+            key,
+            line,
+            column,
+            reason: reason.trim().to_owned(),
+        }
+    };
+    let deserializer =
+        toml::Deserializer::parse(text).map_err(|e| problem(".".into(), e.span(), e.message()))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        problem(key, inner.span(), inner.message())
+    })
 }
 
 /// 1-based line and column of a byte offset.

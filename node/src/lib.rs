@@ -8,7 +8,12 @@
 //! - [`config`]: the node's TOML configuration;
 //! - [`store`]: the persistent RDF store, dataset loading and local queries;
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
+//! - [`catalog`]: the DCAT catalogue of the datasets the node offers;
 //! - [`http`]: the mutual-TLS listener and its handlers.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod http;
+pub mod profile;
+pub mod store;

@@ -1,12 +1,59 @@
-//! `kikv query`.
+//! `kikv query 'SPARQL'`: the operator's own read-only look at the data.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use oxigraph::sparql::results::QueryResultsFormat;
 
 use crate::config::Config;
+use crate::store::{parse_read_only, NodeStore, QueryLimits};
 
 /// Arguments of `kikv query`.
 #[derive(Debug, clap::Args)]
-pub struct QueryArgs {}
+pub struct QueryArgs {
+    /// The SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE); updates are refused
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub query: Option<String>,
+    /// Read the query from a file instead
+    #[arg(long, short)]
+    pub file: Option<PathBuf>,
+    /// Output: table, csv, tsv, json (SPARQL 1.1 results JSON) or xml; graphs print as N-Triples
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
 
-/// Runs `kikv query`.
-pub fn run(_config: &Config, _args: QueryArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Runs the query on a read-only view of the store (so it works while a node is serving) and
+/// prints the answer.
+pub fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
+    let format = match args.format.as_str() {
+        "table" => None,
+        "csv" => Some(QueryResultsFormat::Csv),
+        "tsv" => Some(QueryResultsFormat::Tsv),
+        "json" => Some(QueryResultsFormat::Json),
+        "xml" => Some(QueryResultsFormat::Xml),
+        other => anyhow::bail!("unknown output format `{other}` (use table, csv, tsv, json or xml)"),
+    };
+    let text = match (&args.query, &args.file) {
+        (Some(query), _) => query.clone(),
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?,
+        (None, None) => anyhow::bail!("give a query or --file"),
+    };
+    let query = parse_read_only(&text)?;
+    let store = NodeStore::open_read_only(&config.store_dir())?;
+    let limits = QueryLimits {
+        timeout: Duration::from_secs(config.store.query_timeout_secs),
+        max_rows: config.store.max_result_rows,
+    };
+    let answer = store.evaluate(&query, &[], limits)?;
+    let bytes = match format {
+        None => answer.table().into_bytes(),
+        Some(format) => answer.serialize(format)?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&bytes)?;
+    stdout.flush()?;
+    Ok(())
 }

@@ -1,0 +1,97 @@
+//! The node's HTTPS surface: thin handlers over the library, routed by [`app`], served over
+//! mutual TLS by [`tls::serve`].
+
+pub mod tls;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::profile::Registry;
+use crate::store::NodeStore;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node's configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Arc<NodeStore>,
+    /// The registered profiles.
+    pub profiles: Arc<Registry>,
+}
+
+/// The router of the consumer-facing listener. Tests can drive it without a socket.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/datacatalog", get(datacatalog))
+        .with_state(state)
+}
+
+/// Failures inside a handler. Details go to the node's log; the caller gets a generic message,
+/// since an internal fault is not theirs to debug.
+struct InternalError(String);
+
+impl IntoResponse for InternalError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self.0, "request failed");
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, InternalError> {
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| InternalError(e.to_string()))?
+        .map_err(InternalError)
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, InternalError> {
+    let store = Arc::clone(&state.store);
+    let (datasets, version) = blocking(move || {
+        let datasets = store.datasets().map_err(|e| e.to_string())?.len();
+        Ok((datasets, store.data_version().map_err(|e| e.to_string())?))
+    })
+    .await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "did": state.config.node.did,
+        "datasets": datasets,
+        "profiles": state.profiles.profiles().len(),
+        "data_version": version,
+    })))
+}
+
+/// `GET /datacatalog`: Turtle, or JSON-LD when the client prefers `application/ld+json`.
+async fn datacatalog(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, InternalError> {
+    let json_ld = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/ld+json"));
+    let store = Arc::clone(&state.store);
+    let config = Arc::clone(&state.config);
+    let body = blocking(move || {
+        let datasets = store.datasets().map_err(|e| e.to_string())?;
+        let graph = crate::catalog::catalog(&config, &datasets);
+        crate::catalog::serialize(&graph, json_ld).map_err(|e| e.to_string())
+    })
+    .await?;
+    let content_type = if json_ld {
+        "application/ld+json"
+    } else {
+        "text/turtle; charset=utf-8"
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}

@@ -1,0 +1,167 @@
+//! The mutual-TLS listener: rustls with a client-certificate verifier over the configured trust
+//! anchors, and a small accept loop that hands each connection's client certificate to the
+//! handlers (SPEC §4 step 1). axum-server cannot pass the peer certificate on, hence our own loop.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::config::TlsConfig;
+
+/// How long a client may take to finish the TLS handshake before it is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the TLS listener could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsSetupError {
+    /// A required setting is absent.
+    #[error("TLS is not configured: set `{0}` in the configuration")]
+    Missing(&'static str),
+    /// A PEM file could not be read or holds nothing usable.
+    #[error("{file}: {reason}")]
+    Pem {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// rustls refused the material.
+    #[error("TLS configuration refused: {0}")]
+    Rustls(String),
+}
+
+/// The client certificate chain a connection was verified with, leaf first; every request
+/// carries it as an extension.
+#[derive(Debug, Clone)]
+pub struct ClientCertificate(pub Arc<Vec<CertificateDer<'static>>>);
+
+/// Installs ring as the process's rustls crypto provider. rustls panics when it must choose
+/// between two compiled-in providers, so the choice is made once, on purpose, at start-up.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn pem_error(file: &Path, reason: impl ToString) -> TlsSetupError {
+    TlsSetupError::Pem {
+        file: file.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Reads every certificate in a PEM file.
+pub fn read_certificates(file: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let certificates = CertificateDer::pem_file_iter(file)
+        .map_err(|e| pem_error(file, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(file, e))?;
+    if certificates.is_empty() {
+        return Err(pem_error(file, "no certificate in file"));
+    }
+    Ok(certificates)
+}
+
+/// The server side of mutual TLS: our certificate, and client certificates required to chain
+/// to one of the trust anchors.
+pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let certificate = tls
+        .certificate
+        .as_deref()
+        .ok_or(TlsSetupError::Missing("tls.certificate"))?;
+    let key_file = tls
+        .private_key
+        .as_deref()
+        .ok_or(TlsSetupError::Missing("tls.private_key"))?;
+    if tls.client_trust_anchors.is_empty() {
+        return Err(TlsSetupError::Missing("tls.client_trust_anchors"));
+    }
+    let mut roots = RootCertStore::empty();
+    for anchor in &tls.client_trust_anchors {
+        for certificate in read_certificates(anchor)? {
+            roots.add(certificate).map_err(|e| pem_error(anchor, e))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+    let chain = read_certificates(certificate)?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| pem_error(key_file, e))?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Accepts connections until `shutdown` resolves. Each connection is handshaken (with a time
+/// limit) and then served by `app`, with its [`ClientCertificate`] on every request. A failed
+/// handshake only ends that connection.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(tls);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        tokio::spawn(serve_connection(acceptor.clone(), stream, peer, app.clone()));
+    }
+}
+
+async fn serve_connection(
+    acceptor: TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Router,
+) {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(error)) => {
+            tracing::info!(%peer, %error, "TLS handshake refused");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let chain = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
+    let certificate = ClientCertificate(Arc::new(chain));
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+        request.extensions_mut().insert(certificate.clone());
+        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        app.clone().oneshot(request.map(axum::body::Body::new))
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    if let Err(error) = builder
+        .serve_connection(TokioIo::new(tls), service)
+        .await
+    {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}

@@ -1,0 +1,393 @@
+//! Parameter declarations of profile queries, and the check of the values a consumer supplies
+//! (SPEC §4 step 7: all declared parameters present, typed and in bounds; no undeclared ones).
+//!
+//! A value becomes an RDF term here and is handed to the engine's variable substitution; it is
+//! never spliced into query text, so a value cannot change what the query does.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use oxigraph::model::vocab::xsd;
+use oxigraph::model::{Literal, NamedNode, Term};
+use oxigraph::sparql::Variable;
+use serde::{Deserialize, Serialize};
+
+/// The type of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParameterType {
+    /// `xsd:integer`; JSON number or a string of digits.
+    Integer,
+    /// `xsd:decimal`; JSON number or a decimal string.
+    Decimal,
+    /// A plain string literal.
+    String,
+    /// `xsd:date`, written `YYYY-MM-DD`.
+    Date,
+    /// An absolute IRI.
+    Iri,
+    /// `xsd:boolean`.
+    Boolean,
+}
+
+impl std::fmt::Display for ParameterType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Integer => "integer",
+            Self::Decimal => "decimal",
+            Self::String => "string",
+            Self::Date => "date (YYYY-MM-DD)",
+            Self::Iri => "IRI",
+            Self::Boolean => "boolean",
+        })
+    }
+}
+
+/// A bound of an ordered parameter, checked against the parameter's type when the profile is
+/// read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Bound {
+    /// Bound of an integer parameter.
+    Integer(i64),
+    /// Bound of a decimal parameter.
+    Decimal(f64),
+    /// Bound of a date parameter.
+    Date(NaiveDate),
+}
+
+/// One declared parameter of a profile query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParameterSpec {
+    /// The SPARQL variable name, without `?`.
+    pub name: String,
+    /// Its type.
+    pub kind: ParameterType,
+    /// Smallest allowed value (inclusive).
+    pub min: Option<Bound>,
+    /// Largest allowed value (inclusive).
+    pub max: Option<Bound>,
+    /// The allowed values, in their lexical form; empty means any value of the type.
+    pub allowed: Vec<String>,
+    /// A regular expression the whole lexical value must match.
+    pub pattern: Option<String>,
+    /// Whether the consumer must supply it; an optional parameter left out stays unbound.
+    pub required: bool,
+    /// Human description.
+    pub description: Option<String>,
+}
+
+/// Why supplied parameter values were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParameterError {
+    /// A required parameter is absent.
+    #[error("parameter `{0}` is required but missing")]
+    Missing(String),
+    /// A value was supplied for a parameter the query does not declare.
+    #[error("parameter `{0}` is not declared by this query")]
+    Undeclared(String),
+    /// The value is not of the declared type.
+    #[error("parameter `{name}`: `{value}` is not a valid {expected}")]
+    WrongType {
+        /// The parameter.
+        name: String,
+        /// The value as received.
+        value: String,
+        /// The declared type.
+        expected: String,
+    },
+    /// The value is outside the declared bounds.
+    #[error("parameter `{name}`: {value} is out of range ({bounds})")]
+    OutOfRange {
+        /// The parameter.
+        name: String,
+        /// The value.
+        value: String,
+        /// The bounds, for the message.
+        bounds: String,
+    },
+    /// The value is not one of the allowed values, or does not match the pattern.
+    #[error("parameter `{name}`: `{value}` is not allowed (allowed: {allowed})")]
+    NotAllowed {
+        /// The parameter.
+        name: String,
+        /// The value.
+        value: String,
+        /// The allowed values or pattern, for the message.
+        allowed: String,
+    },
+}
+
+/// Checks `values` against `specs` and returns the bindings to substitute, in declaration
+/// order. Fails on the first problem, in a fixed order: undeclared names, then each declared
+/// parameter in turn.
+pub fn bind_parameters(
+    specs: &[ParameterSpec],
+    values: &BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<(Variable, Term)>, ParameterError> {
+    if let Some(name) = values.keys().find(|k| !specs.iter().any(|s| &s.name == *k)) {
+        return Err(ParameterError::Undeclared(name.clone()));
+    }
+    let mut bindings = Vec::new();
+    for spec in specs {
+        match values.get(&spec.name) {
+            Some(value) => bindings.push((Variable::new_unchecked(&spec.name), spec.bind(value)?)),
+            None if spec.required => return Err(ParameterError::Missing(spec.name.clone())),
+            None => {}
+        }
+    }
+    Ok(bindings)
+}
+
+impl ParameterSpec {
+    /// Turns one supplied value into the RDF term to substitute, or says why it is refused.
+    pub fn bind(&self, value: &serde_json::Value) -> Result<Term, ParameterError> {
+        let lexical = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            other => return Err(self.wrong_type(&other.to_string())),
+        };
+        let term = self.typed_term(&lexical)?;
+        self.check_bounds(&lexical)?;
+        self.check_allowed(&lexical)?;
+        Ok(term)
+    }
+
+    fn wrong_type(&self, value: &str) -> ParameterError {
+        ParameterError::WrongType {
+            name: self.name.clone(),
+            value: value.into(),
+            expected: self.kind.to_string(),
+        }
+    }
+
+    fn typed_term(&self, lexical: &str) -> Result<Term, ParameterError> {
+        let wrong = || self.wrong_type(lexical);
+        Ok(match self.kind {
+            ParameterType::Integer => {
+                let n: i64 = lexical.parse().map_err(|_| wrong())?;
+                Literal::new_typed_literal(n.to_string(), xsd::INTEGER).into()
+            }
+            ParameterType::Decimal => {
+                if !is_decimal(lexical) {
+                    return Err(wrong());
+                }
+                Literal::new_typed_literal(lexical, xsd::DECIMAL).into()
+            }
+            ParameterType::String => Literal::new_simple_literal(lexical).into(),
+            ParameterType::Date => {
+                let date = NaiveDate::parse_from_str(lexical, "%Y-%m-%d").map_err(|_| wrong())?;
+                Literal::new_typed_literal(date.format("%Y-%m-%d").to_string(), xsd::DATE).into()
+            }
+            ParameterType::Iri => NamedNode::new(lexical).map_err(|_| wrong())?.into(),
+            ParameterType::Boolean => match lexical {
+                "true" | "false" => Literal::new_typed_literal(lexical, xsd::BOOLEAN).into(),
+                _ => return Err(wrong()),
+            },
+        })
+    }
+
+    fn check_bounds(&self, lexical: &str) -> Result<(), ParameterError> {
+        let below = self.min.as_ref().is_some_and(|min| compare(lexical, min).is_lt());
+        let above = self.max.as_ref().is_some_and(|max| compare(lexical, max).is_gt());
+        if below || above {
+            return Err(ParameterError::OutOfRange {
+                name: self.name.clone(),
+                value: lexical.into(),
+                bounds: self.bounds_text(),
+            });
+        }
+        Ok(())
+    }
+
+    fn bounds_text(&self) -> String {
+        let show = |b: &Option<Bound>| match b {
+            Some(Bound::Integer(n)) => n.to_string(),
+            Some(Bound::Decimal(d)) => d.to_string(),
+            Some(Bound::Date(d)) => d.to_string(),
+            None => "…".into(),
+        };
+        format!("{} to {}", show(&self.min), show(&self.max))
+    }
+
+    fn check_allowed(&self, lexical: &str) -> Result<(), ParameterError> {
+        let listed = self.allowed.is_empty() || self.allowed.iter().any(|a| a == lexical);
+        let matches = match &self.pattern {
+            // Anchored: the whole value must match, as sh:pattern users expect of a parameter.
+            Some(pattern) => regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map(|re| re.is_match(lexical))
+                .unwrap_or(false),
+            None => true,
+        };
+        if listed && matches {
+            return Ok(());
+        }
+        let allowed = if self.allowed.is_empty() {
+            format!("values matching /{}/", self.pattern.as_deref().unwrap_or(""))
+        } else {
+            self.allowed.join(", ")
+        };
+        Err(ParameterError::NotAllowed {
+            name: self.name.clone(),
+            value: lexical.into(),
+            allowed,
+        })
+    }
+}
+
+/// Orders a value that already passed its type check against a bound of the same type.
+fn compare(lexical: &str, bound: &Bound) -> std::cmp::Ordering {
+    match bound {
+        Bound::Integer(b) => lexical.parse::<i64>().map_or(std::cmp::Ordering::Equal, |v| v.cmp(b)),
+        Bound::Decimal(b) => lexical
+            .parse::<f64>()
+            .ok()
+            .and_then(|v| v.partial_cmp(b))
+            .unwrap_or(std::cmp::Ordering::Equal),
+        Bound::Date(b) => NaiveDate::parse_from_str(lexical, "%Y-%m-%d")
+            .map_or(std::cmp::Ordering::Equal, |v| v.cmp(b)),
+    }
+}
+
+/// `xsd:decimal` lexical form: optional sign, digits, optional fraction.
+fn is_decimal(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    !(whole.is_empty() && fraction.is_empty())
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Reads a bound written in a profile file (a TOML integer, float or string) for a parameter
+/// of type `kind`.
+pub(crate) fn parse_bound(kind: ParameterType, text: &str) -> Result<Bound, String> {
+    match kind {
+        ParameterType::Integer => text.parse().map(Bound::Integer).map_err(|e| e.to_string()),
+        ParameterType::Decimal => text.parse().map(Bound::Decimal).map_err(|e| e.to_string()),
+        ParameterType::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(Bound::Date)
+            .map_err(|e| e.to_string()),
+        other => Err(format!("a {other} parameter cannot have bounds")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(name: &str, kind: ParameterType) -> ParameterSpec {
+        ParameterSpec {
+            name: name.into(),
+            kind,
+            min: None,
+            max: None,
+            allowed: Vec::new(),
+            pattern: None,
+            required: true,
+            description: None,
+        }
+    }
+
+    fn specs() -> Vec<ParameterSpec> {
+        let mut jaar = spec("jaar", ParameterType::Integer);
+        jaar.min = Some(Bound::Integer(2000));
+        jaar.max = Some(Bound::Integer(2100));
+        let mut kwartaal = spec("kwartaal", ParameterType::String);
+        kwartaal.allowed = vec!["Q1".into(), "Q2".into(), "Q3".into(), "Q4".into()];
+        let mut zorgkantoor = spec("zorgkantoor", ParameterType::Iri);
+        zorgkantoor.required = false;
+        vec![jaar, kwartaal, zorgkantoor]
+    }
+
+    fn values(v: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn good_values_bind_as_typed_terms() {
+        let bindings = bind_parameters(&specs(), &values(json!({"jaar": 2025, "kwartaal": "Q2"})))
+            .unwrap();
+        assert_eq!(bindings.len(), 2);
+        assert_eq!(
+            bindings[0].1,
+            Term::from(Literal::new_typed_literal("2025", xsd::INTEGER))
+        );
+        assert_eq!(bindings[1].1, Term::from(Literal::new_simple_literal("Q2")));
+    }
+
+    #[test]
+    fn each_rule_has_its_error() {
+        let cases = [
+            (json!({"kwartaal": "Q2"}), ParameterError::Missing("jaar".into())),
+            (
+                json!({"jaar": 2025, "kwartaal": "Q2", "x": 1}),
+                ParameterError::Undeclared("x".into()),
+            ),
+            (
+                json!({"jaar": "twee", "kwartaal": "Q2"}),
+                ParameterError::WrongType {
+                    name: "jaar".into(),
+                    value: "twee".into(),
+                    expected: "integer".into(),
+                },
+            ),
+            (
+                json!({"jaar": 1999, "kwartaal": "Q2"}),
+                ParameterError::OutOfRange {
+                    name: "jaar".into(),
+                    value: "1999".into(),
+                    bounds: "2000 to 2100".into(),
+                },
+            ),
+            (
+                json!({"jaar": 2025, "kwartaal": "Q5"}),
+                ParameterError::NotAllowed {
+                    name: "kwartaal".into(),
+                    value: "Q5".into(),
+                    allowed: "Q1, Q2, Q3, Q4".into(),
+                },
+            ),
+            (
+                json!({"jaar": 2025, "kwartaal": "Q2", "zorgkantoor": "not an iri"}),
+                ParameterError::WrongType {
+                    name: "zorgkantoor".into(),
+                    value: "not an iri".into(),
+                    expected: "IRI".into(),
+                },
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(bind_parameters(&specs(), &values(input)), Err(expected));
+        }
+    }
+
+    #[test]
+    fn an_injection_attempt_is_only_a_string() {
+        let mut free = spec("naam", ParameterType::String);
+        free.required = true;
+        let attack = "\" } ; DROP ALL ; SELECT * WHERE { \"";
+        let term = free.bind(&json!(attack)).unwrap();
+        assert_eq!(term, Term::from(Literal::new_simple_literal(attack)));
+    }
+
+    #[test]
+    fn dates_and_decimals_are_checked() {
+        let mut peildatum = spec("peildatum", ParameterType::Date);
+        peildatum.min = Some(parse_bound(ParameterType::Date, "2020-01-01").unwrap());
+        assert!(peildatum.bind(&json!("2024-12-31")).is_ok());
+        assert!(matches!(
+            peildatum.bind(&json!("2024-02-30")),
+            Err(ParameterError::WrongType { .. })
+        ));
+        assert!(matches!(
+            peildatum.bind(&json!("2019-12-31")),
+            Err(ParameterError::OutOfRange { .. })
+        ));
+        let amount = spec("bedrag", ParameterType::Decimal);
+        assert!(amount.bind(&json!("12.50")).is_ok());
+        assert!(amount.bind(&json!("1e3")).is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! Writing a [`QueryAnswer`]: SPARQL 1.1 results formats through sparesults (the version
+//! oxigraph pins, via `oxigraph::sparql::results`), N-Triples for graphs, and a plain text
+//! table for people.
+
+use oxigraph::io::{RdfFormat, RdfSerializer};
+use oxigraph::model::Term;
+use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
+
+use super::QueryAnswer;
+
+impl QueryAnswer {
+    /// Serialises a SELECT or ASK answer in a SPARQL results format, or a graph answer as
+    /// N-Triples (results formats cannot hold graphs).
+    pub fn serialize(&self, format: QueryResultsFormat) -> std::io::Result<Vec<u8>> {
+        let serializer = QueryResultsSerializer::from_format(format);
+        match self {
+            Self::Boolean(value) => serializer.serialize_boolean_to_writer(Vec::new(), *value),
+            Self::Solutions { variables, rows } => {
+                let mut writer =
+                    serializer.serialize_solutions_to_writer(Vec::new(), variables.clone())?;
+                for row in rows {
+                    writer.serialize(
+                        variables
+                            .iter()
+                            .zip(row)
+                            .filter_map(|(v, t)| t.as_ref().map(|t| (v, t))),
+                    )?;
+                }
+                writer.finish()
+            }
+            Self::Graph(triples) => {
+                let mut writer =
+                    RdfSerializer::from_format(RdfFormat::NTriples).for_writer(Vec::new());
+                for triple in triples {
+                    writer.serialize_triple(triple)?;
+                }
+                writer.finish()
+            }
+        }
+    }
+
+    /// A text table with one column per variable, for a terminal.
+    pub fn table(&self) -> String {
+        match self {
+            Self::Boolean(value) => format!("{value}\n"),
+            Self::Graph(triples) => triples.iter().map(|t| format!("{t} .\n")).collect(),
+            Self::Solutions { variables, rows } => {
+                let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
+                let cells: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|row| row.iter().map(|t| t.as_ref().map_or(String::new(), show)).collect())
+                    .collect();
+                let widths: Vec<usize> = (0..header.len())
+                    .map(|i| {
+                        cells
+                            .iter()
+                            .map(|r| r[i].chars().count())
+                            .chain([header[i].chars().count()])
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                let line = |cells: &[String]| {
+                    let padded: Vec<String> = cells
+                        .iter()
+                        .zip(&widths)
+                        .map(|(c, w)| format!("{c:<w$}"))
+                        .collect();
+                    format!("{}\n", padded.join(" | ").trim_end())
+                };
+                let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+                let mut out = line(&header);
+                out.push_str(&format!("{}\n", rule.join("-+-")));
+                for row in &cells {
+                    out.push_str(&line(row));
+                }
+                out.push_str(&format!("({} rows)\n", rows.len()));
+                out
+            }
+        }
+    }
+}
+
+/// A term as a person reads it: IRIs and literal values without N-Triples decoration, a
+/// language tag kept.
+fn show(term: &Term) -> String {
+    match term {
+        Term::NamedNode(n) => n.as_str().to_owned(),
+        Term::BlankNode(b) => b.to_string(),
+        Term::Literal(l) => match l.language() {
+            Some(language) => format!("{}@{language}", l.value()),
+            None => l.value().to_owned(),
+        },
+        #[allow(unreachable_patterns)]
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,417 @@
+//! Read-only SPARQL over the store: parsing with the policy checks of the exchange, and
+//! evaluation with a time limit that really stops the engine and a cap on result rows.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxigraph::model::{NamedOrBlankNode, Term, Triple};
+use oxigraph::sparql::{
+    CancellationToken, QueryEvaluationError, QueryResults, SparqlEvaluator, Variable,
+};
+use spargebra::algebra::{AggregateExpression, Expression, GraphPattern, OrderExpression};
+use spargebra::term::{NamedNodePattern, TermPattern};
+use spargebra::{Query, SparqlParser};
+
+use super::{NodeStore, StoreError};
+
+/// Why a query was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The text is not a SPARQL query.
+    #[error("SPARQL syntax error: {0}")]
+    Syntax(String),
+    /// The text is a SPARQL update; the node never runs updates on request.
+    #[error("update queries are refused: only read-only queries run here")]
+    Update,
+    /// The query is read-only but breaks the exchange policy.
+    #[error(transparent)]
+    Refused(#[from] QueryRefusal),
+    /// The time limit passed and the evaluation was stopped.
+    #[error("query stopped after its time limit of {0:?}")]
+    Timeout(Duration),
+    /// The answer has more rows than allowed.
+    #[error("the answer has more than {0} rows, the configured limit")]
+    TooManyRows(usize),
+    /// The engine failed while evaluating.
+    #[error("query evaluation failed: {0}")]
+    Evaluation(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the exchange refuses in a query that is otherwise valid and read-only
+/// (SPEC §4 step 6: "a read-only SELECT or ASK with no SERVICE, no update, no external FROM").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryRefusal {
+    /// CONSTRUCT or DESCRIBE.
+    #[error("only SELECT and ASK queries are allowed, not {0}")]
+    Form(&'static str),
+    /// A SERVICE clause would send data to, or fetch it from, another server.
+    #[error("SERVICE clauses are not allowed")]
+    Service,
+    /// FROM or FROM NAMED would choose graphs the profile does not.
+    #[error("FROM and FROM NAMED are not allowed")]
+    From,
+}
+
+/// A parsed query that is known not to be an update.
+#[derive(Debug, Clone)]
+pub struct ReadOnlyQuery {
+    query: Query,
+}
+
+impl ReadOnlyQuery {
+    /// The parsed algebra; two texts that differ only in whitespace and comments give equal
+    /// algebra.
+    pub fn algebra(&self) -> &Query {
+        &self.query
+    }
+
+    /// Every variable named anywhere in the query (patterns, expressions, sub-queries).
+    pub fn variables(&self) -> BTreeSet<String> {
+        let mut variables = BTreeSet::new();
+        let pattern = match &self.query {
+            Query::Select { pattern, .. }
+            | Query::Construct { pattern, .. }
+            | Query::Describe { pattern, .. }
+            | Query::Ask { pattern, .. } => pattern,
+        };
+        walk_pattern(pattern, &mut |_| {}, &mut |v| {
+            variables.insert(v.as_str().to_owned());
+        });
+        variables
+    }
+}
+
+/// Parses `text` as a query; an update or anything else is refused.
+pub fn parse_read_only(text: &str) -> Result<ReadOnlyQuery, QueryError> {
+    match SparqlParser::new().parse_query(text) {
+        Ok(query) => Ok(ReadOnlyQuery { query }),
+        Err(error) => {
+            if SparqlParser::new().parse_update(text).is_ok() {
+                Err(QueryError::Update)
+            } else {
+                Err(QueryError::Syntax(error.to_string()))
+            }
+        }
+    }
+}
+
+/// Checks the exchange policy: SELECT or ASK, no SERVICE anywhere, no FROM.
+pub fn check_exchange_query(query: &ReadOnlyQuery) -> Result<(), QueryRefusal> {
+    let (pattern, dataset) = match &query.query {
+        Query::Select {
+            pattern, dataset, ..
+        }
+        | Query::Ask {
+            pattern, dataset, ..
+        } => (pattern, dataset),
+        Query::Construct { .. } => return Err(QueryRefusal::Form("CONSTRUCT")),
+        Query::Describe { .. } => return Err(QueryRefusal::Form("DESCRIBE")),
+    };
+    if dataset.is_some() {
+        return Err(QueryRefusal::From);
+    }
+    let mut service = false;
+    walk_pattern(
+        pattern,
+        &mut |p| service |= matches!(p, GraphPattern::Service { .. }),
+        &mut |_| {},
+    );
+    if service {
+        return Err(QueryRefusal::Service);
+    }
+    Ok(())
+}
+
+/// Visits every graph pattern and every variable, descending into EXISTS, sub-selects,
+/// aggregates and ORDER BY expressions.
+fn walk_pattern(
+    pattern: &GraphPattern,
+    on_pattern: &mut dyn FnMut(&GraphPattern),
+    on_variable: &mut dyn FnMut(&Variable),
+) {
+    walk(pattern, on_pattern, on_variable, true);
+}
+
+/// Visits the variables of one SELECT scope: like [`walk_pattern`] but without descending into
+/// nested sub-selects, whose variables are their own.
+pub(super) fn walk_pattern_in_scope(pattern: &GraphPattern, on_variable: &mut dyn FnMut(&Variable)) {
+    walk(pattern, &mut |_| {}, on_variable, false);
+}
+
+fn walk(
+    pattern: &GraphPattern,
+    on_pattern: &mut dyn FnMut(&GraphPattern),
+    on_variable: &mut dyn FnMut(&Variable),
+    nested: bool,
+) {
+    if !nested && matches!(pattern, GraphPattern::Project { .. }) {
+        return;
+    }
+    on_pattern(pattern);
+    let term = |t: &TermPattern, on_variable: &mut dyn FnMut(&Variable)| {
+        if let TermPattern::Variable(v) = t {
+            on_variable(v);
+        }
+    };
+    match pattern {
+        GraphPattern::Bgp { patterns } => {
+            for triple in patterns {
+                term(&triple.subject, on_variable);
+                if let NamedNodePattern::Variable(v) = &triple.predicate {
+                    on_variable(v);
+                }
+                term(&triple.object, on_variable);
+            }
+        }
+        GraphPattern::Path {
+            subject, object, ..
+        } => {
+            term(subject, on_variable);
+            term(object, on_variable);
+        }
+        GraphPattern::Join { left, right }
+        | GraphPattern::Lateral { left, right }
+        | GraphPattern::Union { left, right }
+        | GraphPattern::Minus { left, right } => {
+            walk(left, on_pattern, on_variable, nested);
+            walk(right, on_pattern, on_variable, nested);
+        }
+        GraphPattern::LeftJoin {
+            left,
+            right,
+            expression,
+        } => {
+            walk(left, on_pattern, on_variable, nested);
+            walk(right, on_pattern, on_variable, nested);
+            if let Some(e) = expression {
+                walk_expression(e, on_pattern, on_variable, nested);
+            }
+        }
+        GraphPattern::Filter { expr, inner } => {
+            walk_expression(expr, on_pattern, on_variable, nested);
+            walk(inner, on_pattern, on_variable, nested);
+        }
+        GraphPattern::Graph { name, inner } | GraphPattern::Service { name, inner, .. } => {
+            if let NamedNodePattern::Variable(v) = name {
+                on_variable(v);
+            }
+            walk(inner, on_pattern, on_variable, nested);
+        }
+        GraphPattern::Extend {
+            inner,
+            variable,
+            expression,
+        } => {
+            walk(inner, on_pattern, on_variable, nested);
+            on_variable(variable);
+            walk_expression(expression, on_pattern, on_variable, nested);
+        }
+        GraphPattern::Values { variables, .. } => variables.iter().for_each(on_variable),
+        GraphPattern::OrderBy { inner, expression } => {
+            walk(inner, on_pattern, on_variable, nested);
+            for order in expression {
+                let (OrderExpression::Asc(e) | OrderExpression::Desc(e)) = order;
+                walk_expression(e, on_pattern, on_variable, nested);
+            }
+        }
+        GraphPattern::Project { inner, variables } => {
+            walk(inner, on_pattern, on_variable, nested);
+            variables.iter().for_each(on_variable);
+        }
+        GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::Slice { inner, .. } => walk(inner, on_pattern, on_variable, nested),
+        GraphPattern::Group {
+            inner,
+            variables,
+            aggregates,
+        } => {
+            walk(inner, on_pattern, on_variable, nested);
+            variables.iter().for_each(&mut *on_variable);
+            for (variable, aggregate) in aggregates {
+                on_variable(variable);
+                if let AggregateExpression::FunctionCall { expr, .. } = aggregate {
+                    walk_expression(expr, on_pattern, on_variable, nested);
+                }
+            }
+        }
+    }
+}
+
+fn walk_expression(
+    expression: &Expression,
+    on_pattern: &mut dyn FnMut(&GraphPattern),
+    on_variable: &mut dyn FnMut(&Variable),
+    nested: bool,
+) {
+    use Expression as E;
+    match expression {
+        E::NamedNode(_) | E::Literal(_) => {}
+        E::Variable(v) | E::Bound(v) => on_variable(v),
+        E::Exists(pattern) => walk(pattern, on_pattern, on_variable, nested),
+        E::UnaryPlus(a) | E::UnaryMinus(a) | E::Not(a) => {
+            walk_expression(a, on_pattern, on_variable, nested)
+        }
+        E::Or(a, b)
+        | E::And(a, b)
+        | E::Equal(a, b)
+        | E::SameTerm(a, b)
+        | E::Greater(a, b)
+        | E::GreaterOrEqual(a, b)
+        | E::Less(a, b)
+        | E::LessOrEqual(a, b)
+        | E::Add(a, b)
+        | E::Subtract(a, b)
+        | E::Multiply(a, b)
+        | E::Divide(a, b) => {
+            walk_expression(a, on_pattern, on_variable, nested);
+            walk_expression(b, on_pattern, on_variable, nested);
+        }
+        E::In(a, list) => {
+            walk_expression(a, on_pattern, on_variable, nested);
+            list.iter()
+                .for_each(|e| walk_expression(e, on_pattern, on_variable, nested));
+        }
+        E::If(a, b, c) => {
+            for e in [a, b, c] {
+                walk_expression(e, on_pattern, on_variable, nested);
+            }
+        }
+        E::Coalesce(list) | E::FunctionCall(_, list) => list
+            .iter()
+            .for_each(|e| walk_expression(e, on_pattern, on_variable, nested)),
+    }
+}
+
+/// Limits of one evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    /// Wall-clock limit; the engine is cancelled when it passes.
+    pub timeout: Duration,
+    /// Largest number of rows (or triples) an answer may hold.
+    pub max_rows: usize,
+}
+
+/// A complete answer, read to the end within the limits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryAnswer {
+    /// An ASK answer.
+    Boolean(bool),
+    /// A SELECT answer: the projected variables and one row per solution.
+    Solutions {
+        /// Column names, in projection order.
+        variables: Vec<Variable>,
+        /// Rows; `None` where a variable is unbound.
+        rows: Vec<Vec<Option<Term>>>,
+    },
+    /// A CONSTRUCT or DESCRIBE answer.
+    Graph(Vec<Triple>),
+}
+
+impl NodeStore {
+    /// Evaluates `query` over the registered datasets within `limits`, with each binding
+    /// joined into the scopes that use its variable (see `bind.rs`; values never touch text).
+    pub fn evaluate(
+        &self,
+        query: &ReadOnlyQuery,
+        bindings: &[(Variable, Term)],
+        limits: QueryLimits,
+    ) -> Result<QueryAnswer, QueryError> {
+        let graphs = self.query_graphs()?;
+        let named: Vec<NamedOrBlankNode> = graphs
+            .iter()
+            .filter_map(|g| match g {
+                oxigraph::model::GraphName::NamedNode(n) => Some(n.clone().into()),
+                _ => None,
+            })
+            .collect();
+        let watchdog = Watchdog::start(limits.timeout);
+        let mut prepared = SparqlEvaluator::new()
+            .with_cancellation_token(watchdog.token.clone())
+            .for_query(super::bind::bind_parameters(&query.query, bindings));
+        prepared.dataset_mut().set_default_graph(graphs);
+        prepared.dataset_mut().set_available_named_graphs(named);
+        let result = prepared
+            .on_store(&self.store)
+            .execute()
+            .and_then(|results| collect(results, limits.max_rows));
+        match result {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) => Err(QueryError::TooManyRows(limits.max_rows)),
+            Err(_) if watchdog.fired() => Err(QueryError::Timeout(limits.timeout)),
+            Err(error) => Err(QueryError::Evaluation(error.to_string())),
+        }
+    }
+}
+
+/// Reads results to the end; `None` when there are more than `max_rows`.
+fn collect(
+    results: QueryResults<'_>,
+    max_rows: usize,
+) -> Result<Option<QueryAnswer>, QueryEvaluationError> {
+    Ok(Some(match results {
+        QueryResults::Boolean(value) => QueryAnswer::Boolean(value),
+        QueryResults::Solutions(solutions) => {
+            let variables = solutions.variables().to_vec();
+            let mut rows = Vec::new();
+            for solution in solutions {
+                if rows.len() == max_rows {
+                    return Ok(None);
+                }
+                let solution = solution?;
+                rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
+            }
+            QueryAnswer::Solutions { variables, rows }
+        }
+        QueryResults::Graph(triples) => {
+            let mut all = Vec::new();
+            for triple in triples {
+                if all.len() == max_rows {
+                    return Ok(None);
+                }
+                all.push(triple?);
+            }
+            QueryAnswer::Graph(all)
+        }
+    }))
+}
+
+/// Cancels the engine when the time limit passes, unless dropped first.
+struct Watchdog {
+    token: CancellationToken,
+    fired: Arc<AtomicBool>,
+    _done: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn start(timeout: Duration) -> Self {
+        let token = CancellationToken::new();
+        let fired = Arc::new(AtomicBool::new(false));
+        let (done, wait) = mpsc::channel::<()>();
+        let (thread_token, thread_fired) = (token.clone(), Arc::clone(&fired));
+        std::thread::spawn(move || {
+            // A disconnect (the Watchdog was dropped) means the query finished in time.
+            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(timeout) {
+                thread_fired.store(true, Ordering::SeqCst);
+                thread_token.cancel();
+            }
+        });
+        Self {
+            token,
+            fired,
+            _done: done,
+        }
+    }
+
+    fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,124 @@
+//! `kikv serve` as a real process with real mutual TLS on loopback.
+
+mod common;
+
+use common::{https_get, run_in, stderr, write_node_config, ClientIdentity, RunningNode, TestPki};
+
+const TURTLE: &str = "text/turtle";
+
+fn node_with_data() -> (tempfile::TempDir, TestPki, RunningNode) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new();
+    write_node_config(dir.path(), &pki);
+    std::fs::write(
+        dir.path().join("hr.ttl"),
+        "<https://zorggroep.test/p1> a <http://purl.org/ozo/onz-g#Human> .\n",
+    )
+    .unwrap();
+    let output = run_in(
+        dir.path(),
+        &["load", "hr.ttl", "--graph", "https://zorggroep.test/data/hr"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let node = RunningNode::start(dir.path());
+    (dir, pki, node)
+}
+
+#[test]
+fn health_needs_a_trusted_client_certificate() {
+    let (_dir, pki, node) = node_with_data();
+    let (status, body) = https_get(
+        node.address,
+        &pki.ca,
+        ClientIdentity::Pem(&pki.client),
+        "/health",
+        "*/*",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["datasets"], 1);
+    assert_eq!(health["did"], "did:web:localhost");
+
+    let no_certificate = https_get(node.address, &pki.ca, ClientIdentity::None, "/health", "*/*");
+    let error = no_certificate.unwrap_err();
+    assert!(error.contains("CertificateRequired"), "{error}");
+
+    let untrusted = https_get(
+        node.address,
+        &pki.ca,
+        ClientIdentity::Pem(&pki.stranger),
+        "/health",
+        "*/*",
+    );
+    let error = untrusted.unwrap_err();
+    assert!(error.contains("UnknownCA"), "{error}");
+
+    // Refused clients did not stop the node.
+    let again = https_get(node.address, &pki.ca, ClientIdentity::Pem(&pki.client), "/health", "*/*");
+    assert_eq!(again.unwrap().0, 200);
+}
+
+#[test]
+fn the_catalogue_lists_datasets_in_turtle_and_json_ld() {
+    let (_dir, pki, node) = node_with_data();
+    let get = |accept| {
+        https_get(node.address, &pki.ca, ClientIdentity::Pem(&pki.client), "/datacatalog", accept)
+            .unwrap()
+    };
+    let (status, turtle) = get(TURTLE);
+    assert_eq!(status, 200);
+    let graph = parse(&turtle, oxigraph::io::RdfFormat::Turtle);
+    let (status, json) = get("application/ld+json");
+    assert_eq!(status, 200);
+    let from_json = parse(
+        &json,
+        oxigraph::io::RdfFormat::JsonLd {
+            profile: oxigraph::io::JsonLdProfileSet::empty(),
+        },
+    );
+    assert_eq!(graph, from_json, "both serialisations carry the same catalogue");
+    for (s, p, o) in [
+        ("https://localhost/datacatalog", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/ns/dcat#Catalog"),
+        ("https://localhost/datacatalog", "http://www.w3.org/ns/dcat#dataset", "https://zorggroep.test/data/hr"),
+        ("https://localhost/datacatalog", "http://purl.org/dc/terms/publisher", "https://zorggroep.test/"),
+        ("https://zorggroep.test/data/hr", "http://purl.org/dc/terms/conformsTo", "http://purl.org/ozo/onz-g"),
+        ("https://localhost/api/verifiedsparql", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/ns/dcat#DataService"),
+        ("https://localhost/api/verifiedsparql", "http://www.w3.org/ns/dcat#servesDataset", "https://zorggroep.test/data/hr"),
+    ] {
+        let triple = oxigraph::model::Triple::new(
+            oxigraph::model::NamedNode::new(s).unwrap(),
+            oxigraph::model::NamedNode::new(p).unwrap(),
+            oxigraph::model::NamedNode::new(o).unwrap(),
+        );
+        assert!(graph.contains(&triple), "missing {triple} in\n{turtle}");
+    }
+}
+
+fn parse(text: &str, format: oxigraph::io::RdfFormat) -> oxigraph::model::Graph {
+    let mut graph = oxigraph::model::Graph::new();
+    for quad in oxigraph::io::RdfParser::from_format(format).for_slice(text.as_bytes()) {
+        graph.insert(quad.unwrap().as_ref());
+    }
+    graph
+}
+
+#[test]
+fn serve_refuses_to_start_without_tls_or_on_a_busy_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_in(dir.path(), &["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "kikv: error: TLS is not configured: set `tls.certificate` in the configuration"
+    );
+    let (dir, _pki, _node) = node_with_data();
+    let output = run_in(dir.path(), &["load", "hr.ttl"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("is in use by another kikv process (pid "),
+        "{}",
+        stderr(&output)
+    );
+}
