@@ -30,17 +30,36 @@ pub fn catalog(config: &Config, datasets: &[Dataset]) -> Graph {
         graph.insert(&Triple::new(s.clone(), p, o));
     };
     let text = |s: &str| Term::from(Literal::new_simple_literal(s));
-    add(&catalog, rdf::TYPE.into_owned(), term(DCAT, "Catalog").into());
+    add(
+        &catalog,
+        rdf::TYPE.into_owned(),
+        term(DCAT, "Catalog").into(),
+    );
     add(
         &catalog,
         term(DCT, "title"),
-        text(&format!("KIK-V datastation van {}", config.node.provider_name)),
+        text(&format!(
+            "KIK-V datastation van {}",
+            config.node.provider_name
+        )),
     );
     add(&catalog, term(DCT, "publisher"), provider.clone().into());
     add(&catalog, term(DCAT, "service"), service.clone().into());
-    add(&provider, rdf::TYPE.into_owned(), term(FOAF, "Organization").into());
-    add(&provider, term(FOAF, "name"), text(&config.node.provider_name));
-    add(&service, rdf::TYPE.into_owned(), term(DCAT, "DataService").into());
+    add(
+        &provider,
+        rdf::TYPE.into_owned(),
+        term(FOAF, "Organization").into(),
+    );
+    add(
+        &provider,
+        term(FOAF, "name"),
+        text(&config.node.provider_name),
+    );
+    add(
+        &service,
+        rdf::TYPE.into_owned(),
+        term(DCAT, "DataService").into(),
+    );
     add(&service, term(DCT, "title"), text("verifiedsparql"));
     add(&service, term(DCAT, "endpointURL"), service.clone().into());
     add(&service, term(DCT, "publisher"), provider.clone().into());
@@ -57,7 +76,11 @@ pub fn catalog(config: &Config, datasets: &[Dataset]) -> Graph {
             term(DCT, "modified"),
             Literal::new_typed_literal(&dataset.loaded_at, xsd::DATE_TIME).into(),
         );
-        for ontology in dataset.ontologies.iter().filter_map(|o| NamedNode::new(o).ok()) {
+        for ontology in dataset
+            .ontologies
+            .iter()
+            .filter_map(|o| NamedNode::new(o).ok())
+        {
             add(&node, term(DCT, "conformsTo"), ontology.into());
         }
     }

@@ -6,7 +6,8 @@ mod common;
 use common::{run_in, stderr, stdout};
 use std::path::Path;
 
-const PEOPLE: &str = "@prefix ex: <http://example.org/> .\nex:a a ex:Person .\nex:b a ex:Person .\n";
+const PEOPLE: &str =
+    "@prefix ex: <http://example.org/> .\nex:a a ex:Person .\nex:b a ex:Person .\n";
 const COUNT: &str = "SELECT (COUNT(*) AS ?n) WHERE { ?s a <http://example.org/Person> }";
 
 fn assert_refused(output: &std::process::Output, expected_start: &str) {
@@ -49,24 +50,55 @@ fn load_then_query_in_every_output_format() {
     assert_eq!(parsed["results"]["bindings"][0]["n"]["value"], "2");
     let tsv = stdout(&run_in(dir.path(), &["query", COUNT, "--format", "tsv"]));
     assert!(tsv.starts_with("?n\n"), "{tsv}");
-    std::fs::write(dir.path().join("q.rq"), "ASK { ?s a <http://example.org/Person> }").unwrap();
-    assert_eq!(stdout(&run_in(dir.path(), &["query", "--file", "q.rq"])), "true\n");
+    std::fs::write(
+        dir.path().join("q.rq"),
+        "ASK { ?s a <http://example.org/Person> }",
+    )
+    .unwrap();
+    assert_eq!(
+        stdout(&run_in(dir.path(), &["query", "--file", "q.rq"])),
+        "true\n"
+    );
 }
 
 #[test]
 fn bad_input_gives_one_line_and_exit_code_2_without_touching_the_store() {
     let dir = loaded();
-    std::fs::write(dir.path().join("broken.ttl"), "@prefix ex: <http://example.org/> .\nex:c a .\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("broken.ttl"),
+        "@prefix ex: <http://example.org/> .\nex:c a .\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("data.xlsx"), "not rdf").unwrap();
     let cases: [(&[&str], &str); 7] = [
         (&["load", "missing.ttl"], "missing.ttl: No such file"),
-        (&["load", "data.xlsx"], "data.xlsx: unknown RDF format `xlsx`"),
-        (&["load", "broken.ttl", "--replace", "--graph", "https://provider.test/hr"], "broken.ttl, line 2, column"),
-        (&["load", "people.ttl", "--graph", "no iri"], "`no iri` is not an absolute IRI"),
-        (&["query", "DELETE WHERE { ?s ?p ?o }"], "update queries are refused"),
+        (
+            &["load", "data.xlsx"],
+            "data.xlsx: unknown RDF format `xlsx`",
+        ),
+        (
+            &[
+                "load",
+                "broken.ttl",
+                "--replace",
+                "--graph",
+                "https://provider.test/hr",
+            ],
+            "broken.ttl, line 2, column",
+        ),
+        (
+            &["load", "people.ttl", "--graph", "no iri"],
+            "`no iri` is not an absolute IRI",
+        ),
+        (
+            &["query", "DELETE WHERE { ?s ?p ?o }"],
+            "update queries are refused",
+        ),
         (&["query", "SELECT WHERE"], "SPARQL syntax error"),
-        (&["query", COUNT, "--format", "yaml"], "unknown output format `yaml`"),
+        (
+            &["query", COUNT, "--format", "yaml"],
+            "unknown output format `yaml`",
+        ),
     ];
     for (args, expected) in cases {
         assert_refused(&run_in(dir.path(), args), expected);
@@ -77,9 +109,16 @@ fn bad_input_gives_one_line_and_exit_code_2_without_touching_the_store() {
 #[test]
 fn a_bad_config_is_refused_with_file_key_and_reason() {
     let dir = loaded();
-    std::fs::write(dir.path().join("kikv.toml"), "[store]\nquery_timout_secs = 5\n").unwrap();
+    std::fs::write(
+        dir.path().join("kikv.toml"),
+        "[store]\nquery_timout_secs = 5\n",
+    )
+    .unwrap();
     let output = run_in(dir.path(), &["query", COUNT]);
-    assert_refused(&output, "config file kikv.toml, line 2, column 1: key `store");
+    assert_refused(
+        &output,
+        "config file kikv.toml, line 2, column 1: key `store",
+    );
     assert!(stderr(&output).contains("unknown field `query_timout_secs`"));
     let output = run_in(dir.path(), &["--config", "absent.toml", "query", COUNT]);
     assert_refused(&output, "cannot read config file absent.toml");
@@ -99,9 +138,15 @@ fn backup_makes_a_data_directory_a_node_can_use() {
     let dir = loaded();
     let output = run_in(dir.path(), &["backup", "copy"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let output = run_in(dir.path(), &["--data-dir", "copy", "query", COUNT, "--format", "csv"]);
+    let output = run_in(
+        dir.path(),
+        &["--data-dir", "copy", "query", COUNT, "--format", "csv"],
+    );
     assert_eq!(stdout(&output), "n\r\n2\r\n");
-    assert_refused(&run_in(dir.path(), &["backup", "copy"]), "backup target copy exists already");
+    assert_refused(
+        &run_in(dir.path(), &["backup", "copy"]),
+        "backup target copy exists already",
+    );
 }
 
 #[test]
@@ -115,9 +160,17 @@ fn shipped_profiles_check_and_list() {
     )
     .unwrap();
     let output = run_in(dir.path(), &["profiles", "check"]);
-    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
     let list = stdout(&run_in(dir.path(), &["profiles", "list"]));
-    assert!(list.contains("https://kik-v.example/profiles/demo 1.0"), "{list}");
+    assert!(
+        list.contains("https://kik-v.example/profiles/demo 1.0"),
+        "{list}"
+    );
     assert!(list.contains("peildatum: date"), "{list}");
 }
 
@@ -127,10 +180,16 @@ fn profiles_check_names_every_broken_query() {
     let profiles = dir.path().join("profiles");
     std::fs::create_dir(&profiles).unwrap();
     let queries = [
-        ("service", "SELECT * WHERE { SERVICE <http://evil.example/sparql> { ?s ?p ?o } }"),
+        (
+            "service",
+            "SELECT * WHERE { SERVICE <http://evil.example/sparql> { ?s ?p ?o } }",
+        ),
         ("update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }"),
         ("construct", "CONSTRUCT WHERE { ?s ?p ?o }"),
-        ("from", "SELECT * FROM <http://elsewhere.example/g> WHERE { ?s ?p ?o }"),
+        (
+            "from",
+            "SELECT * FROM <http://elsewhere.example/g> WHERE { ?s ?p ?o }",
+        ),
         ("unused", "SELECT * WHERE { ?s ?p ?o }"),
     ];
     for (name, text) in queries {
@@ -165,6 +224,9 @@ fn profiles_check_names_every_broken_query() {
         "unused.toml: query 1: parameter `jaar` is not a variable the query uses",
         "update.toml: query 1: update queries are refused",
     ] {
-        assert!(report.contains(expected), "missing {expected:?} in {report}");
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in {report}"
+        );
     }
 }

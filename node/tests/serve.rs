@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{https_get, run_in, stderr, write_node_config, ClientIdentity, RunningNode, TestPki};
+use common::{
+    https_get, run_in, stderr, stdout, write_node_config, ClientIdentity, RunningNode, TestPki,
+};
 
 const TURTLE: &str = "text/turtle";
 
@@ -17,7 +19,12 @@ fn node_with_data() -> (tempfile::TempDir, TestPki, RunningNode) {
     .unwrap();
     let output = run_in(
         dir.path(),
-        &["load", "hr.ttl", "--graph", "https://zorggroep.test/data/hr"],
+        &[
+            "load",
+            "hr.ttl",
+            "--graph",
+            "https://zorggroep.test/data/hr",
+        ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let node = RunningNode::start(dir.path());
@@ -41,7 +48,13 @@ fn health_needs_a_trusted_client_certificate() {
     assert_eq!(health["datasets"], 1);
     assert_eq!(health["did"], "did:web:localhost");
 
-    let no_certificate = https_get(node.address, &pki.ca, ClientIdentity::None, "/health", "*/*");
+    let no_certificate = https_get(
+        node.address,
+        &pki.ca,
+        ClientIdentity::None,
+        "/health",
+        "*/*",
+    );
     let error = no_certificate.unwrap_err();
     assert!(error.contains("CertificateRequired"), "{error}");
 
@@ -56,7 +69,13 @@ fn health_needs_a_trusted_client_certificate() {
     assert!(error.contains("UnknownCA"), "{error}");
 
     // Refused clients did not stop the node.
-    let again = https_get(node.address, &pki.ca, ClientIdentity::Pem(&pki.client), "/health", "*/*");
+    let again = https_get(
+        node.address,
+        &pki.ca,
+        ClientIdentity::Pem(&pki.client),
+        "/health",
+        "*/*",
+    );
     assert_eq!(again.unwrap().0, 200);
 }
 
@@ -64,8 +83,14 @@ fn health_needs_a_trusted_client_certificate() {
 fn the_catalogue_lists_datasets_in_turtle_and_json_ld() {
     let (_dir, pki, node) = node_with_data();
     let get = |accept| {
-        https_get(node.address, &pki.ca, ClientIdentity::Pem(&pki.client), "/datacatalog", accept)
-            .unwrap()
+        https_get(
+            node.address,
+            &pki.ca,
+            ClientIdentity::Pem(&pki.client),
+            "/datacatalog",
+            accept,
+        )
+        .unwrap()
     };
     let (status, turtle) = get(TURTLE);
     assert_eq!(status, 200);
@@ -78,14 +103,41 @@ fn the_catalogue_lists_datasets_in_turtle_and_json_ld() {
             profile: oxigraph::io::JsonLdProfileSet::empty(),
         },
     );
-    assert_eq!(graph, from_json, "both serialisations carry the same catalogue");
+    assert_eq!(
+        graph, from_json,
+        "both serialisations carry the same catalogue"
+    );
     for (s, p, o) in [
-        ("https://localhost/datacatalog", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/ns/dcat#Catalog"),
-        ("https://localhost/datacatalog", "http://www.w3.org/ns/dcat#dataset", "https://zorggroep.test/data/hr"),
-        ("https://localhost/datacatalog", "http://purl.org/dc/terms/publisher", "https://zorggroep.test/"),
-        ("https://zorggroep.test/data/hr", "http://purl.org/dc/terms/conformsTo", "http://purl.org/ozo/onz-g"),
-        ("https://localhost/api/verifiedsparql", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/ns/dcat#DataService"),
-        ("https://localhost/api/verifiedsparql", "http://www.w3.org/ns/dcat#servesDataset", "https://zorggroep.test/data/hr"),
+        (
+            "https://localhost/datacatalog",
+            "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+            "http://www.w3.org/ns/dcat#Catalog",
+        ),
+        (
+            "https://localhost/datacatalog",
+            "http://www.w3.org/ns/dcat#dataset",
+            "https://zorggroep.test/data/hr",
+        ),
+        (
+            "https://localhost/datacatalog",
+            "http://purl.org/dc/terms/publisher",
+            "https://zorggroep.test/",
+        ),
+        (
+            "https://zorggroep.test/data/hr",
+            "http://purl.org/dc/terms/conformsTo",
+            "http://purl.org/ozo/onz-g",
+        ),
+        (
+            "https://localhost/api/verifiedsparql",
+            "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+            "http://www.w3.org/ns/dcat#DataService",
+        ),
+        (
+            "https://localhost/api/verifiedsparql",
+            "http://www.w3.org/ns/dcat#servesDataset",
+            "https://zorggroep.test/data/hr",
+        ),
     ] {
         let triple = oxigraph::model::Triple::new(
             oxigraph::model::NamedNode::new(s).unwrap(),
@@ -105,7 +157,7 @@ fn parse(text: &str, format: oxigraph::io::RdfFormat) -> oxigraph::model::Graph 
 }
 
 #[test]
-fn serve_refuses_to_start_without_tls_or_on_a_busy_store() {
+fn serve_refuses_to_start_without_tls() {
     let dir = tempfile::tempdir().unwrap();
     let output = run_in(dir.path(), &["serve"]);
     assert_eq!(output.status.code(), Some(2));
@@ -113,12 +165,73 @@ fn serve_refuses_to_start_without_tls_or_on_a_busy_store() {
         stderr(&output),
         "kikv: error: TLS is not configured: set `tls.certificate` in the configuration"
     );
-    let (dir, _pki, _node) = node_with_data();
-    let output = run_in(dir.path(), &["load", "hr.ttl"]);
+}
+
+#[test]
+fn load_query_and_backup_go_through_the_running_node() {
+    let (dir, pki, node) = node_with_data();
+    std::fs::write(
+        dir.path().join("clients.ttl"),
+        "<https://zorggroep.test/c1> a <http://purl.org/ozo/onz-zorg#Client> .\n\
+         <https://zorggroep.test/c2> a <http://purl.org/ozo/onz-zorg#Client> .\n",
+    )
+    .unwrap();
+    let output = run_in(
+        dir.path(),
+        &[
+            "load",
+            "clients.ttl",
+            "--graph",
+            "https://zorggroep.test/data/ecd",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("loading through its admin listener"));
+    assert!(stdout(&output).contains("https://zorggroep.test/data/ecd: 2 triples"));
+    let count = "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?type }";
+    let output = run_in(dir.path(), &["query", count, "--format", "csv"]);
+    assert_eq!(stdout(&output), "n\r\n3\r\n", "{}", stderr(&output));
+    // A broken file is refused by the node with the same one-line error as locally.
+    std::fs::write(dir.path().join("bad.ttl"), "<a> <b> .\n").unwrap();
+    let output = run_in(
+        dir.path(),
+        &[
+            "load",
+            "bad.ttl",
+            "--replace",
+            "--graph",
+            "https://zorggroep.test/data/ecd",
+        ],
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("is in use by another kikv process (pid "),
+        stderr(&output)
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("kikv: error: "),
         "{}",
         stderr(&output)
     );
+    let output = run_in(dir.path(), &["backup", "copy"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The node saw the new dataset at once; the backup holds both datasets.
+    let (_, catalogue) = https_get(
+        node.address,
+        &pki.ca,
+        ClientIdentity::Pem(&pki.client),
+        "/datacatalog",
+        TURTLE,
+    )
+    .unwrap();
+    assert!(
+        catalogue.contains("https://zorggroep.test/data/ecd"),
+        "{catalogue}"
+    );
+    drop(node);
+    let output = run_in(
+        dir.path(),
+        &["--data-dir", "copy", "query", count, "--format", "csv"],
+    );
+    assert_eq!(stdout(&output), "n\r\n3\r\n", "{}", stderr(&output));
 }

@@ -62,7 +62,10 @@ fn a_loaded_dataset_is_queryable_and_registered() {
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
     let file = write(dir.path(), "people.ttl", &people(25));
     let report = store
-        .load(&request(&[&file], "https://provider.test/hr", false), &NoProgress)
+        .load(
+            &request(&[&file], "https://provider.test/hr", false),
+            &NoProgress,
+        )
         .unwrap();
     assert_eq!(report.triples_read, 50);
     assert_eq!(count(&store, "Person"), 25);
@@ -90,7 +93,10 @@ fn every_format_loads_the_same_triples() {
     for (name, text) in &files {
         let file = write(dir.path(), name, text);
         store
-            .load(&request(&[&file], &format!("{ex}dataset/{name}"), false), &NoProgress)
+            .load(
+                &request(&[&file], &format!("{ex}dataset/{name}"), false),
+                &NoProgress,
+            )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     assert_eq!(count(&store, "Person"), 6);
@@ -105,7 +111,9 @@ fn a_failed_replace_leaves_the_old_version_serving() {
     {
         let store = NodeStore::open(&path).unwrap();
         let good = write(dir.path(), "good.ttl", &people(100));
-        store.load(&request(&[&good], graph, false), &NoProgress).unwrap();
+        store
+            .load(&request(&[&good], graph, false), &NoProgress)
+            .unwrap();
         // A large file whose error comes after many valid triples (more than one bulk-load
         // batch would hold at this memory setting), so the loader has written data when the
         // parser fails.
@@ -144,10 +152,16 @@ fn replace_swaps_and_append_adds() {
         "other.ttl",
         "@prefix ex: <http://example.org/> . ex:x a ex:Client .",
     );
-    store.load(&request(&[&ten], graph, false), &NoProgress).unwrap();
-    store.load(&request(&[&other], graph, false), &NoProgress).unwrap();
+    store
+        .load(&request(&[&ten], graph, false), &NoProgress)
+        .unwrap();
+    store
+        .load(&request(&[&other], graph, false), &NoProgress)
+        .unwrap();
     assert_eq!((count(&store, "Person"), count(&store, "Client")), (10, 1));
-    store.load(&request(&[&other], graph, true), &NoProgress).unwrap();
+    store
+        .load(&request(&[&other], graph, true), &NoProgress)
+        .unwrap();
     assert_eq!((count(&store, "Person"), count(&store, "Client")), (0, 1));
     assert_eq!(store.data_version().unwrap(), 3);
     let dataset = store.dataset(graph).unwrap().unwrap();
@@ -165,13 +179,18 @@ fn syntax_errors_name_file_line_and_column() {
         "@prefix ex: <http://example.org/> .\nex:a a ex:Person .\nex:b ex:age \"1 .\n",
     );
     let error = store
-        .load(&request(&[&file], "https://provider.test/x", false), &NoProgress)
+        .load(
+            &request(&[&file], "https://provider.test/x", false),
+            &NoProgress,
+        )
         .unwrap_err();
     let LoadError::Syntax { line, column, .. } = &error else {
         panic!("unexpected {error}")
     };
     assert_eq!((*line, *column), (3, 13));
-    assert!(error.to_string().starts_with(&format!("{}, line 3, column 13: ", file.display())));
+    assert!(error
+        .to_string()
+        .starts_with(&format!("{}, line 3, column 13: ", file.display())));
     assert!(store.datasets().unwrap().is_empty());
 }
 
@@ -181,7 +200,10 @@ fn unknown_formats_and_bad_iris_are_refused_before_reading() {
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
     let file = write(dir.path(), "data.csv", "a,b\n");
     let error = store
-        .load(&request(&[&file], "https://provider.test/x", false), &NoProgress)
+        .load(
+            &request(&[&file], "https://provider.test/x", false),
+            &NoProgress,
+        )
         .unwrap_err();
     assert!(matches!(&error, LoadError::UnknownFormat { format, .. } if format == "csv"));
     let ttl = write(dir.path(), "ok.ttl", &people(1));
@@ -191,7 +213,10 @@ fn unknown_formats_and_bad_iris_are_refused_before_reading() {
     assert!(matches!(error, LoadError::InvalidIri { .. }));
     let missing = dir.path().join("missing.ttl");
     let error = store
-        .load(&request(&[&missing], "https://provider.test/x", false), &NoProgress)
+        .load(
+            &request(&[&missing], "https://provider.test/x", false),
+            &NoProgress,
+        )
         .unwrap_err();
     assert!(matches!(error, LoadError::Io { .. }));
     assert!(store.datasets().unwrap().is_empty());
@@ -202,16 +227,26 @@ fn queries_see_datasets_but_never_the_registry() {
     let dir = tempfile::tempdir().unwrap();
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
     let file = write(dir.path(), "people.ttl", &people(3));
-    store.load(&request(&[&file], "https://provider.test/hr", false), &NoProgress).unwrap();
+    store
+        .load(
+            &request(&[&file], "https://provider.test/hr", false),
+            &NoProgress,
+        )
+        .unwrap();
     let query = parse_read_only("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").unwrap();
     let QueryAnswer::Solutions { rows, .. } = store.evaluate(&query, &[], LIMITS).unwrap() else {
         panic!()
     };
     assert_eq!(rows.len(), 1);
-    let Some(Term::NamedNode(graph)) = &rows[0][0] else { panic!() };
+    let Some(Term::NamedNode(graph)) = &rows[0][0] else {
+        panic!()
+    };
     assert!(graph.as_str().starts_with("urn:kikv:graph:"));
     let meta = parse_read_only("ASK { ?s <urn:kikv:meta#physicalGraph> ?o }").unwrap();
-    assert_eq!(store.evaluate(&meta, &[], LIMITS).unwrap(), QueryAnswer::Boolean(false));
+    assert_eq!(
+        store.evaluate(&meta, &[], LIMITS).unwrap(),
+        QueryAnswer::Boolean(false)
+    );
 }
 
 #[test]
@@ -219,7 +254,12 @@ fn parameters_are_substituted_by_the_engine() {
     let dir = tempfile::tempdir().unwrap();
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
     let file = write(dir.path(), "people.ttl", &people(10));
-    store.load(&request(&[&file], "https://provider.test/hr", false), &NoProgress).unwrap();
+    store
+        .load(
+            &request(&[&file], "https://provider.test/hr", false),
+            &NoProgress,
+        )
+        .unwrap();
     let query = parse_read_only(
         "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/age> ?age FILTER(?age >= ?min) }",
     )
@@ -239,7 +279,12 @@ fn parameters_reach_into_nested_sub_selects() {
     let dir = tempfile::tempdir().unwrap();
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
     let file = write(dir.path(), "people.ttl", &people(10));
-    store.load(&request(&[&file], "https://provider.test/hr", false), &NoProgress).unwrap();
+    store
+        .load(
+            &request(&[&file], "https://provider.test/hr", false),
+            &NoProgress,
+        )
+        .unwrap();
     let query = parse_read_only(
         "SELECT (SUM(?older) AS ?total) WHERE {
            { SELECT ?s (IF(?age >= ?min, 1, 0) AS ?older) WHERE {
@@ -248,13 +293,20 @@ fn parameters_reach_into_nested_sub_selects() {
     )
     .unwrap();
     for (min, expected) in [(7, 3), (0, 10), (10, 0)] {
-        let bindings = [(Variable::new_unchecked("min"), Term::from(Literal::from(min)))];
+        let bindings = [(
+            Variable::new_unchecked("min"),
+            Term::from(Literal::from(min)),
+        )];
         let QueryAnswer::Solutions { rows, .. } =
             store.evaluate(&query, &bindings, LIMITS).unwrap()
         else {
             panic!()
         };
-        assert_eq!(rows[0][0], Some(Term::from(Literal::from(expected))), "min {min}");
+        assert_eq!(
+            rows[0][0],
+            Some(Term::from(Literal::from(expected))),
+            "min {min}"
+        );
     }
     // Left unbound, the parameter matches nothing here (the FILTER needs it bound).
     let QueryAnswer::Solutions { rows, .. } = store.evaluate(&query, &[], LIMITS).unwrap() else {
@@ -268,12 +320,20 @@ fn updates_are_refused_and_limits_hold() {
     let dir = tempfile::tempdir().unwrap();
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
     let file = write(dir.path(), "people.ttl", &people(400));
-    store.load(&request(&[&file], "https://provider.test/hr", false), &NoProgress).unwrap();
+    store
+        .load(
+            &request(&[&file], "https://provider.test/hr", false),
+            &NoProgress,
+        )
+        .unwrap();
     assert!(matches!(
         parse_read_only("DELETE WHERE { ?s ?p ?o }"),
         Err(QueryError::Update)
     ));
-    assert!(matches!(parse_read_only("SELEKT *"), Err(QueryError::Syntax(_))));
+    assert!(matches!(
+        parse_read_only("SELEKT *"),
+        Err(QueryError::Syntax(_))
+    ));
     let all = parse_read_only("SELECT * WHERE { ?s ?p ?o }").unwrap();
     let small = QueryLimits {
         max_rows: 10,
@@ -284,10 +344,8 @@ fn updates_are_refused_and_limits_hold() {
         Err(QueryError::TooManyRows(10))
     ));
     // 800^3 = 512 million combinations: far beyond the limit unless the engine is stopped.
-    let heavy = parse_read_only(
-        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }",
-    )
-    .unwrap();
+    let heavy = parse_read_only("SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }")
+        .unwrap();
     let quick = QueryLimits {
         timeout: Duration::from_millis(300),
         ..LIMITS
@@ -297,7 +355,10 @@ fn updates_are_refused_and_limits_hold() {
         store.evaluate(&heavy, &[], quick),
         Err(QueryError::Timeout(_))
     ));
-    assert!(started.elapsed() < Duration::from_secs(20), "the engine was not stopped");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the engine was not stopped"
+    );
     assert_eq!(count(&store, "Person"), 400, "the store keeps serving");
 }
 
@@ -325,7 +386,12 @@ fn a_backup_taken_while_in_use_opens_as_a_store() {
     let path = dir.path().join("store");
     let store = std::sync::Arc::new(NodeStore::open(&path).unwrap());
     let file = write(dir.path(), "people.ttl", &people(20));
-    store.load(&request(&[&file], "https://provider.test/hr", false), &NoProgress).unwrap();
+    store
+        .load(
+            &request(&[&file], "https://provider.test/hr", false),
+            &NoProgress,
+        )
+        .unwrap();
     // Queries keep running on another thread while the copy is taken.
     let reader = std::sync::Arc::clone(&store);
     let busy = std::thread::spawn(move || (0..50).map(|_| count(&reader, "Person")).max());
@@ -334,7 +400,12 @@ fn a_backup_taken_while_in_use_opens_as_a_store() {
     assert_eq!(busy.join().unwrap(), Some(20));
     // Later changes to the original do not reach the copy.
     let other = write(dir.path(), "more.ttl", &people(30));
-    store.load(&request(&[&other], "https://provider.test/hr", true), &NoProgress).unwrap();
+    store
+        .load(
+            &request(&[&other], "https://provider.test/hr", true),
+            &NoProgress,
+        )
+        .unwrap();
     let restored = NodeStore::open(&copy).unwrap();
     assert_eq!(count(&restored, "Person"), 20);
     assert_eq!(restored.datasets().unwrap().len(), 1);

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::access::{open_store, StoreAccess};
 use crate::config::Config;
-use crate::store::{NodeStore, StoreError};
+use crate::http::admin::BackupBody;
+use crate::store::StoreError;
 
 /// Arguments of `kikv backup`.
 #[derive(Debug, clap::Args)]
@@ -16,7 +18,7 @@ pub struct BackupArgs {
 }
 
 /// Writes a consistent copy of the store as a new data directory. While a node is serving, the
-/// store is opened read-only and the copy is taken from that consistent view.
+/// node takes the copy itself (a RocksDB checkpoint of its open database).
 pub fn run(config: &Config, args: BackupArgs) -> anyhow::Result<()> {
     let path = config.store_dir();
     if !path.join("CURRENT").is_file() {
@@ -25,17 +27,26 @@ pub fn run(config: &Config, args: BackupArgs) -> anyhow::Result<()> {
     if args.target.exists() {
         return Err(StoreError::BackupTargetExists(args.target).into());
     }
-    let store = match NodeStore::open(&path) {
-        Err(StoreError::Locked { .. }) => NodeStore::open_read_only(&path)?,
-        other => other?,
-    };
+    let access = open_store(config, true)?;
     std::fs::create_dir_all(&args.target)
         .with_context(|| format!("cannot create {}", args.target.display()))?;
-    let copy = args.target.join("store");
-    if let Err(error) = store.backup(&copy) {
+    let copy = std::fs::canonicalize(&args.target)?.join("store");
+    let result = match access {
+        StoreAccess::Local(store) => store.backup(&copy).map_err(anyhow::Error::from),
+        StoreAccess::Node(node) => node
+            .post(
+                "/admin/backup",
+                &BackupBody {
+                    target: copy.clone(),
+                },
+            )
+            .map(|_| ())
+            .map_err(anyhow::Error::msg),
+    };
+    if let Err(error) = result {
         // Leave no half-made data directory that could be mistaken for a backup.
         let _ = std::fs::remove_dir_all(&args.target);
-        return Err(error.into());
+        return Err(error);
     }
     println!(
         "kikv: backup of {} written to {} (start a node from it with --data-dir {})",

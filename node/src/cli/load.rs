@@ -4,8 +4,12 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use anyhow::Context;
+
+use super::access::{open_store, StoreAccess};
 use crate::config::Config;
-use crate::store::{LoadProgress, LoadRequest, NodeStore};
+use crate::http::admin::{LoadBody, LoadSummary};
+use crate::store::{LoadProgress, LoadRequest};
 
 /// Arguments of `kikv load`.
 #[derive(Debug, clap::Args)]
@@ -45,23 +49,55 @@ pub fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
     };
     // Check every file's format and IRI before the store is even opened.
     request.plan()?;
-    let store = NodeStore::open(&config.store_dir())?;
-    let progress = Bar::new();
-    let report = store.load(&request, &progress)?;
-    progress.bar.finish_and_clear();
-    for dataset in &report.datasets {
-        println!(
-            "{}: {} triples (graph {})",
-            dataset.iri, dataset.triples, dataset.physical_graph
-        );
+    let summary = match open_store(config, false)? {
+        StoreAccess::Local(store) => {
+            let progress = Bar::new();
+            let report = store.load(&request, &progress)?;
+            progress.bar.finish_and_clear();
+            LoadSummary {
+                datasets: report
+                    .datasets
+                    .iter()
+                    .map(|d| (d.iri.clone(), d.triples, d.physical_graph.clone()))
+                    .collect(),
+                triples_read: report.triples_read,
+                seconds: report.elapsed.as_secs_f64(),
+            }
+        }
+        StoreAccess::Node(node) => {
+            eprintln!("kikv: a node holds the store; loading through its admin listener");
+            let body = LoadBody {
+                files: absolute(&request.files)?,
+                graph: request.graph,
+                replace: request.replace,
+                format: request.format,
+                ontologies: request.ontologies,
+                memory_mb: request.memory_mb,
+            };
+            let reply = node
+                .post("/admin/load", &body)
+                .map_err(anyhow::Error::msg)?;
+            serde_json::from_slice(&reply).context("unexpected answer from the node")?
+        }
+    };
+    for (iri, triples, graph) in &summary.datasets {
+        println!("{iri}: {triples} triples (graph {graph})");
     }
     println!(
         "kikv: read {} triples in {:.1} s ({:.0} triples/s)",
-        report.triples_read,
-        report.elapsed.as_secs_f64(),
-        report.rate()
+        summary.triples_read,
+        summary.seconds,
+        summary.triples_read as f64 / summary.seconds.max(1e-9)
     );
     Ok(())
+}
+
+/// The node may run in another directory: send it absolute paths.
+fn absolute(files: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    files
+        .iter()
+        .map(|f| std::fs::canonicalize(f).with_context(|| f.display().to_string()))
+        .collect()
 }
 
 /// A byte-based progress bar with the triple count and rate as its message; indicatif hides it
@@ -99,6 +135,7 @@ impl LoadProgress for Bar {
 
     fn triples(&self, total: u64) {
         let rate = total as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
-        self.bar.set_message(format!("{total} triples, {rate:.0}/s"));
+        self.bar
+            .set_message(format!("{total} triples, {rate:.0}/s"));
     }
 }

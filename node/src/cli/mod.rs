@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 
+mod access;
 mod backup;
 mod load;
 mod profiles;

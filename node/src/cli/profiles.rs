@@ -23,8 +23,8 @@ enum ProfilesCommand {
 
 /// Lists or checks the profiles in `profiles.dir`.
 pub fn run(config: &Config, args: ProfilesArgs) -> anyhow::Result<()> {
-    let (registry, problems) = Registry::load_dir(&config.profiles.dir)
-        .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let (registry, problems) =
+        Registry::load_dir(&config.profiles.dir).map_err(|problem| anyhow::anyhow!("{problem}"))?;
     match args.command {
         ProfilesCommand::List => {
             print!("{}", listing(&registry));
@@ -68,7 +68,14 @@ fn listing(registry: &Registry) -> String {
             let parameters: Vec<String> = query
                 .parameters
                 .iter()
-                .map(|p| format!("{}: {}{}", p.name, p.kind, if p.required { "" } else { "?" }))
+                .map(|p| {
+                    format!(
+                        "{}: {}{}",
+                        p.name,
+                        p.kind,
+                        if p.required { "" } else { "?" }
+                    )
+                })
                 .collect();
             out.push_str(&format!(
                 "  {:<8} {} ({})\n",

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use oxigraph::sparql::results::QueryResultsFormat;
 
+use super::access::{open_store, StoreAccess};
 use crate::config::Config;
-use crate::store::{parse_read_only, NodeStore, QueryLimits};
+use crate::http::admin::QueryBody;
+use crate::store::{output_format, parse_read_only, QueryLimits};
 
 /// Arguments of `kikv query`.
 #[derive(Debug, clap::Args)]
@@ -24,17 +25,9 @@ pub struct QueryArgs {
     pub format: String,
 }
 
-/// Runs the query on a read-only view of the store (so it works while a node is serving) and
-/// prints the answer.
+/// Runs the query (through the running node when one holds the store) and prints the answer.
 pub fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
-    let format = match args.format.as_str() {
-        "table" => None,
-        "csv" => Some(QueryResultsFormat::Csv),
-        "tsv" => Some(QueryResultsFormat::Tsv),
-        "json" => Some(QueryResultsFormat::Json),
-        "xml" => Some(QueryResultsFormat::Xml),
-        other => anyhow::bail!("unknown output format `{other}` (use table, csv, tsv, json or xml)"),
-    };
+    let format = output_format(&args.format).map_err(anyhow::Error::msg)?;
     let text = match (&args.query, &args.file) {
         (Some(query), _) => query.clone(),
         (None, Some(file)) => std::fs::read_to_string(file)
@@ -42,15 +35,27 @@ pub fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give a query or --file"),
     };
     let query = parse_read_only(&text)?;
-    let store = NodeStore::open_read_only(&config.store_dir())?;
-    let limits = QueryLimits {
-        timeout: Duration::from_secs(config.store.query_timeout_secs),
-        max_rows: config.store.max_result_rows,
-    };
-    let answer = store.evaluate(&query, &[], limits)?;
-    let bytes = match format {
-        None => answer.table().into_bytes(),
-        Some(format) => answer.serialize(format)?,
+    let bytes = match open_store(config, true)? {
+        StoreAccess::Local(store) => {
+            let limits = QueryLimits {
+                timeout: Duration::from_secs(config.store.query_timeout_secs),
+                max_rows: config.store.max_result_rows,
+            };
+            let answer = store.evaluate(&query, &[], limits)?;
+            match format {
+                None => answer.table().into_bytes(),
+                Some(format) => answer.serialize(format)?,
+            }
+        }
+        StoreAccess::Node(node) => node
+            .post(
+                "/admin/query",
+                &QueryBody {
+                    query: text,
+                    format: args.format,
+                },
+            )
+            .map_err(anyhow::Error::msg)?,
     };
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&bytes)?;

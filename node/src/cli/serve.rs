@@ -5,9 +5,13 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::Config;
+use std::time::Duration;
+
+use crate::http::admin::{self, AdminState, AdminTicket};
 use crate::http::{self, AppState};
 use crate::profile::Registry;
 use crate::store::NodeStore;
+use crate::store::QueryLimits;
 
 /// Arguments of `kikv serve`.
 #[derive(Debug, clap::Args)]
@@ -19,11 +23,27 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     http::tls::install_crypto_provider();
     let tls = http::tls::server_config(&config.tls)?;
-    let store = NodeStore::open(&config.store_dir())?;
+    if !config.listen.admin_address.ip().is_loopback() {
+        anyhow::bail!(
+            "listen.admin_address {} is not a loopback address; the admin listener has no \
+             TLS yet and must stay on this machine",
+            config.listen.admin_address
+        );
+    }
+    let store = Arc::new(NodeStore::open(&config.store_dir())?);
     let profiles = load_profiles(config)?;
+    let mut admin_state = AdminState {
+        store: Arc::clone(&store),
+        token: Arc::new(String::new()),
+        limits: QueryLimits {
+            timeout: Duration::from_secs(config.store.query_timeout_secs),
+            max_rows: config.store.max_result_rows,
+        },
+        load_lock: Arc::default(),
+    };
     let state = AppState {
         config: Arc::new(config.clone()),
-        store: Arc::new(store),
+        store,
         profiles: Arc::new(profiles),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -31,18 +51,47 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(config.listen.address)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen.address))?;
+        let admin = tokio::net::TcpListener::bind(config.listen.admin_address)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen.admin_address))?;
+        let ticket = AdminTicket::new(admin.local_addr()?);
+        ticket.write(&config.data_dir).with_context(|| {
+            format!(
+                "cannot write the admin ticket in {}",
+                config.data_dir.display()
+            )
+        })?;
+        admin_state.token = Arc::new(ticket.token);
         let address = listener.local_addr()?;
-        println!("kikv: listening on https://{address} (mutual TLS)");
+        announce(&format!(
+            "kikv: listening on https://{address} (mutual TLS)"
+        ));
+        announce(&format!(
+            "kikv: admin listener on http://{} (loopback)",
+            ticket.address
+        ));
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let mut admin_stopped = stopped.clone();
+        let admin_task = tokio::spawn(async move {
+            axum::serve(admin, admin::admin_app(admin_state))
+                .with_graceful_shutdown(async move {
+                    let _ = admin_stopped.changed().await;
+                })
+                .await
+        });
         http::tls::serve(listener, tls, http::app(state), shutdown_signal()).await?;
-        println!("kikv: stopped");
+        drop(stop);
+        let _ = admin_task.await;
+        let _ = std::fs::remove_file(config.data_dir.join(admin::TOKEN_FILE));
+        announce("kikv: stopped");
         Ok(())
     })
 }
 
 /// Reads the profiles; a node never serves with a profile it could not check.
 pub(super) fn load_profiles(config: &Config) -> anyhow::Result<Registry> {
-    let (registry, problems) = Registry::load_dir(&config.profiles.dir)
-        .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let (registry, problems) =
+        Registry::load_dir(&config.profiles.dir).map_err(|problem| anyhow::anyhow!("{problem}"))?;
     if let Some(first) = problems.first() {
         anyhow::bail!(
             "{first} ({} profile file(s) with problems; run `kikv profiles check`)",
@@ -50,6 +99,15 @@ pub(super) fn load_profiles(config: &Config) -> anyhow::Result<Registry> {
         );
     }
     Ok(registry)
+}
+
+/// Prints a status line. A node whose standard output was closed (a supervisor that stopped
+/// reading) keeps serving instead of panicking as `println!` would.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
 }
 
 fn init_tracing() {

@@ -1,6 +1,7 @@
 //! The node's HTTPS surface: thin handlers over the library, routed by [`app`], served over
 //! mutual TLS by [`tls::serve`].
 
+pub mod admin;
 pub mod tls;
 
 use std::sync::Arc;

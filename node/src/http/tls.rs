@@ -124,7 +124,12 @@ pub async fn serve(
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => return Ok(()),
         };
-        tokio::spawn(serve_connection(acceptor.clone(), stream, peer, app.clone()));
+        tokio::spawn(serve_connection(
+            acceptor.clone(),
+            stream,
+            peer,
+            app.clone(),
+        ));
     }
 }
 
@@ -154,14 +159,13 @@ async fn serve_connection(
     let certificate = ClientCertificate(Arc::new(chain));
     let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
         request.extensions_mut().insert(certificate.clone());
-        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         app.clone().oneshot(request.map(axum::body::Body::new))
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    if let Err(error) = builder
-        .serve_connection(TokioIo::new(tls), service)
-        .await
-    {
+    if let Err(error) = builder.serve_connection(TokioIo::new(tls), service).await {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
 }

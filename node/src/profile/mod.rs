@@ -299,18 +299,31 @@ pub fn read_profile(file: &Path) -> Result<Profile, ProfileError> {
     let base = file.parent().unwrap_or(Path::new("."));
     let release = match (parsed.release.mode, parsed.release.deadline_hours) {
         (ReleaseMode::Auto, None) => Release::Auto,
-        (ReleaseMode::Auto, Some(_)) => return Err(value("release.deadline_hours", "only a manual release has a deadline")),
+        (ReleaseMode::Auto, Some(_)) => {
+            return Err(value(
+                "release.deadline_hours",
+                "only a manual release has a deadline",
+            ))
+        }
         (ReleaseMode::Manual, Some(hours)) if hours > 0 => Release::Manual {
             deadline: Duration::from_secs(hours * 3600),
         },
-        (ReleaseMode::Manual, _) => return Err(value("release.deadline_hours", "a manual release needs a deadline of at least 1 hour")),
+        (ReleaseMode::Manual, _) => {
+            return Err(value(
+                "release.deadline_hours",
+                "a manual release needs a deadline of at least 1 hour",
+            ))
+        }
     };
     if oxigraph::model::NamedNode::new(&parsed.iri).is_err() {
         return Err(value("iri", "must be an absolute IRI"));
     }
     for ontology in &parsed.ontologies {
         if oxigraph::model::NamedNode::new(ontology).is_err() {
-            return Err(value("ontologies", &format!("`{ontology}` is not an absolute IRI")));
+            return Err(value(
+                "ontologies",
+                &format!("`{ontology}` is not an absolute IRI"),
+            ));
         }
     }
     let mut queries: Vec<ProfileQuery> = Vec::new();

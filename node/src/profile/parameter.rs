@@ -190,8 +190,14 @@ impl ParameterSpec {
     }
 
     fn check_bounds(&self, lexical: &str) -> Result<(), ParameterError> {
-        let below = self.min.as_ref().is_some_and(|min| compare(lexical, min).is_lt());
-        let above = self.max.as_ref().is_some_and(|max| compare(lexical, max).is_gt());
+        let below = self
+            .min
+            .as_ref()
+            .is_some_and(|min| compare(lexical, min).is_lt());
+        let above = self
+            .max
+            .as_ref()
+            .is_some_and(|max| compare(lexical, max).is_gt());
         if below || above {
             return Err(ParameterError::OutOfRange {
                 name: self.name.clone(),
@@ -225,7 +231,10 @@ impl ParameterSpec {
             return Ok(());
         }
         let allowed = if self.allowed.is_empty() {
-            format!("values matching /{}/", self.pattern.as_deref().unwrap_or(""))
+            format!(
+                "values matching /{}/",
+                self.pattern.as_deref().unwrap_or("")
+            )
         } else {
             self.allowed.join(", ")
         };
@@ -240,7 +249,9 @@ impl ParameterSpec {
 /// Orders a value that already passed its type check against a bound of the same type.
 fn compare(lexical: &str, bound: &Bound) -> std::cmp::Ordering {
     match bound {
-        Bound::Integer(b) => lexical.parse::<i64>().map_or(std::cmp::Ordering::Equal, |v| v.cmp(b)),
+        Bound::Integer(b) => lexical
+            .parse::<i64>()
+            .map_or(std::cmp::Ordering::Equal, |v| v.cmp(b)),
         Bound::Decimal(b) => lexical
             .parse::<f64>()
             .ok()
@@ -308,8 +319,8 @@ mod tests {
 
     #[test]
     fn good_values_bind_as_typed_terms() {
-        let bindings = bind_parameters(&specs(), &values(json!({"jaar": 2025, "kwartaal": "Q2"})))
-            .unwrap();
+        let bindings =
+            bind_parameters(&specs(), &values(json!({"jaar": 2025, "kwartaal": "Q2"}))).unwrap();
         assert_eq!(bindings.len(), 2);
         assert_eq!(
             bindings[0].1,
@@ -321,7 +332,10 @@ mod tests {
     #[test]
     fn each_rule_has_its_error() {
         let cases = [
-            (json!({"kwartaal": "Q2"}), ParameterError::Missing("jaar".into())),
+            (
+                json!({"kwartaal": "Q2"}),
+                ParameterError::Missing("jaar".into()),
+            ),
             (
                 json!({"jaar": 2025, "kwartaal": "Q2", "x": 1}),
                 ParameterError::Undeclared("x".into()),

@@ -67,7 +67,11 @@ fn read_property(graph: &Graph, node: NamedOrBlankNodeRef<'_>) -> Result<Paramet
         (Some(datatype), _) => datatype_kind(&datatype)
             .ok_or_else(|| format!("parameter `{name}`: unsupported sh:datatype <{datatype}>"))?,
         (None, Some(kind)) if kind == sh("IRI") => ParameterType::Iri,
-        _ => return Err(format!("parameter `{name}`: needs sh:datatype or sh:nodeKind sh:IRI")),
+        _ => {
+            return Err(format!(
+                "parameter `{name}`: needs sh:datatype or sh:nodeKind sh:IRI"
+            ))
+        }
     };
     let bound = |local: &str| {
         lexical(local)
@@ -83,7 +87,10 @@ fn read_property(graph: &Graph, node: NamedOrBlankNodeRef<'_>) -> Result<Paramet
         max: bound("maxInclusive")?,
         allowed,
         pattern: lexical("pattern"),
-        required: lexical("minCount").and_then(|c| c.parse::<u32>().ok()).unwrap_or(0) >= 1,
+        required: lexical("minCount")
+            .and_then(|c| c.parse::<u32>().ok())
+            .unwrap_or(0)
+            >= 1,
         description: lexical("description"),
         name,
         kind,
@@ -174,6 +181,9 @@ p:Shape a sh:NodeShape ;
         )
         .unwrap();
         let error = read_shape_file(&file).unwrap_err();
-        assert_eq!(error, "parameter `x`: needs sh:datatype or sh:nodeKind sh:IRI");
+        assert_eq!(
+            error,
+            "parameter `x`: needs sh:datatype or sh:nodeKind sh:IRI"
+        );
     }
 }

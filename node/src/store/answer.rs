@@ -8,6 +8,22 @@ use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
 
 use super::QueryAnswer;
 
+/// The output format named on the command line: `table` (None), `csv`, `tsv`, `json` or `xml`.
+pub fn output_format(name: &str) -> Result<Option<QueryResultsFormat>, String> {
+    Ok(Some(match name {
+        "table" => return Ok(None),
+        "csv" => QueryResultsFormat::Csv,
+        "tsv" => QueryResultsFormat::Tsv,
+        "json" => QueryResultsFormat::Json,
+        "xml" => QueryResultsFormat::Xml,
+        other => {
+            return Err(format!(
+                "unknown output format `{other}` (use table, csv, tsv, json or xml)"
+            ))
+        }
+    }))
+}
+
 impl QueryAnswer {
     /// Serialises a SELECT or ASK answer in a SPARQL results format, or a graph answer as
     /// N-Triples (results formats cannot hold graphs).
@@ -48,7 +64,11 @@ impl QueryAnswer {
                 let header: Vec<String> = variables.iter().map(|v| v.as_str().to_owned()).collect();
                 let cells: Vec<Vec<String>> = rows
                     .iter()
-                    .map(|row| row.iter().map(|t| t.as_ref().map_or(String::new(), show)).collect())
+                    .map(|row| {
+                        row.iter()
+                            .map(|t| t.as_ref().map_or(String::new(), show))
+                            .collect()
+                    })
                     .collect();
                 let widths: Vec<usize> = (0..header.len())
                     .map(|i| {

@@ -68,7 +68,12 @@ fn bind_scope(pattern: &mut GraphPattern, bindings: &[(Variable, GroundTerm)]) {
         bindings: vec![values.iter().map(|(_, t)| Some(t.clone())).collect()],
     };
     let start = group_start(body);
-    let rest = std::mem::replace(start, GraphPattern::Bgp { patterns: Vec::new() });
+    let rest = std::mem::replace(
+        start,
+        GraphPattern::Bgp {
+            patterns: Vec::new(),
+        },
+    );
     *start = GraphPattern::Join {
         left: Box::new(table),
         right: Box::new(rest),

@@ -5,10 +5,10 @@
 //! Queries never see this graph: their default graph is the union of the registered physical
 //! graphs only.
 
+use oxigraph::model::vocab::xsd;
 use oxigraph::model::{
     GraphName, GraphNameRef, Literal, NamedNode, NamedNodeRef, NamedOrBlankNode, Quad, Term,
 };
-use oxigraph::model::vocab::xsd;
 use serde::Serialize;
 
 use super::{storage, NodeStore, StoreError};
@@ -59,7 +59,10 @@ impl Dataset {
         let subject = NamedNode::new(&self.iri).map_err(|e| e.to_string())?;
         let graph = GraphName::from(iri(META_GRAPH).into_owned());
         let mut quads = vec![
-            (iri(PHYSICAL), Term::from(NamedNode::new_unchecked(&self.physical_graph))),
+            (
+                iri(PHYSICAL),
+                Term::from(NamedNode::new_unchecked(&self.physical_graph)),
+            ),
             (iri(TRIPLES), Literal::from(self.triples as i64).into()),
             (
                 iri(LOADED_AT),
@@ -110,9 +113,12 @@ impl NodeStore {
     /// A number that changes whenever any dataset changes; answers computed at one data version
     /// stay valid until it moves.
     pub fn data_version(&self) -> Result<u64, StoreError> {
-        let mut objects = self
-            .store
-            .quads_for_pattern(Some(iri(META_GRAPH).into()), Some(iri(VERSION)), None, Some(meta()));
+        let mut objects = self.store.quads_for_pattern(
+            Some(iri(META_GRAPH).into()),
+            Some(iri(VERSION)),
+            None,
+            Some(meta()),
+        );
         Ok(match objects.next() {
             Some(quad) => match quad.map_err(|e| storage(&self.path, e))?.object {
                 Term::Literal(l) => l.value().parse().unwrap_or(0),
@@ -140,9 +146,9 @@ impl NodeStore {
             sources: Vec::new(),
             ontologies: Vec::new(),
         };
-        for quad in self
-            .store
-            .quads_for_pattern(Some(subject.as_ref().into()), None, None, Some(meta()))
+        for quad in
+            self.store
+                .quads_for_pattern(Some(subject.as_ref().into()), None, None, Some(meta()))
         {
             let quad = quad.map_err(|e| storage(&self.path, e))?;
             let value = match &quad.object {
@@ -180,7 +186,10 @@ impl NodeStore {
             })?);
         }
         let version = self.data_version()? + 1;
-        let mut transaction = self.store.start_transaction().map_err(|e| storage(&self.path, e))?;
+        let mut transaction = self
+            .store
+            .start_transaction()
+            .map_err(|e| storage(&self.path, e))?;
         let mut old = Vec::new();
         for dataset in datasets {
             old.extend(transaction.quads_for_pattern(
@@ -222,7 +231,11 @@ impl NodeStore {
     /// Removes physical graphs that no dataset points to: what an interrupted load or replace
     /// left behind. Runs when the store is opened for writing.
     pub(super) fn collect_orphan_graphs(&self) -> Result<(), StoreError> {
-        let live: Vec<String> = self.datasets()?.into_iter().map(|d| d.physical_graph).collect();
+        let live: Vec<String> = self
+            .datasets()?
+            .into_iter()
+            .map(|d| d.physical_graph)
+            .collect();
         let orphans: Vec<String> = self
             .store
             .named_graphs()
@@ -253,8 +266,10 @@ impl NodeStore {
             if chunk.is_empty() {
                 break;
             }
-            let mut transaction =
-                self.store.start_transaction().map_err(|e| storage(&self.path, e))?;
+            let mut transaction = self
+                .store
+                .start_transaction()
+                .map_err(|e| storage(&self.path, e))?;
             for quad in &chunk {
                 transaction.remove(quad);
             }

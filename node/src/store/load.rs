@@ -175,7 +175,13 @@ fn default_dataset_iri(file: &Path) -> String {
         .unwrap_or_default();
     let safe: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("urn:kikv:dataset:{safe}")
 }
@@ -227,12 +233,10 @@ impl NodeStore {
             let graph = targets[&input.dataset].clone();
             load_file(&mut loader, input, graph, &counter, progress)?;
         }
-        loader
-            .commit()
-            .map_err(|e| StoreError::Storage {
-                path: self.path.clone(),
-                source: e,
-            })?;
+        loader.commit().map_err(|e| StoreError::Storage {
+            path: self.path.clone(),
+            source: e,
+        })?;
         let datasets = self.register_loaded(&inputs, &targets, &request.ontologies)?;
         Ok(LoadReport {
             datasets,
@@ -271,8 +275,11 @@ impl NodeStore {
         let loaded_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut datasets = Vec::new();
         for (iri, graph) in targets {
-            let previous = self.dataset(iri)?.filter(|d| d.physical_graph == graph.as_str());
-            let mut sources: Vec<String> = previous.iter().flat_map(|d| d.sources.clone()).collect();
+            let previous = self
+                .dataset(iri)?
+                .filter(|d| d.physical_graph == graph.as_str());
+            let mut sources: Vec<String> =
+                previous.iter().flat_map(|d| d.sources.clone()).collect();
             sources.extend(
                 inputs
                     .iter()
@@ -341,12 +348,20 @@ fn load_file(
     let base = base_iri(&input.file);
     let mut parser = RdfParser::from_format(input.format).rename_blank_nodes();
     if let Some(base) = base {
-        parser = parser.with_base_iri(base).map_err(|e| LoadError::InvalidIri {
-            iri: input.file.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        parser = parser
+            .with_base_iri(base)
+            .map_err(|e| LoadError::InvalidIri {
+                iri: input.file.display().to_string(),
+                reason: e.to_string(),
+            })?;
     }
-    let reader = BufReader::with_capacity(1 << 20, CountingReader { inner: file, progress });
+    let reader = BufReader::with_capacity(
+        1 << 20,
+        CountingReader {
+            inner: file,
+            progress,
+        },
+    );
     let target = GraphName::NamedNode(graph);
     let quads = parser.for_reader(reader).map(|quad| {
         quad.map(|q| {
@@ -416,7 +431,11 @@ fn base_iri(file: &Path) -> Option<String> {
         .map(|c| match c {
             ' ' => "%20".to_owned(),
             c if c.is_ascii_graphic() || c == '/' => c.to_string(),
-            c => c.encode_utf8(&mut [0; 4]).bytes().map(|b| format!("%{b:02X}")).collect(),
+            c => c
+                .encode_utf8(&mut [0; 4])
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect(),
         })
         .collect();
     Some(format!("file://{encoded}"))

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use oxigraph::store::{StorageError, Store};
 
+pub use answer::output_format;
 pub use dataset::{Dataset, META_GRAPH};
 pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
 pub use query::{

@@ -142,7 +142,10 @@ fn walk_pattern(
 
 /// Visits the variables of one SELECT scope: like [`walk_pattern`] but without descending into
 /// nested sub-selects, whose variables are their own.
-pub(super) fn walk_pattern_in_scope(pattern: &GraphPattern, on_variable: &mut dyn FnMut(&Variable)) {
+pub(super) fn walk_pattern_in_scope(
+    pattern: &GraphPattern,
+    on_variable: &mut dyn FnMut(&Variable),
+) {
     walk(pattern, &mut |_| {}, on_variable, false);
 }
 

@@ -16,13 +16,19 @@ use rcgen::{
 /// The `kikv` binary under test.
 pub fn kikv() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kikv"));
-    command.env_remove("KIKV_DATA_DIR").env_remove("KIKV_CONFIG");
+    command
+        .env_remove("KIKV_DATA_DIR")
+        .env_remove("KIKV_CONFIG");
     command
 }
 
 /// Runs `kikv` with `args` in `dir` and returns its output.
 pub fn run_in(dir: &Path, args: &[&str]) -> Output {
-    kikv().current_dir(dir).args(args).output().expect("kikv runs")
+    kikv()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("kikv runs")
 }
 
 /// The repository root (for the shipped profiles and queries).
@@ -90,8 +96,16 @@ impl TestPki {
                 &["localhost", "127.0.0.1"],
                 ExtendedKeyUsagePurpose::ServerAuth,
             ),
-            client: leaf(&ca, &["zorgkantoor.test"], ExtendedKeyUsagePurpose::ClientAuth),
-            stranger: leaf(&stranger_ca, &["stranger.test"], ExtendedKeyUsagePurpose::ClientAuth),
+            client: leaf(
+                &ca,
+                &["zorgkantoor.test"],
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ),
+            stranger: leaf(
+                &stranger_ca,
+                &["stranger.test"],
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ),
             ca: ca.pem(),
         }
     }
@@ -120,6 +134,7 @@ public_url = "https://localhost"
 
 [listen]
 address = "127.0.0.1:0"
+admin_address = "127.0.0.1:0"
 
 [tls]
 certificate = "server.pem"
@@ -152,9 +167,11 @@ impl RunningNode {
             .stderr(Stdio::piped())
             .spawn()
             .expect("kikv serve starts");
-        let stdout = child.stdout.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        stdout.read_line(&mut line).unwrap();
+        // Keep draining, as a supervisor would.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let address = line
             .split("https://")
             .nth(1)
