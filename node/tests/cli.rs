@@ -1,6 +1,8 @@
 //! The command line as a user meets it: the real binary, real files, a real store. Bad input
 //! gives one line on standard error, exit code 2, and leaves the store as it was.
 
+#![allow(clippy::panic, clippy::unwrap_in_result)]
+
 mod common;
 
 use common::{run_in, stderr, stdout};

@@ -1,5 +1,7 @@
 //! `kikv serve` as a real process with real mutual TLS on loopback.
 
+#![allow(clippy::panic, clippy::unwrap_in_result)]
+
 mod common;
 
 use common::{

@@ -1,6 +1,8 @@
 //! The store on a real RocksDB database on disk: loading every format, atomic replace, the
 //! registry, read-only queries with limits, locking and backup.
 
+#![allow(clippy::panic, clippy::unwrap_in_result)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

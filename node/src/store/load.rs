@@ -366,7 +366,7 @@ fn load_file(
     let quads = parser.for_reader(reader).map(|quad| {
         quad.map(|q| {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 progress.triples(n);
             }
             Quad::new(q.subject, q.predicate, q.object, target.clone())

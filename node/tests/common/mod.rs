@@ -1,6 +1,7 @@
 //! Shared test support: the real `kikv` binary, a throwaway PKI made with rcgen, a running node
 //! on loopback, and an HTTPS client that can present (or withhold) a client certificate.
 
+#![allow(clippy::panic, clippy::unwrap_in_result)]
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
