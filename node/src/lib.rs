@@ -10,5 +10,6 @@
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
 //! - [`http`]: the mutual-TLS listener and its handlers.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
