@@ -5,6 +5,9 @@
 //! Run: `cargo bench --profile dev -p kikv --bench audit` (the release profile would rebuild
 //! RocksDB). The log lives in the target directory, on a real disk.
 
+// criterion_group! generates a public function without documentation.
+#![allow(missing_docs)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -284,7 +284,10 @@ impl Config {
 
     /// Directory of the exchange log.
     pub fn audit_dir(&self) -> PathBuf {
-        self.audit.dir.clone().unwrap_or_else(|| self.data_dir.join("audit"))
+        self.audit
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit"))
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -325,7 +328,10 @@ impl Config {
             return Err(refuse("store.load_memory_mb", "must be at least 16"));
         }
         if self.audit.checkpoint_interval_secs == 0 {
-            return Err(refuse("audit.checkpoint_interval_secs", "must be at least 1"));
+            return Err(refuse(
+                "audit.checkpoint_interval_secs",
+                "must be at least 1",
+            ));
         }
         if self.audit.group_commit_max_batch == 0 {
             return Err(refuse("audit.group_commit_max_batch", "must be at least 1"));
@@ -363,7 +369,10 @@ mod tests {
         let error = parse("[store]\nquery_timeout_secs = 5\nquery_timeout = 5\n").unwrap_err();
         let message = error.to_string();
         assert!(message.starts_with("config file test.toml, line 3, column 1: key `store"));
-        assert!(message.contains("unknown field `query_timeout`"), "{message}");
+        assert!(
+            message.contains("unknown field `query_timeout`"),
+            "{message}"
+        );
     }
 
     #[test]

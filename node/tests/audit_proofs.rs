@@ -48,17 +48,24 @@ fn roots_and_proofs_match_an_independent_implementation() {
         let root = mine.root();
         assert_eq!(&root[..], &theirs.root().as_bytes()[..], "root of {size}");
         let their_root = RootHash::<Sha256>::new(root.into(), size as u64);
-        for index in 0..size {
+        for (index, entry) in prefix.iter().enumerate() {
             let proof = mine.inclusion_proof(index as u64, size as u64).unwrap();
-            assert_eq!(flat(&proof), theirs.prove_inclusion(index).as_bytes(), "{index} in {size}");
+            assert_eq!(
+                flat(&proof),
+                theirs.prove_inclusion(index).as_bytes(),
+                "{index} in {size}"
+            );
             let parsed = InclusionProof::<Sha256>::try_from_bytes(flat(&proof)).unwrap();
-            their_root.verify_inclusion(&prefix[index], index as u64, &parsed).unwrap();
+            their_root
+                .verify_inclusion(entry, index as u64, &parsed)
+                .unwrap();
         }
         for old in 1..size {
             let proof = mine.consistency_proof(old as u64, size as u64).unwrap();
             let expected = theirs.prove_consistency(size - old);
             assert_eq!(flat(&proof), expected.as_bytes(), "{old} to {size}");
-            let old_root = RootHash::<Sha256>::new(mine.root_at(old as u64).unwrap().into(), old as u64);
+            let old_root =
+                RootHash::<Sha256>::new(mine.root_at(old as u64).unwrap().into(), old as u64);
             let parsed = ConsistencyProof::<Sha256>::try_from_bytes(flat(&proof)).unwrap();
             their_root.verify_consistency(&old_root, &parsed).unwrap();
         }
@@ -70,20 +77,25 @@ fn our_verifiers_accept_the_independent_proofs() {
     let entries = logged_entries(21);
     let theirs = reference(&entries);
     let root: Hash = theirs.root().as_bytes()[..].try_into().unwrap();
-    let split = |bytes: &[u8]| -> Vec<Hash> {
-        bytes.chunks(32).map(|c| c.try_into().unwrap()).collect()
-    };
-    for index in 0..entries.len() {
+    let split =
+        |bytes: &[u8]| -> Vec<Hash> { bytes.chunks(32).map(|c| c.try_into().unwrap()).collect() };
+    for (index, entry) in entries.iter().enumerate() {
         let proof = split(theirs.prove_inclusion(index).as_bytes());
-        let leaf = leaf_hash(&entries[index]);
-        assert_eq!(verify_inclusion(&leaf, index as u64, 21, &proof, &root), Ok(()));
+        let leaf = leaf_hash(entry);
+        assert_eq!(
+            verify_inclusion(&leaf, index as u64, 21, &proof, &root),
+            Ok(())
+        );
     }
     for old in 1..21u64 {
         let old_root: Hash = reference(&entries[..old as usize]).root().as_bytes()[..]
             .try_into()
             .unwrap();
         let proof = split(theirs.prove_consistency(21 - old as usize).as_bytes());
-        assert_eq!(verify_consistency(old, 21, &old_root, &root, &proof), Ok(()));
+        assert_eq!(
+            verify_consistency(old, 21, &old_root, &root, &proof),
+            Ok(())
+        );
     }
 }
 
@@ -161,8 +173,14 @@ fn a_receipt_checks_out_with_only_the_public_key() {
 
     // The entry bytes on disk are what the receipt is for.
     let entries = payloads(&std::fs::read(dir.path().join("entries.log")).unwrap());
-    assert_eq!(receipt.verify_entry(&entries[6], &key), Ok(checkpoint.clone()));
-    assert_eq!(receipt.verify_entry(&entries[5], &key), Err(ReceiptError::EntryMismatch));
+    assert_eq!(
+        receipt.verify_entry(&entries[6], &key),
+        Ok(checkpoint.clone())
+    );
+    assert_eq!(
+        receipt.verify_entry(&entries[5], &key),
+        Err(ReceiptError::EntryMismatch)
+    );
     // And ct-merkle agrees the leaf is under the signed root.
     let root = RootHash::<Sha256>::new(checkpoint.root.into(), 11);
     let proof: Vec<u8> = receipt
@@ -170,14 +188,21 @@ fn a_receipt_checks_out_with_only_the_public_key() {
         .iter()
         .flat_map(|h| BASE64.decode(h).unwrap())
         .collect();
-    root.verify_inclusion(&entries[6], 6, &InclusionProof::try_from_bytes(proof).unwrap())
-        .unwrap();
+    root.verify_inclusion(
+        &entries[6],
+        6,
+        &InclusionProof::try_from_bytes(proof).unwrap(),
+    )
+    .unwrap();
 
     let mut moved = receipt.clone();
     moved.index = 7;
     assert!(matches!(moved.verify(&key), Err(ReceiptError::Proof(_))));
     let other_key = NoteVerifier::of(signer("kikv.test/audit").as_ref()).unwrap();
-    assert!(matches!(receipt.verify(&other_key), Err(ReceiptError::Checkpoint(_))));
+    assert!(matches!(
+        receipt.verify(&other_key),
+        Err(ReceiptError::Checkpoint(_))
+    ));
 }
 
 #[test]
@@ -190,21 +215,43 @@ fn the_cli_proofs_check_out_independently() {
     let key = NoteVerifier::parse(key.trim()).unwrap();
 
     let out = audit_support::kikv(&["audit", "--log", log, "prove", "--index", "13"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let receipt: Receipt = serde_json::from_slice(&out.stdout).unwrap();
     let checkpoint = receipt.verify_entry(&entries[13], &key).unwrap();
     assert_eq!(checkpoint.size, 30);
-    let proof: Vec<u8> = receipt.inclusion_proof.iter().flat_map(|h| BASE64.decode(h).unwrap()).collect();
+    let proof: Vec<u8> = receipt
+        .inclusion_proof
+        .iter()
+        .flat_map(|h| BASE64.decode(h).unwrap())
+        .collect();
     RootHash::<Sha256>::new(checkpoint.root.into(), 30)
-        .verify_inclusion(&entries[13], 13, &InclusionProof::try_from_bytes(proof).unwrap())
+        .verify_inclusion(
+            &entries[13],
+            13,
+            &InclusionProof::try_from_bytes(proof).unwrap(),
+        )
         .unwrap();
 
     let out = audit_support::kikv(&["audit", "--log", log, "prove", "--consistency", "10", "30"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // Both ends are signed checkpoints in the log; their roots come from the signed notes.
-    let old = key.verify(json["old_checkpoint"].as_str().unwrap()).unwrap();
-    let new = key.verify(json["new_checkpoint"].as_str().unwrap()).unwrap();
+    let old = key
+        .verify(json["old_checkpoint"].as_str().unwrap())
+        .unwrap();
+    let new = key
+        .verify(json["new_checkpoint"].as_str().unwrap())
+        .unwrap();
     assert_eq!((old.size, new.size), (10, 30));
     let proof: Vec<u8> = json["consistency_proof"]
         .as_array()

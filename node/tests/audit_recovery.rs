@@ -10,9 +10,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use kikv::audit::{
-    Activity, AuditEntry, AuditError, AuditLog, Content, LogCopy, VerifyError,
-};
+use kikv::audit::{Activity, AuditEntry, AuditError, AuditLog, Content, LogCopy, VerifyError};
 use kikv::config::AuditConfig;
 
 use audit_support::{config, payloads, records, sample, sample_log, signer};
@@ -68,7 +66,13 @@ fn record(line: String, acks: &mut BTreeMap<u64, String>) {
 fn appended_entries_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -128,7 +132,10 @@ fn a_torn_last_record_is_cut_and_the_cut_logged() {
     assert_eq!(log.append(entry, content).unwrap().index, 10);
     log.close();
 
-    let checked = LogCopy::read(dir.path(), None).unwrap().verify(None).unwrap();
+    let checked = LogCopy::read(dir.path(), None)
+        .unwrap()
+        .verify(None)
+        .unwrap();
     let cut = &checked.entries[9];
     assert_eq!(cut.entry.activity, Activity::LogCut);
     assert_eq!(
@@ -138,7 +145,10 @@ fn a_torn_last_record_is_cut_and_the_cut_logged() {
     let store = kikv::audit::ContentStore::new(dir.path().join("content"), 0);
     let kept = store.get(cut.entry.content.as_ref().unwrap()).unwrap();
     assert_eq!(kept, bytes[last.start..last.start + 20]);
-    assert_eq!(checked.entries[10].entry.outcome.as_deref(), Some("outcome-99"));
+    assert_eq!(
+        checked.entries[10].entry.outcome.as_deref(),
+        Some("outcome-99")
+    );
     let (code, _, stderr) = audit_support::verify(dir.path());
     assert_eq!(code, Some(0), "{stderr}");
 }
@@ -160,7 +170,11 @@ fn a_torn_record_under_a_signed_checkpoint_is_not_cut() {
             size: 10
         })
     );
-    assert_eq!(fs::read(&path).unwrap().len(), last.start + 20, "nothing was cut");
+    assert_eq!(
+        fs::read(&path).unwrap().len(),
+        last.start + 20,
+        "nothing was cut"
+    );
 }
 
 #[test]
@@ -196,7 +210,10 @@ fn a_log_is_opened_by_one_process_at_a_time_and_refuses_appends_once_closed() {
     log.close();
     assert_eq!(log.append(entry, None).unwrap_err(), AuditError::Closed);
     // Closing stored a checkpoint of the one entry.
-    let checked = LogCopy::read(dir.path(), None).unwrap().verify(None).unwrap();
+    let checked = LogCopy::read(dir.path(), None)
+        .unwrap()
+        .verify(None)
+        .unwrap();
     assert_eq!(checked.checkpoints.last().unwrap().checkpoint.size, 1);
 }
 
@@ -231,10 +248,16 @@ fn concurrent_appenders_get_distinct_durable_indexes() {
     log.close();
     let on_disk = payloads(&fs::read(dir.path().join("entries.log")).unwrap());
     assert_eq!(on_disk.len(), 200);
-    let checked = LogCopy::read(dir.path(), None).unwrap().verify(None).unwrap();
+    let checked = LogCopy::read(dir.path(), None)
+        .unwrap()
+        .verify(None)
+        .unwrap();
     // Each task's entry is at the index it was told.
     for (i, index) in indexes.iter().enumerate() {
         let (entry, _) = sample(i as u64);
-        assert_eq!(checked.entries[*index as usize].entry.outcome, entry.outcome);
+        assert_eq!(
+            checked.entries[*index as usize].entry.outcome,
+            entry.outcome
+        );
     }
 }

@@ -40,7 +40,10 @@ fn rearranged(bytes: &[u8], ranges: &[std::ops::Range<usize>], order: &[usize]) 
 fn assert_refused(log: &Path, expected: &str) {
     let (code, stdout, stderr) = verify(log);
     assert_eq!(code, Some(2), "stdout: {stdout}\nstderr: {stderr}");
-    assert!(stderr.contains(expected), "expected {expected:?} in: {stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in: {stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
 }
 
@@ -57,7 +60,9 @@ fn an_untouched_log_verifies() {
 fn a_flipped_byte_names_its_entry() {
     for (entry, at) in [(0, 20), (5, 30), (11, 8), (17, 1), (23, 12)] {
         let (_dir, log) = log();
-        tamper(&log, |bytes, ranges| bytes[ranges[entry].start + at] ^= 0x20);
+        tamper(&log, |bytes, ranges| {
+            bytes[ranges[entry].start + at] ^= 0x20
+        });
         assert_refused(&log, &format!("entry {entry} (byte "));
     }
 }
@@ -69,7 +74,10 @@ fn a_deleted_entry_is_named() {
         let order: Vec<usize> = (0..ENTRIES).filter(|&i| i != 9).collect();
         *bytes = rearranged(bytes, ranges, &order);
     });
-    assert_refused(&log, "entry 9: holds index 10: an entry was deleted, duplicated or moved");
+    assert_refused(
+        &log,
+        "entry 9: holds index 10: an entry was deleted, duplicated or moved",
+    );
 }
 
 #[test]
@@ -132,7 +140,10 @@ fn a_rewritten_entry_with_a_valid_checksum_breaks_the_chain() {
         out.extend_from_slice(&bytes[ranges[5].end..]);
         *bytes = out;
     });
-    assert_refused(&log, "entry 6: its previous-entry hash does not match the entry before it");
+    assert_refused(
+        &log,
+        "entry 6: its previous-entry hash does not match the entry before it",
+    );
 }
 
 #[test]
@@ -146,7 +157,10 @@ fn altered_content_beside_the_log_is_named() {
     let entry: serde_json::Value = serde_json::from_str(&payload).unwrap();
     let digest = entry["content"]["sha256"].as_str().unwrap();
     fs::write(log.join("content").join(digest), b"something else").unwrap();
-    assert_refused(&log, &format!("entry 2: content {digest} does not match its bytes"));
+    assert_refused(
+        &log,
+        &format!("entry 2: content {digest} does not match its bytes"),
+    );
 }
 
 #[test]

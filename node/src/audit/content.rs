@@ -84,9 +84,7 @@ impl ContentStore {
     /// The bytes an entry refers to, checked against its digest and length.
     pub fn get(&self, reference: &ContentRef) -> Result<Vec<u8>, ContentError> {
         let bytes = match &reference.inline {
-            Some(inline) => BASE64
-                .decode(inline)
-                .map_err(|_| ContentError::NotBase64)?,
+            Some(inline) => BASE64.decode(inline).map_err(|_| ContentError::NotBase64)?,
             None => {
                 let path = self.dir.join(&reference.sha256);
                 fs::read(&path).map_err(|_| ContentError::Missing(path))?

@@ -24,9 +24,7 @@ use super::note::{Checkpoint, CheckpointSigner, NoteVerifier};
 use super::receipt::Receipt;
 use super::record::{self, CHECKPOINTS_MAGIC, ENTRIES_MAGIC, MAX_PAYLOAD};
 use super::verify::{io_error, read_keys, LogCopy};
-use super::{
-    AuditError, CHECKPOINTS_FILE, CONTENT_DIR, ENTRIES_FILE, VERIFIER_KEY_FILE,
-};
+use super::{AuditError, CHECKPOINTS_FILE, CONTENT_DIR, ENTRIES_FILE, VERIFIER_KEY_FILE};
 use crate::config::AuditConfig;
 
 /// Where an appended entry landed. Returned only once the entry is durable.
@@ -62,8 +60,12 @@ fn blocking<T>() -> (Reply<T>, Receiver<Result<T, AuditError>>) {
     (Reply::Blocking(sender), receiver)
 }
 
+/// An entry waiting for its commit, and who waits for it.
+type Pending = (Box<AuditEntry>, Reply<Appended>);
+
 enum Command {
-    Append(AuditEntry, Reply<Appended>),
+    // Boxed: an entry is large, and the channel holds commands by value.
+    Append(Box<AuditEntry>, Reply<Appended>),
     Checkpoint(Reply<Checkpoint>),
 }
 
@@ -234,7 +236,7 @@ impl AuditLog {
             entry.content = Some(self.store_content(&content)?);
         }
         let (reply, answer) = blocking();
-        self.send(Command::Append(entry, reply))?;
+        self.send(Command::Append(Box::new(entry), reply))?;
         answer.recv().map_err(|_| AuditError::Closed)?
     }
 
@@ -252,7 +254,7 @@ impl AuditLog {
             entry.content = Some(stored?);
         }
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Append(entry, Reply::Async(reply)))?;
+        self.send(Command::Append(Box::new(entry), Reply::Async(reply)))?;
         answer.await.map_err(|_| AuditError::Closed)?
     }
 
@@ -388,7 +390,12 @@ impl Writer {
         let (next_index, prev) = {
             let state = shared.lock();
             let len = state.tree.len();
-            (len, len.checked_sub(1).and_then(|i| state.tree.leaf(i)).unwrap_or([0; 32]))
+            (
+                len,
+                len.checked_sub(1)
+                    .and_then(|i| state.tree.leaf(i))
+                    .unwrap_or([0; 32]),
+            )
         };
         Self {
             entries,
@@ -436,8 +443,8 @@ impl Writer {
     fn gather(
         &self,
         commands: &Receiver<Command>,
-        first: (AuditEntry, Reply<Appended>),
-    ) -> (Vec<(AuditEntry, Reply<Appended>)>, Option<Command>) {
+        first: Pending,
+    ) -> (Vec<Pending>, Option<Command>) {
         let mut batch = vec![first];
         let deadline = Instant::now() + self.max_wait;
         while batch.len() < self.max_batch {
@@ -464,7 +471,7 @@ impl Writer {
     }
 
     /// Writes a batch with one write and one fsync, then answers every appender.
-    fn commit(&mut self, batch: Vec<(AuditEntry, Reply<Appended>)>) {
+    fn commit(&mut self, batch: Vec<Pending>) {
         if let Some(reason) = &self.failed {
             for (_, reply) in batch {
                 reply.send(Err(AuditError::Unavailable(reason.clone())));
@@ -478,7 +485,7 @@ impl Writer {
             let logged = LoggedEntry {
                 index: self.next_index + written.len() as u64,
                 prev: hex::encode(prev),
-                entry,
+                entry: *entry,
             };
             let bytes = match serde_json::to_vec(&logged) {
                 Ok(bytes) if bytes.len() <= MAX_PAYLOAD => bytes,
@@ -510,7 +517,9 @@ impl Writer {
         }
         {
             let mut state = self.shared.lock();
-            written.iter().for_each(|(_, leaf, _)| state.tree.push(*leaf));
+            written
+                .iter()
+                .for_each(|(_, leaf, _)| state.tree.push(*leaf));
         }
         self.next_index += written.len() as u64;
         self.prev = prev;

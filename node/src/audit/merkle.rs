@@ -101,7 +101,10 @@ impl MerkleTree {
 
     /// The hash of leaf `index`, if there is one.
     pub fn leaf(&self, index: u64) -> Option<Hash> {
-        self.levels.first()?.get(usize::try_from(index).ok()?).copied()
+        self.levels
+            .first()?
+            .get(usize::try_from(index).ok()?)
+            .copied()
     }
 
     /// Appends a leaf hash (see [`leaf_hash`]).
@@ -151,7 +154,7 @@ impl MerkleTree {
     /// MTH of leaves `lo..hi` (non-empty, inside the tree).
     fn subtree(&self, lo: u64, hi: u64) -> Hash {
         let n = hi - lo;
-        if n.is_power_of_two() && lo % n == 0 {
+        if n.is_power_of_two() && lo.is_multiple_of(n) {
             let level = n.trailing_zeros() as usize;
             return self.levels[level][(lo / n) as usize];
         }
@@ -384,7 +387,10 @@ mod tests {
         );
         assert_eq!(
             verify_inclusion(&leaf, 13, 13, &proof, &root),
-            Err(ProofError::IndexOutOfRange { index: 13, size: 13 })
+            Err(ProofError::IndexOutOfRange {
+                index: 13,
+                size: 13
+            })
         );
     }
 

@@ -11,7 +11,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use josekit::jwk::Jwk;
-use josekit::jws::{JwsSigner as _, JwsVerifier as _, EdDSA};
+use josekit::jws::{EdDSA, JwsSigner as _, JwsVerifier as _};
 use sha2::{Digest, Sha256};
 
 use super::merkle::Hash;

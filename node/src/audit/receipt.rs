@@ -75,7 +75,11 @@ impl Receipt {
 
     /// As [`verify`](Self::verify), and also checks that `entry` (the logged entry's bytes) is
     /// the entry the receipt is for.
-    pub fn verify_entry(&self, entry: &[u8], key: &NoteVerifier) -> Result<Checkpoint, ReceiptError> {
+    pub fn verify_entry(
+        &self,
+        entry: &[u8],
+        key: &NoteVerifier,
+    ) -> Result<Checkpoint, ReceiptError> {
         if BASE64.encode(leaf_hash(entry)) != self.leaf_hash {
             return Err(ReceiptError::EntryMismatch);
         }

@@ -18,7 +18,9 @@ pub const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
 /// Frames one payload as a record.
 pub fn encode(payload: &[u8], out: &mut Vec<u8>) {
     // Payloads are bounded by MAX_PAYLOAD (checked by the appender), so the length fits in u32.
-    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX).to_le_bytes();
+    let len = u32::try_from(payload.len())
+        .unwrap_or(u32::MAX)
+        .to_le_bytes();
     out.extend_from_slice(&len);
     out.extend_from_slice(&checksum(&len, payload).to_le_bytes());
     out.extend_from_slice(payload);

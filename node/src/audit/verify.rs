@@ -301,11 +301,16 @@ impl LogCopy {
         let mut matched = 0;
         for (number, span) in self.checkpoints_scan.records.iter().enumerate() {
             let note = String::from_utf8_lossy(&self.checkpoints[span.payload_start..span.end]);
-            let checkpoint = verify_note(keys, &note)
-                .map_err(|error| VerifyError::Checkpoint { checkpoint: number, error })?;
+            let checkpoint = verify_note(keys, &note).map_err(|error| VerifyError::Checkpoint {
+                checkpoint: number,
+                error,
+            })?;
             let size = checkpoint.size;
             if size < matched {
-                return Err(VerifyError::CheckpointShrank { checkpoint: number, size });
+                return Err(VerifyError::CheckpointShrank {
+                    checkpoint: number,
+                    size,
+                });
             }
             let present = checked.tree.len();
             if size > present {
@@ -342,11 +347,16 @@ impl LogCopy {
 }
 
 /// Parses one entry and checks its position and link.
-pub(crate) fn check_entry(index: u64, bytes: &[u8], prev: &Hash) -> Result<LoggedEntry, VerifyError> {
-    let entry: LoggedEntry = serde_json::from_slice(bytes).map_err(|e| VerifyError::Unreadable {
-        index,
-        reason: e.to_string(),
-    })?;
+pub(crate) fn check_entry(
+    index: u64,
+    bytes: &[u8],
+    prev: &Hash,
+) -> Result<LoggedEntry, VerifyError> {
+    let entry: LoggedEntry =
+        serde_json::from_slice(bytes).map_err(|e| VerifyError::Unreadable {
+            index,
+            reason: e.to_string(),
+        })?;
     if entry.index != index {
         return Err(VerifyError::WrongIndex {
             index,

@@ -106,7 +106,9 @@ pub fn run(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
         } => {
             let (from, to) = (bound(&from, false)?, bound(&to, true)?);
             let entries = readable_entries(&copy, key.as_ref());
-            let period = entries.iter().filter(|e| e.entry.time >= from && e.entry.time <= to);
+            let period = entries
+                .iter()
+                .filter(|e| e.entry.time >= from && e.entry.time <= to);
             match file {
                 Some(file) => {
                     let mut writer = BufWriter::new(
@@ -149,7 +151,11 @@ fn verified(copy: &LogCopy, key: Option<&NoteVerifier>) -> anyhow::Result<Checke
 fn verify(copy: &LogCopy, key: Option<&NoteVerifier>, out: &mut impl Write) -> anyhow::Result<()> {
     let checked = verified(copy, key)?;
     let size = checked.tree.len();
-    let content = checked.entries.iter().filter(|e| e.entry.content.is_some()).count();
+    let content = checked
+        .entries
+        .iter()
+        .filter(|e| e.entry.content.is_some())
+        .count();
     writeln!(
         out,
         "audit log {} is intact: {size} entries ({content} with content), {} signed checkpoints",
@@ -159,7 +165,12 @@ fn verify(copy: &LogCopy, key: Option<&NoteVerifier>, out: &mut impl Write) -> a
     match checked.checkpoints.last() {
         Some(last) => {
             let c = &last.checkpoint;
-            writeln!(out, "latest checkpoint: size {}, root {}", c.size, BASE64.encode(c.root))?;
+            writeln!(
+                out,
+                "latest checkpoint: size {}, root {}",
+                c.size,
+                BASE64.encode(c.root)
+            )?;
             if c.size < size {
                 writeln!(
                     out,
@@ -174,7 +185,11 @@ fn verify(copy: &LogCopy, key: Option<&NoteVerifier>, out: &mut impl Write) -> a
         Some(key) => vec![key.to_text()],
         None => copy.keys().iter().map(NoteVerifier::to_text).collect(),
     };
-    let source = if key.is_some() { "given" } else { "kept in the log directory" };
+    let source = if key.is_some() {
+        "given"
+    } else {
+        "kept in the log directory"
+    };
     writeln!(out, "checkpoint keys ({source}): {}", keys.join(", "))?;
     Ok(())
 }
@@ -234,7 +249,9 @@ fn show(
 fn bound(text: &str, end: bool) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         let day = if end { day.succ_opt() } else { Some(day) };
-        let start = day.and_then(|d| d.and_hms_opt(0, 0, 0)).context("date out of range")?;
+        let start = day
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .context("date out of range")?;
         let instant = start.and_utc();
         return Ok(if end {
             instant - chrono::Duration::nanoseconds(1)
@@ -244,7 +261,8 @@ fn bound(text: &str, end: bool) -> anyhow::Result<DateTime<Utc>> {
     }
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .with_context(|| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 instant"))
+        // The RFC 3339 parser's reason would mislead when a day was meant.
+        .map_err(|_| anyhow::anyhow!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 instant"))
 }
 
 const CSV_HEADER: [&str; 14] = [
@@ -291,7 +309,9 @@ fn csv_row(logged: &LoggedEntry) -> anyhow::Result<String> {
         e.activity.as_str().to_owned(),
         text(&e.consumer),
         e.profile.as_ref().map_or(String::new(), |p| p.iri.clone()),
-        e.profile.as_ref().map_or(String::new(), |p| p.version.clone()),
+        e.profile
+            .as_ref()
+            .map_or(String::new(), |p| p.version.clone()),
         text(&e.query_id),
         if e.parameters.is_empty() {
             String::new()
@@ -301,10 +321,18 @@ fn csv_row(logged: &LoggedEntry) -> anyhow::Result<String> {
         text(&e.outcome),
         text(&e.description),
         text(&e.operator),
-        e.content.as_ref().map_or(String::new(), |c| c.sha256.clone()),
-        e.content.as_ref().map_or(String::new(), |c| c.length.to_string()),
+        e.content
+            .as_ref()
+            .map_or(String::new(), |c| c.sha256.clone()),
+        e.content
+            .as_ref()
+            .map_or(String::new(), |c| c.length.to_string()),
     ];
-    Ok(fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","))
+    Ok(fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 /// Quotes a field as RFC 4180 asks when it holds a comma, quote or line break.

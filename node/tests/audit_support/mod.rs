@@ -43,14 +43,19 @@ pub fn sample(i: u64) -> (AuditEntry, Option<Content>) {
         version: "1.3.5".into(),
     });
     entry.query_id = Some(format!("1.{}", i % 3));
-    entry.parameters.insert("jaar".into(), serde_json::json!(2024));
+    entry
+        .parameters
+        .insert("jaar".into(), serde_json::json!(2024));
     entry.outcome = Some(format!("outcome-{i}"));
     entry.description = Some("a description, with \"quotes\"".into());
-    let content = (i % 2 == 0).then(|| Content {
+    let content = i.is_multiple_of(2).then(|| Content {
         media_type: "application/json".into(),
         // Every fourth entry's content is larger than the inline limit.
-        bytes: format!("{{\"entry\":{i},\"pad\":\"{}\"}}", "x".repeat((i % 4 * 40) as usize))
-            .into_bytes(),
+        bytes: format!(
+            "{{\"entry\":{i},\"pad\":\"{}\"}}",
+            "x".repeat((i % 4 * 40) as usize)
+        )
+        .into_bytes(),
     });
     (entry, content)
 }
@@ -62,7 +67,7 @@ pub fn sample_log(dir: &Path, n: u64, every: u64) {
     for i in 0..n {
         let (entry, content) = sample(i);
         assert_eq!(log.append(entry, content).unwrap().index, i);
-        if (i + 1) % every == 0 {
+        if (i + 1).is_multiple_of(every) {
             log.checkpoint().unwrap();
         }
     }
@@ -84,7 +89,10 @@ pub fn records(bytes: &[u8]) -> Vec<Range<usize>> {
 
 /// The payloads of a log file's records.
 pub fn payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
-    records(bytes).into_iter().map(|r| bytes[r.start + 8..r.end].to_vec()).collect()
+    records(bytes)
+        .into_iter()
+        .map(|r| bytes[r.start + 8..r.end].to_vec())
+        .collect()
 }
 
 /// Runs the real `kikv` binary.
