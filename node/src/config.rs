@@ -369,10 +369,7 @@ mod tests {
         let error = parse("[store]\nquery_timeout_secs = 5\nquery_timeout = 5\n").unwrap_err();
         let message = error.to_string();
         assert!(message.starts_with("config file test.toml, line 3, column 1: key `store"));
-        assert!(
-            message.contains("unknown field `query_timeout`"),
-            "{message}"
-        );
+        assert!(message.contains("unknown field `query_timeout`"), "{message}");
     }
 
     #[test]
