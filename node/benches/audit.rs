@@ -1,4 +1,4 @@
-//! Durable appends per second, with and without group commit, for 1 and 8 concurrent
+//! Durable appends per second, with and without group commit, for 1, 8 and 32 concurrent
 //! appenders. Every append returns only after its entry is fsynced, so the figures are bounded
 //! by the disk's fsync rate; group commit shares one fsync between the appenders waiting.
 //!
@@ -57,11 +57,18 @@ fn durable_appends(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
     let base = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-    for (mode, max_batch) in [("group_commit", 256), ("one_fsync_per_entry", 1)] {
-        for appenders in [1u64, 8] {
+    // (name, largest batch, microseconds the writer waits for more entries)
+    let modes = [
+        ("group_commit", 256, 0),
+        ("group_commit_wait_1ms", 256, 1000),
+        ("one_fsync_per_entry", 1, 0),
+    ];
+    for (mode, max_batch, max_wait) in modes {
+        for appenders in [1u64, 8, 32] {
             let dir = base.path().join(format!("{mode}-{appenders}"));
             let config = AuditConfig {
                 group_commit_max_batch: max_batch,
+                group_commit_max_wait_micros: max_wait,
                 checkpoint_interval_secs: 3600,
                 ..AuditConfig::default()
             };
