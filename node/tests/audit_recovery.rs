@@ -261,3 +261,30 @@ fn concurrent_appenders_get_distinct_durable_indexes() {
         );
     }
 }
+
+#[test]
+fn checkpoints_are_made_at_the_configured_interval_while_the_log_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AuditConfig {
+        checkpoint_interval_secs: 1,
+        ..config()
+    };
+    let log = AuditLog::open(dir.path(), &config, signer("kikv.test/audit")).unwrap();
+    for i in 0..3 {
+        let (entry, content) = sample(i);
+        log.append(entry, content).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let checkpoints = loop {
+        let copy = LogCopy::read(dir.path(), None).unwrap();
+        let checked = copy.verify(None).unwrap();
+        if !checked.checkpoints.is_empty() || std::time::Instant::now() > deadline {
+            break checked.checkpoints;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // No explicit checkpoint and no close: only the interval can have made it.
+    assert_eq!(checkpoints.len(), 1);
+    assert_eq!(checkpoints[0].checkpoint.size, 3);
+    log.close();
+}

@@ -13,6 +13,7 @@
 //! `verifier-key` (the checkpoint keys, one C2SP verifier key per line) and `content/` (large
 //! content, one file per SHA-256 digest).
 
+mod commit;
 mod content;
 mod entry;
 mod log;
@@ -24,9 +25,10 @@ mod verify;
 
 use std::path::PathBuf;
 
+pub use commit::Appended;
 pub use content::{ContentError, ContentStore};
 pub use entry::{Activity, AuditEntry, Content, ContentRef, LoggedEntry, ProfileRef};
-pub use log::{Appended, AuditLog};
+pub use log::AuditLog;
 pub use note::{Checkpoint, CheckpointSigner, JwkCheckpointSigner, NoteError, NoteVerifier};
 pub use receipt::{Receipt, ReceiptError};
 pub use verify::{Checked, LogCopy, StoredCheckpoint, VerifyError};
