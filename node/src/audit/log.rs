@@ -72,6 +72,7 @@ impl AuditLog {
         if let Some(problem) = checked.problem {
             return Err(AuditError::NotIntact(problem));
         }
+        // Only now that the rest checks out does anything on disk change.
         register_key(dir, &verifier)?;
         if let Some(offset) = torn.checkpoints {
             truncate(&checkpoints, dir, CHECKPOINTS_FILE, offset)?;
@@ -79,11 +80,25 @@ impl AuditLog {
         if let Some((offset, _)) = &torn.entries {
             truncate(&entries, dir, ENTRIES_FILE, *offset)?;
         }
-
         let persisted = checked.checkpoints.last().map_or(0, |c| c.checkpoint.size);
         let shared = Arc::new(Shared::new(signer, checked.tree));
         let writer = Writer::new(entries, checkpoints, Arc::clone(&shared), persisted);
-        let committer = Arc::new(Committer::new(writer, config));
+        let content = ContentStore::new(content_dir, config.inline_content_limit_bytes);
+        let log = Self::start(dir, Committer::new(writer, config), shared, content)?;
+        if let Some((offset, bytes)) = torn.entries {
+            log.log_cut(offset, bytes)?;
+        }
+        Ok(log)
+    }
+
+    /// Starts the committer thread and makes the handle.
+    fn start(
+        dir: &Path,
+        committer: Committer,
+        shared: Arc<Shared>,
+        content: ContentStore,
+    ) -> Result<Self, AuditError> {
+        let committer = Arc::new(committer);
         let thread = {
             let committer = Arc::clone(&committer);
             std::thread::Builder::new()
@@ -91,19 +106,15 @@ impl AuditLog {
                 .spawn(move || committer.run())
                 .map_err(|e| io_error(dir, &e))?
         };
-        let log = Self {
+        Ok(Self {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 committer,
                 thread: Mutex::new(Some(thread)),
                 shared,
-                content: ContentStore::new(content_dir, config.inline_content_limit_bytes),
+                content,
             }),
-        };
-        if let Some((offset, bytes)) = torn.entries {
-            log.log_cut(offset, bytes)?;
-        }
-        Ok(log)
+        })
     }
 
     fn log_cut(&self, offset: usize, bytes: Vec<u8>) -> Result<Appended, AuditError> {
