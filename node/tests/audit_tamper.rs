@@ -198,3 +198,30 @@ fn checkpoints_by_another_key_are_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_copy_without_its_key_file_needs_the_key_given() {
+    let (_dir, log) = log();
+    let key = fs::read_to_string(log.join("verifier-key")).unwrap();
+    fs::remove_file(log.join("verifier-key")).unwrap();
+    assert_refused(
+        &log,
+        "no checkpoint key: give one, or keep the log's verifier-key file",
+    );
+    let key_file = log.parent().unwrap().join("node.vkey");
+    fs::write(&key_file, key).unwrap();
+    let out = audit_support::kikv(&[
+        "audit",
+        "verify",
+        "--log",
+        log.to_str().unwrap(),
+        "--key",
+        key_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("checkpoint keys (given): kikv.test/audit+"),
+        "{stdout}"
+    );
+}

@@ -158,9 +158,14 @@ fn verify(copy: &LogCopy, key: Option<&NoteVerifier>, out: &mut impl Write) -> a
         .count();
     writeln!(
         out,
-        "audit log {} is intact: {size} entries ({content} with content), {} signed checkpoints",
+        "audit log {} is intact: {size} entries ({content} with content), {} signed checkpoint{}",
         copy.dir().display(),
-        checked.checkpoints.len()
+        checked.checkpoints.len(),
+        if checked.checkpoints.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
     )?;
     match checked.checkpoints.last() {
         Some(last) => {
