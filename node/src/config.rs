@@ -70,6 +70,8 @@ pub struct Config {
     pub profiles: ProfilesConfig,
     /// Store and query limits.
     pub store: StoreConfig,
+    /// The exchange log.
+    pub audit: AuditConfig,
     /// The file this configuration was read from, if any (not a key of the file).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -133,6 +135,38 @@ pub struct StoreConfig {
     pub load_memory_mb: usize,
 }
 
+/// The exchange log: where it is, how often checkpoints are signed, how appends are batched.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Directory of the log [default: `audit` in the data directory].
+    pub dir: Option<PathBuf>,
+    /// Seconds between signed checkpoints while entries arrive (one is also made on shutdown).
+    pub checkpoint_interval_secs: u64,
+    /// Most entries one group commit (one fsync) writes.
+    pub group_commit_max_batch: usize,
+    /// Microseconds the writer waits for more entries before a commit; 0 commits at once
+    /// whatever queued up during the previous fsync.
+    pub group_commit_max_wait_micros: u64,
+    /// Content up to this many bytes stays inside its entry; larger content is a file beside it.
+    pub inline_content_limit_bytes: usize,
+    /// Directory for large content [default: `content` in the log directory].
+    pub content_dir: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            checkpoint_interval_secs: 60,
+            group_commit_max_batch: 256,
+            group_commit_max_wait_micros: 0,
+            inline_content_limit_bytes: 4096,
+            content_dir: None,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -143,6 +177,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             profiles: ProfilesConfig::default(),
             store: StoreConfig::default(),
+            audit: AuditConfig::default(),
             source: None,
         }
     }
@@ -237,6 +272,14 @@ impl Config {
         self.data_dir.join("store")
     }
 
+    /// Directory of the exchange log.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.audit
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit"))
+    }
+
     fn resolve_paths(&mut self, base: &Path) {
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -248,6 +291,8 @@ impl Config {
         self.tls.certificate.iter_mut().for_each(resolve);
         self.tls.private_key.iter_mut().for_each(resolve);
         self.tls.client_trust_anchors.iter_mut().for_each(resolve);
+        self.audit.dir.iter_mut().for_each(resolve);
+        self.audit.content_dir.iter_mut().for_each(resolve);
     }
 
     /// Refuses values that parse but cannot work.
@@ -271,6 +316,15 @@ impl Config {
         }
         if self.store.load_memory_mb < 16 {
             return Err(refuse("store.load_memory_mb", "must be at least 16"));
+        }
+        if self.audit.checkpoint_interval_secs == 0 {
+            return Err(refuse(
+                "audit.checkpoint_interval_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.audit.group_commit_max_batch == 0 {
+            return Err(refuse("audit.group_commit_max_batch", "must be at least 1"));
         }
         if oxigraph::model::NamedNode::new(&self.store.default_ontology).is_err() {
             return Err(refuse("store.default_ontology", "must be an absolute IRI"));

@@ -6,11 +6,13 @@
 //!
 //! Modules follow the nouns of the product specification:
 //! - [`config`]: the node's TOML configuration;
+//! - [`audit`]: the tamper-evident, write-ahead exchange log;
 //! - [`store`]: the persistent RDF store, dataset loading and local queries;
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
 //! - [`catalog`]: the DCAT catalogue of the datasets the node offers;
 //! - [`http`]: the mutual-TLS listener and its handlers.
 
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod config;

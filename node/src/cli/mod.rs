@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Config;
 
 mod access;
+mod audit;
 mod backup;
 mod load;
 mod profiles;
@@ -49,6 +50,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Registered exchange profiles
     Profiles(profiles::ProfilesArgs),
+    /// The exchange log: verify it, show a conversation, export a period, prove entries
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the command line and turns any failure into one line on standard error and exit code 2.
@@ -72,5 +75,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(args) => query::run(&config, args),
         Command::Backup(args) => backup::run(&config, args),
         Command::Profiles(args) => profiles::run(&config, args),
+        Command::Audit(args) => audit::run(&config, args),
     }
 }

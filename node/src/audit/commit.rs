@@ -1,0 +1,379 @@
+//! Group commit: how appended entries reach the disk.
+//!
+//! Appenders put their entry in a queue and wait for a reply. Whoever commits takes every entry
+//! queued (up to a batch limit, optionally after waiting a little for more), writes them with one
+//! `write`, makes them durable with one `fdatasync`, and only then replies to each. So an entry
+//! is on disk before its `append` returns, and concurrent appenders share one fsync.
+//!
+//! Who commits: when nothing is being written, a blocking appender commits its own batch on its
+//! own thread (no hand-off between threads, which on a loaded machine costs more than the fsync);
+//! if entries queued up meanwhile, it hands them to the committer thread, which keeps committing
+//! until the queue is empty. Async appenders always hand over, so that no fsync runs on a
+//! runtime thread. The committer thread also makes the periodic and the final checkpoint.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::entry::{AuditEntry, LoggedEntry};
+use super::merkle::{leaf_hash, Hash, MerkleTree};
+use super::note::{Checkpoint, CheckpointSigner};
+use super::record::{self, MAX_PAYLOAD};
+use super::{AuditError, CHECKPOINTS_FILE};
+use crate::config::AuditConfig;
+
+/// Where an appended entry landed. Returned only once the entry is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The entry's index.
+    pub index: u64,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+}
+
+/// Where a committer sends its answer: a thread blocked in `append`, or a task awaiting
+/// `append_async` (tokio's blocking receive would panic inside a runtime).
+enum Reply {
+    Blocking(mpsc::SyncSender<Result<Appended, AuditError>>),
+    Async(oneshot::Sender<Result<Appended, AuditError>>),
+}
+
+impl Reply {
+    fn send(self, result: Result<Appended, AuditError>) {
+        // A waiter that gave up (a cancelled task) needs no answer.
+        match self {
+            Self::Blocking(sender) => drop(sender.send(result)),
+            Self::Async(sender) => drop(sender.send(result)),
+        }
+    }
+}
+
+/// An entry waiting for its commit, and who waits for it.
+type Pending = (Box<AuditEntry>, Reply);
+
+/// The tree and the checkpoint key, shared by the committers and the log's handles.
+pub(super) struct Shared {
+    pub(super) signer: Arc<dyn CheckpointSigner>,
+    state: Mutex<TreeState>,
+}
+
+pub(super) struct TreeState {
+    pub(super) tree: MerkleTree,
+    /// The newest signed checkpoint (size, note), reused while the tree is unchanged.
+    latest: Option<(u64, String)>,
+}
+
+/// Locks a mutex; a panic elsewhere while it was held leaves data that is still consistent here
+/// (every change under these locks is a single step), so poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(super) fn new(signer: Arc<dyn CheckpointSigner>, tree: MerkleTree) -> Self {
+        Self {
+            signer,
+            state: Mutex::new(TreeState { tree, latest: None }),
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, TreeState> {
+        lock(&self.state)
+    }
+
+    /// A checkpoint of the first `size` entries, signed (or the last one, if of that size).
+    pub(super) fn signed(
+        &self,
+        state: &mut TreeState,
+        size: u64,
+    ) -> Result<(Checkpoint, String), AuditError> {
+        let checkpoint = Checkpoint {
+            origin: self.signer.name().to_owned(),
+            size,
+            root: state.tree.root_at(size)?,
+        };
+        if let Some((s, note)) = &state.latest {
+            if *s == size {
+                return Ok((checkpoint, note.clone()));
+            }
+        }
+        let note = checkpoint.sign(self.signer.as_ref())?;
+        state.latest = Some((size, note.clone()));
+        Ok((checkpoint, note))
+    }
+}
+
+struct Queue {
+    pending: Vec<Pending>,
+    /// Someone is committing (an appender or the committer thread).
+    busy: bool,
+    /// The committer thread is to take over.
+    handoff: bool,
+    closed: bool,
+}
+
+/// The queue, the files and the committer thread's work.
+pub(super) struct Committer {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    writer: Mutex<Writer>,
+    max_batch: usize,
+    max_wait: Duration,
+    interval: Duration,
+}
+
+impl Committer {
+    pub(super) fn new(writer: Writer, config: &AuditConfig) -> Self {
+        Self {
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                busy: false,
+                handoff: false,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+            writer: Mutex::new(writer),
+            max_batch: config.group_commit_max_batch.max(1),
+            max_wait: Duration::from_micros(config.group_commit_max_wait_micros),
+            interval: Duration::from_secs(config.checkpoint_interval_secs.max(1)),
+        }
+    }
+
+    /// Appends and waits until the entry is durable, committing on this thread when the log is
+    /// idle.
+    pub(super) fn append(&self, entry: AuditEntry) -> Result<Appended, AuditError> {
+        let (sender, answer) = mpsc::sync_channel(1);
+        if self.enqueue(entry, Reply::Blocking(sender))? {
+            let batch = self.take_batch();
+            lock(&self.writer).commit(batch);
+            let mut queue = lock(&self.queue);
+            if queue.pending.is_empty() {
+                queue.busy = false;
+            } else {
+                queue.handoff = true;
+            }
+            self.wake.notify_all();
+        }
+        answer.recv().map_err(|_| AuditError::Closed)?
+    }
+
+    /// Queues an entry for the committer thread; the receiver yields once it is durable.
+    pub(super) fn submit(
+        &self,
+        entry: AuditEntry,
+    ) -> Result<oneshot::Receiver<Result<Appended, AuditError>>, AuditError> {
+        let (sender, answer) = oneshot::channel();
+        if self.enqueue(entry, Reply::Async(sender))? {
+            lock(&self.queue).handoff = true;
+            self.wake.notify_all();
+        }
+        Ok(answer)
+    }
+
+    /// Queues the entry; true when nobody is committing, so the caller is to start.
+    fn enqueue(&self, entry: AuditEntry, reply: Reply) -> Result<bool, AuditError> {
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            return Err(AuditError::Closed);
+        }
+        queue.pending.push((Box::new(entry), reply));
+        let start = !queue.busy;
+        queue.busy = true;
+        Ok(start)
+    }
+
+    /// The next batch, after the configured wait for more entries when it is not full yet.
+    fn take_batch(&self) -> Vec<Pending> {
+        if !self.max_wait.is_zero() && lock(&self.queue).pending.len() < self.max_batch {
+            std::thread::sleep(self.max_wait);
+        }
+        let mut queue = lock(&self.queue);
+        let n = queue.pending.len().min(self.max_batch);
+        queue.pending.drain(..n).collect()
+    }
+
+    /// Signs a checkpoint of everything committed and makes it durable.
+    pub(super) fn checkpoint(&self) -> Result<Checkpoint, AuditError> {
+        lock(&self.writer).store_checkpoint()
+    }
+
+    /// Takes no more entries; the committer thread writes what is queued, stores a final
+    /// checkpoint and ends.
+    pub(super) fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.wake.notify_all();
+    }
+
+    /// The committer thread: commits handed-over entries, checkpoints at the interval, and
+    /// ends after the log is closed and everything queued is written.
+    pub(super) fn run(&self) {
+        let mut next_checkpoint = Instant::now() + self.interval;
+        let mut queue = lock(&self.queue);
+        loop {
+            if queue.handoff {
+                drop(queue);
+                self.drain();
+            } else if queue.closed && !queue.busy {
+                drop(queue);
+                lock(&self.writer).checkpoint_if_grown();
+                return;
+            } else {
+                let wait = next_checkpoint.saturating_duration_since(Instant::now());
+                if !wait.is_zero() {
+                    queue = match self.wake.wait_timeout(queue, wait) {
+                        Ok((guard, _)) => guard,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    };
+                    continue;
+                }
+                drop(queue);
+                lock(&self.writer).checkpoint_if_grown();
+                next_checkpoint = Instant::now() + self.interval;
+            }
+            queue = lock(&self.queue);
+        }
+    }
+
+    /// Commits batches until the queue is empty, then gives up the turn.
+    fn drain(&self) {
+        loop {
+            let batch = self.take_batch();
+            if batch.is_empty() {
+                let mut queue = lock(&self.queue);
+                if queue.pending.is_empty() {
+                    queue.busy = false;
+                    queue.handoff = false;
+                    self.wake.notify_all();
+                    return;
+                }
+                continue;
+            }
+            lock(&self.writer).commit(batch);
+        }
+    }
+}
+
+/// The files, and what the next entry links to.
+pub(super) struct Writer {
+    entries: File,
+    checkpoints: File,
+    shared: Arc<Shared>,
+    next_index: u64,
+    prev: Hash,
+    persisted: u64,
+    failed: Option<String>,
+}
+
+impl Writer {
+    /// A writer appending to `entries` and `checkpoints`, whose last stored checkpoint covers
+    /// `persisted` entries.
+    pub(super) fn new(
+        entries: File,
+        checkpoints: File,
+        shared: Arc<Shared>,
+        persisted: u64,
+    ) -> Self {
+        let (next_index, prev) = {
+            let state = shared.lock();
+            let len = state.tree.len();
+            let last = len.checked_sub(1).and_then(|i| state.tree.leaf(i));
+            (len, last.unwrap_or([0; 32]))
+        };
+        Self {
+            entries,
+            checkpoints,
+            shared,
+            next_index,
+            prev,
+            persisted,
+            failed: None,
+        }
+    }
+
+    /// Writes a batch with one write and one fsync, then answers every appender.
+    fn commit(&mut self, batch: Vec<Pending>) {
+        if let Some(reason) = &self.failed {
+            for (_, reply) in batch {
+                reply.send(Err(AuditError::Unavailable(reason.clone())));
+            }
+            return;
+        }
+        let mut buffer = Vec::new();
+        let mut written = Vec::with_capacity(batch.len());
+        let mut prev = self.prev;
+        for (entry, reply) in batch {
+            let logged = LoggedEntry {
+                index: self.next_index + written.len() as u64,
+                prev: hex::encode(prev),
+                entry: *entry,
+            };
+            let bytes = match serde_json::to_vec(&logged) {
+                Ok(bytes) if bytes.len() <= MAX_PAYLOAD => bytes,
+                Ok(bytes) => {
+                    reply.send(Err(AuditError::EntryTooLarge(bytes.len())));
+                    continue;
+                }
+                Err(e) => {
+                    reply.send(Err(AuditError::Unavailable(e.to_string())));
+                    continue;
+                }
+            };
+            record::encode(&bytes, &mut buffer);
+            prev = leaf_hash(&bytes);
+            written.push((logged.index, prev, reply));
+        }
+        if let Err(e) = self
+            .entries
+            .write_all(&buffer)
+            .and_then(|()| self.entries.sync_data())
+        {
+            // What reached the file is unknown: take no more entries until recovery.
+            let reason = e.to_string();
+            self.failed = Some(reason.clone());
+            for (_, _, reply) in written {
+                reply.send(Err(AuditError::Unavailable(reason.clone())));
+            }
+            return;
+        }
+        {
+            let mut state = self.shared.lock();
+            written
+                .iter()
+                .for_each(|(_, leaf, _)| state.tree.push(*leaf));
+        }
+        self.next_index += written.len() as u64;
+        self.prev = prev;
+        for (index, leaf_hash, reply) in written {
+            reply.send(Ok(Appended { index, leaf_hash }));
+        }
+    }
+
+    fn checkpoint_if_grown(&mut self) {
+        if self.next_index > self.persisted && self.failed.is_none() {
+            // A failed periodic checkpoint is retried at the next interval; the entries are
+            // already durable, so nothing is lost meanwhile.
+            let _ = self.store_checkpoint();
+        }
+    }
+
+    /// Signs a checkpoint of the whole tree and makes it durable in the checkpoint file.
+    fn store_checkpoint(&mut self) -> Result<Checkpoint, AuditError> {
+        let (checkpoint, note) = {
+            let mut state = self.shared.lock();
+            let size = state.tree.len();
+            self.shared.signed(&mut state, size)?
+        };
+        let mut buffer = Vec::new();
+        record::encode(note.as_bytes(), &mut buffer);
+        self.checkpoints
+            .write_all(&buffer)
+            .and_then(|()| self.checkpoints.sync_data())
+            .map_err(|e| AuditError::Unavailable(format!("{CHECKPOINTS_FILE}: {e}")))?;
+        self.persisted = checkpoint.size;
+        Ok(checkpoint)
+    }
+}
