@@ -8,7 +8,9 @@
 //! - [`config`]: the node's TOML configuration;
 //! - [`store`]: the persistent RDF store, dataset loading and local queries;
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
+//! - [`credential`]: DIDs, keys, validated-query credentials, presentations, status lists;
 //! - [`http`]: the mutual-TLS listener and its handlers.
 
 pub mod cli;
 pub mod config;
+pub mod credential;
