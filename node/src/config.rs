@@ -199,7 +199,11 @@ impl TrustConfig {
     /// Refuses values that parse but cannot work, as (dotted key, reason).
     fn check(&self) -> Result<(), (String, String)> {
         let refuse = |key: &str, reason: String| Err((format!("trust.{key}"), reason));
-        if let Some(bad) = self.algorithms.iter().find(|a| !["EdDSA", "ES256"].contains(&a.as_str())) {
+        if let Some(bad) = self
+            .algorithms
+            .iter()
+            .find(|a| !["EdDSA", "ES256"].contains(&a.as_str()))
+        {
             return refuse("algorithms", format!("`{bad}` is not EdDSA or ES256"));
         }
         if !self.algorithms.iter().any(|a| a == "EdDSA") {
@@ -207,14 +211,23 @@ impl TrustConfig {
         }
         for (kind, issuers) in &self.trusted_issuers {
             if !["ValidQueryCredential", "ValidatedQueryCredential"].contains(&kind.as_str()) {
-                return refuse("trusted_issuers", format!("unknown credential type `{kind}`"));
+                return refuse(
+                    "trusted_issuers",
+                    format!("unknown credential type `{kind}`"),
+                );
             }
             if let Some(bad) = issuers.iter().find(|did| !did.starts_with("did:")) {
-                return refuse(&format!("trusted_issuers.{kind}"), format!("`{bad}` is not a DID"));
+                return refuse(
+                    &format!("trusted_issuers.{kind}"),
+                    format!("`{bad}` is not a DID"),
+                );
             }
         }
         if self.max_presentation_lifetime_secs == 0 {
-            return refuse("max_presentation_lifetime_secs", "must be at least 1".into());
+            return refuse(
+                "max_presentation_lifetime_secs",
+                "must be at least 1".into(),
+            );
         }
         if self.max_token_bytes < 1024 {
             return refuse("max_token_bytes", "must be at least 1024".into());
@@ -377,7 +390,9 @@ impl Config {
         if oxigraph::model::NamedNode::new(&self.store.default_ontology).is_err() {
             return Err(refuse("store.default_ontology", "must be an absolute IRI"));
         }
-        self.trust.check().map_err(|(key, reason)| refuse(&key, &reason))
+        self.trust
+            .check()
+            .map_err(|(key, reason)| refuse(&key, &reason))
     }
 }
 

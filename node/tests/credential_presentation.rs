@@ -16,8 +16,14 @@ fn in_presentation(error: CredentialError) -> CredentialError {
     error.within(Token::Presentation)
 }
 
-async fn verify(world: &World, jwt: &str) -> Result<kikv::credential::VerifiedPresentation, CredentialError> {
-    world.verifier().verify(jwt.as_bytes(), &world.expect()).await
+async fn verify(
+    world: &World,
+    jwt: &str,
+) -> Result<kikv::credential::VerifiedPresentation, CredentialError> {
+    world
+        .verifier()
+        .verify(jwt.as_bytes(), &world.expect())
+        .await
 }
 
 #[tokio::test]
@@ -29,7 +35,10 @@ async fn a_valid_presentation_gives_holder_parameters_and_both_generations() {
     let verified = verify(&world, &vp).await.unwrap();
     assert_eq!(verified.holder, world.holder.did());
     assert_eq!(verified.jti, claims(&vp)["jti"].as_str().unwrap());
-    assert_eq!(verified.parameters, world.presentation_request(vec![]).parameters);
+    assert_eq!(
+        verified.parameters,
+        world.presentation_request(vec![]).parameters
+    );
     assert_eq!(verified.credentials.len(), 2);
     let request = world.request(Generation::Two);
     for (credential, jwt) in verified.credentials.iter().zip([&gen1, &gen2]) {
@@ -38,8 +47,14 @@ async fn a_valid_presentation_gives_holder_parameters_and_both_generations() {
         assert_eq!(credential.issuer, world.issuer.did());
         assert_eq!(credential.subject, world.holder.did());
     }
-    assert_eq!(verified.credentials[0].credential_type(), "ValidQueryCredential");
-    assert_eq!(verified.credentials[1].credential_type(), "ValidatedQueryCredential");
+    assert_eq!(
+        verified.credentials[0].credential_type(),
+        "ValidQueryCredential"
+    );
+    assert_eq!(
+        verified.credentials[1].credential_type(),
+        "ValidatedQueryCredential"
+    );
 }
 
 #[tokio::test]
@@ -60,7 +75,10 @@ async fn alg_none_is_refused() {
     let payload = vp.split('.').nth(1).unwrap();
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let forged = format!("{header}.{payload}.");
-    assert_eq!(verify(&world, &forged).await.unwrap_err(), in_presentation(CredentialError::AlgorithmNone));
+    assert_eq!(
+        verify(&world, &forged).await.unwrap_err(),
+        in_presentation(CredentialError::AlgorithmNone)
+    );
 }
 
 #[tokio::test]
@@ -78,10 +96,15 @@ async fn hmac_with_the_public_key_as_secret_is_refused() {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&h).unwrap()),
         vp.split('.').nth(1).unwrap()
     );
-    let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signer.sign(input.as_bytes()).unwrap()));
+    let forged = format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(signer.sign(input.as_bytes()).unwrap())
+    );
     assert_eq!(
         verify(&world, &forged).await.unwrap_err(),
-        in_presentation(CredentialError::HmacRefused { alg: "HS256".into() })
+        in_presentation(CredentialError::HmacRefused {
+            alg: "HS256".into()
+        })
     );
 }
 
@@ -90,10 +113,16 @@ async fn an_algorithm_not_allowed_is_refused() {
     let world = World::new();
     let mut claims = claims(&world.presentation(vec![world.credential(Generation::Two)]));
     claims.insert("jti".into(), json!("rs256"));
-    let forged = sign_with_header(&world.holder, &json!({"alg": "RS256", "kid": world.holder.kid()}), &claims);
+    let forged = sign_with_header(
+        &world.holder,
+        &json!({"alg": "RS256", "kid": world.holder.kid()}),
+        &claims,
+    );
     assert_eq!(
         verify(&world, &forged).await.unwrap_err(),
-        in_presentation(CredentialError::AlgorithmNotAllowed { alg: "RS256".into() })
+        in_presentation(CredentialError::AlgorithmNotAllowed {
+            alg: "RS256".into()
+        })
     );
 }
 
@@ -105,14 +134,26 @@ async fn es256_is_refused_unless_configured_and_accepted_when_it_is() {
     let vp = world.presentation(vec![world.credential(Generation::Two)]);
     assert_eq!(
         verify(&world, &vp).await.unwrap_err(),
-        in_presentation(CredentialError::AlgorithmNotAllowed { alg: "ES256".into() })
+        in_presentation(CredentialError::AlgorithmNotAllowed {
+            alg: "ES256".into()
+        })
     );
     let policy = TrustPolicy {
         algorithms: all_algorithms(),
         ..world.policy()
     };
-    let verifier = world.verifier_with(policy, world.resolver(), StatusPolicy { max_age_secs: 0, grace_secs: 0 });
-    let verified = verifier.verify(vp.as_bytes(), &world.expect()).await.unwrap();
+    let verifier = world.verifier_with(
+        policy,
+        world.resolver(),
+        StatusPolicy {
+            max_age_secs: 0,
+            grace_secs: 0,
+        },
+    );
+    let verified = verifier
+        .verify(vp.as_bytes(), &world.expect())
+        .await
+        .unwrap();
     assert_eq!(verified.holder, world.holder.did());
 }
 
@@ -125,7 +166,10 @@ async fn a_bad_signature_is_refused() {
     let (input, _) = vp.rsplit_once('.').unwrap();
     let (_, foreign_signature) = other.rsplit_once('.').unwrap();
     let forged = format!("{input}.{foreign_signature}");
-    assert_eq!(verify(&world, &forged).await.unwrap_err(), in_presentation(CredentialError::BadSignature));
+    assert_eq!(
+        verify(&world, &forged).await.unwrap_err(),
+        in_presentation(CredentialError::BadSignature)
+    );
 }
 
 #[tokio::test]
@@ -135,8 +179,16 @@ async fn changed_claims_under_the_old_signature_are_refused() {
     let mut changed = claims(&vp);
     changed.insert("parameters".into(), json!({"jaar": 1999}));
     let parts: Vec<&str> = vp.split('.').collect();
-    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&changed).unwrap()), parts[2]);
-    assert_eq!(verify(&world, &forged).await.unwrap_err(), in_presentation(CredentialError::BadSignature));
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&changed).unwrap()),
+        parts[2]
+    );
+    assert_eq!(
+        verify(&world, &forged).await.unwrap_err(),
+        in_presentation(CredentialError::BadSignature)
+    );
 }
 
 #[tokio::test]
@@ -145,7 +197,10 @@ async fn an_unknown_kid_is_refused() {
     let claims = claims(&world.presentation(vec![world.credential(Generation::Two)]));
     let kid = format!("{}#key-2", world.holder.did());
     let forged = sign_with_header(&world.holder, &json!({"alg": "EdDSA", "kid": kid}), &claims);
-    assert_eq!(verify(&world, &forged).await.unwrap_err(), in_presentation(CredentialError::UnknownKid { kid }));
+    assert_eq!(
+        verify(&world, &forged).await.unwrap_err(),
+        in_presentation(CredentialError::UnknownKid { kid })
+    );
 }
 
 #[tokio::test]
@@ -153,7 +208,11 @@ async fn a_kid_of_another_did_is_refused() {
     let world = World::new();
     let claims = claims(&world.presentation(vec![world.credential(Generation::Two)]));
     // Signed with the issuer's key, claiming to be the holder.
-    let forged = sign_with_header(&world.issuer, &json!({"alg": "EdDSA", "kid": world.issuer.kid()}), &claims);
+    let forged = sign_with_header(
+        &world.issuer,
+        &json!({"alg": "EdDSA", "kid": world.issuer.kid()}),
+        &claims,
+    );
     assert_eq!(
         verify(&world, &forged).await.unwrap_err(),
         in_presentation(CredentialError::KidNotOfIssuer {
@@ -170,7 +229,9 @@ async fn a_missing_kid_is_refused() {
     let forged = sign_with_header(&world.holder, &json!({"alg": "EdDSA"}), &claims);
     assert_eq!(
         verify(&world, &forged).await.unwrap_err(),
-        in_presentation(CredentialError::MissingField { field: "header.kid".into() })
+        in_presentation(CredentialError::MissingField {
+            field: "header.kid".into()
+        })
     );
 }
 
@@ -178,33 +239,69 @@ async fn a_missing_kid_is_refused() {
 async fn a_key_listed_only_for_authentication_may_not_sign() {
     let mut world = World::new();
     let did = "did:nuts:holder-authentication-only";
-    world.holder = NodeKey::generate(KeyAlgorithm::EdDsa).unwrap().with_kid(format!("{did}#key-1"));
+    world.holder = NodeKey::generate(KeyAlgorithm::EdDsa)
+        .unwrap()
+        .with_kid(format!("{did}#key-1"));
     let mut document = DidDocument::for_key(&world.holder.public_jwk()).unwrap();
     document.assertion_method.clear();
     let mut resolver = world.resolver();
     resolver.pin(document);
     let vp = world.presentation(vec![world.credential(Generation::Two)]);
-    let verifier = world.verifier_with(world.policy(), resolver, StatusPolicy { max_age_secs: 0, grace_secs: 0 });
+    let verifier = world.verifier_with(
+        world.policy(),
+        resolver,
+        StatusPolicy {
+            max_age_secs: 0,
+            grace_secs: 0,
+        },
+    );
     assert_eq!(
-        verifier.verify(vp.as_bytes(), &world.expect()).await.unwrap_err(),
-        in_presentation(CredentialError::KeyNotForAssertion { kid: world.holder.kid().into() })
+        verifier
+            .verify(vp.as_bytes(), &world.expect())
+            .await
+            .unwrap_err(),
+        in_presentation(CredentialError::KeyNotForAssertion {
+            kid: world.holder.kid().into()
+        })
     );
 }
 
 #[tokio::test]
 async fn a_pinned_did_document_is_how_did_nuts_holders_are_verified() {
     let mut world = World::new();
-    world.holder = NodeKey::generate(KeyAlgorithm::EdDsa).unwrap().with_kid("did:nuts:consumer-1#key-1");
+    world.holder = NodeKey::generate(KeyAlgorithm::EdDsa)
+        .unwrap()
+        .with_kid("did:nuts:consumer-1#key-1");
     let mut resolver = world.resolver();
     resolver.pin(DidDocument::for_key(&world.holder.public_jwk()).unwrap());
     let vp = world.presentation(vec![world.credential(Generation::Two)]);
-    let verifier = world.verifier_with(world.policy(), resolver, StatusPolicy { max_age_secs: 0, grace_secs: 0 });
-    assert_eq!(verifier.verify(vp.as_bytes(), &world.expect()).await.unwrap().holder, "did:nuts:consumer-1");
+    let verifier = world.verifier_with(
+        world.policy(),
+        resolver,
+        StatusPolicy {
+            max_age_secs: 0,
+            grace_secs: 0,
+        },
+    );
+    assert_eq!(
+        verifier
+            .verify(vp.as_bytes(), &world.expect())
+            .await
+            .unwrap()
+            .holder,
+        "did:nuts:consumer-1"
+    );
     // Without the pin, the method cannot be resolved.
     let vp = world.presentation(vec![world.credential(Generation::Two)]);
-    let unpinned = World { holder: world.holder, ..World::new() };
+    let unpinned = World {
+        holder: world.holder,
+        ..World::new()
+    };
     let error = verify(&unpinned, &vp).await.unwrap_err();
-    assert!(matches!(error.rule(), CredentialError::DidUnresolvable { did, .. } if did == "did:nuts:consumer-1"), "{error}");
+    assert!(
+        matches!(error.rule(), CredentialError::DidUnresolvable { did, .. } if did == "did:nuts:consumer-1"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -217,7 +314,10 @@ async fn an_expired_presentation_is_refused_beyond_the_skew_only() {
         c.insert("nbf".into(), json!(exp - 300));
         c.insert("iat".into(), json!(exp - 300));
     });
-    assert_eq!(verify(&world, &expired).await.unwrap_err(), in_presentation(CredentialError::Expired { exp }));
+    assert_eq!(
+        verify(&world, &expired).await.unwrap_err(),
+        in_presentation(CredentialError::Expired { exp })
+    );
     let within_skew = resign(&world.holder, &vp, |c| {
         c.insert("exp".into(), json!(world.now - 59));
         c.insert("jti".into(), json!("within-skew"));
@@ -233,7 +333,10 @@ async fn a_presentation_not_yet_valid_is_refused_beyond_the_skew_only() {
     let early = resign(&world.holder, &vp, |c| {
         c.insert("nbf".into(), json!(nbf));
     });
-    assert_eq!(verify(&world, &early).await.unwrap_err(), in_presentation(CredentialError::NotYetValid { nbf }));
+    assert_eq!(
+        verify(&world, &early).await.unwrap_err(),
+        in_presentation(CredentialError::NotYetValid { nbf })
+    );
     let within_skew = resign(&world.holder, &vp, |c| {
         c.insert("nbf".into(), json!(world.now + 59));
     });
@@ -248,7 +351,10 @@ async fn a_presentation_issued_in_the_future_is_refused() {
     let future = resign(&world.holder, &vp, |c| {
         c.insert("iat".into(), json!(iat));
     });
-    assert_eq!(verify(&world, &future).await.unwrap_err(), in_presentation(CredentialError::IssuedInFuture { iat }));
+    assert_eq!(
+        verify(&world, &future).await.unwrap_err(),
+        in_presentation(CredentialError::IssuedInFuture { iat })
+    );
 }
 
 #[tokio::test]
@@ -259,7 +365,10 @@ async fn a_presentation_valid_too_long_is_refused() {
     let vp = create_presentation(&world.holder, &request).unwrap();
     assert_eq!(
         verify(&world, &vp).await.unwrap_err(),
-        in_presentation(CredentialError::LifetimeTooLong { lifetime: 7200, max: 3600 })
+        in_presentation(CredentialError::LifetimeTooLong {
+            lifetime: 7200,
+            max: 3600
+        })
     );
 }
 
@@ -273,7 +382,9 @@ async fn a_presentation_without_exp_or_jti_is_refused() {
         });
         assert_eq!(
             verify(&world, &without).await.unwrap_err(),
-            in_presentation(CredentialError::MissingField { field: field.into() }),
+            in_presentation(CredentialError::MissingField {
+                field: field.into()
+            }),
             "{field}"
         );
     }
@@ -288,7 +399,9 @@ async fn a_presentation_for_another_audience_is_refused() {
     });
     assert_eq!(
         verify(&world, &other).await.unwrap_err(),
-        in_presentation(CredentialError::WrongAudience { expected: NODE_DID.into() })
+        in_presentation(CredentialError::WrongAudience {
+            expected: NODE_DID.into()
+        })
     );
 }
 
@@ -299,7 +412,11 @@ async fn a_holder_who_is_not_the_envelope_sender_is_refused() {
     let mut expected = world.expect();
     expected.sender_did = "did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw".into();
     assert_eq!(
-        world.verifier().verify(vp.as_bytes(), &expected).await.unwrap_err(),
+        world
+            .verifier()
+            .verify(vp.as_bytes(), &expected)
+            .await
+            .unwrap_err(),
         in_presentation(CredentialError::HolderNotSender {
             holder: world.holder.did().into(),
             sender: expected.sender_did.clone()
@@ -313,21 +430,43 @@ async fn a_replayed_presentation_is_refused_also_after_a_restart() {
     let vp = world.presentation(vec![world.credential(Generation::Two)]);
     let jti = claims(&vp)["jti"].as_str().unwrap().to_owned();
     let verifier = world.verifier();
-    verifier.verify(vp.as_bytes(), &world.expect()).await.unwrap();
+    verifier
+        .verify(vp.as_bytes(), &world.expect())
+        .await
+        .unwrap();
     let replayed = in_presentation(CredentialError::Replayed { jti: jti.clone() });
-    assert_eq!(verifier.verify(vp.as_bytes(), &world.expect()).await.unwrap_err(), replayed);
+    assert_eq!(
+        verifier
+            .verify(vp.as_bytes(), &world.expect())
+            .await
+            .unwrap_err(),
+        replayed
+    );
     drop(verifier);
     // A new verifier over the same data directory: the record was fsynced to the file.
     let restarted = world.verifier();
-    assert_eq!(restarted.verify(vp.as_bytes(), &world.expect()).await.unwrap_err(), replayed);
+    assert_eq!(
+        restarted
+            .verify(vp.as_bytes(), &world.expect())
+            .await
+            .unwrap_err(),
+        replayed
+    );
 }
 
 #[tokio::test]
 async fn a_restart_forgets_expired_replay_records() {
     let world = World::new();
     let vp = world.presentation(vec![world.credential(Generation::Two)]);
-    world.verifier().verify(vp.as_bytes(), &world.expect()).await.unwrap();
-    let later = World { now: world.now + 3600, ..World::new() };
+    world
+        .verifier()
+        .verify(vp.as_bytes(), &world.expect())
+        .await
+        .unwrap();
+    let later = World {
+        now: world.now + 3600,
+        ..World::new()
+    };
     std::fs::copy(world.replay_file(), later.replay_file()).unwrap();
     kikv::credential::ReplayCache::open(&later.replay_file(), later.now).unwrap();
     assert_eq!(std::fs::read_to_string(later.replay_file()).unwrap(), "");
@@ -341,15 +480,27 @@ async fn malformed_base64_and_json_are_refused_before_any_key_is_used() {
     let bad_base64 = format!("{}!.{}.{}", parts[0], parts[1], parts[2]);
     assert_eq!(
         verify(&world, &bad_base64).await.unwrap_err(),
-        in_presentation(CredentialError::MalformedBase64 { part: "header".into() })
+        in_presentation(CredentialError::MalformedBase64 {
+            part: "header".into()
+        })
     );
-    let bad_json = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(b"{\"iss\": "), parts[2]);
+    let bad_json = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(b"{\"iss\": "),
+        parts[2]
+    );
     let error = verify(&world, &bad_json).await.unwrap_err();
-    assert!(matches!(error.rule(), CredentialError::MalformedJson { part, .. } if part == "payload"), "{error}");
+    assert!(
+        matches!(error.rule(), CredentialError::MalformedJson { part, .. } if part == "payload"),
+        "{error}"
+    );
     let two_parts = format!("{}.{}", parts[0], parts[1]);
     assert_eq!(
         verify(&world, &two_parts).await.unwrap_err(),
-        in_presentation(CredentialError::NotCompactJws { reason: "2 parts instead of 3".into() })
+        in_presentation(CredentialError::NotCompactJws {
+            reason: "2 parts instead of 3".into()
+        })
     );
 }
 
@@ -359,7 +510,10 @@ async fn an_oversized_token_is_refused_unparsed() {
     let big = "a".repeat(300 * 1024);
     assert_eq!(
         verify(&world, &big).await.unwrap_err(),
-        in_presentation(CredentialError::TooLarge { size: big.len(), limit: 256 * 1024 })
+        in_presentation(CredentialError::TooLarge {
+            size: big.len(),
+            limit: 256 * 1024
+        })
     );
 }
 
@@ -382,7 +536,10 @@ async fn a_critical_header_extension_is_refused() {
 async fn a_presentation_without_credentials_is_refused() {
     let world = World::new();
     let vp = world.presentation(vec![]);
-    assert_eq!(verify(&world, &vp).await.unwrap_err(), in_presentation(CredentialError::NoCredential));
+    assert_eq!(
+        verify(&world, &vp).await.unwrap_err(),
+        in_presentation(CredentialError::NoCredential)
+    );
 }
 
 #[tokio::test]

@@ -13,7 +13,11 @@ use kikv::credential::{CredentialError, KeyAlgorithm, NodeKey, StatusList, Statu
 use serde_json::Value;
 
 fn vector() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rfc8037-a4.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/rfc8037-a4.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -44,16 +48,38 @@ fn rfc8037_a4_public_key_verifies_the_published_jws_and_nothing_else() {
     let public = jwk(&v["public_jwk"]);
     let (input, signature) = v["compact_jws"].as_str().unwrap().rsplit_once('.').unwrap();
     let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
-    verify_signature(KeyAlgorithm::EdDsa, "rfc8037", &public, input.as_bytes(), &signature).unwrap();
+    verify_signature(
+        KeyAlgorithm::EdDsa,
+        "rfc8037",
+        &public,
+        input.as_bytes(),
+        &signature,
+    )
+    .unwrap();
     let mut altered = input.as_bytes().to_vec();
     altered[40] ^= 1;
     assert_eq!(
-        verify_signature(KeyAlgorithm::EdDsa, "rfc8037", &public, &altered, &signature),
+        verify_signature(
+            KeyAlgorithm::EdDsa,
+            "rfc8037",
+            &public,
+            &altered,
+            &signature
+        ),
         Err(CredentialError::BadSignature)
     );
     assert_eq!(
-        verify_signature(KeyAlgorithm::Es256, "rfc8037", &public, input.as_bytes(), &signature),
-        Err(CredentialError::KeyDoesNotFitAlgorithm { kid: "rfc8037".into(), alg: "ES256".into() })
+        verify_signature(
+            KeyAlgorithm::Es256,
+            "rfc8037",
+            &public,
+            input.as_bytes(),
+            &signature
+        ),
+        Err(CredentialError::KeyDoesNotFitAlgorithm {
+            kid: "rfc8037".into(),
+            alg: "ES256".into()
+        })
     );
 }
 
@@ -61,7 +87,9 @@ fn rfc8037_a4_public_key_verifies_the_published_jws_and_nothing_else() {
 fn rfc8037_key_gives_its_raw_public_key_and_did_key() {
     let v = vector();
     let key = NodeKey::from_jwk(&jwk(&v["private_jwk"])).unwrap();
-    let x = URL_SAFE_NO_PAD.decode(v["public_jwk"]["x"].as_str().unwrap()).unwrap();
+    let x = URL_SAFE_NO_PAD
+        .decode(v["public_jwk"]["x"].as_str().unwrap())
+        .unwrap();
     assert_eq!(key.raw_public_key().unwrap().to_vec(), x);
     let did = v["did_key"].as_str().unwrap();
     let kid = self_certifying_kid(&jwk(&v["public_jwk"])).unwrap();
@@ -86,7 +114,10 @@ fn the_debug_form_of_a_key_never_shows_the_private_key() {
     let v = vector();
     let key = NodeKey::from_jwk(&jwk(&v["private_jwk"])).unwrap();
     let shown = format!("{key:?}");
-    assert!(!shown.contains(v["private_jwk"]["d"].as_str().unwrap()), "{shown}");
+    assert!(
+        !shown.contains(v["private_jwk"]["d"].as_str().unwrap()),
+        "{shown}"
+    );
     assert!(shown.contains(v["public_jwk"]["x"].as_str().unwrap()));
 }
 
@@ -96,14 +127,23 @@ fn bitstring_encoding_is_gzip_base64url_with_index_zero_leftmost() {
     for index in [0, 9, 131_071] {
         list.mark(index, "", "").unwrap();
     }
-    let StatusList::Bitstring { bits, .. } = &list else { unreachable!() };
+    let StatusList::Bitstring { bits, .. } = &list else {
+        unreachable!()
+    };
     let encoded = encode_bitstring(bits, StatusListKind::Bitstring);
     // Independent decoding: strip multibase `u`, Base64url, gunzip with flate2 directly.
-    let compressed = URL_SAFE_NO_PAD.decode(encoded.strip_prefix('u').unwrap()).unwrap();
+    let compressed = URL_SAFE_NO_PAD
+        .decode(encoded.strip_prefix('u').unwrap())
+        .unwrap();
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_end(&mut raw).unwrap();
+    flate2::read::GzDecoder::new(compressed.as_slice())
+        .read_to_end(&mut raw)
+        .unwrap();
     assert_eq!(raw.len(), 16_384);
-    assert_eq!((raw[0], raw[1], raw[16_383]), (0b1000_0000, 0b0100_0000, 0b0000_0001));
+    assert_eq!(
+        (raw[0], raw[1], raw[16_383]),
+        (0b1000_0000, 0b0100_0000, 0b0000_0001)
+    );
     assert_eq!(raw.iter().map(|b| b.count_ones()).sum::<u32>(), 3);
     assert_eq!(decode_bitstring(&encoded).unwrap(), raw);
     assert_eq!(list.marked(), ["0", "9", "131071"]);

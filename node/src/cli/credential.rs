@@ -121,12 +121,18 @@ fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{} is not a SPARQL query", args.query_file.display()))?;
     let now = Utc::now().timestamp();
     let request = CredentialRequest {
-        generation: if args.generation == 1 { Generation::One } else { Generation::Two },
+        generation: if args.generation == 1 {
+            Generation::One
+        } else {
+            Generation::Two
+        },
         subject: args.subject,
         query: ValidatedQuery {
             profile: args.profile,
             profile_version: args.profile_version,
-            ontology: args.ontology.unwrap_or_else(|| config.store.default_ontology.clone()),
+            ontology: args
+                .ontology
+                .unwrap_or_else(|| config.store.default_ontology.clone()),
             query,
             query_id: Some(args.query_id),
         },
@@ -161,8 +167,14 @@ fn inspect(config: &Config, args: InspectArgs) -> anyhow::Result<()> {
         ]),
     );
     if let Ok(decoded) = &decoded {
-        println!("header:\n{}", serde_json::to_string_pretty(&decoded.header)?);
-        println!("claims:\n{}", serde_json::to_string_pretty(&decoded.claims)?);
+        println!(
+            "header:\n{}",
+            serde_json::to_string_pretty(&decoded.header)?
+        );
+        println!(
+            "claims:\n{}",
+            serde_json::to_string_pretty(&decoded.claims)?
+        );
     }
     println!("checks:");
     let verifier = credential_verifier_from_config(config)?;

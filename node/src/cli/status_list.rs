@@ -96,14 +96,22 @@ fn create(args: CreateArgs) -> anyhow::Result<()> {
         kind,
         list,
     };
-    write(&args.out, &published.sign(&key, Utc::now().timestamp(), None)?)
+    write(
+        &args.out,
+        &published.sign(&key, Utc::now().timestamp(), None)?,
+    )
 }
 
 fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
     let key = NodeKey::from_file(&args.issuer_key)?;
     let mut published = read(&args.list)?;
     if published.issuer != key.did() {
-        anyhow::bail!("{} was issued by {}, not by {}", args.list.display(), published.issuer, key.did());
+        anyhow::bail!(
+            "{} was issued by {}, not by {}",
+            args.list.display(),
+            published.issuer,
+            key.did()
+        );
     }
     let index = args.index.unwrap_or_default();
     let id = args.credential_id.as_deref().unwrap_or_default();
@@ -114,7 +122,10 @@ fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
         .list
         .mark(index, id, &args.reason)
         .map_err(anyhow::Error::msg)?;
-    write(&args.list, &published.sign(&key, Utc::now().timestamp(), None)?)
+    write(
+        &args.list,
+        &published.sign(&key, Utc::now().timestamp(), None)?,
+    )
 }
 
 fn show(args: ShowArgs) -> anyhow::Result<()> {
@@ -134,12 +145,14 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
 }
 
 fn read(file: &std::path::Path) -> anyhow::Result<PublishedStatusList> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     PublishedStatusList::from_jwt_unverified(&text)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("{} is not a status list", file.display()))
 }
 
 fn write(file: &std::path::Path, jwt: &str) -> anyhow::Result<()> {
-    std::fs::write(file, format!("{jwt}\n")).with_context(|| format!("cannot write {}", file.display()))
+    std::fs::write(file, format!("{jwt}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))
 }

@@ -101,17 +101,44 @@ pub fn create(out: &Path, node_did: &str, now: DateTime<Utc>) -> Result<DevPki, 
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let ca_certificate = out.join("dev-ca.crt.pem");
     write_public(&ca_certificate, ca_cert.pem().as_bytes())?;
-    write_secret(&out.join("dev-ca.key.pem"), ca_key.serialize_pem().as_bytes())?;
+    write_secret(
+        &out.join("dev-ca.key.pem"),
+        ca_key.serialize_pem().as_bytes(),
+    )?;
     let issuer = Issuer::new(ca_params, ca_key);
 
     let node_key = NodeKey::generate(KeyAlgorithm::EdDsa)?.with_kid(format!("{node_did}#key-1"));
     let parties = vec![
         party(out, "node", node_key, Some(Tls::Server), &issuer, now)?,
-        party(out, "beheerorganisatie", NodeKey::generate(KeyAlgorithm::EdDsa)?, None, &issuer, now)?,
-        party(out, "zorgkantoor", NodeKey::generate(KeyAlgorithm::EdDsa)?, Some(Tls::Client("Zorgkantoor")), &issuer, now)?,
-        party(out, "igj", NodeKey::generate(KeyAlgorithm::EdDsa)?, Some(Tls::Client("IGJ")), &issuer, now)?,
+        party(
+            out,
+            "beheerorganisatie",
+            NodeKey::generate(KeyAlgorithm::EdDsa)?,
+            None,
+            &issuer,
+            now,
+        )?,
+        party(
+            out,
+            "zorgkantoor",
+            NodeKey::generate(KeyAlgorithm::EdDsa)?,
+            Some(Tls::Client("Zorgkantoor")),
+            &issuer,
+            now,
+        )?,
+        party(
+            out,
+            "igj",
+            NodeKey::generate(KeyAlgorithm::EdDsa)?,
+            Some(Tls::Client("IGJ")),
+            &issuer,
+            now,
+        )?,
     ];
-    write_public(&out.join("README.DEVELOPMENT-ONLY.md"), readme(&parties).as_bytes())?;
+    write_public(
+        &out.join("README.DEVELOPMENT-ONLY.md"),
+        readme(&parties).as_bytes(),
+    )?;
     write_public(&trust_file, trust_snippet(&parties).as_bytes())?;
     Ok(DevPki {
         dir: out.to_owned(),
@@ -136,9 +163,11 @@ fn party(
 ) -> Result<DevParty, DevPkiError> {
     let key_file = out.join(format!("dev-{name}.jwk.json"));
     key.write_file(&key_file)?;
-    let document = DidDocument::for_key(&key.public_jwk()).map_err(|e| DevPkiError::Did(e.to_string()))?;
+    let document =
+        DidDocument::for_key(&key.public_jwk()).map_err(|e| DevPkiError::Did(e.to_string()))?;
     let did_document = out.join(format!("dev-{name}.did.json"));
-    let json = serde_json::to_string_pretty(&document).map_err(|e| DevPkiError::Did(e.to_string()))?;
+    let json =
+        serde_json::to_string_pretty(&document).map_err(|e| DevPkiError::Did(e.to_string()))?;
     write_public(&did_document, json.as_bytes())?;
     let tls = match tls {
         None => None,
@@ -169,7 +198,11 @@ fn ca_params(now: DateTime<Utc>) -> Result<(CertificateParams, KeyPair), DevPkiE
     params
         .distinguished_name
         .push(DnType::OrganizationName, DEVELOPMENT_MARKER);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     validity(&mut params, now, 3 * 365);
     Ok((params, KeyPair::generate()?))
 }
@@ -187,9 +220,10 @@ fn leaf(
                 .subject_alt_names
                 .push(SanType::IpAddress([127, 0, 0, 1].into()));
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-            params
-                .distinguished_name
-                .push(DnType::CommonName, format!("localhost ({DEVELOPMENT_MARKER})"));
+            params.distinguished_name.push(
+                DnType::CommonName,
+                format!("localhost ({DEVELOPMENT_MARKER})"),
+            );
             params
         }
         Tls::Client(who) => {
@@ -202,9 +236,7 @@ fn leaf(
         }
     };
     // The DID as a URI name lets the node tie a client certificate to the consumer's DID.
-    params
-        .subject_alt_names
-        .push(SanType::URI(did.try_into()?));
+    params.subject_alt_names.push(SanType::URI(did.try_into()?));
     params
         .distinguished_name
         .push(DnType::OrganizationName, DEVELOPMENT_MARKER);
@@ -249,7 +281,10 @@ fn trust_snippet(parties: &[DevParty]) -> String {
         return String::new();
     };
     let (cert, key) = node.tls.clone().unwrap_or_default();
-    let pinned: Vec<String> = parties.iter().map(|p| format!("{:?}", file_name(&p.did_document))).collect();
+    let pinned: Vec<String> = parties
+        .iter()
+        .map(|p| format!("{:?}", file_name(&p.did_document)))
+        .collect();
     format!(
         r#"# {DEVELOPMENT_MARKER}: made by `kikv dev-pki`. Never use these keys or this trust outside
 # development: the node refuses the development CA unless dev_mode = true.
@@ -296,6 +331,8 @@ fn readme(parties: &[DevParty]) -> String {
     for party in parties {
         text.push_str(&format!("| {} | `{}` |\n", party.name, party.did));
     }
-    text.push_str(&format!("\nConfiguration: `{TRUST_FILE}`. CA: `dev-ca.crt.pem`.\n"));
+    text.push_str(&format!(
+        "\nConfiguration: `{TRUST_FILE}`. CA: `dev-ca.crt.pem`.\n"
+    ));
     text
 }

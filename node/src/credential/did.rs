@@ -49,10 +49,18 @@ pub struct VerificationMethod {
     #[serde(default)]
     pub controller: String,
     /// The key as a JWK.
-    #[serde(rename = "publicKeyJwk", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "publicKeyJwk",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub public_key_jwk: Option<Map<String, Value>>,
     /// The key as a multibase string (Ed25519 only).
-    #[serde(rename = "publicKeyMultibase", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "publicKeyMultibase",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub public_key_multibase: Option<String>,
 }
 
@@ -110,28 +118,38 @@ impl DidDocument {
             }
         };
         let listed = self.assertion_method.iter().find_map(|entry| match entry {
-            MethodReference::Reference(id) if absolute(id) == kid => {
-                self.verification_method.iter().find(|m| absolute(&m.id) == kid)
-            }
+            MethodReference::Reference(id) if absolute(id) == kid => self
+                .verification_method
+                .iter()
+                .find(|m| absolute(&m.id) == kid),
             MethodReference::Embedded(method) if absolute(&method.id) == kid => Some(method),
             _ => None,
         });
         let Some(method) = listed else {
-            let known = self.verification_method.iter().any(|m| absolute(&m.id) == kid)
+            let known = self
+                .verification_method
+                .iter()
+                .any(|m| absolute(&m.id) == kid)
                 || self.authentication.iter().any(|entry| match entry {
                     MethodReference::Embedded(m) => absolute(&m.id) == kid,
                     MethodReference::Reference(_) => false,
                 });
             return Err(if known {
-                CredentialError::KeyNotForAssertion { kid: kid.to_owned() }
+                CredentialError::KeyNotForAssertion {
+                    kid: kid.to_owned(),
+                }
             } else {
-                CredentialError::UnknownKid { kid: kid.to_owned() }
+                CredentialError::UnknownKid {
+                    kid: kid.to_owned(),
+                }
             });
         };
-        method.jwk().map_err(|reason| CredentialError::DidUnresolvable {
-            did: kid.to_owned(),
-            reason,
-        })
+        method
+            .jwk()
+            .map_err(|reason| CredentialError::DidUnresolvable {
+                did: kid.to_owned(),
+                reason,
+            })
     }
 }
 
@@ -227,12 +245,19 @@ pub fn derive_document(did: &str) -> Option<Result<DidDocument, String>> {
 pub fn did_web_url(did: &str) -> Result<String, String> {
     let rest = did.strip_prefix("did:web:").ok_or("not a did:web DID")?;
     let mut segments = rest.split(':');
-    let host = segments.next().unwrap_or_default().replace("%3A", ":").replace("%3a", ":");
+    let host = segments
+        .next()
+        .unwrap_or_default()
+        .replace("%3A", ":")
+        .replace("%3a", ":");
     if host.is_empty() || host.contains(['/', '@', '?', '#']) {
         return Err(format!("invalid did:web host {host:?}"));
     }
     let path: Vec<&str> = segments.collect();
-    if path.iter().any(|s| s.is_empty() || s.contains(['/', '?', '#']) || *s == "..") {
+    if path
+        .iter()
+        .any(|s| s.is_empty() || s.contains(['/', '?', '#']) || *s == "..")
+    {
         return Err("invalid did:web path".into());
     }
     Ok(if path.is_empty() {

@@ -78,10 +78,16 @@ impl HttpsClient {
         let authority = uri.authority().map_or(host.clone(), |a| a.to_string());
         let request = hyper::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::ACCEPT, "application/json, application/jwt, */*")
+            .header(
+                hyper::header::ACCEPT,
+                "application/json, application/jwt, */*",
+            )
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
-        let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
         if response.status() != hyper::StatusCode::OK {
             driver.abort();
             return Err(format!("HTTP status {}", response.status()));
@@ -96,7 +102,9 @@ impl HttpsClient {
 }
 
 fn read_file(path: &str, limit: usize) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path).map_err(|e| format!("{path}: {e}"))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{path}: {e}"))?
+        .len();
     if size > limit as u64 {
         return Err(format!("{path}: larger than {limit} bytes"));
     }

@@ -121,13 +121,13 @@ impl DecodedJwt {
         let algorithm = policy.check(alg)?;
         if let Some(crit) = header.get("crit") {
             // No extension is understood, so any critical one makes the token unusable (RFC 7515 §4.1.11).
-            let name = crit
-                .as_array()
-                .and_then(|names| names.first())
-                .map_or_else(
-                    || crit.to_string(),
-                    |name| name.as_str().map_or_else(|| name.to_string(), str::to_owned),
-                );
+            let name = crit.as_array().and_then(|names| names.first()).map_or_else(
+                || crit.to_string(),
+                |name| {
+                    name.as_str()
+                        .map_or_else(|| name.to_string(), str::to_owned)
+                },
+            );
             return Err(CredentialError::UnsupportedCritical { name });
         }
         let kid = match header.get("kid") {
@@ -175,7 +175,11 @@ impl DecodedJwt {
             None => Ok(None),
             Some(Value::Number(n)) => n
                 .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.is_finite())
+                        .map(|f| f.floor() as i64)
+                })
                 .map(Some)
                 .ok_or_else(|| CredentialError::invalid(name, "not a NumericDate")),
             Some(_) => Err(CredentialError::invalid(name, "not a NumericDate")),

@@ -111,8 +111,8 @@ impl NodeKey {
         };
         let private = pair.to_jwk_key_pair();
         let key = Self::from_jwk(&private)?;
-        let kid = did::self_certifying_kid(&key.public)
-            .map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let kid =
+            did::self_certifying_kid(&key.public).map_err(|e| KeyError::Invalid(e.to_string()))?;
         Ok(key.with_kid(kid))
     }
 
@@ -120,25 +120,23 @@ impl NodeKey {
     /// key; a JWK whose `x`/`y` do not match its `d` is refused.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, KeyError> {
         let invalid = |e: josekit::JoseError| KeyError::Invalid(e.to_string());
-        let (algorithm, pair): (KeyAlgorithm, Box<dyn KeyPair>) = match (jwk.key_type(), jwk.curve()) {
-            ("OKP", Some("Ed25519")) => (
-                KeyAlgorithm::EdDsa,
-                Box::new(josekit::jwk::alg::ed::EdKeyPair::from_jwk(jwk).map_err(invalid)?),
-            ),
-            ("EC", Some("P-256")) => (
-                KeyAlgorithm::Es256,
-                Box::new(
-                    josekit::jwk::alg::ec::EcKeyPair::from_jwk(jwk)
-                        .map_err(invalid)?,
+        let (algorithm, pair): (KeyAlgorithm, Box<dyn KeyPair>) =
+            match (jwk.key_type(), jwk.curve()) {
+                ("OKP", Some("Ed25519")) => (
+                    KeyAlgorithm::EdDsa,
+                    Box::new(josekit::jwk::alg::ed::EdKeyPair::from_jwk(jwk).map_err(invalid)?),
                 ),
-            ),
-            (kty, crv) => {
-                return Err(KeyError::Invalid(format!(
-                    "unsupported key type {kty} curve {}",
-                    crv.unwrap_or("(none)")
-                )))
-            }
-        };
+                ("EC", Some("P-256")) => (
+                    KeyAlgorithm::Es256,
+                    Box::new(josekit::jwk::alg::ec::EcKeyPair::from_jwk(jwk).map_err(invalid)?),
+                ),
+                (kty, crv) => {
+                    return Err(KeyError::Invalid(format!(
+                        "unsupported key type {kty} curve {}",
+                        crv.unwrap_or("(none)")
+                    )))
+                }
+            };
         let private = pair.to_jwk_key_pair();
         for member in ["x", "y"] {
             if jwk.parameter(member).is_some() && jwk.parameter(member) != private.parameter(member)
@@ -150,7 +148,11 @@ impl NodeKey {
         }
         let public = minimal_public_jwk(&private);
         let signer: Box<dyn JwsSigner> = match algorithm {
-            KeyAlgorithm::EdDsa => Box::new(josekit::jws::EdDSA.signer_from_jwk(&private).map_err(invalid)?),
+            KeyAlgorithm::EdDsa => Box::new(
+                josekit::jws::EdDSA
+                    .signer_from_jwk(&private)
+                    .map_err(invalid)?,
+            ),
             KeyAlgorithm::Es256 => Box::new(ES256.signer_from_jwk(&private).map_err(invalid)?),
         };
         let kid = jwk.key_id().unwrap_or_default().to_owned();

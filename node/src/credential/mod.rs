@@ -40,12 +40,14 @@ pub use error::{CredentialError, Token};
 pub use key::{KeyAlgorithm, KeyError, NodeKey};
 pub use presentation::{
     create_presentation, ignore_checks, CheckObserver, CredentialVerifier, Expectation,
-    PresentationRequest,
-    PresentationVerifier, TrustPolicy, VerifiedCredential, VerifiedPresentation,
+    PresentationRequest, PresentationVerifier, TrustPolicy, VerifiedCredential,
+    VerifiedPresentation,
 };
 pub use replay::{ReplayCache, REPLAY_FILE};
 pub use resolver::DidResolver;
-pub use status::{PublishedStatusList, StatusEntry, StatusList, StatusListKind, StatusLists, StatusPolicy};
+pub use status::{
+    PublishedStatusList, StatusEntry, StatusList, StatusListKind, StatusLists, StatusPolicy,
+};
 pub use trust::{
     credential_verifier_from_config, https_client, node_key, resolver, verifier_from_config,
     TrustError,

@@ -148,7 +148,10 @@ impl CredentialVerifier {
     ) -> Result<VerifiedCredential, CredentialError> {
         let policy = &self.policy;
         let decoded = DecodedJwt::decode(jwt, policy.max_token_bytes, &policy.algorithms)?;
-        observe("algorithm", format!("{} is allowed", decoded.algorithm.name()));
+        observe(
+            "algorithm",
+            format!("{} is allowed", decoded.algorithm.name()),
+        );
         let generation = vc::generation_of(&decoded)?;
         let credential_type = generation.credential_type();
         let issuer = decoded.string("iss")?.to_owned();
@@ -162,9 +165,15 @@ impl CredentialVerifier {
                 credential_type: credential_type.to_owned(),
             });
         }
-        observe("issuer", format!("{issuer} is trusted for {credential_type}"));
+        observe(
+            "issuer",
+            format!("{issuer} is trusted for {credential_type}"),
+        );
         self.resolver.verify_jwt(&decoded, &issuer, now).await?;
-        observe("signature", format!("valid, by {}", decoded.kid.as_deref().unwrap_or_default()));
+        observe(
+            "signature",
+            format!("valid, by {}", decoded.kid.as_deref().unwrap_or_default()),
+        );
         let times = decoded.check_times(now, policy.clock_skew_secs)?;
         observe("validity", format!("now is within nbf..exp {}", times.exp));
         let subject = decoded.string("sub")?.to_owned();
@@ -180,7 +189,13 @@ impl CredentialVerifier {
         }
         let id = decoded.string("jti")?.to_owned();
         let query = vc::read_query(&decoded, generation)?;
-        observe("fields", format!("profile {} {}, ontology {}", query.profile, query.profile_version, query.ontology));
+        observe(
+            "fields",
+            format!(
+                "profile {} {}, ontology {}",
+                query.profile, query.profile_version, query.ontology
+            ),
+        );
         let status = vc::read_status(&decoded)?;
         if let Some(entry) = &status {
             let verify = ListVerifier {
@@ -229,7 +244,8 @@ impl PresentationVerifier {
         jwt: &[u8],
         expected: &Expectation,
     ) -> Result<VerifiedPresentation, CredentialError> {
-        self.verify_observed(jwt, expected, &mut ignore_checks).await
+        self.verify_observed(jwt, expected, &mut ignore_checks)
+            .await
     }
 
     /// [`PresentationVerifier::verify`], telling `observe` about each check that passed.
@@ -275,7 +291,10 @@ impl PresentationVerifier {
     ) -> Result<PresentationParts, CredentialError> {
         let policy = &self.credentials.policy;
         let decoded = DecodedJwt::decode(jwt, policy.max_token_bytes, &policy.algorithms)?;
-        observe("algorithm", format!("{} is allowed", decoded.algorithm.name()));
+        observe(
+            "algorithm",
+            format!("{} is allowed", decoded.algorithm.name()),
+        );
         let holder = decoded.string("iss")?.to_owned();
         if holder != expected.sender_did {
             return Err(CredentialError::HolderNotSender {
@@ -288,7 +307,10 @@ impl PresentationVerifier {
             .resolver
             .verify_jwt(&decoded, &holder, expected.now)
             .await?;
-        observe("signature", format!("valid, by {}", decoded.kid.as_deref().unwrap_or_default()));
+        observe(
+            "signature",
+            format!("valid, by {}", decoded.kid.as_deref().unwrap_or_default()),
+        );
         check_audience(&decoded, &expected.node_did)?;
         observe("audience", format!("aud names {}", expected.node_did));
         let times = decoded.check_times(expected.now, policy.clock_skew_secs)?;
@@ -338,7 +360,10 @@ fn credential_tokens(decoded: &DecodedJwt) -> Result<Vec<Value>, CredentialError
         Some(Value::Array(list)) if list.is_empty() => Err(CredentialError::NoCredential),
         Some(Value::Array(list)) => Ok(list.clone()),
         Some(one @ Value::String(_)) => Ok(vec![one.clone()]),
-        Some(_) => Err(CredentialError::invalid("vp.verifiableCredential", "not a list")),
+        Some(_) => Err(CredentialError::invalid(
+            "vp.verifiableCredential",
+            "not a list",
+        )),
         None => Err(CredentialError::missing("vp.verifiableCredential")),
     }
 }

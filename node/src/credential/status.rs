@@ -110,7 +110,10 @@ impl StatusEntry {
         .into_iter()
         .find(|kind| kind.entry_type() == kind_name)
         .ok_or_else(|| {
-            CredentialError::invalid(&field("type"), format!("unsupported status type {kind_name}"))
+            CredentialError::invalid(
+                &field("type"),
+                format!("unsupported status type {kind_name}"),
+            )
         })?;
         if kind == StatusListKind::List2017 {
             return Ok(Self {
@@ -261,7 +264,8 @@ pub fn decode_bitstring(encoded: &str) -> Result<Vec<u8>, String> {
             c => c,
         })
         .collect();
-    let compressed = b64url_decode(&normalised).map_err(|_| "encodedList is not Base64".to_owned())?;
+    let compressed =
+        b64url_decode(&normalised).map_err(|_| "encodedList is not Base64".to_owned())?;
     let mut bits = Vec::new();
     GzDecoder::new(compressed.as_slice())
         .take(MAX_BITSTRING_BYTES + 1)
@@ -288,7 +292,12 @@ pub struct PublishedStatusList {
 
 impl PublishedStatusList {
     /// Signs the list as a status list credential (a JWT) with the issuer's key.
-    pub fn sign(&self, key: &NodeKey, now: i64, valid_secs: Option<i64>) -> Result<String, KeyError> {
+    pub fn sign(
+        &self,
+        key: &NodeKey,
+        now: i64,
+        valid_secs: Option<i64>,
+    ) -> Result<String, KeyError> {
         let subject = match &self.list {
             StatusList::Bitstring { purpose, bits } => json!({
                 "id": format!("{}#list", self.id),
@@ -331,7 +340,9 @@ impl PublishedStatusList {
         let issuer = claims.get("iss").and_then(Value::as_str).ok_or("no iss")?;
         let vc = claims.get("vc").ok_or("no vc claim")?;
         let id = vc.get("id").and_then(Value::as_str).ok_or("no vc.id")?;
-        let subject = vc.get("credentialSubject").ok_or("no vc.credentialSubject")?;
+        let subject = vc
+            .get("credentialSubject")
+            .ok_or("no vc.credentialSubject")?;
         let (kind, list) = list_from_subject(subject)?;
         Ok(Self {
             id: id.to_owned(),
@@ -346,7 +357,10 @@ impl PublishedStatusList {
         let decoded = DecodedJwt::decode(
             token.trim().as_bytes(),
             MAX_STATUS_LIST_BYTES,
-            &AlgorithmPolicy::new(vec![super::key::KeyAlgorithm::EdDsa, super::key::KeyAlgorithm::Es256]),
+            &AlgorithmPolicy::new(vec![
+                super::key::KeyAlgorithm::EdDsa,
+                super::key::KeyAlgorithm::Es256,
+            ]),
         )
         .map_err(|e| e.to_string())?;
         Self::from_claims(&decoded.claims)
@@ -354,7 +368,10 @@ impl PublishedStatusList {
 }
 
 fn list_from_subject(subject: &Value) -> Result<(StatusListKind, StatusList), String> {
-    let kind_name = subject.get("type").and_then(Value::as_str).ok_or("no list type")?;
+    let kind_name = subject
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("no list type")?;
     let kind = StatusListKind::from_list_type(kind_name)
         .ok_or_else(|| format!("unsupported status list type {kind_name}"))?;
     let list = match kind {
@@ -387,9 +404,18 @@ fn revoked_2017(document: &Value) -> Result<BTreeMap<String, String>, String> {
         .ok_or("no verifiableCredential list")?;
     let mut revoked = BTreeMap::new();
     for claim in entries.iter().filter_map(|entry| entry.get("claim")) {
-        let status = claim.get("currentStatus").and_then(Value::as_str).unwrap_or_default();
-        if let (Some(id), true) = (claim.get("id").and_then(Value::as_str), status.eq_ignore_ascii_case("revoked")) {
-            let reason = claim.get("statusReason").and_then(Value::as_str).unwrap_or_default();
+        let status = claim
+            .get("currentStatus")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let (Some(id), true) = (
+            claim.get("id").and_then(Value::as_str),
+            status.eq_ignore_ascii_case("revoked"),
+        ) {
+            let reason = claim
+                .get("statusReason")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             revoked.insert(id.to_owned(), reason.to_owned());
         }
     }
@@ -443,7 +469,10 @@ impl StatusLists {
         let list = self.list(entry, issuer, verify).await?;
         if let StatusList::Bitstring { purpose, .. } = list.as_ref() {
             if *purpose != entry.purpose {
-                return Err(unavailable(entry, format!("list is for {purpose}, entry for {}", entry.purpose)));
+                return Err(unavailable(
+                    entry,
+                    format!("list is for {purpose}, entry for {}", entry.purpose),
+                ));
             }
         }
         match list.is_marked(entry.index, credential_id) {
@@ -486,7 +515,10 @@ impl StatusLists {
                 Ok(list)
             }
             Err(reason) => {
-                let window = self.policy.max_age_secs.saturating_add(self.policy.grace_secs);
+                let window = self
+                    .policy
+                    .max_age_secs
+                    .saturating_add(self.policy.grace_secs);
                 match self.cached(&entry.list, issuer, now, window) {
                     Some(list) if self.policy.grace_secs > 0 => Ok(list),
                     _ => Err(unavailable(entry, reason)),
@@ -509,7 +541,9 @@ impl StatusLists {
         verify: &ListVerifier<'_>,
     ) -> Result<StatusList, String> {
         let bytes = self.https.get(&entry.list, MAX_STATUS_LIST_BYTES).await?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| "not text".to_owned())?.trim();
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| "not text".to_owned())?
+            .trim();
         if text.starts_with('{') {
             // A bare 2017 list has no signature of its own; it is only as good as the HTTPS
             // origin it came from, which is why it is accepted for 2017 entries only.
@@ -519,10 +553,17 @@ impl StatusLists {
             let document: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
             return revoked_2017(&document).map(|revoked| StatusList::List2017 { revoked });
         }
-        let decoded = verify.verify(text.as_bytes(), issuer).await.map_err(|e| e.to_string())?;
+        let decoded = verify
+            .verify(text.as_bytes(), issuer)
+            .await
+            .map_err(|e| e.to_string())?;
         let published = PublishedStatusList::from_claims(&decoded.claims)?;
         if published.kind.entry_type() != entry.kind.entry_type() {
-            return Err(format!("list is a {}, entry wants {}", published.kind.list_type(), entry.kind.list_type()));
+            return Err(format!(
+                "list is a {}, entry wants {}",
+                published.kind.list_type(),
+                entry.kind.list_type()
+            ));
         }
         if published.id != entry.list {
             return Err(format!("list document is for {}", published.id));
@@ -558,7 +599,10 @@ impl ListVerifier<'_> {
         let decoded = DecodedJwt::decode(token, MAX_STATUS_LIST_BYTES, self.algorithms)?;
         let iss = decoded.string("iss")?;
         if iss != issuer {
-            return Err(CredentialError::invalid("iss", format!("list issued by {iss}, not {issuer}")));
+            return Err(CredentialError::invalid(
+                "iss",
+                format!("list issued by {iss}, not {issuer}"),
+            ));
         }
         self.resolver.verify_jwt(&decoded, issuer, self.now).await?;
         if let Some(exp) = decoded.time("exp")? {

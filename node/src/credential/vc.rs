@@ -125,7 +125,14 @@ pub fn random_uuid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// The credential's generation from `vc.type`.
@@ -134,7 +141,9 @@ pub(crate) fn generation_of(decoded: &DecodedJwt) -> Result<Generation, Credenti
         Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).collect(),
         Some(Value::String(one)) => vec![one.as_str()],
         Some(_) => return Err(CredentialError::invalid("vc.type", "not a list of types")),
-        None if decoded.claims.contains_key("vc") => return Err(CredentialError::missing("vc.type")),
+        None if decoded.claims.contains_key("vc") => {
+            return Err(CredentialError::missing("vc.type"))
+        }
         None => return Err(CredentialError::missing("vc")),
     };
     let gen1 = types.contains(&VALID_QUERY_CREDENTIAL);
@@ -182,7 +191,8 @@ pub(crate) fn read_query(
             let path = format!("{prefix}.sparql");
             let bytes = b64_decode(&text("sparql")?)
                 .map_err(|_| CredentialError::MalformedBase64 { part: path.clone() })?;
-            String::from_utf8(bytes).map_err(|_| CredentialError::invalid(&path, "not UTF-8 text"))?
+            String::from_utf8(bytes)
+                .map_err(|_| CredentialError::invalid(&path, "not UTF-8 text"))?
         }
     };
     if let Some(id) = subject.get("id") {
@@ -200,7 +210,12 @@ pub(crate) fn read_query(
         query,
         query_id: match fields.get("queryId") {
             Some(Value::String(id)) => Some(id.clone()),
-            Some(_) => return Err(CredentialError::invalid(&format!("{prefix}.queryId"), "not a string")),
+            Some(_) => {
+                return Err(CredentialError::invalid(
+                    &format!("{prefix}.queryId"),
+                    "not a string",
+                ))
+            }
             None => None,
         },
     })

@@ -58,7 +58,14 @@ impl World {
     }
 
     pub fn verifier(&self) -> PresentationVerifier {
-        self.verifier_with(self.policy(), self.resolver(), StatusPolicy { max_age_secs: 0, grace_secs: 0 })
+        self.verifier_with(
+            self.policy(),
+            self.resolver(),
+            StatusPolicy {
+                max_age_secs: 0,
+                grace_secs: 0,
+            },
+        )
     }
 
     pub fn verifier_with(
@@ -68,6 +75,15 @@ impl World {
         status: StatusPolicy,
     ) -> PresentationVerifier {
         let lists = StatusLists::new(HttpsClient::new(&[]).unwrap(), status);
+        self.verifier_from(policy, resolver, lists)
+    }
+
+    pub fn verifier_from(
+        &self,
+        policy: TrustPolicy,
+        resolver: DidResolver,
+        lists: StatusLists,
+    ) -> PresentationVerifier {
         let replay = ReplayCache::open(&self.replay_file(), self.now).unwrap();
         PresentationVerifier::new(CredentialVerifier::new(policy, resolver, lists), replay)
     }
@@ -97,7 +113,10 @@ impl World {
         PresentationRequest {
             audience: NODE_DID.into(),
             credentials,
-            parameters: BTreeMap::from([("jaar".to_owned(), json!(2025)), ("kwartaal".to_owned(), json!("Q2"))]),
+            parameters: BTreeMap::from([
+                ("jaar".to_owned(), json!(2025)),
+                ("kwartaal".to_owned(), json!("Q2")),
+            ]),
             now: self.now,
             lifetime_secs: 300,
         }
