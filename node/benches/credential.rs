@@ -105,6 +105,25 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The credential alone (step 5 without the presentation around it), for comparison.
+    let credential = request.credentials[0].clone();
+    let verifier = verifier(&issuer, disk.path(), now);
+    let mut group = c.benchmark_group("credential alone");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("step 5", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(verifier.credentials().verify(
+                    credential.as_bytes(),
+                    Some(holder.did()),
+                    now,
+                    &mut kikv::credential::ignore_checks,
+                ))
+                .expect("valid")
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

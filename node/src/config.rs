@@ -158,6 +158,9 @@ pub struct TrustConfig {
     pub https_trust_anchors: Vec<PathBuf>,
     /// A status list read less than this many seconds ago is used without reading it again.
     pub status_list_max_age_secs: u64,
+    /// Local copies of status lists: list URL to file, read instead of the URL (offline
+    /// operation). `file://` URLs inside credentials are only read when `dev_mode` is on.
+    pub status_list_files: BTreeMap<String, PathBuf>,
     /// When a status list cannot be read, a cached copy is used for this many seconds past its
     /// max age; 0 (the default) refuses the credential at once.
     pub status_list_grace_secs: u64,
@@ -176,6 +179,7 @@ impl Default for TrustConfig {
             trusted_issuers: BTreeMap::new(),
             did_documents: Vec::new(),
             https_trust_anchors: Vec::new(),
+            status_list_files: BTreeMap::new(),
             status_list_max_age_secs: 300,
             status_list_grace_secs: 0,
             max_presentation_lifetime_secs: 3600,
@@ -194,6 +198,7 @@ impl TrustConfig {
         self.node_key.iter_mut().for_each(resolve);
         self.did_documents.iter_mut().for_each(resolve);
         self.https_trust_anchors.iter_mut().for_each(resolve);
+        self.status_list_files.values_mut().for_each(resolve);
     }
 
     /// Refuses values that parse but cannot work, as (dotted key, reason).

@@ -512,3 +512,61 @@ async fn an_unknown_status_type_is_refused() {
         )
     );
 }
+
+#[tokio::test]
+async fn file_status_lists_are_read_only_when_allowed_or_mapped_by_the_operator() {
+    let world = World::new();
+    let url = publish_bitstring(&world, "list.jwt", StatusListKind::Bitstring, &[]);
+    let credential = credential_with_status(
+        &world,
+        StatusEntry {
+            kind: StatusListKind::Bitstring,
+            list: url.clone(),
+            index: 3,
+            purpose: "revocation".into(),
+        },
+    );
+    let policy = StatusPolicy {
+        max_age_secs: 0,
+        grace_secs: 0,
+    };
+    let client = || kikv::credential::https::HttpsClient::new(&[]).unwrap();
+    let production = kikv::credential::StatusLists::new(client(), policy);
+    let verifier = world.verifier_from(world.policy(), world.resolver(), production);
+    let error = verify_at(&world, &credential, &verifier, world.now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.rule(), CredentialError::StatusUnavailable { reason, .. } if reason.starts_with("file:// status lists are read only in dev mode")),
+        "{error}"
+    );
+    // A list published at an https URL, read from the operator's local copy (offline).
+    let https_url = "https://status.beheer.example/lists/1";
+    let path = world.dir.path().join("copy.jwt");
+    let published = PublishedStatusList {
+        id: https_url.into(),
+        issuer: world.issuer.did().into(),
+        kind: StatusListKind::Bitstring,
+        list: StatusList::new_bitstring(64),
+    };
+    std::fs::write(
+        &path,
+        published.sign(&world.issuer, world.now, None).unwrap(),
+    )
+    .unwrap();
+    let credential = credential_with_status(
+        &world,
+        StatusEntry {
+            kind: StatusListKind::Bitstring,
+            list: https_url.into(),
+            index: 3,
+            purpose: "revocation".into(),
+        },
+    );
+    let mapped =
+        kikv::credential::StatusLists::new(client(), policy).with_local_copy(https_url, path);
+    let verifier = world.verifier_from(world.policy(), world.resolver(), mapped);
+    verify_at(&world, &credential, &verifier, world.now)
+        .await
+        .unwrap();
+}

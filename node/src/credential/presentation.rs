@@ -175,7 +175,7 @@ impl CredentialVerifier {
             format!("valid, by {}", decoded.kid.as_deref().unwrap_or_default()),
         );
         let times = decoded.check_times(now, policy.clock_skew_secs)?;
-        observe("validity", format!("now is within nbf..exp {}", times.exp));
+        observe("validity", format!("valid until {}", rfc3339(times.exp)));
         let subject = decoded.string("sub")?.to_owned();
         match holder {
             Some(holder) if holder != subject => {
@@ -322,7 +322,7 @@ impl PresentationVerifier {
                 max: policy.max_presentation_lifetime_secs,
             });
         }
-        observe("validity", format!("within nbf/iat..exp {}", times.exp));
+        observe("validity", format!("valid until {}", rfc3339(times.exp)));
         let jti = decoded.string("jti")?.to_owned();
         let credentials = credential_tokens(&decoded)?;
         let parameters = parameters(&decoded)?;
@@ -331,6 +331,12 @@ impl PresentationVerifier {
         observe("replay", format!("jti {jti} not seen before; recorded"));
         Ok((holder, jti, times.exp, credentials, parameters))
     }
+}
+
+/// A NumericDate as RFC 3339, for explanations.
+fn rfc3339(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map_or_else(|| seconds.to_string(), |t| t.to_rfc3339())
 }
 
 type PresentationParts = (String, String, i64, Vec<Value>, BTreeMap<String, Value>);

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use flate2::read::GzDecoder;
@@ -445,16 +446,34 @@ pub struct StatusLists {
     https: HttpsClient,
     policy: StatusPolicy,
     cache: Mutex<HashMap<String, Cached>>,
+    local_copies: HashMap<String, PathBuf>,
+    file_urls: bool,
 }
 
 impl StatusLists {
-    /// Status lists read with `https` under `policy`.
+    /// Status lists read with `https` under `policy`. `file://` URLs in credentials are
+    /// refused: a credential must not make the node read its local files.
     pub fn new(https: HttpsClient, policy: StatusPolicy) -> Self {
         Self {
             https,
             policy,
             cache: Mutex::new(HashMap::new()),
+            local_copies: HashMap::new(),
+            file_urls: false,
         }
+    }
+
+    /// Reads the list published at `url` from a local `file` instead (the operator's copy, for
+    /// offline operation). Its signature is checked as for the published one.
+    pub fn with_local_copy(mut self, url: impl Into<String>, file: impl Into<PathBuf>) -> Self {
+        self.local_copies.insert(url.into(), file.into());
+        self
+    }
+
+    /// Also reads `file://` URLs named in credentials (development mode and tests only).
+    pub fn with_file_urls(mut self) -> Self {
+        self.file_urls = true;
+        self
     }
 
     /// Checks a credential's status: `Ok` when not marked, [`CredentialError::Revoked`] when
@@ -540,7 +559,14 @@ impl StatusLists {
         issuer: &str,
         verify: &ListVerifier<'_>,
     ) -> Result<StatusList, String> {
-        let bytes = self.https.get(&entry.list, MAX_STATUS_LIST_BYTES).await?;
+        let bytes = if let Some(file) = self.local_copies.get(&entry.list) {
+            let url = format!("file://{}", file.display());
+            self.https.get(&url, MAX_STATUS_LIST_BYTES).await?
+        } else if entry.list.starts_with("file://") && !self.file_urls {
+            return Err("file:// status lists are read only in dev mode; map the URL to a local copy in trust.status_list_files".into());
+        } else {
+            self.https.get(&entry.list, MAX_STATUS_LIST_BYTES).await?
+        };
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| "not text".to_owned())?
             .trim();

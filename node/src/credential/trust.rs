@@ -121,13 +121,19 @@ pub fn resolver(config: &Config) -> Result<DidResolver, TrustError> {
 
 /// A credential verifier for the configured trust; it writes nothing.
 pub fn credential_verifier_from_config(config: &Config) -> Result<CredentialVerifier, TrustError> {
-    let status = StatusLists::new(
+    let mut status = StatusLists::new(
         https_client(config)?,
         StatusPolicy {
             max_age_secs: clamp(config.trust.status_list_max_age_secs),
             grace_secs: clamp(config.trust.status_list_grace_secs),
         },
     );
+    for (url, file) in &config.trust.status_list_files {
+        status = status.with_local_copy(url.clone(), file.clone());
+    }
+    if config.dev_mode {
+        status = status.with_file_urls();
+    }
     Ok(CredentialVerifier::new(
         TrustPolicy::from_config(&config.trust),
         resolver(config)?,

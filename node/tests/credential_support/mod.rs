@@ -74,7 +74,8 @@ impl World {
         resolver: DidResolver,
         status: StatusPolicy,
     ) -> PresentationVerifier {
-        let lists = StatusLists::new(HttpsClient::new(&[]).unwrap(), status);
+        // Tests publish status lists as files: allow file:// URLs as dev mode does.
+        let lists = StatusLists::new(HttpsClient::new(&[]).unwrap(), status).with_file_urls();
         self.verifier_from(policy, resolver, lists)
     }
 
