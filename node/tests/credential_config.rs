@@ -6,10 +6,15 @@ use kikv::config::{Config, ConfigError};
 use kikv::credential::did::did_web_url;
 
 fn load(text: &str) -> Result<Config, ConfigError> {
+    let (_dir, file) = write(text);
+    Config::from_file(&file)
+}
+
+fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("kikv.toml");
     std::fs::write(&file, text).unwrap();
-    Config::from_file(&file)
+    (dir, file)
 }
 
 fn refused_key(text: &str) -> String {
