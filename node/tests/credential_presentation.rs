@@ -557,3 +557,19 @@ async fn parameters_must_be_an_object_of_plain_values() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_vp_holder_other_than_iss_is_refused() {
+    let world = World::new();
+    let vp = world.presentation(vec![world.credential(Generation::Two)]);
+    let other = resign(&world.holder, &vp, |c| {
+        c["vp"]["holder"] = json!("did:web:someone-else.example");
+    });
+    assert_eq!(
+        verify(&world, &other).await.unwrap_err(),
+        in_presentation(CredentialError::InvalidField {
+            field: "vp.holder".into(),
+            reason: "differs from iss".into()
+        })
+    );
+}

@@ -324,7 +324,7 @@ impl PresentationVerifier {
         }
         observe("validity", format!("valid until {}", rfc3339(times.exp)));
         let jti = decoded.string("jti")?.to_owned();
-        let credentials = credential_tokens(&decoded)?;
+        let credentials = credential_tokens(&decoded, &holder)?;
         let parameters = parameters(&decoded)?;
         self.replay
             .check_and_record(&holder, &jti, times.exp, expected.now)?;
@@ -357,11 +357,17 @@ fn check_audience(decoded: &DecodedJwt, node_did: &str) -> Result<(), Credential
     }
 }
 
-fn credential_tokens(decoded: &DecodedJwt) -> Result<Vec<Value>, CredentialError> {
+fn credential_tokens(decoded: &DecodedJwt, holder: &str) -> Result<Vec<Value>, CredentialError> {
     let vp = decoded
         .claims
         .get("vp")
         .ok_or_else(|| CredentialError::missing("vp"))?;
+    if vp
+        .get("holder")
+        .is_some_and(|named| named.as_str() != Some(holder))
+    {
+        return Err(CredentialError::invalid("vp.holder", "differs from iss"));
+    }
     match vp.get("verifiableCredential") {
         Some(Value::Array(list)) if list.is_empty() => Err(CredentialError::NoCredential),
         Some(Value::Array(list)) => Ok(list.clone()),

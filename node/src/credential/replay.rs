@@ -69,6 +69,10 @@ impl ReplayCache {
         }
         out.sync_all()?;
         std::fs::rename(&temporary, path)?;
+        // The rename is durable only once the directory entry is.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            File::open(parent)?.sync_all()?;
+        }
         let file = std::fs::OpenOptions::new().append(true).open(path)?;
         Ok(Self {
             path: path.to_owned(),
