@@ -160,3 +160,26 @@ fn status_list_2021_encoded_lists_with_padding_or_standard_alphabet_decode() {
     assert!(decode_bitstring("H4sI*not base64").is_err());
     assert!(decode_bitstring(&URL_SAFE_NO_PAD.encode(b"not gzip")).is_err());
 }
+
+#[test]
+fn a_signed_answer_jws_verifies_with_the_key_in_the_signers_did_document() {
+    let key = NodeKey::generate(KeyAlgorithm::EdDsa)
+        .unwrap()
+        .with_kid("did:web:node.example#key-1");
+    let document = kikv::credential::did::DidDocument::for_key(&key.public_jwk()).unwrap();
+    let answer = br#"{"resultset":[]}"#;
+    let jws = key.sign_jws(answer, "kikv-answer+jws").unwrap();
+    let policy = kikv::credential::jwt::AlgorithmPolicy::default();
+    let decoded =
+        kikv::credential::jwt::DecodedJwt::decode(jws.as_bytes(), 1 << 20, &policy).unwrap();
+    assert_eq!(decoded.header["typ"], "kikv-answer+jws");
+    let kid = decoded.kid.clone().unwrap();
+    decoded
+        .verify_signature(&kid, &document.assertion_key(&kid).unwrap())
+        .unwrap();
+    let other = NodeKey::generate(KeyAlgorithm::EdDsa).unwrap();
+    assert_eq!(
+        decoded.verify_signature(&kid, &other.public_jwk()),
+        Err(CredentialError::BadSignature)
+    );
+}

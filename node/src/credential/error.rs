@@ -7,8 +7,6 @@ pub enum Token {
     Presentation,
     /// The credential at this position (0-based) of `vp.verifiableCredential`.
     Credential(usize),
-    /// A status list credential published by an issuer.
-    StatusList,
 }
 
 impl std::fmt::Display for Token {
@@ -16,7 +14,6 @@ impl std::fmt::Display for Token {
         match self {
             Token::Presentation => f.write_str("presentation"),
             Token::Credential(index) => write!(f, "credential {index}"),
-            Token::StatusList => f.write_str("status list"),
         }
     }
 }
@@ -26,7 +23,7 @@ impl std::fmt::Display for Token {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialError {
-    /// A rule failed inside one credential (or a status list) rather than the presentation.
+    /// A rule failed on the presentation or on one of its credentials.
     #[error("{token}: {error}")]
     In {
         /// Where it failed.

@@ -247,6 +247,15 @@ impl NodeKey {
             .map_err(|e| KeyError::Sign(e.to_string()))
     }
 
+    /// Signs any payload as a compact JWS with header `{alg, typ, kid}` (for signed answers).
+    pub fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, KeyError> {
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_token_type(typ);
+        header.set_key_id(self.kid.clone());
+        josekit::jws::serialize_compact(payload, &header, self.signer.as_ref())
+            .map_err(|e| KeyError::Sign(e.to_string()))
+    }
+
     /// Signs a JWT with this key: header `{alg, typ: "JWT", kid}` over the given claims.
     pub fn sign_jwt(&self, claims: &Map<String, Value>) -> Result<String, KeyError> {
         let mut header = josekit::jws::JwsHeader::new();
