@@ -4,6 +4,7 @@
 //! file, the dotted key and the reason, so a typo never silently falls back to a default.
 //! Relative paths in the file are taken relative to the file's own directory.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The exchange log.
     pub audit: AuditConfig,
+    /// Whom the node trusts: credential issuers, DID documents, algorithms, time rules.
+    pub trust: TrustConfig,
     /// The file this configuration was read from, if any (not a key of the file).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -167,6 +170,111 @@ impl Default for AuditConfig {
     }
 }
 
+/// Trust in credentials (SPEC §4 steps 4 and 5). Paths are relative to the config file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustConfig {
+    /// The node's own signing key: a private JWK file (mode 0600) whose `kid` is a DID URL of
+    /// `node.did`. It signs answers and audit checkpoints.
+    pub node_key: Option<PathBuf>,
+    /// Accepted JWS algorithms: `EdDSA` (always required) and optionally `ES256`.
+    pub algorithms: Vec<String>,
+    /// Clock difference tolerated on `exp`, `nbf` and `iat`, in seconds.
+    pub clock_skew_secs: u64,
+    /// Per credential type (`ValidQueryCredential`, `ValidatedQueryCredential`), the DIDs of
+    /// the issuers trusted to issue it.
+    pub trusted_issuers: BTreeMap<String, Vec<String>>,
+    /// Pinned DID documents (JSON files): used instead of any resolution; the way to trust
+    /// `did:nuts` identities, and `did:web` ones offline.
+    pub did_documents: Vec<PathBuf>,
+    /// Extra certificate authorities (PEM) for reading `did:web` documents and status lists
+    /// over HTTPS, beside the public web roots. A development CA is refused unless `dev_mode`.
+    pub https_trust_anchors: Vec<PathBuf>,
+    /// A status list read less than this many seconds ago is used without reading it again.
+    pub status_list_max_age_secs: u64,
+    /// Local copies of status lists: list URL to file, read instead of the URL (offline
+    /// operation). `file://` URLs inside credentials are only read when `dev_mode` is on.
+    pub status_list_files: BTreeMap<String, PathBuf>,
+    /// When a status list cannot be read, a cached copy is used for this many seconds past its
+    /// max age; 0 (the default) refuses the credential at once.
+    pub status_list_grace_secs: u64,
+    /// Longest validity a presentation may have, in seconds (bounds the replay cache).
+    pub max_presentation_lifetime_secs: u64,
+    /// Largest presentation accepted, in bytes.
+    pub max_token_bytes: usize,
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self {
+            node_key: None,
+            algorithms: vec!["EdDSA".into()],
+            clock_skew_secs: 60,
+            trusted_issuers: BTreeMap::new(),
+            did_documents: Vec::new(),
+            https_trust_anchors: Vec::new(),
+            status_list_files: BTreeMap::new(),
+            status_list_max_age_secs: 300,
+            status_list_grace_secs: 0,
+            max_presentation_lifetime_secs: 3600,
+            max_token_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl TrustConfig {
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        self.node_key.iter_mut().for_each(resolve);
+        self.did_documents.iter_mut().for_each(resolve);
+        self.https_trust_anchors.iter_mut().for_each(resolve);
+        self.status_list_files.values_mut().for_each(resolve);
+    }
+
+    /// Refuses values that parse but cannot work, as (dotted key, reason).
+    fn check(&self) -> Result<(), (String, String)> {
+        let refuse = |key: &str, reason: String| Err((format!("trust.{key}"), reason));
+        if let Some(bad) = self
+            .algorithms
+            .iter()
+            .find(|a| !["EdDSA", "ES256"].contains(&a.as_str()))
+        {
+            return refuse("algorithms", format!("`{bad}` is not EdDSA or ES256"));
+        }
+        if !self.algorithms.iter().any(|a| a == "EdDSA") {
+            return refuse("algorithms", "must include EdDSA".into());
+        }
+        for (kind, issuers) in &self.trusted_issuers {
+            if !["ValidQueryCredential", "ValidatedQueryCredential"].contains(&kind.as_str()) {
+                return refuse(
+                    "trusted_issuers",
+                    format!("unknown credential type `{kind}`"),
+                );
+            }
+            if let Some(bad) = issuers.iter().find(|did| !did.starts_with("did:")) {
+                return refuse(
+                    &format!("trusted_issuers.{kind}"),
+                    format!("`{bad}` is not a DID"),
+                );
+            }
+        }
+        if self.max_presentation_lifetime_secs == 0 {
+            return refuse(
+                "max_presentation_lifetime_secs",
+                "must be at least 1".into(),
+            );
+        }
+        if self.max_token_bytes < 1024 {
+            return refuse("max_token_bytes", "must be at least 1024".into());
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -178,6 +286,7 @@ impl Default for Config {
             profiles: ProfilesConfig::default(),
             store: StoreConfig::default(),
             audit: AuditConfig::default(),
+            trust: TrustConfig::default(),
             source: None,
         }
     }
@@ -293,6 +402,7 @@ impl Config {
         self.tls.client_trust_anchors.iter_mut().for_each(resolve);
         self.audit.dir.iter_mut().for_each(resolve);
         self.audit.content_dir.iter_mut().for_each(resolve);
+        self.trust.resolve_paths(base);
     }
 
     /// Refuses values that parse but cannot work.
@@ -329,7 +439,9 @@ impl Config {
         if oxigraph::model::NamedNode::new(&self.store.default_ontology).is_err() {
             return Err(refuse("store.default_ontology", "must be an absolute IRI"));
         }
-        Ok(())
+        self.trust
+            .check()
+            .map_err(|(key, reason)| refuse(&key, &reason))
     }
 }
 

@@ -12,10 +12,13 @@ use crate::config::Config;
 mod access;
 mod audit;
 mod backup;
+mod credential;
+mod dev_pki;
 mod load;
 mod profiles;
 mod query;
 mod serve;
+mod status_list;
 
 /// KIK-V datastation: answers validated questions about a care provider's quality data.
 #[derive(Debug, Parser)]
@@ -52,6 +55,12 @@ enum Command {
     Profiles(profiles::ProfilesArgs),
     /// The exchange log: verify it, show a conversation, export a period, prove entries
     Audit(audit::AuditArgs),
+    /// Development CA, TLS certificates and DID keys for node, issuer and consumers (never production)
+    DevPki(dev_pki::DevPkiArgs),
+    /// Beheerorganisatie: issue validated-query credentials; anyone: inspect one
+    Credential(credential::CredentialArgs),
+    /// Beheerorganisatie: create, update and show revocation status lists
+    StatusList(status_list::StatusListArgs),
 }
 
 /// Runs the command line and turns any failure into one line on standard error and exit code 2.
@@ -76,5 +85,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(args) => backup::run(&config, args),
         Command::Profiles(args) => profiles::run(&config, args),
         Command::Audit(args) => audit::run(&config, args),
+        Command::DevPki(args) => dev_pki::run(&config, args),
+        Command::Credential(args) => credential::run(&config, args),
+        Command::StatusList(args) => status_list::run(&config, args),
     }
 }

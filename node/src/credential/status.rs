@@ -1,0 +1,641 @@
+//! Revocation status lists: `StatusList2021` and the W3C Bitstring Status List (a GZIP-compressed
+//! bitstring, Base64url-encoded, one bit per credential, index 0 the left-most bit), and the older
+//! `CredentialStatusList2017` (a list of revoked credential ids).
+//!
+//! A list is published by the issuer as a JWT-signed status list credential at an `https://` or
+//! `file://` URL. The node verifies the issuer's signature, caches the list for the operator's
+//! `status_list_max_age_secs`, and when the list cannot be read uses a cached copy only within
+//! the configured grace period; otherwise the credential is refused ([`CredentialError::StatusUnavailable`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde_json::{json, Map, Value};
+
+use super::error::CredentialError;
+use super::https::HttpsClient;
+use super::jwt::{b64url_decode, b64url_encode, AlgorithmPolicy, DecodedJwt};
+use super::key::{KeyError, NodeKey};
+use super::resolver::DidResolver;
+
+/// The smallest list the Bitstring Status List recommends (16 KiB), for herd privacy.
+pub const DEFAULT_LIST_BITS: usize = 131_072;
+/// Largest status list document read (compressed).
+pub const MAX_STATUS_LIST_BYTES: usize = 4 * 1024 * 1024;
+/// Largest decompressed bitstring accepted (guards against GZIP bombs): 2^27 entries.
+const MAX_BITSTRING_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The kinds of status list this node reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusListKind {
+    /// W3C Bitstring Status List v1.0 (`BitstringStatusListEntry`).
+    Bitstring,
+    /// Status List 2021 (`StatusList2021Entry`).
+    StatusList2021,
+    /// `CredentialStatusList2017`: revoked credential ids.
+    List2017,
+}
+
+impl StatusListKind {
+    /// The `credentialStatus.type` of an entry pointing into such a list.
+    pub fn entry_type(self) -> &'static str {
+        match self {
+            StatusListKind::Bitstring => "BitstringStatusListEntry",
+            StatusListKind::StatusList2021 => "StatusList2021Entry",
+            StatusListKind::List2017 => "CredentialStatusList2017",
+        }
+    }
+
+    /// The `credentialSubject.type` of the list itself.
+    pub fn list_type(self) -> &'static str {
+        match self {
+            StatusListKind::Bitstring => "BitstringStatusList",
+            StatusListKind::StatusList2021 => "StatusList2021",
+            StatusListKind::List2017 => "CredentialStatusList2017",
+        }
+    }
+
+    fn credential_type(self) -> &'static str {
+        match self {
+            StatusListKind::Bitstring => "BitstringStatusListCredential",
+            StatusListKind::StatusList2021 => "StatusList2021Credential",
+            StatusListKind::List2017 => "CredentialStatusList2017",
+        }
+    }
+
+    fn from_list_type(name: &str) -> Option<Self> {
+        [Self::Bitstring, Self::StatusList2021, Self::List2017]
+            .into_iter()
+            .find(|kind| kind.list_type() == name)
+    }
+}
+
+/// A credential's `credentialStatus`: where its status is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// The kind of list.
+    pub kind: StatusListKind,
+    /// URL of the status list credential.
+    pub list: String,
+    /// Position in a bitstring list (unused for 2017 lists, which list credential ids).
+    pub index: usize,
+    /// `revocation` or `suspension`.
+    pub purpose: String,
+}
+
+impl StatusEntry {
+    /// Reads a `credentialStatus` object.
+    pub fn parse(value: &Value) -> Result<Self, CredentialError> {
+        const FIELD: &str = "vc.credentialStatus";
+        let field = |name: &str| format!("{FIELD}.{name}");
+        let object = value
+            .as_object()
+            .ok_or_else(|| CredentialError::invalid(FIELD, "not an object"))?;
+        let text = |name: &str| -> Result<String, CredentialError> {
+            match object.get(name) {
+                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                Some(_) => Err(CredentialError::invalid(&field(name), "not a string")),
+                None => Err(CredentialError::missing(&field(name))),
+            }
+        };
+        let kind_name = text("type")?;
+        let kind = [
+            StatusListKind::Bitstring,
+            StatusListKind::StatusList2021,
+            StatusListKind::List2017,
+        ]
+        .into_iter()
+        .find(|kind| kind.entry_type() == kind_name)
+        .ok_or_else(|| {
+            CredentialError::invalid(
+                &field("type"),
+                format!("unsupported status type {kind_name}"),
+            )
+        })?;
+        if kind == StatusListKind::List2017 {
+            return Ok(Self {
+                kind,
+                list: text("id")?,
+                index: 0,
+                purpose: "revocation".into(),
+            });
+        }
+        let index = match object.get("statusListIndex") {
+            Some(Value::String(s)) => s.parse::<usize>().ok(),
+            Some(Value::Number(n)) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+            Some(_) => None,
+            None => return Err(CredentialError::missing(&field("statusListIndex"))),
+        }
+        .ok_or_else(|| CredentialError::invalid(&field("statusListIndex"), "not an index"))?;
+        Ok(Self {
+            kind,
+            list: text("statusListCredential")?,
+            index,
+            purpose: object
+                .get("statusPurpose")
+                .and_then(Value::as_str)
+                .unwrap_or("revocation")
+                .to_owned(),
+        })
+    }
+
+    /// The `credentialStatus` object for a credential.
+    pub fn to_json(&self) -> Value {
+        match self.kind {
+            StatusListKind::List2017 => json!({"id": self.list, "type": self.kind.entry_type()}),
+            _ => json!({
+                "id": format!("{}#{}", self.list, self.index),
+                "type": self.kind.entry_type(),
+                "statusPurpose": self.purpose,
+                "statusListIndex": self.index.to_string(),
+                "statusListCredential": self.list,
+            }),
+        }
+    }
+}
+
+/// The content of a status list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusList {
+    /// One bit per credential; a set bit means revoked (or suspended, per `purpose`).
+    Bitstring {
+        /// `revocation` or `suspension`.
+        purpose: String,
+        /// The uncompressed bitstring.
+        bits: Vec<u8>,
+    },
+    /// Revoked credential ids with their reasons.
+    List2017 {
+        /// Credential id to reason.
+        revoked: BTreeMap<String, String>,
+    },
+}
+
+impl StatusList {
+    /// An empty bitstring list of `size` entries (rounded up to whole bytes).
+    pub fn new_bitstring(size: usize) -> Self {
+        StatusList::Bitstring {
+            purpose: "revocation".into(),
+            bits: vec![0; size.div_ceil(8)],
+        }
+    }
+
+    /// Whether the entry `index` (bitstring) or the credential `id` (2017) is marked.
+    /// `None` when the index is beyond the list.
+    pub fn is_marked(&self, index: usize, id: &str) -> Option<bool> {
+        match self {
+            StatusList::Bitstring { bits, .. } => {
+                let byte = bits.get(index / 8)?;
+                Some(byte & (0x80 >> (index % 8)) != 0)
+            }
+            StatusList::List2017 { revoked } => Some(revoked.contains_key(id)),
+        }
+    }
+
+    /// Marks an entry: a bit by `index`, or a credential `id` with `reason` in a 2017 list.
+    pub fn mark(&mut self, index: usize, id: &str, reason: &str) -> Result<(), String> {
+        match self {
+            StatusList::Bitstring { bits, .. } => {
+                let size = bits.len() * 8;
+                let byte = bits
+                    .get_mut(index / 8)
+                    .ok_or_else(|| format!("index {index} is beyond the list's {size} entries"))?;
+                *byte |= 0x80 >> (index % 8);
+            }
+            StatusList::List2017 { revoked } => {
+                revoked.insert(id.to_owned(), reason.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// The marked bitstring indices, or the revoked ids, for display.
+    pub fn marked(&self) -> Vec<String> {
+        match self {
+            StatusList::Bitstring { bits, .. } => (0..bits.len() * 8)
+                .filter(|i| bits[i / 8] & (0x80 >> (i % 8)) != 0)
+                .map(|i| i.to_string())
+                .collect(),
+            StatusList::List2017 { revoked } => revoked.keys().cloned().collect(),
+        }
+    }
+
+    /// Number of entries a bitstring holds, or revoked ids a 2017 list holds.
+    pub fn len(&self) -> usize {
+        match self {
+            StatusList::Bitstring { bits, .. } => bits.len() * 8,
+            StatusList::List2017 { revoked } => revoked.len(),
+        }
+    }
+
+    /// Whether the list has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// GZIP-compresses and Base64url-encodes a bitstring; the Bitstring Status List adds the
+/// multibase prefix `u`.
+pub fn encode_bitstring(bits: &[u8], kind: StatusListKind) -> String {
+    let mut gzip = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let _ = gzip.write_all(bits);
+    let compressed = gzip.finish().unwrap_or_default();
+    let encoded = b64url_encode(&compressed);
+    match kind {
+        StatusListKind::Bitstring => format!("u{encoded}"),
+        _ => encoded,
+    }
+}
+
+/// Decodes an `encodedList`: optional multibase `u`, Base64url or Base64 (padding tolerated,
+/// as StatusList2021 publishers differ), then GZIP with a size limit.
+pub fn decode_bitstring(encoded: &str) -> Result<Vec<u8>, String> {
+    let text = encoded.strip_prefix('u').unwrap_or(encoded);
+    let normalised: String = text
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    let compressed =
+        b64url_decode(&normalised).map_err(|_| "encodedList is not Base64".to_owned())?;
+    let mut bits = Vec::new();
+    GzDecoder::new(compressed.as_slice())
+        .take(MAX_BITSTRING_BYTES + 1)
+        .read_to_end(&mut bits)
+        .map_err(|e| format!("encodedList is not GZIP: {e}"))?;
+    if bits.len() as u64 > MAX_BITSTRING_BYTES {
+        return Err("encodedList decompresses beyond the size limit".into());
+    }
+    Ok(bits)
+}
+
+/// A status list as published: its URL, issuer and content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedStatusList {
+    /// The URL it is published at (the status list credential's `id`).
+    pub id: String,
+    /// The issuer DID.
+    pub issuer: String,
+    /// Its kind.
+    pub kind: StatusListKind,
+    /// Its content.
+    pub list: StatusList,
+}
+
+impl PublishedStatusList {
+    /// Signs the list as a status list credential (a JWT) with the issuer's key.
+    pub fn sign(
+        &self,
+        key: &NodeKey,
+        now: i64,
+        valid_secs: Option<i64>,
+    ) -> Result<String, KeyError> {
+        let subject = match &self.list {
+            StatusList::Bitstring { purpose, bits } => json!({
+                "id": format!("{}#list", self.id),
+                "type": self.kind.list_type(),
+                "statusPurpose": purpose,
+                "encodedList": encode_bitstring(bits, self.kind),
+            }),
+            StatusList::List2017 { revoked } => json!({
+                "id": self.id,
+                "type": self.kind.list_type(),
+                "verifiableCredential": revoked.iter().map(|(id, reason)| json!({
+                    "claim": {"id": id, "currentStatus": "Revoked", "statusReason": reason}
+                })).collect::<Vec<_>>(),
+            }),
+        };
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(key.did()));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("nbf".into(), json!(now));
+        if let Some(valid) = valid_secs {
+            claims.insert("exp".into(), json!(now + valid));
+        }
+        claims.insert("jti".into(), json!(format!("{}#{now}", self.id)));
+        claims.insert(
+            "vc".into(),
+            json!({
+                "@context": ["https://www.w3.org/2018/credentials/v1"],
+                "id": self.id,
+                "type": ["VerifiableCredential", self.kind.credential_type()],
+                "issuer": key.did(),
+                "credentialSubject": subject,
+            }),
+        );
+        key.sign_jwt(&claims)
+    }
+
+    /// Reads a status list credential's claims (signature not checked: for the issuer's own
+    /// file in `kikv status-list`, and after verification in [`StatusLists`]).
+    pub fn from_claims(claims: &Map<String, Value>) -> Result<Self, String> {
+        let issuer = claims.get("iss").and_then(Value::as_str).ok_or("no iss")?;
+        let vc = claims.get("vc").ok_or("no vc claim")?;
+        let id = vc.get("id").and_then(Value::as_str).ok_or("no vc.id")?;
+        let subject = vc
+            .get("credentialSubject")
+            .ok_or("no vc.credentialSubject")?;
+        let (kind, list) = list_from_subject(subject)?;
+        Ok(Self {
+            id: id.to_owned(),
+            issuer: issuer.to_owned(),
+            kind,
+            list,
+        })
+    }
+
+    /// Reads a status list JWT without checking its signature (the issuer's own file).
+    pub fn from_jwt_unverified(token: &str) -> Result<Self, String> {
+        let decoded = DecodedJwt::decode(
+            token.trim().as_bytes(),
+            MAX_STATUS_LIST_BYTES,
+            &AlgorithmPolicy::new(vec![
+                super::key::KeyAlgorithm::EdDsa,
+                super::key::KeyAlgorithm::Es256,
+            ]),
+        )
+        .map_err(|e| e.to_string())?;
+        Self::from_claims(&decoded.claims)
+    }
+}
+
+fn list_from_subject(subject: &Value) -> Result<(StatusListKind, StatusList), String> {
+    let kind_name = subject
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("no list type")?;
+    let kind = StatusListKind::from_list_type(kind_name)
+        .ok_or_else(|| format!("unsupported status list type {kind_name}"))?;
+    let list = match kind {
+        StatusListKind::List2017 => StatusList::List2017 {
+            revoked: revoked_2017(subject)?,
+        },
+        _ => StatusList::Bitstring {
+            purpose: subject
+                .get("statusPurpose")
+                .and_then(Value::as_str)
+                .unwrap_or("revocation")
+                .to_owned(),
+            bits: decode_bitstring(
+                subject
+                    .get("encodedList")
+                    .and_then(Value::as_str)
+                    .ok_or("no encodedList")?,
+            )?,
+        },
+    };
+    Ok((kind, list))
+}
+
+/// The revoked ids of a `CredentialStatusList2017` document: `verifiableCredential[].claim`
+/// with `currentStatus` "Revoked".
+fn revoked_2017(document: &Value) -> Result<BTreeMap<String, String>, String> {
+    let entries = document
+        .get("verifiableCredential")
+        .and_then(Value::as_array)
+        .ok_or("no verifiableCredential list")?;
+    let mut revoked = BTreeMap::new();
+    for claim in entries.iter().filter_map(|entry| entry.get("claim")) {
+        let status = claim
+            .get("currentStatus")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let (Some(id), true) = (
+            claim.get("id").and_then(Value::as_str),
+            status.eq_ignore_ascii_case("revoked"),
+        ) {
+            let reason = claim
+                .get("statusReason")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            revoked.insert(id.to_owned(), reason.to_owned());
+        }
+    }
+    Ok(revoked)
+}
+
+/// The operator's status-list caching policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusPolicy {
+    /// A list read less than this many seconds ago is used without reading it again.
+    pub max_age_secs: i64,
+    /// When a list cannot be read, a cached copy up to `max_age + grace` seconds old is used;
+    /// 0 refuses at once.
+    pub grace_secs: i64,
+}
+
+#[derive(Debug)]
+struct Cached {
+    fetched: i64,
+    issuer: String,
+    list: Arc<StatusList>,
+}
+
+/// Status lists read and cached by the node.
+#[derive(Debug)]
+pub struct StatusLists {
+    https: HttpsClient,
+    policy: StatusPolicy,
+    cache: Mutex<HashMap<String, Cached>>,
+    local_copies: HashMap<String, PathBuf>,
+    file_urls: bool,
+}
+
+impl StatusLists {
+    /// Status lists read with `https` under `policy`. `file://` URLs in credentials are
+    /// refused: a credential must not make the node read its local files.
+    pub fn new(https: HttpsClient, policy: StatusPolicy) -> Self {
+        Self {
+            https,
+            policy,
+            cache: Mutex::new(HashMap::new()),
+            local_copies: HashMap::new(),
+            file_urls: false,
+        }
+    }
+
+    /// Reads the list published at `url` from a local `file` instead (the operator's copy, for
+    /// offline operation). Its signature is checked as for the published one.
+    pub fn with_local_copy(mut self, url: impl Into<String>, file: impl Into<PathBuf>) -> Self {
+        self.local_copies.insert(url.into(), file.into());
+        self
+    }
+
+    /// Also reads `file://` URLs named in credentials (development mode and tests only).
+    pub fn with_file_urls(mut self) -> Self {
+        self.file_urls = true;
+        self
+    }
+
+    /// Checks a credential's status: `Ok` when not marked, [`CredentialError::Revoked`] when
+    /// marked, [`CredentialError::StatusUnavailable`] when no trustworthy list is at hand.
+    pub async fn check(
+        &self,
+        entry: &StatusEntry,
+        credential_id: &str,
+        issuer: &str,
+        verify: &ListVerifier<'_>,
+    ) -> Result<(), CredentialError> {
+        let list = self.list(entry, issuer, verify).await?;
+        if let StatusList::Bitstring { purpose, .. } = list.as_ref() {
+            if *purpose != entry.purpose {
+                return Err(unavailable(
+                    entry,
+                    format!("list is for {purpose}, entry for {}", entry.purpose),
+                ));
+            }
+        }
+        match list.is_marked(entry.index, credential_id) {
+            Some(false) => Ok(()),
+            Some(true) => Err(CredentialError::Revoked {
+                status: match entry.kind {
+                    StatusListKind::List2017 => format!("{} lists {credential_id}", entry.list),
+                    _ => format!("{}#{} ({})", entry.list, entry.index, entry.purpose),
+                },
+            }),
+            None => Err(CredentialError::invalid(
+                "vc.credentialStatus.statusListIndex",
+                format!("beyond the list's {} entries", list.len()),
+            )),
+        }
+    }
+
+    async fn list(
+        &self,
+        entry: &StatusEntry,
+        issuer: &str,
+        verify: &ListVerifier<'_>,
+    ) -> Result<Arc<StatusList>, CredentialError> {
+        let now = verify.now;
+        let cached = self.cached(&entry.list, issuer, now, self.policy.max_age_secs);
+        if let Some(list) = cached {
+            return Ok(list);
+        }
+        match self.fetch(entry, issuer, verify).await {
+            Ok(list) => {
+                let list = Arc::new(list);
+                if let Ok(mut cache) = self.cache.lock() {
+                    let cached = Cached {
+                        fetched: now,
+                        issuer: issuer.to_owned(),
+                        list: list.clone(),
+                    };
+                    cache.insert(entry.list.clone(), cached);
+                }
+                Ok(list)
+            }
+            Err(reason) => {
+                let window = self
+                    .policy
+                    .max_age_secs
+                    .saturating_add(self.policy.grace_secs);
+                match self.cached(&entry.list, issuer, now, window) {
+                    Some(list) if self.policy.grace_secs > 0 => Ok(list),
+                    _ => Err(unavailable(entry, reason)),
+                }
+            }
+        }
+    }
+
+    fn cached(&self, url: &str, issuer: &str, now: i64, window: i64) -> Option<Arc<StatusList>> {
+        let cache = self.cache.lock().ok()?;
+        let cached = cache.get(url)?;
+        let fresh = now.saturating_sub(cached.fetched) < window && cached.issuer == issuer;
+        fresh.then(|| cached.list.clone())
+    }
+
+    async fn fetch(
+        &self,
+        entry: &StatusEntry,
+        issuer: &str,
+        verify: &ListVerifier<'_>,
+    ) -> Result<StatusList, String> {
+        let bytes = if let Some(file) = self.local_copies.get(&entry.list) {
+            let url = format!("file://{}", file.display());
+            self.https.get(&url, MAX_STATUS_LIST_BYTES).await?
+        } else if entry.list.starts_with("file://") && !self.file_urls {
+            return Err("file:// status lists are read only in dev mode; map the URL to a local copy in trust.status_list_files".into());
+        } else {
+            self.https.get(&entry.list, MAX_STATUS_LIST_BYTES).await?
+        };
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| "not text".to_owned())?
+            .trim();
+        if text.starts_with('{') {
+            // A bare 2017 list has no signature of its own; it is only as good as the HTTPS
+            // origin it came from, which is why it is accepted for 2017 entries only.
+            if entry.kind != StatusListKind::List2017 {
+                return Err("unsigned status list refused".into());
+            }
+            let document: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+            return revoked_2017(&document).map(|revoked| StatusList::List2017 { revoked });
+        }
+        let decoded = verify
+            .verify(text.as_bytes(), issuer)
+            .await
+            .map_err(|e| e.to_string())?;
+        let published = PublishedStatusList::from_claims(&decoded.claims)?;
+        if published.kind.entry_type() != entry.kind.entry_type() {
+            return Err(format!(
+                "list is a {}, entry wants {}",
+                published.kind.list_type(),
+                entry.kind.list_type()
+            ));
+        }
+        if published.id != entry.list {
+            return Err(format!("list document is for {}", published.id));
+        }
+        Ok(published.list)
+    }
+}
+
+fn unavailable(entry: &StatusEntry, reason: String) -> CredentialError {
+    CredentialError::StatusUnavailable {
+        source_url: entry.list.clone(),
+        reason,
+    }
+}
+
+/// What checking a status list credential's signature needs.
+#[derive(Debug)]
+pub struct ListVerifier<'a> {
+    /// DID resolution.
+    pub resolver: &'a DidResolver,
+    /// Allowed algorithms.
+    pub algorithms: &'a AlgorithmPolicy,
+    /// Current time (Unix seconds).
+    pub now: i64,
+    /// Allowed clock skew (seconds).
+    pub skew: i64,
+}
+
+impl ListVerifier<'_> {
+    /// Verifies a status list JWT signed by `issuer`: algorithm, key, signature, and `exp` when
+    /// present.
+    pub async fn verify(&self, token: &[u8], issuer: &str) -> Result<DecodedJwt, CredentialError> {
+        let decoded = DecodedJwt::decode(token, MAX_STATUS_LIST_BYTES, self.algorithms)?;
+        let iss = decoded.string("iss")?;
+        if iss != issuer {
+            return Err(CredentialError::invalid(
+                "iss",
+                format!("list issued by {iss}, not {issuer}"),
+            ));
+        }
+        self.resolver.verify_jwt(&decoded, issuer, self.now).await?;
+        if let Some(exp) = decoded.time("exp")? {
+            if self.now > exp.saturating_add(self.skew) {
+                return Err(CredentialError::Expired { exp });
+            }
+        }
+        Ok(decoded)
+    }
+}

@@ -1,0 +1,346 @@
+//! The command lines end to end, as the `kikv` binary: `dev-pki`, `credential issue|inspect`,
+//! `status-list create|revoke|show`. A credential made by `kikv credential issue` verifies, and
+//! one byte changed anywhere in it fails; no private key is ever printed.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kikv::config::Config;
+use kikv::credential::{credential_verifier_from_config, ignore_checks, TrustError};
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    out: String,
+}
+
+fn kikv(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kikv"))
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        out: format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+/// Every private value in the output directory: JWK `d` members and PEM key bodies.
+fn secrets(dir: &Path) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".jwk.json") {
+            let jwk: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            secrets.push(jwk["d"].as_str().unwrap().to_owned());
+        } else if name.ends_with(".key.pem") {
+            let pem = std::fs::read_to_string(&path).unwrap();
+            secrets.extend(
+                pem.lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    secrets
+}
+
+struct Pki {
+    _dir: tempfile::TempDir,
+    out: PathBuf,
+    config: PathBuf,
+    query: PathBuf,
+    secrets: Vec<String>,
+}
+
+impl Pki {
+    fn make() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("pki");
+        let run = kikv(&[
+            "dev-pki",
+            "--out",
+            out.to_str().unwrap(),
+            "--node-did",
+            "did:web:localhost%3A8443",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        let query = dir.path().join("1.1.rq");
+        std::fs::write(
+            &query,
+            "SELECT (COUNT(?v) AS ?n) WHERE { ?v a <http://purl.org/ozo/onz-g#Vestiging> }\n",
+        )
+        .unwrap();
+        let secrets = secrets(&out);
+        // Four JWK `d` values and the body lines of five PEM private keys.
+        assert!(secrets.len() >= 9, "{}", secrets.len());
+        let config = out.join("dev-trust.toml");
+        Self {
+            _dir: dir,
+            out,
+            config,
+            query,
+            secrets,
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.out.join(name).to_str().unwrap().to_owned()
+    }
+
+    fn did(&self, party: &str) -> String {
+        let document: Value = serde_json::from_slice(
+            &std::fs::read(self.out.join(format!("dev-{party}.did.json"))).unwrap(),
+        )
+        .unwrap();
+        document["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs kikv with this PKI's configuration and checks no private key leaked.
+    fn kikv(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--config", self.config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let run = kikv(&all);
+        for secret in &self.secrets {
+            assert!(
+                !run.out.contains(secret.as_str()),
+                "a private key was printed by {args:?}"
+            );
+        }
+        run
+    }
+
+    fn issue(&self, extra: &[&str]) -> String {
+        let out = self.out.join("credential.jwt");
+        let mut args = vec![
+            "credential",
+            "issue",
+            "--profile",
+            "https://kik-v.example/profiles/zorgkantoren",
+            "--profile-version",
+            "1.3.5",
+            "--query-id",
+            "1.1",
+            "--query-file",
+            self.query.to_str().unwrap(),
+        ];
+        let subject = self.did("zorgkantoor");
+        let key = self.path("dev-beheerorganisatie.jwk.json");
+        args.extend_from_slice(&[
+            "--subject",
+            &subject,
+            "--issuer-key",
+            &key,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        args.extend_from_slice(extra);
+        let run = self.kikv(&args);
+        assert_eq!(run.code, 0, "{}", run.out);
+        std::fs::read_to_string(out).unwrap().trim().to_owned()
+    }
+}
+
+#[test]
+fn dev_pki_writes_marked_files_with_private_keys_0600_and_a_working_configuration() {
+    let pki = Pki::make();
+    let mut names: Vec<String> = std::fs::read_dir(&pki.out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in &names {
+        assert!(
+            name.starts_with("dev-") || name == "README.DEVELOPMENT-ONLY.md",
+            "{name}"
+        );
+        let mode = std::fs::metadata(pki.out.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        if name.ends_with(".key.pem") || name.ends_with(".jwk.json") {
+            assert_eq!(mode, 0o600, "{name}");
+        }
+    }
+    for party in ["node", "beheerorganisatie", "zorgkantoor", "igj"] {
+        assert!(names.contains(&format!("dev-{party}.jwk.json")), "{party}");
+        assert!(names.contains(&format!("dev-{party}.did.json")), "{party}");
+    }
+    for party in ["ca", "node", "zorgkantoor", "igj"] {
+        assert!(names.contains(&format!("dev-{party}.crt.pem")), "{party}");
+        assert!(names.contains(&format!("dev-{party}.key.pem")), "{party}");
+    }
+    let readme = std::fs::read_to_string(pki.out.join("README.DEVELOPMENT-ONLY.md")).unwrap();
+    assert!(readme.contains("KIK-V DEVELOPMENT ONLY"));
+
+    let config = Config::from_file(&pki.config).unwrap();
+    assert!(config.dev_mode);
+    assert_eq!(config.node.did, "did:web:localhost%3A8443");
+    let issuer = pki.did("beheerorganisatie");
+    assert_eq!(
+        config.trust.trusted_issuers["ValidatedQueryCredential"],
+        vec![issuer.clone()]
+    );
+    assert_eq!(
+        config.trust.trusted_issuers["ValidQueryCredential"],
+        vec![issuer]
+    );
+    assert_eq!(
+        kikv::credential::node_key(&config).unwrap().did(),
+        config.node.did
+    );
+    assert!(credential_verifier_from_config(&config).is_ok());
+}
+
+#[test]
+fn the_dev_ca_is_refused_outside_dev_mode() {
+    let pki = Pki::make();
+    let mut config = Config::from_file(&pki.config).unwrap();
+    config.dev_mode = false;
+    let error = credential_verifier_from_config(&config).unwrap_err();
+    assert!(
+        matches!(error, TrustError::DevelopmentAnchor { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_issued_credential_verifies_and_one_changed_byte_anywhere_fails() {
+    let pki = Pki::make();
+    let jwt = pki.issue(&["--gen", "2"]);
+    let config = Config::from_file(&pki.config).unwrap();
+    let verifier = credential_verifier_from_config(&config).unwrap();
+    let holder = pki.did("zorgkantoor");
+    let now = chrono::Utc::now().timestamp();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let verify = |token: &[u8]| {
+        runtime.block_on(verifier.verify(token, Some(&holder), now, &mut ignore_checks))
+    };
+    let credential = verify(jwt.as_bytes()).unwrap();
+    assert_eq!(
+        credential.query.query,
+        std::fs::read_to_string(&pki.query).unwrap()
+    );
+    assert_eq!(credential.query.query_id.as_deref(), Some("1.1"));
+    // Every position: header, payload, both dots and signature.
+    for position in 0..jwt.len() {
+        let mut changed = jwt.clone().into_bytes();
+        changed[position] ^= 0x01;
+        assert!(
+            verify(&changed).is_err(),
+            "byte {position} changed and still valid"
+        );
+    }
+}
+
+#[test]
+fn inspect_explains_each_check_and_fails_on_a_changed_byte() {
+    let pki = Pki::make();
+    let jwt = pki.issue(&["--gen", "1"]);
+    let holder = pki.did("zorgkantoor");
+    let run = pki.kikv(&["credential", "inspect", &jwt, "--holder", &holder]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    for check in [
+        "algorithm",
+        "issuer",
+        "signature",
+        "validity",
+        "subject",
+        "fields",
+        "status",
+    ] {
+        assert!(
+            run.out.contains(&format!("ok    {check}")),
+            "{check}: {}",
+            run.out
+        );
+    }
+    assert!(
+        run.out.contains("valid ValidQueryCredential"),
+        "{}",
+        run.out
+    );
+    let mut changed = jwt.into_bytes();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x01;
+    let run = pki.kikv(&[
+        "credential",
+        "inspect",
+        std::str::from_utf8(&changed).unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.out);
+    assert!(run.out.contains("FAIL"), "{}", run.out);
+}
+
+#[test]
+fn a_credential_revoked_with_status_list_revoke_fails_inspect() {
+    let pki = Pki::make();
+    let list = pki.path("dev-status-list.jwt");
+    let url = format!("file://{list}");
+    let key = pki.path("dev-beheerorganisatie.jwk.json");
+    let run = pki.kikv(&[
+        "status-list",
+        "create",
+        "--id",
+        &url,
+        "--issuer-key",
+        &key,
+        "--out",
+        &list,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    let jwt = pki.issue(&["--status-list", &url, "--status-index", "5"]);
+    let holder = pki.did("zorgkantoor");
+    assert_eq!(
+        pki.kikv(&["credential", "inspect", &jwt, "--holder", &holder])
+            .code,
+        0
+    );
+
+    let run = pki.kikv(&[
+        "status-list",
+        "revoke",
+        &list,
+        "--issuer-key",
+        &key,
+        "--index",
+        "5",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    let run = pki.kikv(&["status-list", "show", &list]);
+    assert!(run.out.contains("marked:  5\n"), "{}", run.out);
+    assert!(run.out.contains("entries: 131072"), "{}", run.out);
+    let run = pki.kikv(&["credential", "inspect", &jwt, "--holder", &holder]);
+    assert_eq!(run.code, 2, "{}", run.out);
+    assert!(
+        run.out.contains(&format!("revoked ({url}#5 (revocation))")),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn bad_input_gets_one_line_and_exit_code_2() {
+    let pki = Pki::make();
+    let run = pki.kikv(&["credential", "inspect", "not-a-jwt"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.out
+            .contains("kikv: error: credential refused: not a compact JWS"),
+        "{}",
+        run.out
+    );
+    let run = kikv(&["dev-pki", "--out", pki.out.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.out.contains("already exists"), "{}", run.out);
+}
