@@ -344,3 +344,56 @@ fn bad_input_gets_one_line_and_exit_code_2() {
     assert_eq!(run.code, 2);
     assert!(run.out.contains("already exists"), "{}", run.out);
 }
+
+#[test]
+fn issue_takes_the_query_from_the_registered_profile() {
+    let pki = Pki::make();
+    let profiles = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+    let mut config = std::fs::read_to_string(&pki.config).unwrap();
+    config.push_str(&format!("\n[profiles]\ndir = \"{}\"\n", profiles.display()));
+    std::fs::write(&pki.config, config).unwrap();
+    let out = pki.out.join("registered.jwt");
+    let subject = pki.did("zorgkantoor");
+    let key = pki.path("dev-beheerorganisatie.jwk.json");
+    let base = [
+        "credential",
+        "issue",
+        "--profile",
+        "https://kik-v.example/profiles/demo",
+        "--profile-version",
+        "1.0",
+        "--subject",
+        &subject,
+        "--issuer-key",
+        &key,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = pki.kikv(&[&base[..], &["--query-id", "1"]].concat());
+    assert_eq!(run.code, 0, "{}", run.out);
+    let jwt = std::fs::read_to_string(&out).unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let subject_claims = &claims["vc"]["credentialSubject"]["validatedQuery"];
+    let sparql = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        subject_claims["sparql"].as_str().unwrap(),
+    )
+    .unwrap();
+    let registered =
+        std::fs::read(profiles.join("../queries/demo/medewerkers-op-peildatum.rq")).unwrap();
+    assert_eq!(sparql, registered);
+    assert_eq!(subject_claims["ontology"], "http://purl.org/ozo/onz-g");
+    let run = pki.kikv(&[&base[..], &["--query-id", "9.9"]].concat());
+    assert_eq!(run.code, 2);
+    assert!(
+        run.out
+            .contains("profile https://kik-v.example/profiles/demo version 1.0 has no query 9.9"),
+        "{}",
+        run.out
+    );
+}

@@ -237,3 +237,45 @@ fn load_query_and_backup_go_through_the_running_node() {
     );
     assert_eq!(stdout(&output), "n\r\n3\r\n", "{}", stderr(&output));
 }
+
+#[test]
+fn the_development_pki_serves_only_in_dev_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_in(dir.path(), &["dev-pki", "--out", "pki"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let trust = std::fs::read_to_string(dir.path().join("pki/dev-trust.toml")).unwrap();
+    let profiles = common::repo_root().join("profiles");
+    let extra = format!(
+        "\n[listen]\naddress = \"127.0.0.1:0\"\nadmin_address = \"127.0.0.1:0\"\n\
+         [profiles]\ndir = \"{}\"\n",
+        profiles.display()
+    );
+    let production = trust.replace("dev_mode = true", "dev_mode = false") + &extra;
+    std::fs::write(dir.path().join("pki/kikv.toml"), production).unwrap();
+    let output = run_in(&dir.path().join("pki"), &["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).ends_with(
+            "dev-ca.crt.pem: is a development certificate made by `kikv dev-pki`; \
+             it is trusted only with dev_mode = true"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(dir.path().join("pki/kikv.toml"), trust + &extra).unwrap();
+    let node = RunningNode::start(&dir.path().join("pki"));
+    let ca = std::fs::read_to_string(dir.path().join("pki/dev-ca.crt.pem")).unwrap();
+    let consumer = common::Pem {
+        cert: std::fs::read_to_string(dir.path().join("pki/dev-zorgkantoor.crt.pem")).unwrap(),
+        key: std::fs::read_to_string(dir.path().join("pki/dev-zorgkantoor.key.pem")).unwrap(),
+    };
+    let (status, _) = https_get(
+        node.address,
+        &ca,
+        ClientIdentity::Pem(&consumer),
+        "/health",
+        "*/*",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+}

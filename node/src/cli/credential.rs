@@ -40,10 +40,12 @@ struct IssueArgs {
     /// The query's number in the profile (as the Afsprakenset numbers it)
     #[arg(long, value_name = "ID")]
     query_id: String,
-    /// File with the SPARQL text of the query
+    /// File with the SPARQL text of the query [default: the query registered under the profile,
+    /// version and id in profiles.dir]
     #[arg(long, value_name = "FILE")]
-    query_file: PathBuf,
-    /// Ontology IRI the query is written against [default: store.default_ontology]
+    query_file: Option<PathBuf>,
+    /// Ontology IRI the query is written against [default: the registered profile's first
+    /// ontology, else store.default_ontology]
     #[arg(long, value_name = "IRI")]
     ontology: Option<String>,
     /// The consumer's DID (the credential's subject)
@@ -114,11 +116,17 @@ pub fn run(config: &Config, args: CredentialArgs) -> anyhow::Result<()> {
 
 fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<()> {
     let key = NodeKey::from_file(&args.issuer_key)?;
-    let query = std::fs::read_to_string(&args.query_file)
-        .with_context(|| format!("cannot read query file {}", args.query_file.display()))?;
-    spargebra::SparqlParser::new()
-        .parse_query(&query)
-        .with_context(|| format!("{} is not a SPARQL query", args.query_file.display()))?;
+    let (query, registered_ontology) = match &args.query_file {
+        Some(file) => {
+            let query = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read query file {}", file.display()))?;
+            spargebra::SparqlParser::new()
+                .parse_query(&query)
+                .with_context(|| format!("{} is not a SPARQL query", file.display()))?;
+            (query, None)
+        }
+        None => registered_query(config, &args)?,
+    };
     let now = Utc::now().timestamp();
     let request = CredentialRequest {
         generation: if args.generation == 1 {
@@ -132,6 +140,7 @@ fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<()> {
             profile_version: args.profile_version,
             ontology: args
                 .ontology
+                .or(registered_ontology)
                 .unwrap_or_else(|| config.store.default_ontology.clone()),
             query,
             query_id: Some(args.query_id),
@@ -154,6 +163,29 @@ fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The SPARQL text and first ontology of a query registered in the node's profiles.
+fn registered_query(config: &Config, args: &IssueArgs) -> anyhow::Result<(String, Option<String>)> {
+    let (registry, _) = crate::profile::Registry::load_dir(&config.profiles.dir)
+        .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let profile = registry
+        .get(&args.profile, &args.profile_version)
+        .with_context(|| {
+            format!(
+                "profile {} version {} is not registered in {}; give --query-file",
+                args.profile,
+                args.profile_version,
+                config.profiles.dir.display()
+            )
+        })?;
+    let query = profile.query(&args.query_id).with_context(|| {
+        format!(
+            "profile {} version {} has no query {}",
+            args.profile, args.profile_version, args.query_id
+        )
+    })?;
+    Ok((query.text.clone(), profile.ontologies.first().cloned()))
 }
 
 fn inspect(config: &Config, args: InspectArgs) -> anyhow::Result<()> {

@@ -22,7 +22,7 @@ pub struct ServeArgs {}
 pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     http::tls::install_crypto_provider();
-    let tls = http::tls::server_config(&config.tls)?;
+    let tls = http::tls::server_config(&config.tls, config.dev_mode)?;
     if !config.listen.admin_address.ip().is_loopback() {
         anyhow::bail!(
             "listen.admin_address {} is not a loopback address; the admin listener has no \

@@ -40,6 +40,9 @@ pub enum TlsSetupError {
     /// rustls refused the material.
     #[error("TLS configuration refused: {0}")]
     Rustls(String),
+    /// A certificate of the development PKI outside dev mode.
+    #[error("{0}: is a development certificate made by `kikv dev-pki`; it is trusted only with dev_mode = true")]
+    Development(PathBuf),
 }
 
 /// The client certificate chain a connection was verified with, leaf first; every request
@@ -72,9 +75,24 @@ pub fn read_certificates(file: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
     Ok(certificates)
 }
 
+/// Refuses development certificates unless `dev_mode`.
+fn check_development(
+    file: &Path,
+    certificates: &[CertificateDer<'_>],
+    dev_mode: bool,
+) -> Result<(), TlsSetupError> {
+    let development = certificates
+        .iter()
+        .any(|c| crate::credential::dev_pki::is_development_certificate(c));
+    if development && !dev_mode {
+        return Err(TlsSetupError::Development(file.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// The server side of mutual TLS: our certificate, and client certificates required to chain
-/// to one of the trust anchors.
-pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError> {
+/// to one of the trust anchors. The development PKI is refused unless `dev_mode`.
+pub fn server_config(tls: &TlsConfig, dev_mode: bool) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let certificate = tls
         .certificate
         .as_deref()
@@ -88,7 +106,9 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError
     }
     let mut roots = RootCertStore::empty();
     for anchor in &tls.client_trust_anchors {
-        for certificate in read_certificates(anchor)? {
+        let certificates = read_certificates(anchor)?;
+        check_development(anchor, &certificates, dev_mode)?;
+        for certificate in certificates {
             roots.add(certificate).map_err(|e| pem_error(anchor, e))?;
         }
     }
@@ -97,6 +117,7 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError
         .build()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
     let chain = read_certificates(certificate)?;
+    check_development(certificate, &chain, dev_mode)?;
     let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| pem_error(key_file, e))?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
