@@ -58,6 +58,28 @@ fn count(store: &NodeStore, class: &str) -> i64 {
     }
 }
 
+/// A fresh store holding `n` people in the dataset `https://provider.test/hr`.
+fn with_people(n: usize) -> (tempfile::TempDir, NodeStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = NodeStore::open(&dir.path().join("store")).unwrap();
+    let file = write(dir.path(), "people.ttl", &people(n));
+    store
+        .load(
+            &request(&[&file], "https://provider.test/hr", false),
+            &NoProgress,
+        )
+        .unwrap();
+    (dir, store)
+}
+
+/// The first cell of a SELECT answer.
+fn first_cell(answer: QueryAnswer) -> Option<Term> {
+    match answer {
+        QueryAnswer::Solutions { rows, .. } => rows[0][0].clone(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 #[test]
 fn a_loaded_dataset_is_queryable_and_registered() {
     let dir = tempfile::tempdir().unwrap();
@@ -226,15 +248,7 @@ fn unknown_formats_and_bad_iris_are_refused_before_reading() {
 
 #[test]
 fn queries_see_datasets_but_never_the_registry() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = NodeStore::open(&dir.path().join("store")).unwrap();
-    let file = write(dir.path(), "people.ttl", &people(3));
-    store
-        .load(
-            &request(&[&file], "https://provider.test/hr", false),
-            &NoProgress,
-        )
-        .unwrap();
+    let (_dir, store) = with_people(3);
     let query = parse_read_only("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").unwrap();
     let QueryAnswer::Solutions { rows, .. } = store.evaluate(&query, &[], LIMITS).unwrap() else {
         panic!()
@@ -253,40 +267,23 @@ fn queries_see_datasets_but_never_the_registry() {
 
 #[test]
 fn parameters_are_substituted_by_the_engine() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = NodeStore::open(&dir.path().join("store")).unwrap();
-    let file = write(dir.path(), "people.ttl", &people(10));
-    store
-        .load(
-            &request(&[&file], "https://provider.test/hr", false),
-            &NoProgress,
-        )
-        .unwrap();
+    let (_dir, store) = with_people(10);
     let query = parse_read_only(
         "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/age> ?age FILTER(?age >= ?min) }",
     )
     .unwrap();
     let bindings = [(Variable::new_unchecked("min"), Term::from(Literal::from(7)))];
-    let QueryAnswer::Solutions { rows, .. } = store.evaluate(&query, &bindings, LIMITS).unwrap()
-    else {
-        panic!()
-    };
-    assert_eq!(rows[0][0], Some(Term::from(Literal::from(3))));
+    assert_eq!(
+        first_cell(store.evaluate(&query, &bindings, LIMITS).unwrap()),
+        Some(Term::from(Literal::from(3)))
+    );
 }
 
 #[test]
 fn parameters_reach_into_nested_sub_selects() {
     // Shaped like the official questions: the parameter is used only inside a sub-select,
     // where the engine's own initial bindings cannot reach.
-    let dir = tempfile::tempdir().unwrap();
-    let store = NodeStore::open(&dir.path().join("store")).unwrap();
-    let file = write(dir.path(), "people.ttl", &people(10));
-    store
-        .load(
-            &request(&[&file], "https://provider.test/hr", false),
-            &NoProgress,
-        )
-        .unwrap();
+    let (_dir, store) = with_people(10);
     let query = parse_read_only(
         "SELECT (SUM(?older) AS ?total) WHERE {
            { SELECT ?s (IF(?age >= ?min, 1, 0) AS ?older) WHERE {
@@ -299,35 +296,22 @@ fn parameters_reach_into_nested_sub_selects() {
             Variable::new_unchecked("min"),
             Term::from(Literal::from(min)),
         )];
-        let QueryAnswer::Solutions { rows, .. } =
-            store.evaluate(&query, &bindings, LIMITS).unwrap()
-        else {
-            panic!()
-        };
         assert_eq!(
-            rows[0][0],
+            first_cell(store.evaluate(&query, &bindings, LIMITS).unwrap()),
             Some(Term::from(Literal::from(expected))),
             "min {min}"
         );
     }
     // Left unbound, the parameter matches nothing here (the FILTER needs it bound).
-    let QueryAnswer::Solutions { rows, .. } = store.evaluate(&query, &[], LIMITS).unwrap() else {
-        panic!()
-    };
-    assert_eq!(rows[0][0], Some(Term::from(Literal::from(0))));
+    assert_eq!(
+        first_cell(store.evaluate(&query, &[], LIMITS).unwrap()),
+        Some(Term::from(Literal::from(0)))
+    );
 }
 
 #[test]
 fn updates_are_refused_and_limits_hold() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = NodeStore::open(&dir.path().join("store")).unwrap();
-    let file = write(dir.path(), "people.ttl", &people(400));
-    store
-        .load(
-            &request(&[&file], "https://provider.test/hr", false),
-            &NoProgress,
-        )
-        .unwrap();
+    let (_dir, store) = with_people(400);
     assert!(matches!(
         parse_read_only("DELETE WHERE { ?s ?p ?o }"),
         Err(QueryError::Update)

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::access::{open_store, StoreAccess};
 use crate::config::Config;
-use crate::http::admin::{LoadBody, LoadSummary};
+use crate::http::admin::LoadSummary;
 use crate::store::{LoadProgress, LoadRequest};
 
 /// Arguments of `kikv load`.
@@ -54,25 +54,13 @@ pub fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
             let progress = Bar::new();
             let report = store.load(&request, &progress)?;
             progress.bar.finish_and_clear();
-            LoadSummary {
-                datasets: report
-                    .datasets
-                    .iter()
-                    .map(|d| (d.iri.clone(), d.triples, d.physical_graph.clone()))
-                    .collect(),
-                triples_read: report.triples_read,
-                seconds: report.elapsed.as_secs_f64(),
-            }
+            LoadSummary::from(&report)
         }
         StoreAccess::Node(node) => {
             eprintln!("kikv: a node holds the store; loading through its admin listener");
-            let body = LoadBody {
+            let body = LoadRequest {
                 files: absolute(&request.files)?,
-                graph: request.graph,
-                replace: request.replace,
-                format: request.format,
-                ontologies: request.ontologies,
-                memory_mb: request.memory_mb,
+                ..request
             };
             let reply = node
                 .post("/admin/load", &body)

@@ -15,7 +15,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{parse_read_only, Dataset, LoadRequest, NoProgress, NodeStore, QueryLimits};
+use crate::store::{
+    parse_read_only, Dataset, LoadReport, LoadRequest, NoProgress, NodeStore, QueryLimits,
+};
 
 /// File in the data directory holding the admin token of the running node.
 pub const TOKEN_FILE: &str = "admin.token";
@@ -33,23 +35,6 @@ pub struct AdminState {
     pub load_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// A load request as sent by `kikv load` (paths absolute, on this machine).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LoadBody {
-    /// Files to load.
-    pub files: Vec<PathBuf>,
-    /// Dataset IRI.
-    pub graph: Option<String>,
-    /// Replace instead of add.
-    pub replace: bool,
-    /// Format override.
-    pub format: Option<String>,
-    /// Ontology IRIs.
-    pub ontologies: Vec<String>,
-    /// Bulk loader memory target.
-    pub memory_mb: usize,
-}
-
 /// What a load did, as returned to `kikv load`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadSummary {
@@ -59,6 +44,20 @@ pub struct LoadSummary {
     pub triples_read: u64,
     /// Seconds taken.
     pub seconds: f64,
+}
+
+impl From<&LoadReport> for LoadSummary {
+    fn from(report: &LoadReport) -> Self {
+        Self {
+            datasets: report
+                .datasets
+                .iter()
+                .map(|d| (d.iri.clone(), d.triples, d.physical_graph.clone()))
+                .collect(),
+            triples_read: report.triples_read,
+            seconds: report.elapsed.as_secs_f64(),
+        }
+    }
 }
 
 /// A query request as sent by `kikv query`.
@@ -141,30 +140,15 @@ async fn datasets(State(state): State<AdminState>) -> Result<Json<Vec<Dataset>>,
     Ok(Json(blocking(move || store.datasets().map_err(bad)).await?))
 }
 
+/// Loads files named by absolute paths on this machine (the command line resolves them).
 async fn load(
     State(state): State<AdminState>,
-    Json(body): Json<LoadBody>,
+    Json(request): Json<LoadRequest>,
 ) -> Result<Json<LoadSummary>, AdminError> {
     let _one_at_a_time = state.load_lock.lock().await;
     let store = state.store;
-    let request = LoadRequest {
-        files: body.files,
-        graph: body.graph,
-        replace: body.replace,
-        format: body.format,
-        ontologies: body.ontologies,
-        memory_mb: body.memory_mb,
-    };
     let report = blocking(move || store.load(&request, &NoProgress).map_err(bad)).await?;
-    Ok(Json(LoadSummary {
-        datasets: report
-            .datasets
-            .iter()
-            .map(|d| (d.iri.clone(), d.triples, d.physical_graph.clone()))
-            .collect(),
-        triples_read: report.triples_read,
-        seconds: report.elapsed.as_secs_f64(),
-    }))
+    Ok(Json(LoadSummary::from(&report)))
 }
 
 async fn query(

@@ -66,8 +66,8 @@ pub enum LoadError {
     Store(#[from] StoreError),
 }
 
-/// What to load and where.
-#[derive(Debug, Clone)]
+/// What to load and where. Also the body of the admin listener's `POST /admin/load`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LoadRequest {
     /// The files.
     pub files: Vec<PathBuf>,

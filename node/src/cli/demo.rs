@@ -1,0 +1,165 @@
+//! `kikv demo`: a complete working node in one command — development PKI, a generated provider
+//! with its reference data, the shipped profiles — serving on loopback, with the exact commands
+//! to try against it. Everything lives in one directory (default `./kikv-demo`); running the
+//! demo again reuses it.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use oxigraph::io::RdfFormat;
+
+use crate::config::Config;
+use crate::credential::dev_pki;
+use crate::generate::{write_provider, GenerateParams};
+use crate::reference::{write_reference, ReferenceOptions, TripleWriter};
+use crate::store::{LoadRequest, NodeStore};
+
+/// The dataset IRIs the demo loads.
+const PROVIDER_GRAPH: &str = "https://zorggroep-demo.example/data/provider";
+const REFERENCE_GRAPH: &str = "https://zorggroep-demo.example/data/reference";
+
+/// Arguments of `kikv demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Directory for the demo's PKI, data and configuration (reused when it exists)
+    #[arg(long, default_value = "kikv-demo")]
+    pub dir: PathBuf,
+    /// Port of the mutual-TLS listener on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 8443)]
+    pub port: u16,
+    /// Employees in the generated provider
+    #[arg(long, default_value_t = 200)]
+    pub employees: u32,
+    /// Only prepare the directory; do not start serving
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+/// Prepares the demo directory (once) and serves it.
+pub fn run(_config: &Config, args: DemoArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let dir = std::fs::canonicalize(&args.dir)?;
+    let config_file = prepare_config(&dir, args.port)?;
+    let config = Config::from_file(&config_file)?;
+    load_data(&config, &dir, args.employees)?;
+    print_instructions(&dir, &config_file, args.port);
+    if args.no_serve {
+        return Ok(());
+    }
+    super::serve::run(&config, super::serve::ServeArgs {})
+}
+
+/// The shipped profiles: `./profiles` when run from the repository, else the copy next to the
+/// sources this binary was built from.
+fn profiles_dir() -> PathBuf {
+    let here = PathBuf::from("profiles");
+    match std::fs::canonicalize(&here) {
+        Ok(path) if path.is_dir() => path,
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles"),
+    }
+}
+
+/// Makes the development PKI and a `kikv.toml` that uses it, unless they exist.
+fn prepare_config(dir: &Path, port: u16) -> anyhow::Result<PathBuf> {
+    let pki = dir.join("pki");
+    let node_did = format!("did:web:localhost%3A{port}");
+    if !pki.join("dev-trust.toml").is_file() {
+        dev_pki::create(&pki, &node_did, chrono::Utc::now())?;
+    }
+    let config_file = dir.join("kikv.toml");
+    let trust = std::fs::read_to_string(pki.join("dev-trust.toml"))?;
+    // The trust file's paths are relative to pki/; this file lives one level up.
+    let trust = rebase_paths(&trust, "pki/");
+    let config = format!(
+        "# Made by `kikv demo`: DEVELOPMENT ONLY.\ndata_dir = \"data\"\n{trust}\n\
+         [listen]\naddress = \"127.0.0.1:{port}\"\nadmin_address = \"127.0.0.1:0\"\n\n\
+         [profiles]\ndir = \"{}\"\n",
+        profiles_dir().display()
+    );
+    let config = config.replacen(
+        "[node]\n",
+        "[node]\nprovider_name = \"Zorggroep Demo (synthetisch)\"\n\
+         provider_iri = \"https://zorggroep-demo.example/\"\n",
+        1,
+    );
+    let config = config.replacen(
+        "[node]\n",
+        &format!("[node]\npublic_url = \"https://localhost:{port}\"\n"),
+        1,
+    );
+    std::fs::write(&config_file, config)?;
+    Ok(config_file)
+}
+
+/// Prefixes every quoted relative file name ending in `.pem` or `.json` with `prefix`.
+fn rebase_paths(toml: &str, prefix: &str) -> String {
+    let pattern = regex::Regex::new(r#""(dev-[A-Za-z0-9._-]+\.(?:pem|json))""#)
+        .unwrap_or_else(|_| unreachable!("constant pattern"));
+    pattern
+        .replace_all(toml, format!("\"{prefix}$1\""))
+        .into_owned()
+}
+
+/// Generates and loads the provider and reference data, unless the store already has them.
+fn load_data(config: &Config, dir: &Path, employees: u32) -> anyhow::Result<()> {
+    let store = NodeStore::open(&config.store_dir())?;
+    if store.dataset(PROVIDER_GRAPH)?.is_some() {
+        return Ok(());
+    }
+    let params = GenerateParams {
+        locations: 6,
+        employees,
+        clients: employees * 3 / 4,
+        years: 3,
+        last_year: 2025,
+        seed: 1,
+    };
+    params.validate()?;
+    let provider = dir.join("provider.ttl");
+    let reference = dir.join("reference.ttl");
+    let mut writer = TripleWriter::new(BufWriter::new(File::create(&provider)?), RdfFormat::Turtle);
+    write_provider(&params, &mut writer)?;
+    writer.finish()?;
+    let options = ReferenceOptions::for_years(params.first_year() - 1, params.last_year + 1)
+        .context("the calendar range is outside the supported dates")?;
+    let mut writer =
+        TripleWriter::new(BufWriter::new(File::create(&reference)?), RdfFormat::Turtle);
+    write_reference(&options, &mut writer)?;
+    writer.finish()?;
+    for (file, graph) in [(provider, PROVIDER_GRAPH), (reference, REFERENCE_GRAPH)] {
+        let request = LoadRequest {
+            files: vec![file],
+            graph: Some(graph.into()),
+            replace: true,
+            format: None,
+            ontologies: vec![config.store.default_ontology.clone()],
+            memory_mb: config.store.load_memory_mb,
+        };
+        let report = store.load(&request, &crate::store::NoProgress)?;
+        for dataset in &report.datasets {
+            println!("kikv demo: loaded {} ({} triples)", dataset.iri, dataset.triples);
+        }
+    }
+    Ok(())
+}
+
+fn print_instructions(dir: &Path, config_file: &Path, port: u16) {
+    let pki = dir.join("pki");
+    let p = |name: &str| pki.join(name).display().to_string();
+    println!("kikv demo: DEVELOPMENT ONLY — everything is in {}", dir.display());
+    println!("kikv demo: configuration {}", config_file.display());
+    println!("kikv demo: try, as the zorgkantoor (mutual TLS with its client certificate):");
+    println!(
+        "  curl --cacert {} --cert {} --key {} https://localhost:{port}/datacatalog",
+        p("dev-ca.crt.pem"),
+        p("dev-zorgkantoor.crt.pem"),
+        p("dev-zorgkantoor.key.pem")
+    );
+    println!(
+        "  kikv --config {} query 'SELECT (COUNT(*) AS ?triples) WHERE {{ ?s ?p ?o }}'",
+        config_file.display()
+    );
+}
