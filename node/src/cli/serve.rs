@@ -7,6 +7,7 @@ use anyhow::Context;
 use crate::config::Config;
 use std::time::Duration;
 
+use crate::credential::did::DidDocument;
 use crate::http::admin::{self, AdminState, AdminTicket};
 use crate::http::{self, AppState};
 use crate::profile::Registry;
@@ -41,10 +42,18 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         },
         load_lock: Arc::default(),
     };
+    let did_document = match &config.trust.node_key {
+        Some(_) => {
+            let key = crate::credential::node_key(config)?;
+            Some(Arc::new(DidDocument::for_key(&key.public_jwk())?))
+        }
+        None => None,
+    };
     let state = AppState {
         config: Arc::new(config.clone()),
         store,
         profiles: Arc::new(profiles),
+        did_document,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

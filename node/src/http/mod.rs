@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::credential::did::DidDocument;
 use crate::profile::Registry;
 use crate::store::NodeStore;
 
@@ -26,6 +27,9 @@ pub struct AppState {
     pub store: Arc<NodeStore>,
     /// The registered profiles.
     pub profiles: Arc<Registry>,
+    /// The node's DID document, published so consumers can verify signed answers; absent
+    /// until `trust.node_key` is configured.
+    pub did_document: Option<Arc<DidDocument>>,
 }
 
 /// The router of the consumer-facing listener. Tests can drive it without a socket.
@@ -33,6 +37,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/datacatalog", get(datacatalog))
+        .route("/.well-known/did.json", get(did_document))
         .with_state(state)
 }
 
@@ -70,6 +75,18 @@ async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>
         "profiles": state.profiles.profiles().len(),
         "data_version": version,
     })))
+}
+
+/// `GET /.well-known/did.json`: the node's DID document (404 when no node key is configured).
+async fn did_document(State(state): State<AppState>) -> Response {
+    match &state.did_document {
+        Some(document) => (
+            [(header::CONTENT_TYPE, "application/did+json")],
+            Json(document.as_ref().clone()),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no node key is configured\n").into_response(),
+    }
 }
 
 /// `GET /datacatalog`: Turtle, or JSON-LD when the client prefers `application/ld+json`.
