@@ -10,12 +10,14 @@
 //! - [`store`]: the persistent RDF store, dataset loading and local queries;
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
 //! - [`catalog`]: the DCAT catalogue of the datasets the node offers;
+//! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
 //! - [`http`]: the mutual-TLS listener and its handlers.
 
 pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod exchange;
 pub mod http;
 pub mod profile;
 pub mod store;
