@@ -130,13 +130,14 @@ pub fn allow<'a>(
     credential: &'a CheckedCredential,
 ) -> Result<Allowed<'a>, AllowError> {
     let (iri, version) = (&credential.profile, &credential.profile_version);
-    let profile = index
-        .registry
-        .get(iri, version)
-        .ok_or_else(|| AllowError::ProfileNotRegistered {
-            iri: iri.clone(),
-            version: version.clone(),
-        })?;
+    let profile =
+        index
+            .registry
+            .get(iri, version)
+            .ok_or_else(|| AllowError::ProfileNotRegistered {
+                iri: iri.clone(),
+                version: version.clone(),
+            })?;
     if !profile.active {
         return Err(AllowError::ProfileInactive {
             iri: iri.clone(),
@@ -378,8 +379,7 @@ type = "string"
             .iter()
             .map(|c| allow(index, &[ONZ_G.to_owned()], c).unwrap())
             .collect();
-        let values: BTreeMap<String, serde_json::Value> =
-            serde_json::from_value(values).unwrap();
+        let values: BTreeMap<String, serde_json::Value> = serde_json::from_value(values).unwrap();
         bind_all(&allowed, &values)
     }
 

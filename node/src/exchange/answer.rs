@@ -171,8 +171,8 @@ pub struct ExpectedAnswer {
 /// The `kid` in a signed answer's header, to pick the node's key from its DID document.
 pub fn answer_kid(jws: &str) -> Option<String> {
     let header = jws.split('.').next()?;
-    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
-        .ok()?;
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).ok()?;
     let header: Value = serde_json::from_slice(&bytes).ok()?;
     header.get("kid")?.as_str().map(str::to_owned)
 }
@@ -192,9 +192,7 @@ pub fn verify_answer(
     let (bytes, header) = josekit::jws::deserialize_compact(jws, verifier)
         .map_err(|e| AnswerError::BadSignature(e.to_string()))?;
     if header.token_type() != Some(ANSWER_TYPE) {
-        return Err(AnswerError::Malformed(format!(
-            "typ is not {ANSWER_TYPE}"
-        )));
+        return Err(AnswerError::Malformed(format!("typ is not {ANSWER_TYPE}")));
     }
     let payload: AnswerPayload =
         serde_json::from_slice(&bytes).map_err(|e| AnswerError::Malformed(e.to_string()))?;
@@ -284,10 +282,7 @@ mod tests {
         assert_eq!(json["head"]["vars"], serde_json::json!(["aantal"]));
         let cell = &json["results"]["bindings"][0]["aantal"];
         assert_eq!(cell["value"], "42");
-        assert_eq!(
-            cell["datatype"],
-            "http://www.w3.org/2001/XMLSchema#integer"
-        );
+        assert_eq!(cell["datatype"], "http://www.w3.org/2001/XMLSchema#integer");
         assert_eq!(
             result_json(&QueryAnswer::Boolean(true)).unwrap()["boolean"],
             true

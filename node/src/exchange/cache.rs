@@ -234,7 +234,8 @@ mod tests {
     fn layout_of_the_query_text_does_not_matter() {
         let cache = AnswerCache::new(4);
         cache.insert(key(COUNT, 1, 1), value(1));
-        let relaid = "# a comment\nSELECT (COUNT(*) AS ?n)\n WHERE {\n ?s ?p ?o .\n FILTER(?o >= ?min)\n}";
+        let relaid =
+            "# a comment\nSELECT (COUNT(*) AS ?n)\n WHERE {\n ?s ?p ?o .\n FILTER(?o >= ?min)\n}";
         assert_eq!(cache.get(&key(relaid, 1, 1)), Some(value(1)));
     }
 

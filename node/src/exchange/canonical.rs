@@ -26,9 +26,7 @@ fn variable_token() -> &'static Regex {
 
 fn blank_token() -> &'static Regex {
     static TOKEN: OnceLock<Regex> = OnceLock::new();
-    TOKEN.get_or_init(|| {
-        Regex::new(r"_:([\p{L}\p{N}_\-.\u{B7}]+)").unwrap_or_else(|_| never())
-    })
+    TOKEN.get_or_init(|| Regex::new(r"_:([\p{L}\p{N}_\-.\u{B7}]+)").unwrap_or_else(|_| never()))
 }
 
 /// The regular expressions above are constants the regex crate accepts.

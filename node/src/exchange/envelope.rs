@@ -217,7 +217,12 @@ mod tests {
     #[test]
     fn reply_url_must_be_https_with_a_host() {
         assert_eq!(check_reply_url("https://consumer.test/inbox"), Ok(()));
-        for bad in ["http://consumer.test/inbox", "https:///x", "inbox", "ftp://a/b"] {
+        for bad in [
+            "http://consumer.test/inbox",
+            "https:///x",
+            "inbox",
+            "ftp://a/b",
+        ] {
             assert_eq!(
                 check_reply_url(bad),
                 Err(EnvelopeError::InvalidReplyUrl(bad.into())),

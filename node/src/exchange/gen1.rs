@@ -328,7 +328,10 @@ mod tests {
             EnvelopeError::InvalidField { field: "from", .. }
         ));
         let error = edited(|v| v["payload"]["to"] = json!([1])).unwrap_err();
-        assert!(matches!(error, EnvelopeError::InvalidField { field: "to", .. }));
+        assert!(matches!(
+            error,
+            EnvelopeError::InvalidField { field: "to", .. }
+        ));
     }
 
     #[test]

@@ -4,9 +4,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,17 +12,19 @@
 //! - [`answer`]: step 10, the signed `resultset`;
 //! - [`canonical`]: query texts compared after parsing;
 //! - [`cache`]: answers kept per (query, parameters, data version);
-//! - [`outbox`]: step 11 when a reply address is given;
+//! - [`outbox`] and [`delivery`]: step 11 when a reply address is given;
 //! - [`metrics`]: Prometheus counters for `GET /metrics`.
 
 pub mod allow;
 pub mod answer;
 pub mod cache;
 pub mod canonical;
+pub mod delivery;
 pub mod envelope;
 pub mod gen1;
 pub mod gen2;
 pub mod metrics;
+pub mod outbox;
 pub mod presentation;
 pub mod reason;
 

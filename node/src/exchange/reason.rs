@@ -301,7 +301,11 @@ mod tests {
     #[test]
     fn each_step_has_its_code_and_status() {
         let cases: Vec<(RejectError, &str, u16)> = vec![
-            (RejectError::NoClientCertificate, "client_certificate_missing", 403),
+            (
+                RejectError::NoClientCertificate,
+                "client_certificate_missing",
+                403,
+            ),
             (
                 RejectError::Token {
                     code: "token_missing".into(),

@@ -33,6 +33,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/datacatalog", get(datacatalog))
+        .route("/metrics", get(crate::exchange::metrics::endpoint))
         .with_state(state)
 }
 

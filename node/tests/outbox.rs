@@ -1,0 +1,366 @@
+//! The outbox against a real HTTPS receiver with mutual TLS on loopback: retries with back-off
+//! until a 2xx, removal only after it, expiry, and delivery after the outbox is reopened (a
+//! node restart).
+
+#![allow(clippy::panic, clippy::unwrap_in_result)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use kikv::exchange::delivery::{client_config, DeliveryClient, DeliveryError};
+use kikv::exchange::outbox::{now_ms, DeliveryReport, NewDelivery, Outbox, RetryPolicy};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::net::TcpListener;
+
+struct Pem {
+    cert: String,
+    key: String,
+}
+
+struct Pki {
+    ca: String,
+    receiver: Pem,
+    node: Pem,
+}
+
+fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+fn leaf(
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+    name: &str,
+    usage: ExtendedKeyUsagePurpose,
+) -> Pem {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.extended_key_usages = vec![usage];
+    let cert = params.signed_by(&key, issuer).unwrap();
+    Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+impl Pki {
+    fn new() -> Self {
+        let authority = ca("test CA");
+        Self {
+            receiver: leaf(&authority, "localhost", ExtendedKeyUsagePurpose::ServerAuth),
+            node: leaf(&authority, "node.test", ExtendedKeyUsagePurpose::ClientAuth),
+            ca: authority.pem(),
+        }
+    }
+
+    fn roots(&self) -> RootCertStore {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(self.ca.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        roots
+    }
+
+    fn client(&self, identity: &Pem) -> DeliveryClient {
+        let chain = CertificateDer::pem_slice_iter(identity.cert.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_slice(identity.key.as_bytes()).unwrap();
+        DeliveryClient::new(client_config(chain, key, self.roots()).unwrap())
+    }
+
+    fn server_config(&self) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(self.roots()), provider.clone())
+                .build()
+                .unwrap();
+        let chain = CertificateDer::pem_slice_iter(self.receiver.cert.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_slice(self.receiver.key.as_bytes()).unwrap();
+        Arc::new(
+            ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(chain, key)
+                .unwrap(),
+        )
+    }
+}
+
+/// What the receiver saw: every attempt, and the requests it accepted.
+#[derive(Default)]
+struct Seen {
+    attempts: AtomicUsize,
+    accepted: Mutex<Vec<(String, Vec<u8>)>>,
+}
+
+/// A consumer's HTTPS receiver that requires a client certificate and answers 503 to the first
+/// `fail_first` requests, 200 after that.
+async fn receiver(pki: &Pki, listener: TcpListener, fail_first: usize) -> Arc<Seen> {
+    let seen = Arc::new(Seen::default());
+    let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config());
+    let state = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            assert!(tls.get_ref().1.peer_certificates().is_some());
+            let state = Arc::clone(&state);
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let state = Arc::clone(&state);
+                    async move {
+                        let n = state.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+                        let references = request
+                            .headers()
+                            .get("references")
+                            .map(|v| v.to_str().unwrap().to_owned())
+                            .unwrap_or_default();
+                        let body = request
+                            .into_body()
+                            .collect()
+                            .await
+                            .unwrap()
+                            .to_bytes()
+                            .to_vec();
+                        let status = if n <= fail_first {
+                            503
+                        } else {
+                            state.accepted.lock().unwrap().push((references, body));
+                            200
+                        };
+                        Ok::<_, hyper::Error>(
+                            hyper::Response::builder()
+                                .status(status)
+                                .body(Full::new(Bytes::from_static(b"ok")))
+                                .unwrap(),
+                        )
+                    }
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service),
+            );
+        }
+    });
+    seen
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        initial_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(1),
+        expiry: Duration::from_secs(60),
+    }
+}
+
+fn delivery(address: SocketAddr, thread: &str) -> NewDelivery {
+    NewDelivery {
+        url: format!("https://localhost:{}/inbox", address.port()),
+        thread_id: thread.into(),
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("references".into(), thread.into()),
+        ],
+        body: format!("{{\"thread\":\"{thread}\"}}").into_bytes(),
+    }
+}
+
+/// Runs delivery passes, each at the moment the next entry is due, until `stop` says so.
+async fn pass_until(
+    outbox: &Outbox,
+    mut stop: impl FnMut(&DeliveryReport) -> bool,
+) -> Vec<DeliveryReport> {
+    let mut all = Vec::new();
+    let mut clock = now_ms();
+    for _ in 0..50 {
+        let reports = outbox.deliver_due(clock).await.unwrap();
+        let done = reports.iter().any(&mut stop);
+        all.extend(reports);
+        if done {
+            return all;
+        }
+        // Jump to when the next attempt is due rather than sleeping through the back-off.
+        clock += outbox
+            .next_due_in(clock)
+            .unwrap()
+            .map_or(1000, |d| i64::try_from(d.as_millis()).unwrap());
+    }
+    panic!("no end after 50 passes: {all:?}")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn retries_with_backoff_until_the_receiver_accepts() {
+    runtime().block_on(async {
+        let pki = Pki::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = receiver(&pki, listener, 3).await;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), policy(), pki.client(&pki.node)).unwrap();
+        outbox.enqueue(delivery(address, "t-1")).unwrap();
+        let reports = pass_until(&outbox, |r| {
+            if let DeliveryReport::Failed { .. } = r {
+                // Still on disk while not delivered.
+                assert_eq!(outbox.pending().unwrap().len(), 1);
+            }
+            matches!(r, DeliveryReport::Delivered { .. })
+        })
+        .await;
+        let failures: Vec<(u32, Duration)> = reports
+            .iter()
+            .filter_map(|r| match r {
+                DeliveryReport::Failed { attempts, retry_in, error, .. } => {
+                    assert_eq!(error, &DeliveryError::Status(503));
+                    Some((*attempts, *retry_in))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            failures,
+            vec![
+                (1, Duration::from_millis(100)),
+                (2, Duration::from_millis(200)),
+                (3, Duration::from_millis(400)),
+            ]
+        );
+        assert!(matches!(
+            reports.last(),
+            Some(DeliveryReport::Delivered { attempts: 4, status: 200, thread_id, .. }) if thread_id == "t-1"
+        ));
+        assert_eq!(seen.attempts.load(Ordering::SeqCst), 4);
+        assert_eq!(
+            *seen.accepted.lock().unwrap(),
+            vec![("t-1".to_owned(), b"{\"thread\":\"t-1\"}".to_vec())]
+        );
+        assert_eq!(outbox.pending().unwrap(), vec![]);
+    });
+}
+
+#[test]
+fn survives_a_restart() {
+    runtime().block_on(async {
+        let pki = Pki::new();
+        // A port with nobody listening yet: the consumer's receiver is down.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let outbox = Outbox::open(dir.path(), policy(), pki.client(&pki.node)).unwrap();
+            outbox.enqueue(delivery(address, "t-restart")).unwrap();
+            let reports = outbox.deliver_due(now_ms()).await.unwrap();
+            assert!(matches!(
+                reports.as_slice(),
+                [DeliveryReport::Failed {
+                    attempts: 1,
+                    error: DeliveryError::Connect { .. },
+                    ..
+                }]
+            ));
+        } // The node stops.
+        let listener = TcpListener::bind(address).await.unwrap();
+        let seen = receiver(&pki, listener, 0).await;
+        let outbox = Outbox::open(dir.path(), policy(), pki.client(&pki.node)).unwrap();
+        let pending = outbox.pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].attempts, 1);
+        let reports = pass_until(&outbox, |r| matches!(r, DeliveryReport::Delivered { .. })).await;
+        assert!(matches!(
+            reports.last(),
+            Some(DeliveryReport::Delivered { attempts: 2, .. })
+        ));
+        assert_eq!(seen.accepted.lock().unwrap().len(), 1);
+        assert_eq!(outbox.pending().unwrap(), vec![]);
+    });
+}
+
+#[test]
+fn an_undeliverable_answer_expires() {
+    runtime().block_on(async {
+        let pki = Pki::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let _seen = receiver(&pki, listener, usize::MAX).await;
+        let dir = tempfile::tempdir().unwrap();
+        let short = RetryPolicy {
+            expiry: Duration::from_millis(1000),
+            ..policy()
+        };
+        let outbox = Outbox::open(dir.path(), short, pki.client(&pki.node)).unwrap();
+        outbox.enqueue(delivery(address, "t-expire")).unwrap();
+        let reports = pass_until(&outbox, |r| matches!(r, DeliveryReport::Expired { .. })).await;
+        let Some(DeliveryReport::Expired {
+            attempts,
+            last_error,
+            ..
+        }) = reports.last()
+        else {
+            panic!("{reports:?}")
+        };
+        // 100 + 200 + 400 ms of back-off fit in the second; the next wait (800 ms) does not.
+        assert_eq!(*attempts, 4);
+        assert_eq!(last_error.as_deref(), Some("the receiver answered 503"));
+        assert_eq!(outbox.pending().unwrap(), vec![]);
+    });
+}
+
+#[test]
+fn a_receiver_that_does_not_trust_the_node_is_a_failed_attempt() {
+    runtime().block_on(async {
+        let pki = Pki::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = receiver(&pki, listener, 0).await;
+        // A client certificate from a CA the receiver does not trust.
+        let stranger = leaf(
+            &ca("stranger"),
+            "stranger.test",
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), policy(), pki.client(&stranger)).unwrap();
+        outbox.enqueue(delivery(address, "t-stranger")).unwrap();
+        let reports = outbox.deliver_due(now_ms()).await.unwrap();
+        assert!(
+            matches!(reports.as_slice(), [DeliveryReport::Failed { .. }]),
+            "{reports:?}"
+        );
+        assert_eq!(seen.accepted.lock().unwrap().len(), 0);
+        assert_eq!(outbox.pending().unwrap().len(), 1);
+    });
+}
