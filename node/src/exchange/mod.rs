@@ -13,6 +13,7 @@
 //! - [`canonical`]: query texts compared after parsing;
 //! - [`cache`]: answers kept per (query, parameters, data version);
 //! - [`outbox`] and [`delivery`]: step 11 when a reply address is given;
+//! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
 //! - [`metrics`]: Prometheus counters for `GET /metrics`.
 
 pub mod allow;
@@ -25,6 +26,7 @@ pub mod gen1;
 pub mod gen2;
 pub mod metrics;
 pub mod outbox;
+pub mod pipeline;
 pub mod presentation;
 pub mod reason;
 
