@@ -369,6 +369,7 @@ type = "string"
         );
     }
 
+    #[allow(clippy::unwrap_in_result)]
     fn bind(
         index: &QueryIndex,
         queries: &[&str],

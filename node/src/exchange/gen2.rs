@@ -174,7 +174,7 @@ mod tests {
     }
 
     fn edited(edit: impl FnOnce(&mut HeaderMap)) -> Result<Envelope, EnvelopeError> {
-        let mut headers = request_headers(&good()).unwrap();
+        let mut headers = request_headers(&good())?;
         edit(&mut headers);
         parse(&headers)
     }
