@@ -19,7 +19,8 @@ use kikv::config::{AuditConfig, ExchangeConfig};
 use kikv::exchange::allow::QueryIndex;
 use kikv::exchange::answer::{verify_answer, ExpectedAnswer, JoseAnswerSigner};
 use kikv::exchange::cache::AnswerCache;
-use kikv::exchange::pipeline::{Exchange, Inbound, Reply};
+use kikv::exchange::outbox::{now_ms, DeliveryReport, Outbox, RetryPolicy};
+use kikv::exchange::pipeline::{log_delivery, Exchange, Inbound, Reply};
 use kikv::exchange::presentation::{
     CheckFuture, CheckedCredential, CheckedPresentation, CredentialRejection, PresentationCheck,
     PresentationContext,
@@ -28,6 +29,8 @@ use kikv::exchange::{gen1, gen2, Envelope, Generation};
 use kikv::profile::Registry;
 use kikv::store::{LoadRequest, NoProgress, NodeStore, QueryLimits};
 use serde_json::{json, Value};
+
+mod exchange_support;
 
 const NODE: &str = "did:web:node.test";
 const CONSUMER: &str = "did:web:zorgkantoor.test";
@@ -106,6 +109,10 @@ fn write_profile(dir: &Path, iri: &str, mode: &str, queries: &[(&str, &str, bool
 }
 
 fn node(timeout: Duration) -> Node {
+    node_with(timeout, None)
+}
+
+fn node_with(timeout: Duration, outbox: Option<Arc<Outbox>>) -> Node {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
@@ -168,7 +175,7 @@ fn node(timeout: Duration) -> Node {
         audit,
         signer: Arc::new(signer),
         presentations: Arc::new(Plain),
-        outbox: None,
+        outbox,
         metrics: None,
     };
     Node {
@@ -552,4 +559,78 @@ fn without_a_log_nothing_is_answered() {
         Some("audit_unavailable")
     );
     assert!(node.exchange.cache.is_empty());
+}
+
+#[test]
+fn with_a_reply_address_the_answer_is_accepted_then_delivered_over_mutual_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let pki = exchange_support::Pki::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // The consumer's receiver refuses the first attempt.
+        let seen = exchange_support::receiver(&pki, listener, 1).await;
+        let outbox_dir = tempfile::tempdir().unwrap();
+        let policy = RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            expiry: Duration::from_secs(60),
+        };
+        let outbox =
+            Arc::new(Outbox::open(outbox_dir.path(), policy, pki.client(&pki.node)).unwrap());
+        let node = node_with(Duration::from_secs(10), Some(Arc::clone(&outbox)));
+        let mut request = envelope(
+            Generation::Two,
+            "t-async",
+            presentation(AUTO, COUNT, json!({"jaar": 2025})),
+        );
+        request.reply_url = Some(format!("https://localhost:{port}/inbox"));
+        let reply = node.exchange.handle(inbound(&request)).await;
+        assert_eq!(
+            reply.status,
+            202,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(body(&reply)["status"], "accepted");
+        assert_eq!(outbox.pending().unwrap().len(), 1);
+
+        let mut clock = now_ms();
+        let mut delivered = false;
+        for _ in 0..10 {
+            for report in outbox.deliver_due(clock).await.unwrap() {
+                log_delivery(&node.exchange.audit, &report).await.unwrap();
+                delivered |= matches!(report, DeliveryReport::Delivered { .. });
+            }
+            if delivered {
+                break;
+            }
+            clock += 1000;
+        }
+        assert!(delivered);
+        let accepted = seen.accepted.lock().unwrap().clone();
+        assert_eq!(accepted.len(), 1);
+        assert_eq!(accepted[0].0, "t-async");
+        let document: Value = serde_json::from_slice(&accepted[0].1).unwrap();
+        check_answer(&node, &document, "t-async", 2025);
+        let activities: Vec<Activity> = logged(&node, "t-async")
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        assert_eq!(
+            activities,
+            vec![
+                Activity::Received,
+                Activity::Verified,
+                Activity::Executed,
+                Activity::DeliveryFailed,
+                Activity::Delivered
+            ]
+        );
+    });
 }
