@@ -19,8 +19,9 @@ use kikv::config::{AuditConfig, ExchangeConfig};
 use kikv::exchange::allow::QueryIndex;
 use kikv::exchange::answer::{verify_answer, ExpectedAnswer, JoseAnswerSigner};
 use kikv::exchange::cache::AnswerCache;
+use kikv::exchange::metrics::Metrics;
 use kikv::exchange::outbox::{now_ms, DeliveryReport, Outbox, RetryPolicy};
-use kikv::exchange::pipeline::{log_delivery, Exchange, Inbound, Reply};
+use kikv::exchange::pipeline::{generation_of, log_delivery, Exchange, Inbound, Reply};
 use kikv::exchange::presentation::{
     CheckFuture, CheckedCredential, CheckedPresentation, CredentialRejection, PresentationCheck,
     PresentationContext,
@@ -113,6 +114,10 @@ fn node(timeout: Duration) -> Node {
 }
 
 fn node_with(timeout: Duration, outbox: Option<Arc<Outbox>>) -> Node {
+    node_full(timeout, outbox, None)
+}
+
+fn node_full(timeout: Duration, outbox: Option<Arc<Outbox>>, metrics: Option<Metrics>) -> Node {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
@@ -176,7 +181,7 @@ fn node_with(timeout: Duration, outbox: Option<Arc<Outbox>>) -> Node {
         signer: Arc::new(signer),
         presentations: Arc::new(Plain),
         outbox,
-        metrics: None,
+        metrics,
     };
     Node {
         _dir: dir,
@@ -633,4 +638,35 @@ fn with_a_reply_address_the_answer_is_accepted_then_delivered_over_mutual_tls() 
             ]
         );
     });
+}
+
+#[test]
+fn metrics_count_outcomes_reasons_queries_and_log_appends() {
+    let metrics = Metrics::new().unwrap();
+    let node = node_full(Duration::from_secs(10), None, Some(metrics.clone()));
+    let good = envelope(
+        Generation::One,
+        "t-m1",
+        presentation(AUTO, COUNT, json!({"jaar": 2025})),
+    );
+    assert_eq!(run(&node, inbound(&good)).status, 200);
+    let bad = envelope(
+        Generation::Two,
+        "t-m2",
+        presentation(AUTO, COUNT, json!({})),
+    );
+    let request = inbound(&bad);
+    assert_eq!(generation_of(&request.headers), Generation::Two);
+    assert_eq!(run(&node, request).status, 422);
+    let text = metrics.render();
+    for line in [
+        "kikv_exchange_requests_total{outcome=\"answered\",reason=\"\"} 1",
+        "kikv_exchange_requests_total{outcome=\"rejected\",reason=\"parameter_missing\"} 1",
+        "kikv_query_duration_seconds_count 1",
+        "kikv_audit_appends_total{activity=\"received\"} 2",
+        "kikv_audit_appends_total{activity=\"executed\"} 1",
+        "kikv_audit_appends_total{activity=\"rejected\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} not in\n{text}");
+    }
 }

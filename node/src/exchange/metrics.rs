@@ -145,4 +145,16 @@ mod tests {
         assert!(text.contains("kikv_query_duration_seconds_count 1"));
         assert!(text.contains("kikv_audit_appends_total{activity=\"received\"} 1"));
     }
+
+    #[test]
+    fn the_endpoint_serves_the_process_metrics_as_text() {
+        let global = Metrics::global().unwrap();
+        global.request(Outcome::Rejected, "envelope_expired");
+        let (headers, body) = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(endpoint());
+        assert_eq!(headers, [("content-type", CONTENT_TYPE)]);
+        assert!(body.contains("reason=\"envelope_expired\""), "{body}");
+    }
 }

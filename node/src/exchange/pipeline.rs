@@ -52,6 +52,16 @@ pub struct Inbound {
     pub token_consumer: Option<String>,
 }
 
+/// The generation of a request to `POST /api/verifiedsparql`: gen 2 when it carries the
+/// `Subject` header of the header envelope, gen 1 (JSON envelope) otherwise.
+pub fn generation_of(headers: &HeaderMap) -> Generation {
+    if headers.contains_key(gen2::SUBJECT_HEADER) {
+        Generation::Two
+    } else {
+        Generation::One
+    }
+}
+
 /// What goes back to the consumer: plain data, turned into an HTTP response by the handler.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
@@ -87,8 +97,8 @@ pub struct Exchange {
     pub presentations: Arc<dyn PresentationCheck>,
     /// Asynchronous delivery; without it a reply address is refused as internal error.
     pub outbox: Option<Arc<Outbox>>,
-    /// Metrics.
-    pub metrics: Option<&'static Metrics>,
+    /// Metrics; the node passes `Metrics::global().cloned()` so `GET /metrics` shows them.
+    pub metrics: Option<Metrics>,
 }
 
 /// One query to run: the credential id it answers, the parsed query, its canonical text (the
@@ -141,7 +151,7 @@ impl Exchange {
     async fn log(&self, entry: AuditEntry, content: Option<Content>) -> Result<u64, RejectError> {
         let activity = entry.activity.as_str();
         let appended = self.audit.append_async(entry, content).await?;
-        if let Some(metrics) = self.metrics {
+        if let Some(metrics) = &self.metrics {
             metrics.audit_append(activity);
         }
         Ok(appended.index)
@@ -222,7 +232,7 @@ impl Exchange {
     async fn execute(&self, jobs: Vec<Job>) -> Result<Vec<ResultEntry>, RejectError> {
         let store = Arc::clone(&self.store);
         let cache = Arc::clone(&self.cache);
-        let (limits, metrics) = (self.limits, self.metrics);
+        let (limits, metrics) = (self.limits, self.metrics.clone());
         tokio::task::spawn_blocking(move || {
             let version = store.data_version().map_err(QueryError::Store)?;
             jobs.into_iter()
@@ -235,7 +245,7 @@ impl Exchange {
                     let (result, _hit) = cache.get_or_compute(key, || {
                         let started = Instant::now();
                         let answer = store.evaluate(&job.query, &job.bindings, limits)?;
-                        if let Some(metrics) = metrics {
+                        if let Some(metrics) = &metrics {
                             metrics.query_time(started.elapsed());
                         }
                         result_json(&answer).map_err(|e| RejectError::Internal(e.to_string()))
@@ -410,7 +420,7 @@ impl Exchange {
     }
 
     fn count(&self, outcome: Outcome, reason: &str) {
-        if let Some(metrics) = self.metrics {
+        if let Some(metrics) = &self.metrics {
             metrics.request(outcome, reason);
         }
     }
