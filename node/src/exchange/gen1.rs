@@ -402,4 +402,18 @@ mod tests {
         assert_eq!(error["payload"]["body"]["message"], "no");
         assert_eq!(error["payload"]["thread_id"], "t-1");
     }
+
+    #[test]
+    fn no_byte_change_panics_and_no_cut_envelope_is_accepted() {
+        let body = request(&good()).to_string().into_bytes();
+        for i in 0..body.len() {
+            for replacement in [b'"', b'{', b'}', 0xff, b'0', b' '] {
+                let mut changed = body.clone();
+                changed[i] = replacement;
+                let _ = parse_request(&changed, &rules());
+            }
+            // A cut envelope is never accepted.
+            assert!(parse_request(&body[..i], &rules()).is_err(), "prefix {i}");
+        }
+    }
 }
