@@ -210,3 +210,43 @@ fn a_receiver_that_does_not_trust_the_node_is_a_failed_attempt() {
         assert_eq!(outbox.pending().unwrap().len(), 1);
     });
 }
+
+#[test]
+fn the_delivery_loop_wakes_on_enqueue_and_stops_on_shutdown() {
+    runtime().block_on(async {
+        let pki = Pki::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = receiver(&pki, listener, 0).await;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox =
+            std::sync::Arc::new(Outbox::open(dir.path(), policy(), pki.client(&pki.node)).unwrap());
+        let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(std::sync::Arc::clone(&outbox).run(
+            async {
+                let _ = stopped.await;
+            },
+            move |report| {
+                let _ = reports.send(report);
+            },
+        ));
+        // Let the loop go idle first (an empty outbox waits up to a minute), then enqueue.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outbox.enqueue(delivery(address, "t-loop")).unwrap();
+        let report = tokio::time::timeout(Duration::from_secs(10), received.recv())
+            .await
+            .expect("the loop woke up on enqueue")
+            .unwrap();
+        assert!(
+            matches!(report, DeliveryReport::Delivered { attempts: 1, .. }),
+            "{report:?}"
+        );
+        assert_eq!(seen.accepted.lock().unwrap().len(), 1);
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), worker)
+            .await
+            .expect("the loop stopped")
+            .unwrap();
+    });
+}
