@@ -75,6 +75,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Whom the node trusts: credential issuers, DID documents, algorithms, time rules.
     pub trust: TrustConfig,
+    /// Envelope limits, the answer cache and asynchronous delivery.
+    pub exchange: ExchangeConfig,
     /// The file this configuration was read from, if any (not a key of the file).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -222,6 +224,37 @@ impl Default for TrustConfig {
     }
 }
 
+/// Envelope limits, the answer cache and asynchronous delivery (the outbox).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangeConfig {
+    /// Largest request envelope (gen 1 body, or gen 2 headers plus body) in bytes.
+    pub max_envelope_bytes: usize,
+    /// Seconds of clock difference tolerated when checking `exp` and `iat`.
+    pub clock_skew_secs: i64,
+    /// Most answers kept in the answer cache; 0 turns the cache off.
+    pub answer_cache_entries: usize,
+    /// Wait before the second delivery attempt, in milliseconds; doubles after each failure.
+    pub outbox_initial_backoff_ms: u64,
+    /// Longest wait between delivery attempts, in seconds.
+    pub outbox_max_backoff_secs: u64,
+    /// Seconds after which an undelivered answer is given up.
+    pub outbox_expiry_secs: u64,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self {
+            max_envelope_bytes: 1024 * 1024,
+            clock_skew_secs: 60,
+            answer_cache_entries: 1024,
+            outbox_initial_backoff_ms: 1000,
+            outbox_max_backoff_secs: 600,
+            outbox_expiry_secs: 3 * 24 * 3600,
+        }
+    }
+}
+
 impl TrustConfig {
     fn resolve_paths(&mut self, base: &Path) {
         let resolve = |p: &mut PathBuf| {
@@ -287,6 +320,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             audit: AuditConfig::default(),
             trust: TrustConfig::default(),
+            exchange: ExchangeConfig::default(),
             source: None,
         }
     }

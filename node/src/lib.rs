@@ -11,6 +11,7 @@
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
 //! - [`catalog`]: the DCAT catalogue of the datasets the node offers;
 //! - [`credential`]: DIDs, keys, validated-query credentials, presentations, status lists;
+//! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
 //! - [`http`]: the mutual-TLS listener and its handlers.
 
 pub mod audit;
@@ -18,6 +19,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod credential;
+pub mod exchange;
 pub mod http;
 pub mod profile;
 pub mod store;

@@ -38,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/datacatalog", get(datacatalog))
         .route("/.well-known/did.json", get(did_document))
+        .route("/metrics", get(crate::exchange::metrics::endpoint))
         .with_state(state)
 }
 
