@@ -18,9 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 use oxigraph::model::Term;
 use oxigraph::sparql::Variable;
 
-use super::canonical::canonical_text;
 use super::presentation::CheckedCredential;
 use crate::profile::{bind_parameters, ParameterError, Profile, ProfileQuery, Registry};
+use crate::store::canonical_text;
 use crate::store::{check_exchange_query, parse_read_only, QueryError, QueryRefusal};
 
 /// Why a credential's query is not allowed on this node (SPEC §4 step 6).

@@ -16,7 +16,7 @@ use serde_json::Value;
 /// What an answer depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
-    /// The query's canonical text ([`super::canonical::canonical_text`]): texts that differ
+    /// The query's canonical text ([`crate::store::canonical_text`]): texts that differ
     /// only in layout share an entry.
     pub query: String,
     /// The bound parameter values, in declaration order.
@@ -142,7 +142,7 @@ mod tests {
 
     use super::*;
     use crate::exchange::answer::result_json;
-    use crate::exchange::canonical::canonical_text;
+    use crate::store::canonical_text;
     use crate::store::{parse_read_only, LoadRequest, NoProgress, NodeStore, QueryLimits};
 
     const COUNT: &str = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(?o >= ?min) }";

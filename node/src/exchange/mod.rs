@@ -10,7 +10,6 @@
 //! - [`presentation`]: the seam to the credentials layer (steps 4 and 5);
 //! - [`allow`]: steps 6 and 7;
 //! - [`answer`]: step 10, the signed `resultset`;
-//! - [`canonical`]: query texts compared after parsing;
 //! - [`cache`]: answers kept per (query, parameters, data version);
 //! - [`outbox`] and [`delivery`]: step 11 when a reply address is given;
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
@@ -19,7 +18,6 @@
 pub mod allow;
 pub mod answer;
 pub mod cache;
-pub mod canonical;
 pub mod delivery;
 pub mod envelope;
 pub mod gen1;

@@ -24,7 +24,6 @@ use sha2::{Digest, Sha256};
 use super::allow::{allow, bind_all, Allowed, QueryIndex};
 use super::answer::{result_json, AnswerPayload, AnswerSigner, ResultEntry, SignedAnswer};
 use super::cache::{AnswerCache, CacheKey};
-use super::canonical::canonical_text;
 use super::envelope::{Envelope, EnvelopeRules, Generation};
 use super::metrics::{Metrics, Outcome};
 use super::outbox::{DeliveryReport, NewDelivery, Outbox};
@@ -34,6 +33,7 @@ use super::{gen1, gen2};
 use crate::audit::{Activity, AuditEntry, AuditLog, Content, ProfileRef};
 use crate::config::ExchangeConfig;
 use crate::profile::Release;
+use crate::store::canonical_text;
 use crate::store::{NodeStore, QueryError, QueryLimits};
 
 /// The thread id logged for a request whose envelope could not be read.

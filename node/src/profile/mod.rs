@@ -141,11 +141,12 @@ impl Profile {
         self.queries.iter().find(|q| q.id == id)
     }
 
-    /// The query whose parsed form equals `query` (whitespace and comments do not matter).
+    /// The registered query equal to `query` after parsing (whitespace, comments, prefixes
+    /// and the parser's invented names do not matter).
     pub fn matching_query(&self, query: &ReadOnlyQuery) -> Option<&ProfileQuery> {
         self.queries
             .iter()
-            .find(|q| q.query.algebra() == query.algebra())
+            .find(|q| q.query.canonical() == query.canonical())
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod answer;
 mod bind;
+mod canonical;
 mod dataset;
 mod load;
 mod lock;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use oxigraph::store::{StorageError, Store};
 
 pub use answer::output_format;
+pub use canonical::canonical_text;
 pub use dataset::{Dataset, META_GRAPH};
 pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
 pub use query::{

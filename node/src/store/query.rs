@@ -64,13 +64,20 @@ pub enum QueryRefusal {
 #[derive(Debug, Clone)]
 pub struct ReadOnlyQuery {
     query: Query,
+    canonical: String,
 }
 
 impl ReadOnlyQuery {
-    /// The parsed algebra; two texts that differ only in whitespace and comments give equal
-    /// algebra.
+    /// The parsed algebra. Two parses of the same text can differ in the names the parser
+    /// invents for aggregates and blank nodes; compare queries with [`Self::canonical`].
     pub fn algebra(&self) -> &Query {
         &self.query
+    }
+
+    /// The canonical text: equal for texts that differ only in whitespace, comments, prefixes
+    /// and invented names (see [`super::canonical_text`]).
+    pub fn canonical(&self) -> &str {
+        &self.canonical
     }
 
     /// Every variable named anywhere in the query (patterns, expressions, sub-queries).
@@ -92,7 +99,14 @@ impl ReadOnlyQuery {
 /// Parses `text` as a query; an update or anything else is refused.
 pub fn parse_read_only(text: &str) -> Result<ReadOnlyQuery, QueryError> {
     match SparqlParser::new().parse_query(text) {
-        Ok(query) => Ok(ReadOnlyQuery { query }),
+        Ok(query) => {
+            let mut parsed = ReadOnlyQuery {
+                query,
+                canonical: String::new(),
+            };
+            parsed.canonical = super::canonical_text(text, &parsed);
+            Ok(parsed)
+        }
         Err(error) => {
             if SparqlParser::new().parse_update(text).is_ok() {
                 Err(QueryError::Update)
