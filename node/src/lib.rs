@@ -8,7 +8,13 @@
 //! - [`config`]: the node's TOML configuration;
 //! - [`store`]: the persistent RDF store, dataset loading and local queries;
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
-//! - [`http`]: the mutual-TLS listener and its handlers.
+//! - [`http`]: the mutual-TLS listener and its handlers;
+//! - [`generate`]: the synthetic provider generator;
+//! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation;
+//! - [`indicator`]: indicators computed straight from generated records, to check query answers.
 
 pub mod cli;
 pub mod config;
+pub mod generate;
+pub mod indicator;
+pub mod reference;

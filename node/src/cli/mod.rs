@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Config;
 
 mod backup;
+mod generate;
 mod load;
 mod profiles;
 mod query;
@@ -48,6 +49,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Registered exchange profiles
     Profiles(profiles::ProfilesArgs),
+    /// Generate a synthetic provider (and reference data) in the KIK-V vocabulary
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the command line and turns any failure into one line on standard error and exit code 2.
@@ -71,5 +74,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(args) => query::run(&config, args),
         Command::Backup(args) => backup::run(&config, args),
         Command::Profiles(args) => profiles::run(&config, args),
+        Command::Generate(args) => generate::run(&config, args),
     }
 }
