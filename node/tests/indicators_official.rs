@@ -2,6 +2,8 @@
 //! against a generated provider with the reference data loaded: every one parses and executes,
 //! and for the indicators we implement independently, the answers agree.
 
+#![allow(clippy::panic)] // a test fails by panicking
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -55,8 +57,17 @@ fn every_official_query_parses_and_executes_on_generated_data() {
     let params = small(11);
     let started = Instant::now();
     let loaded = load_generated(&params);
-    println!("loaded {} provider triples in {:?}", loaded.provider_triples, started.elapsed());
-    let home = loaded.provider.vestigingen.values().find_map(|v| v.region).unwrap();
+    println!(
+        "loaded {} provider triples in {:?}",
+        loaded.provider_triples,
+        started.elapsed()
+    );
+    let home = loaded
+        .provider
+        .vestigingen
+        .values()
+        .find_map(|v| v.region)
+        .unwrap();
     let zk = zorgkantoor_of_region(home).unwrap().local_name;
     let values: BTreeMap<&str, Term> = [
         ("jaar", int(2025)),
@@ -81,28 +92,46 @@ fn every_official_query_parses_and_executes_on_generated_data() {
         let text = std::fs::read_to_string(path).unwrap();
         let id = path.file_stem().unwrap().to_string_lossy().to_string();
         if ALIAS_IN_AGGREGATE_PROJECTION.contains(&id.as_str()) {
-            let error = spargebra::SparqlParser::new().parse_query(&text).unwrap_err().to_string();
+            let error = spargebra::SparqlParser::new()
+                .parse_query(&text)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("variable that is unbound"), "{id}: {error}");
             println!("{id:>8}: refused by the parser (see ALIAS_IN_AGGREGATE_PROJECTION)");
             continue;
         }
         if CALENDAR_CROSS_PRODUCT.contains(&id.as_str()) {
-            spargebra::SparqlParser::new().parse_query(&text).unwrap_or_else(|e| panic!("{id}: {e}"));
+            spargebra::SparqlParser::new()
+                .parse_query(&text)
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
             println!("{id:>8}: parsed; not executed (see CALENDAR_CROSS_PRODUCT)");
             continue;
         }
         let bound: Vec<(&str, Term)> = declared_parameters(&text)
             .iter()
             .map(|name| {
-                let value = values.get(name.as_str()).unwrap_or_else(|| panic!("{id}: unknown parameter {name}"));
-                (values.get_key_value(name.as_str()).unwrap().0.to_owned(), value.clone())
+                let value = values
+                    .get(name.as_str())
+                    .unwrap_or_else(|| panic!("{id}: unknown parameter {name}"));
+                (
+                    values.get_key_value(name.as_str()).unwrap().0.to_owned(),
+                    value.clone(),
+                )
             })
             .collect();
         let started = Instant::now();
-        match run_with_limit(&loaded.store, &text, &bound, std::time::Duration::from_secs(20)) {
+        match run_with_limit(
+            &loaded.store,
+            &text,
+            &bound,
+            std::time::Duration::from_secs(20),
+        ) {
             Ok((_, table)) => {
                 let rows = table.0.len();
-                println!("{id:>8}: {rows:>4} rows in {:>8.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+                println!(
+                    "{id:>8}: {rows:>4} rows in {:>8.1} ms",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
                 if rows == 0 {
                     empty.push(id);
                 }
@@ -111,16 +140,27 @@ fn every_official_query_parses_and_executes_on_generated_data() {
         }
     }
     println!("no rows: {empty:?}");
-    assert!(failures.is_empty(), "official queries failed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "official queries failed:\n{}",
+        failures.join("\n")
+    );
 }
 
 fn compare(name: &str, expected: &Table, actual: &Table) {
-    assert!(expected == actual, "{name} differs from the independent computation:\n{}", diff(expected, actual));
+    assert!(
+        expected == actual,
+        "{name} differs from the independent computation:\n{}",
+        diff(expected, actual)
+    );
 }
 
 /// Runs official query `id` and compares it with the independent computation for several seeds,
 /// periods and zorgkantoren (including none).
-fn check_official(id: &str, compute: impl Fn(&indicator::Provider, Option<&str>, NaiveDate, Quarter) -> Table) {
+fn check_official(
+    id: &str,
+    compute: impl Fn(&indicator::Provider, Option<&str>, NaiveDate, Quarter) -> Table,
+) {
     let text = official(id);
     let names = declared_parameters(&text);
     for seed in [3, 4] {
@@ -137,9 +177,27 @@ fn check_official(id: &str, compute: impl Fn(&indicator::Provider, Option<&str>,
         // other quarters of 2023-2025 (see tests/engine_semantics.rs), so the official quarter
         // queries answer nothing there.
         for (peildatum, quarter) in [
-            (day(2024, 3, 31), Quarter { year: 2025, quarter: 2 }),
-            (day(2025, 8, 15), Quarter { year: 2025, quarter: 4 }),
-            (day(2024, 12, 31), Quarter { year: 2025, quarter: 2 }),
+            (
+                day(2024, 3, 31),
+                Quarter {
+                    year: 2025,
+                    quarter: 2,
+                },
+            ),
+            (
+                day(2025, 8, 15),
+                Quarter {
+                    year: 2025,
+                    quarter: 4,
+                },
+            ),
+            (
+                day(2024, 12, 31),
+                Quarter {
+                    year: 2025,
+                    quarter: 2,
+                },
+            ),
         ] {
             for zk in &zorgkantoren {
                 let mut bound: Vec<(&str, Term)> = Vec::new();
@@ -158,7 +216,11 @@ fn check_official(id: &str, compute: impl Fn(&indicator::Provider, Option<&str>,
                 }
                 let (_, actual) = run(&loaded.store, &text, &bound).unwrap();
                 let expected = compute(&loaded.provider, *zk, peildatum, quarter);
-                compare(&format!("official {id} (seed {seed}, {peildatum}, {quarter:?}, {zk:?})"), &expected, &actual);
+                compare(
+                    &format!("official {id} (seed {seed}, {peildatum}, {quarter:?}, {zk:?})"),
+                    &expected,
+                    &actual,
+                );
             }
         }
     }
@@ -177,15 +239,33 @@ fn official_1_2_agrees() {
 #[test]
 fn official_quarter_queries_answer_nothing_on_this_engine() {
     let loaded = load_generated(&small(3));
-    for quarter in [Quarter { year: 2024, quarter: 3 }, Quarter { year: 2025, quarter: 2 }] {
-        let bound = [("jaar", int(i64::from(quarter.year))), ("kwartaal", string(&quarter.label()))];
+    for quarter in [
+        Quarter {
+            year: 2024,
+            quarter: 3,
+        },
+        Quarter {
+            year: 2025,
+            quarter: 2,
+        },
+    ] {
+        let bound = [
+            ("jaar", int(i64::from(quarter.year))),
+            ("kwartaal", string(&quarter.label())),
+        ];
         for (id, expected) in [
             ("2.1", indicator::zk_2_1(&loaded.provider, quarter, None)),
             ("9.1", indicator::zk_9_1(&loaded.provider, quarter, None)),
         ] {
-            assert!(!expected.0.is_empty(), "{id} {quarter:?}: the provider has data for this quarter");
+            assert!(
+                !expected.0.is_empty(),
+                "{id} {quarter:?}: the provider has data for this quarter"
+            );
             let (_, actual) = run(&loaded.store, &official(id), &bound).unwrap();
-            assert!(actual.0.is_empty(), "{id} {quarter:?} now answers: compare it with check_official");
+            assert!(
+                actual.0.is_empty(),
+                "{id} {quarter:?} now answers: compare it with check_official"
+            );
         }
     }
 }
@@ -205,4 +285,3 @@ fn official_14_1_agrees() {
 fn official_15_1_agrees() {
     check_official("15.1", |p, zk, _, _| indicator::zk_15_1(p, zk));
 }
-

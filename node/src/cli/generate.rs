@@ -66,7 +66,9 @@ pub fn run(_config: &Config, args: GenerateArgs) -> anyhow::Result<()> {
     params.validate()?;
     let mut writer = create(&args.out)?;
     let summary = write_provider(&params, &mut writer)?;
-    writer.finish().with_context(|| format!("cannot write {}", args.out.display()))?;
+    writer
+        .finish()
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     println!(
         "wrote {} triples ({} records) to {}",
         summary.triples,
@@ -79,7 +81,9 @@ pub fn run(_config: &Config, args: GenerateArgs) -> anyhow::Result<()> {
         let mut writer = create(&path)?;
         write_reference(&options, &mut writer)?;
         let count = writer.count();
-        writer.finish().with_context(|| format!("cannot write {}", path.display()))?;
+        writer
+            .finish()
+            .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {count} reference triples to {}", path.display());
     }
     Ok(())

@@ -17,7 +17,11 @@ pub(super) fn client(params: &GenerateParams, layout: &Layout, id: Id) -> Client
     );
     let earliest = NaiveDate::from_ymd_opt(first.year() - 3, 1, 1).unwrap_or(first);
     let start = dice.day(earliest, plus_days(params.last_day(), -10));
-    let kind = dice.pick(&[(IndicationKind::Wlz, 88), (IndicationKind::Zvw, 7), (IndicationKind::Wmo, 5)]);
+    let kind = dice.pick(&[
+        (IndicationKind::Wlz, 88),
+        (IndicationKind::Zvw, 7),
+        (IndicationKind::Wmo, 5),
+    ]);
     let mut indicaties = vec![indication(&mut dice, params, layout, 0, kind, start, None)];
     // A Wlz client whose needs grow gets a new indication with a heavier profile the next day.
     if let (Some(end), Some(profile)) = (indicaties[0].end, indicaties[0].profile) {
@@ -28,11 +32,23 @@ pub(super) fn client(params: &GenerateParams, layout: &Layout, id: Id) -> Client
                 "6VV" | "7VV" => "8VV",
                 _ => "10VV",
             };
-            let next = indication(&mut dice, params, layout, 1, kind, plus_days(end, 1), Some(heavier));
+            let next = indication(
+                &mut dice,
+                params,
+                layout,
+                1,
+                kind,
+                plus_days(end, 1),
+                Some(heavier),
+            );
             indicaties.push(next);
         }
     }
-    Client { id, birth, indicaties }
+    Client {
+        id,
+        birth,
+        indicaties,
+    }
 }
 
 fn indication(
@@ -44,10 +60,20 @@ fn indication(
     start: NaiveDate,
     profile: Option<&'static str>,
 ) -> Indicatie {
-    let end = dice.chance(55).then(|| plus_days(start, dice.between(30, 1500)));
+    let end = dice
+        .chance(55)
+        .then(|| plus_days(start, dice.between(30, 1500)));
     let (profile, delivery) = if kind == IndicationKind::Wlz {
         let profile = profile.unwrap_or_else(|| {
-            dice.pick(&[("4VV", 8), ("5VV", 35), ("6VV", 12), ("7VV", 8), ("8VV", 5), ("9BVV", 20), ("10VV", 12)])
+            dice.pick(&[
+                ("4VV", 8),
+                ("5VV", 35),
+                ("6VV", 12),
+                ("7VV", 8),
+                ("8VV", 5),
+                ("9BVV", 20),
+                ("10VV", 12),
+            ])
         });
         let delivery = dice.pick(&[("instelling", 72), ("vpt", 13), ("mpt", 10), ("pgb", 5)]);
         (Some(profile), Some(delivery))
@@ -60,13 +86,13 @@ fn indication(
     let locatie = if at_home {
         None
     } else {
-        layout.locaties.get(dice.below(layout.locaties.len() as u64) as usize).map(|l| l.id)
+        layout
+            .locaties
+            .get(dice.below(layout.locaties.len() as u64) as usize)
+            .map(|l| l.id)
     };
     let process_start = plus_days(start, dice.between(0, 20));
-    let process_end = match end {
-        Some(e) => Some(e.max(process_start)),
-        None => None,
-    };
+    let process_end = end.map(|e| e.max(process_start));
     let korsakov = kind == IndicationKind::Wlz && dice.chance(3);
     let invoices = invoices(dice, params, process_start, process_end, profile, korsakov);
     Indicatie {
@@ -77,7 +103,12 @@ fn indication(
         profile,
         delivery,
         treatment,
-        process: Zorgproces { start: process_start, end: process_end, locatie, invoices },
+        process: Zorgproces {
+            start: process_start,
+            end: process_end,
+            locatie,
+            invoices,
+        },
     }
 }
 
@@ -97,12 +128,18 @@ fn invoices(
         Some(_) => 29_000,
         None => 9_000,
     };
-    let code = if korsakov { "EX001" } else { profile.map_or("ZVW01", |_| "Z100") };
+    let code = if korsakov {
+        "EX001"
+    } else {
+        profile.map_or("ZVW01", |_| "Z100")
+    };
     let mut list = Vec::new();
     let last = end.unwrap_or(params.last_day()).min(params.last_day());
     let mut month = params.first_day().max(start.with_day(1).unwrap_or(start));
     while month <= last {
-        let next = month.checked_add_months(Months::new(1)).unwrap_or(plus_days(last, 1));
+        let next = month
+            .checked_add_months(Months::new(1))
+            .unwrap_or(plus_days(last, 1));
         let from = month.max(start);
         let to = plus_days(next, -1).min(last);
         if from <= to {

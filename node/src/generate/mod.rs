@@ -119,19 +119,84 @@ impl GenerateParams {
 
 /// The provider's function catalogue: care functions carry an ODB qualification level.
 pub const FUNCTIONS: [Function; 13] = [
-    Function { key: "verpleegkundige", name: "Verpleegkundige", care: true, level: Some(4) },
-    Function { key: "verzorgende-ig", name: "Verzorgende IG", care: true, level: Some(3) },
-    Function { key: "helpende", name: "Helpende", care: true, level: Some(2) },
-    Function { key: "zorgassistent", name: "Zorgassistent", care: true, level: Some(1) },
-    Function { key: "specialist-ouderengeneeskunde", name: "Specialist ouderengeneeskunde", care: true, level: Some(6) },
-    Function { key: "fysiotherapeut", name: "Fysiotherapeut", care: true, level: Some(5) },
-    Function { key: "leerling-verzorgende", name: "Leerling verzorgende (BBL)", care: true, level: Some(2) },
-    Function { key: "activiteitenbegeleider", name: "Activiteitenbegeleider", care: false, level: None },
-    Function { key: "facilitair-medewerker", name: "Facilitair medewerker", care: false, level: None },
-    Function { key: "administratief-medewerker", name: "Administratief medewerker", care: false, level: None },
-    Function { key: "teamleider", name: "Teamleider", care: false, level: None },
-    Function { key: "vrijwilliger", name: "Vrijwilliger", care: false, level: None },
-    Function { key: "stagiair", name: "Stagiair", care: false, level: None },
+    Function {
+        key: "verpleegkundige",
+        name: "Verpleegkundige",
+        care: true,
+        level: Some(4),
+    },
+    Function {
+        key: "verzorgende-ig",
+        name: "Verzorgende IG",
+        care: true,
+        level: Some(3),
+    },
+    Function {
+        key: "helpende",
+        name: "Helpende",
+        care: true,
+        level: Some(2),
+    },
+    Function {
+        key: "zorgassistent",
+        name: "Zorgassistent",
+        care: true,
+        level: Some(1),
+    },
+    Function {
+        key: "specialist-ouderengeneeskunde",
+        name: "Specialist ouderengeneeskunde",
+        care: true,
+        level: Some(6),
+    },
+    Function {
+        key: "fysiotherapeut",
+        name: "Fysiotherapeut",
+        care: true,
+        level: Some(5),
+    },
+    Function {
+        key: "leerling-verzorgende",
+        name: "Leerling verzorgende (BBL)",
+        care: true,
+        level: Some(2),
+    },
+    Function {
+        key: "activiteitenbegeleider",
+        name: "Activiteitenbegeleider",
+        care: false,
+        level: None,
+    },
+    Function {
+        key: "facilitair-medewerker",
+        name: "Facilitair medewerker",
+        care: false,
+        level: None,
+    },
+    Function {
+        key: "administratief-medewerker",
+        name: "Administratief medewerker",
+        care: false,
+        level: None,
+    },
+    Function {
+        key: "teamleider",
+        name: "Teamleider",
+        care: false,
+        level: None,
+    },
+    Function {
+        key: "vrijwilliger",
+        name: "Vrijwilliger",
+        care: false,
+        level: None,
+    },
+    Function {
+        key: "stagiair",
+        name: "Stagiair",
+        care: false,
+        level: None,
+    },
 ];
 
 /// Generates the provider, handing each record to `on_record` as soon as it is made.
@@ -169,7 +234,11 @@ pub struct GenerateSummary {
 }
 
 /// Generates the provider and writes it as triples to `sink`.
-pub fn write_provider(params: &GenerateParams, sink: &mut dyn TripleSink) -> Result<GenerateSummary, GenerateError> {
+pub fn write_provider(
+    params: &GenerateParams,
+    sink: &mut dyn TripleSink,
+) -> Result<GenerateSummary, GenerateError> {
+    params.validate()?;
     let mut writer = rdf::ProviderWriter::new(params, sink);
     let mut records = 0;
     writer.write_catalogue()?;
@@ -177,7 +246,10 @@ pub fn write_provider(params: &GenerateParams, sink: &mut dyn TripleSink) -> Res
         records += 1;
         writer.write(&record).map_err(GenerateError::from)
     })?;
-    Ok(GenerateSummary { records, triples: writer.triples() })
+    Ok(GenerateSummary {
+        records,
+        triples: writer.triples(),
+    })
 }
 
 /// Generates the provider into memory: for tests and small datasets only.

@@ -6,13 +6,17 @@ use chrono::{Datelike, NaiveDate};
 use super::dice::{plus_days, Dice};
 use super::organisation::Layout;
 use super::records::{
-    Absence, AbsenceKind, AbsenceValue, Afspraak, AgreementKind, ContractSize, Function, HoursPeriod, Id,
-    Medewerker, Overeenkomst, SizeUnit,
+    Absence, AbsenceKind, AbsenceValue, Afspraak, AgreementKind, ContractSize, Function,
+    HoursPeriod, Id, Medewerker, Overeenkomst, SizeUnit,
 };
 use super::{GenerateParams, FUNCTIONS};
 
 fn function(key: &str) -> Function {
-    FUNCTIONS.iter().copied().find(|f| f.key == key).unwrap_or(FUNCTIONS[0])
+    FUNCTIONS
+        .iter()
+        .copied()
+        .find(|f| f.key == key)
+        .unwrap_or(FUNCTIONS[0])
 }
 
 pub(super) fn employee(params: &GenerateParams, layout: &Layout, id: Id) -> Medewerker {
@@ -32,7 +36,11 @@ pub(super) fn employee(params: &GenerateParams, layout: &Layout, id: Id) -> Mede
         (AgreementKind::Vrijwilliger, 9),
         (AgreementKind::Stage, 4),
     ]);
-    let mut builder = Builder { params, layout, dice };
+    let mut builder = Builder {
+        params,
+        layout,
+        dice,
+    };
     let start = builder.first_start(kind);
     let mut overeenkomsten = vec![builder.agreement(0, kind, start)];
     // A fixed-term contract is often followed by another one, or converted to an indefinite one.
@@ -43,7 +51,11 @@ pub(super) fn employee(params: &GenerateParams, layout: &Layout, id: Id) -> Mede
             } else {
                 kind
             };
-            let gap = if builder.dice.chance(70) { 1 } else { builder.dice.between(30, 400) };
+            let gap = if builder.dice.chance(70) {
+                1
+            } else {
+                builder.dice.between(30, 400)
+            };
             overeenkomsten.push(builder.agreement(1, next_kind, plus_days(end, gap)));
         }
     }
@@ -55,7 +67,11 @@ pub(super) fn employee(params: &GenerateParams, layout: &Layout, id: Id) -> Mede
         let index = overeenkomsten.len() as u32;
         overeenkomsten.push(builder.agreement(index, AgreementKind::Oproep, start));
     }
-    Medewerker { id, birth, overeenkomsten }
+    Medewerker {
+        id,
+        birth,
+        overeenkomsten,
+    }
 }
 
 struct Builder<'a> {
@@ -73,13 +89,18 @@ impl Builder<'_> {
             _ => 1,
         };
         let earliest = NaiveDate::from_ymd_opt(first.year() - years_back, 1, 1).unwrap_or(first);
-        self.dice.day(earliest, plus_days(self.params.last_day(), -14))
+        self.dice
+            .day(earliest, plus_days(self.params.last_day(), -14))
     }
 
     fn agreement(&mut self, index: u32, kind: AgreementKind, start: NaiveDate) -> Overeenkomst {
-        let months = |d: &mut Dice, low: i64, high: i64| plus_days(start, d.between(low, high) * 365 / 12 - 1);
+        let months = |d: &mut Dice, low: i64, high: i64| {
+            plus_days(start, d.between(low, high) * 365 / 12 - 1)
+        };
         let end = match kind {
-            AgreementKind::ArbeidOnbepaald => self.dice.chance(30).then(|| months(&mut self.dice, 3, 120)),
+            AgreementKind::ArbeidOnbepaald => {
+                self.dice.chance(30).then(|| months(&mut self.dice, 3, 120))
+            }
             AgreementKind::ArbeidBepaald => Some(months(&mut self.dice, 6, 24)),
             AgreementKind::ArbeidBbl => Some(months(&mut self.dice, 24, 36)),
             AgreementKind::Stage => Some(months(&mut self.dice, 3, 10)),
@@ -91,10 +112,27 @@ impl Builder<'_> {
             }
         };
         let afspraken = self.afspraken(kind, start, end);
-        let absences = if kind.is_employment() { self.absences(start, end) } else { Vec::new() };
+        let absences = if kind.is_employment() {
+            self.absences(start, end)
+        } else {
+            Vec::new()
+        };
         let worked = self.hours(kind, start, end, &afspraken, false);
-        let paid = if kind.is_employment() { self.hours(kind, start, end, &afspraken, true) } else { Vec::new() };
-        Overeenkomst { index, kind, start, end, afspraken, absences, worked, paid }
+        let paid = if kind.is_employment() {
+            self.hours(kind, start, end, &afspraken, true)
+        } else {
+            Vec::new()
+        };
+        Overeenkomst {
+            index,
+            kind,
+            start,
+            end,
+            afspraken,
+            absences,
+            worked,
+            paid,
+        }
     }
 
     fn pick_function(&mut self, kind: AgreementKind) -> Function {
@@ -153,17 +191,38 @@ impl Builder<'_> {
 
     /// Consecutive agreements from `start` to `end`; the last is open-ended when the agreement is.
     /// Now and then the next one starts two weeks before the previous one ends (an overlap).
-    fn afspraken(&mut self, kind: AgreementKind, start: NaiveDate, end: Option<NaiveDate>) -> Vec<Afspraak> {
+    fn afspraken(
+        &mut self,
+        kind: AgreementKind,
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+    ) -> Vec<Afspraak> {
         let mut list: Vec<Afspraak> = Vec::new();
         let mut cursor = start;
         loop {
             let (function, locatie, size) = match list.last() {
                 Some(previous) => (
-                    if self.dice.chance(80) { previous.function } else { self.pick_function(kind) },
-                    if self.dice.chance(85) { previous.locatie } else { self.pick_location() },
-                    if self.dice.chance(70) { previous.size } else { self.pick_size(kind) },
+                    if self.dice.chance(80) {
+                        previous.function
+                    } else {
+                        self.pick_function(kind)
+                    },
+                    if self.dice.chance(85) {
+                        previous.locatie
+                    } else {
+                        self.pick_location()
+                    },
+                    if self.dice.chance(70) {
+                        previous.size
+                    } else {
+                        self.pick_size(kind)
+                    },
                 ),
-                None => (self.pick_function(kind), self.pick_location(), self.pick_size(kind)),
+                None => (
+                    self.pick_function(kind),
+                    self.pick_location(),
+                    self.pick_size(kind),
+                ),
             };
             let planned = plus_days(cursor, self.dice.between(180, 1100));
             let (segment_end, last) = match end {
@@ -171,9 +230,22 @@ impl Builder<'_> {
                 None if planned > self.params.last_day() => (None, true),
                 _ => (Some(planned), false),
             };
-            list.push(Afspraak { index: list.len() as u32, start: cursor, end: segment_end, function, locatie, size });
-            let Some(segment_end) = segment_end.filter(|_| !last) else { break };
-            cursor = if self.dice.chance(4) { plus_days(segment_end, -13) } else { plus_days(segment_end, 1) };
+            list.push(Afspraak {
+                index: list.len() as u32,
+                start: cursor,
+                end: segment_end,
+                function,
+                locatie,
+                size,
+            });
+            let Some(segment_end) = segment_end.filter(|_| !last) else {
+                break;
+            };
+            cursor = if self.dice.chance(4) {
+                plus_days(segment_end, -13)
+            } else {
+                plus_days(segment_end, 1)
+            };
         }
         list
     }
@@ -181,10 +253,14 @@ impl Builder<'_> {
     fn absences(&mut self, start: NaiveDate, end: Option<NaiveDate>) -> Vec<Absence> {
         let mut list: Vec<Absence> = Vec::new();
         let first = start.max(self.params.first_day());
-        let last = end.unwrap_or(self.params.last_day()).min(self.params.last_day());
+        let last = end
+            .unwrap_or(self.params.last_day())
+            .min(self.params.last_day());
         for year in first.year()..=last.year() {
-            let (Some(jan), Some(dec)) = (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year, 12, 31))
-            else {
+            let (Some(jan), Some(dec)) = (
+                NaiveDate::from_ymd_opt(year, 1, 1),
+                NaiveDate::from_ymd_opt(year, 12, 31),
+            ) else {
                 continue;
             };
             let (from, to) = (jan.max(first), dec.min(last));
@@ -203,7 +279,11 @@ impl Builder<'_> {
             }
             if self.dice.chance(2) && list.last().is_none_or(|a| a.end.is_some_and(|e| e < from)) {
                 let leave_end = plus_days(from, 111);
-                let values = vec![AbsenceValue { start: from, end: Some(leave_end), percent: 100 }];
+                let values = vec![AbsenceValue {
+                    start: from,
+                    end: Some(leave_end),
+                    percent: 100,
+                }];
                 list.push(Absence {
                     index: list.len() as u32,
                     kind: AbsenceKind::Zwangerschap,
@@ -216,8 +296,19 @@ impl Builder<'_> {
         list
     }
 
-    fn absence(&mut self, index: u32, start: NaiveDate, agreement_end: Option<NaiveDate>) -> Absence {
-        let days = self.dice.pick(&[((1, 3), 35), ((4, 10), 30), ((11, 28), 20), ((29, 120), 12), ((0, 0), 3)]);
+    fn absence(
+        &mut self,
+        index: u32,
+        start: NaiveDate,
+        agreement_end: Option<NaiveDate>,
+    ) -> Absence {
+        let days = self.dice.pick(&[
+            ((1, 3), 35),
+            ((4, 10), 30),
+            ((11, 28), 20),
+            ((29, 120), 12),
+            ((0, 0), 3),
+        ]);
         let mut end = match days {
             // Still ongoing: only near the end of history, else it becomes a long absence.
             (0, 0) if start > plus_days(self.params.last_day(), -90) => None,
@@ -229,17 +320,39 @@ impl Builder<'_> {
         }
         let length = end.map(|e| e.signed_duration_since(start).num_days() + 1);
         let values = match self.dice.below(100) {
-            0..85 => vec![AbsenceValue { start, end, percent: 100 }],
+            0..85 => vec![AbsenceValue {
+                start,
+                end,
+                percent: 100,
+            }],
             85..95 if length.is_some_and(|l| l >= 4) => {
                 let middle = plus_days(start, length.unwrap_or(4) / 2 - 1);
                 vec![
-                    AbsenceValue { start, end: Some(middle), percent: 100 },
-                    AbsenceValue { start: plus_days(middle, 1), end, percent: 50 },
+                    AbsenceValue {
+                        start,
+                        end: Some(middle),
+                        percent: 100,
+                    },
+                    AbsenceValue {
+                        start: plus_days(middle, 1),
+                        end,
+                        percent: 50,
+                    },
                 ]
             }
-            _ => vec![AbsenceValue { start, end, percent: 50 }],
+            _ => vec![AbsenceValue {
+                start,
+                end,
+                percent: 50,
+            }],
         };
-        Absence { index, kind: AbsenceKind::Ziekte, start, end, values }
+        Absence {
+            index,
+            kind: AbsenceKind::Ziekte,
+            start,
+            end,
+            values,
+        }
     }
 
     /// One worked (or paid) period per month the agreement is active in history: it starts on the
@@ -257,30 +370,50 @@ impl Builder<'_> {
             return Vec::new();
         }
         let mut list = Vec::new();
-        let last = end.unwrap_or(self.params.last_day()).min(self.params.last_day());
+        let last = end
+            .unwrap_or(self.params.last_day())
+            .min(self.params.last_day());
         let mut month = self.params.first_day();
         while month <= last {
-            let next = month.checked_add_months(chrono::Months::new(1)).unwrap_or(plus_days(last, 1));
+            let next = month
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(plus_days(last, 1));
             let begin = month.max(start);
             let month_end = plus_days(next, -1).min(last);
             month = next;
             if begin > month_end {
                 continue;
             }
-            let Some(afspraak) = afspraken.iter().find(|a| a.start <= begin && a.end.is_none_or(|e| e >= begin)) else {
+            let Some(afspraak) = afspraken
+                .iter()
+                .find(|a| a.start <= begin && a.end.is_none_or(|e| e >= begin))
+            else {
                 continue;
             };
             let days = month_end.signed_duration_since(begin).num_days() + 1;
             let hundredths = match afspraak.size {
                 Some(size) => {
                     let contracted = size.hours_hundredths() * days / 7;
-                    let noise = if paid { 100 } else { self.dice.between(85, 110) };
+                    let noise = if paid {
+                        100
+                    } else {
+                        self.dice.between(85, 110)
+                    };
                     (contracted * noise / 100) / 25 * 25
                 }
                 None => self.dice.between(32, 240) * 25,
             };
-            let locatie = if !paid && self.dice.chance(25) { self.pick_location() } else { None };
-            list.push(HoursPeriod { index: list.len() as u32, start: begin, hundredths, locatie });
+            let locatie = if !paid && self.dice.chance(25) {
+                self.pick_location()
+            } else {
+                None
+            };
+            list.push(HoursPeriod {
+                index: list.len() as u32,
+                start: begin,
+                hundredths,
+                locatie,
+            });
         }
         list
     }

@@ -36,8 +36,8 @@ use chrono::NaiveDate;
 use oxigraph::model::{vocab::rdf, vocab::xsd, Literal, NamedNode, Term, Triple};
 
 use super::records::{
-    AbsenceKind, Afspraak, Client, EindSaldo, Grootboekpost, HoursPeriod, IndicationKind, Locatie, Medewerker,
-    Overeenkomst, Record, SizeUnit, Vestiging, WoonEenheid,
+    AbsenceKind, Afspraak, Client, EindSaldo, Grootboekpost, HoursPeriod, IndicationKind, Locatie,
+    Medewerker, Overeenkomst, Record, SizeUnit, Vestiging, WoonEenheid,
 };
 use super::{GenerateParams, FUNCTIONS};
 use crate::reference::catalogue::{odb_level, unit_fte36, unit_hours_per_week};
@@ -53,7 +53,10 @@ pub fn date_literal(date: NaiveDate) -> Literal {
 pub fn decimal_literal(hundredths: i64) -> Literal {
     let sign = if hundredths < 0 { "-" } else { "" };
     let abs = hundredths.unsigned_abs();
-    Literal::new_typed_literal(format!("{sign}{}.{:02}", abs / 100, abs % 100), xsd::DECIMAL)
+    Literal::new_typed_literal(
+        format!("{sign}{}.{:02}", abs / 100, abs % 100),
+        xsd::DECIMAL,
+    )
 }
 
 /// Predicates used on almost every record, made once.
@@ -95,7 +98,12 @@ impl<'a> ProviderWriter<'a> {
             has_unit: g("hasUnitOfMeasure"),
             location: g("hasPerdurantLocation"),
         };
-        Self { sink, base: params.base_iri(), p, triples: 0 }
+        Self {
+            sink,
+            base: params.base_iri(),
+            p,
+            triples: 0,
+        }
     }
 
     /// Triples written so far.
@@ -107,16 +115,27 @@ impl<'a> ProviderWriter<'a> {
         NamedNode::new_unchecked(format!("{}{path}", self.base))
     }
 
-    fn t(&mut self, subject: &NamedNode, predicate: &NamedNode, object: impl Into<Term>) -> io::Result<()> {
+    fn t(
+        &mut self,
+        subject: &NamedNode,
+        predicate: &NamedNode,
+        object: impl Into<Term>,
+    ) -> io::Result<()> {
         self.triples += 1;
-        self.sink.push(Triple::new(subject.clone(), predicate.clone(), object))
+        self.sink
+            .push(Triple::new(subject.clone(), predicate.clone(), object))
     }
 
     fn a(&mut self, subject: &NamedNode, class: NamedNode) -> io::Result<()> {
         self.t(subject, &rdf::TYPE.into_owned(), class)
     }
 
-    fn period(&mut self, subject: &NamedNode, start: NaiveDate, end: Option<NaiveDate>) -> io::Result<()> {
+    fn period(
+        &mut self,
+        subject: &NamedNode,
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+    ) -> io::Result<()> {
         let (s, e) = (self.p.start.clone(), self.p.end.clone());
         self.t(subject, &s, date_literal(start))?;
         match end {
@@ -139,7 +158,11 @@ impl<'a> ProviderWriter<'a> {
         self.a(&organisation, org("Organisatie"))?;
         for function in FUNCTIONS {
             let node = self.function_node(function.key);
-            let class = if function.care { pers("ZorgverlenerFunctie") } else { g("OccupationalPositionRole") };
+            let class = if function.care {
+                pers("ZorgverlenerFunctie")
+            } else {
+                g("OccupationalPositionRole")
+            };
             self.a(&node, class)?;
             self.t(&node, &rdfs("label"), Literal::from(function.name))?;
             if let Some(level) = function.level {
@@ -173,7 +196,11 @@ impl<'a> ProviderWriter<'a> {
         let part = self.node(&format!("vestiging/{}/adres/postcode", v.id));
         let cost_centre = self.node(&format!("kostenplaats/{}", v.id));
         let organisation = self.node("organisatie");
-        let (has_part, is_about, dv) = (self.p.has_part.clone(), self.p.is_about.clone(), self.p.has_data_value.clone());
+        let (has_part, is_about, dv) = (
+            self.p.has_part.clone(),
+            self.p.is_about.clone(),
+            self.p.has_data_value.clone(),
+        );
         self.a(&node, org("Vestiging"))?;
         self.t(&node, &org("vestigingVan"), organisation)?;
         self.t(&node, &g("identifiedBy"), number.clone())?;
@@ -235,7 +262,12 @@ impl<'a> ProviderWriter<'a> {
         Ok(())
     }
 
-    fn overeenkomst(&mut self, person_id: u32, person: &NamedNode, o: &Overeenkomst) -> io::Result<()> {
+    fn overeenkomst(
+        &mut self,
+        person_id: u32,
+        person: &NamedNode,
+        o: &Overeenkomst,
+    ) -> io::Result<()> {
         let path = format!("medewerker/{person_id}/overeenkomst/{}", o.index);
         let node = self.node(&path);
         self.a(&node, pers(o.kind.class()))?;
@@ -310,7 +342,13 @@ impl<'a> ProviderWriter<'a> {
         Ok(())
     }
 
-    fn hours(&mut self, path: &str, agreement: &NamedNode, h: &HoursPeriod, paid: bool) -> io::Result<()> {
+    fn hours(
+        &mut self,
+        path: &str,
+        agreement: &NamedNode,
+        h: &HoursPeriod,
+        paid: bool,
+    ) -> io::Result<()> {
         let kind = if paid { "verloond" } else { "gewerkt" };
         let node = self.node(&format!("{path}/{kind}/{}", h.index));
         let quality = self.node(&format!("{path}/{kind}/{}/uren", h.index));
@@ -368,10 +406,18 @@ impl<'a> ProviderWriter<'a> {
             }
             if let Some(delivery) = i.delivery {
                 self.t(&node, &has_part, zorg(delivery))?;
-                self.t(&node, &zorg("heeftIndicatieBehandeling"), Literal::from(i.treatment))?;
+                self.t(
+                    &node,
+                    &zorg("heeftIndicatieBehandeling"),
+                    Literal::from(i.treatment),
+                )?;
             }
             let process = self.node(&format!("{path}/zorgproces"));
-            let class = if i.kind == IndicationKind::Wlz { "NursingProcess" } else { "ZorgProces" };
+            let class = if i.kind == IndicationKind::Wlz {
+                "NursingProcess"
+            } else {
+                "ZorgProces"
+            };
             self.a(&process, zorg(class))?;
             self.t(&process, &db, node.clone())?;
             self.t(&process, &g("hasParticipant"), client.clone())?;
@@ -387,7 +433,11 @@ impl<'a> ProviderWriter<'a> {
                 self.t(&n, &g("hasDate"), date_literal(invoice.date))?;
                 self.t(&n, &g("goedgekeurd"), Literal::from(invoice.approved))?;
                 self.t(&n, &fin("heeftGeldBedrag"), decimal_literal(invoice.cents))?;
-                self.t(&n, &fin("heeftZorgPrestatieCode"), Literal::from(invoice.code))?;
+                self.t(
+                    &n,
+                    &fin("heeftZorgPrestatieCode"),
+                    Literal::from(invoice.code),
+                )?;
             }
         }
         Ok(())

@@ -83,7 +83,10 @@ impl AgreementKind {
     /// Whether this is an employment contract (a subclass of `onz-pers:ArbeidsOvereenkomst`):
     /// personnel in loondienst (PIL).
     pub fn is_employment(self) -> bool {
-        matches!(self, Self::ArbeidOnbepaald | Self::ArbeidBepaald | Self::ArbeidBbl)
+        matches!(
+            self,
+            Self::ArbeidOnbepaald | Self::ArbeidBepaald | Self::ArbeidBbl
+        )
     }
 }
 

@@ -23,7 +23,10 @@ pub fn zk_14_1(provider: &Provider, peildatum: NaiveDate, zorgkantoor: Option<&s
                 continue;
             }
             for group in provider.groups(i.process.locatie, zorgkantoor) {
-                clients.entry((group, format!("{ONZ_ZORG}{profile}"))).or_default().insert(client.id);
+                clients
+                    .entry((group, format!("{ONZ_ZORG}{profile}")))
+                    .or_default()
+                    .insert(client.id);
             }
         }
     }
@@ -43,7 +46,12 @@ pub fn zk_15_1(provider: &Provider, zorgkantoor: Option<&str>) -> Table {
             units.entry(group).or_default().insert(unit.id);
         }
     }
-    Table::from_rows(units.into_iter().map(|(g, u)| vec![Cell::Text(g), Cell::count(u.len())]).collect())
+    Table::from_rows(
+        units
+            .into_iter()
+            .map(|(g, u)| vec![Cell::Text(g), Cell::count(u.len())])
+            .collect(),
+    )
 }
 
 /// IGJ 1.1.1 — clients in care per delivery form on a reference date (organisation): clients with
@@ -53,26 +61,51 @@ pub fn igj_1_1_1(provider: &Provider, peildatum: NaiveDate) -> Table {
     for client in &provider.clients {
         for i in &client.indicaties {
             let Some(delivery) = i.delivery else { continue };
-            if active_on(i.start, i.end, peildatum) && active_on(i.process.start, i.process.end, peildatum) {
-                clients.entry(format!("{ONZ_ZORG}{delivery}")).or_default().insert(client.id);
+            if active_on(i.start, i.end, peildatum)
+                && active_on(i.process.start, i.process.end, peildatum)
+            {
+                clients
+                    .entry(format!("{ONZ_ZORG}{delivery}"))
+                    .or_default()
+                    .insert(client.id);
             }
         }
     }
-    Table::from_rows(clients.into_iter().map(|(d, c)| vec![Cell::Text(d), Cell::count(c.len())]).collect())
+    Table::from_rows(
+        clients
+            .into_iter()
+            .map(|(d, c)| vec![Cell::Text(d), Cell::count(c.len())])
+            .collect(),
+    )
 }
 
 /// NZa Wmg 1.1.1 — approved invoiced amount in a period, per group (the care process's
 /// location) and for the organisation, in euros.
-pub fn nza_wmg_1_1_1(provider: &Provider, start: NaiveDate, end: NaiveDate, zorgkantoor: Option<&str>) -> Table {
+pub fn nza_wmg_1_1_1(
+    provider: &Provider,
+    start: NaiveDate,
+    end: NaiveDate,
+    zorgkantoor: Option<&str>,
+) -> Table {
     let mut amounts: BTreeMap<String, i128> = BTreeMap::new();
     for client in &provider.clients {
         for i in &client.indicaties {
-            for invoice in i.process.invoices.iter().filter(|v| v.approved && start <= v.date && v.date <= end) {
+            for invoice in i
+                .process
+                .invoices
+                .iter()
+                .filter(|v| v.approved && start <= v.date && v.date <= end)
+            {
                 for group in provider.groups(i.process.locatie, zorgkantoor) {
                     *amounts.entry(group).or_default() += i128::from(invoice.cents);
                 }
             }
         }
     }
-    Table::from_rows(amounts.into_iter().map(|(g, a)| vec![Cell::Text(g), Cell::Hundredths(a)]).collect())
+    Table::from_rows(
+        amounts
+            .into_iter()
+            .map(|(g, a)| vec![Cell::Text(g), Cell::Hundredths(a)])
+            .collect(),
+    )
 }

@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Months, NaiveDate};
 
-use crate::generate::{AgreementKind, Client, Id, Locatie, Medewerker, Record, Vestiging, WoonEenheid};
+use crate::generate::{
+    AgreementKind, Client, Id, Locatie, Medewerker, Record, Vestiging, WoonEenheid,
+};
 use crate::reference::regions::zorgkantoor_of_region;
 
 mod care;
@@ -161,8 +163,14 @@ impl Provider {
         groups
     }
 
-    fn vestiging_in_region(&self, locatie: Option<Id>, zorgkantoor: Option<&str>) -> Option<&Vestiging> {
-        let vestiging = self.vestigingen.get(&self.locaties.get(&locatie?)?.vestiging)?;
+    fn vestiging_in_region(
+        &self,
+        locatie: Option<Id>,
+        zorgkantoor: Option<&str>,
+    ) -> Option<&Vestiging> {
+        let vestiging = self
+            .vestigingen
+            .get(&self.locaties.get(&locatie?)?.vestiging)?;
         let operator = zorgkantoor_of_region(vestiging.region?)?;
         match zorgkantoor {
             Some(wanted) if wanted != operator.local_name => None,

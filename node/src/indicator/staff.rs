@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Months, NaiveDate};
 
-use super::{active_on, overlaps, ratio_cell, Cell, GroupSets, Provider, Quarter, Row, Table, ORGANISATION, STAFF};
+use super::{
+    active_on, overlaps, ratio_cell, Cell, GroupSets, Provider, Quarter, Row, Table, ORGANISATION,
+    STAFF,
+};
 use crate::generate::{Afspraak, AgreementKind, Medewerker, Overeenkomst};
 use crate::reference::calendar::day_number;
 
@@ -38,13 +41,21 @@ pub fn zk_1_1(provider: &Provider, quarter: Quarter, zorgkantoor: Option<&str>) 
             continue;
         }
         let start = a.start.max(o.start).max(from);
-        let end = [a.end, o.end, Some(to)].into_iter().flatten().min().unwrap_or(to);
+        let end = [a.end, o.end, Some(to)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(to);
         if start > end {
             continue;
         }
         for group in provider.groups(a.locatie, zorgkantoor) {
             let entry = covered.entry((group, m.id)).or_default();
-            let set = if a.function.care { &mut entry.0 } else { &mut entry.1 };
+            let set = if a.function.care {
+                &mut entry.0
+            } else {
+                &mut entry.1
+            };
             set.extend(day_number(start)..=day_number(end));
         }
     }
@@ -59,7 +70,14 @@ pub fn zk_1_1(provider: &Provider, quarter: Quarter, zorgkantoor: Option<&str>) 
     let d = i128::from(days);
     Table::from_rows(
         sums.into_iter()
-            .map(|(group, [c, n, t])| vec![Cell::Text(group), ratio_cell(c, d), ratio_cell(n, d), ratio_cell(t, d)])
+            .map(|(group, [c, n, t])| {
+                vec![
+                    Cell::Text(group),
+                    ratio_cell(c, d),
+                    ratio_cell(n, d),
+                    ratio_cell(t, d),
+                ]
+            })
             .collect(),
     )
 }
@@ -70,13 +88,18 @@ pub fn zk_1_1(provider: &Provider, quarter: Quarter, zorgkantoor: Option<&str>) 
 pub fn zk_1_2(provider: &Provider, peildatum: NaiveDate, zorgkantoor: Option<&str>) -> Table {
     let mut kinds = STAFF.to_vec();
     kinds.push(AgreementKind::Oproep);
-    let (mut care, mut other, mut all): (GroupSets<u32>, GroupSets<u32>, GroupSets<u32>) = Default::default();
+    let (mut care, mut other, mut all): (GroupSets<u32>, GroupSets<u32>, GroupSets<u32>) =
+        Default::default();
     for (m, _, a) in afspraken(provider, &kinds) {
         if !active_on(a.start, a.end, peildatum) {
             continue;
         }
         for group in provider.groups(a.locatie, zorgkantoor) {
-            let set = if a.function.care { &mut care } else { &mut other };
+            let set = if a.function.care {
+                &mut care
+            } else {
+                &mut other
+            };
             set.entry(group.clone()).or_default().insert(m.id);
             all.entry(group).or_default().insert(m.id);
         }
@@ -84,7 +107,14 @@ pub fn zk_1_2(provider: &Provider, peildatum: NaiveDate, zorgkantoor: Option<&st
     let size = |sets: &GroupSets<u32>, g: &str| Cell::count(sets.get(g).map_or(0, BTreeSet::len));
     Table::from_rows(
         all.iter()
-            .map(|(g, persons)| vec![Cell::Text(g.clone()), size(&care, g), size(&other, g), Cell::count(persons.len())])
+            .map(|(g, persons)| {
+                vec![
+                    Cell::Text(g.clone()),
+                    size(&care, g),
+                    size(&other, g),
+                    Cell::count(persons.len()),
+                ]
+            })
             .collect(),
     )
 }
@@ -110,22 +140,33 @@ pub fn zk_2_1(provider: &Provider, quarter: Quarter, zorgkantoor: Option<&str>) 
             }
         }
     }
-    Table::from_rows(hours.into_iter().map(|(g, h)| vec![Cell::Text(g), Cell::Hundredths(h)]).collect())
+    Table::from_rows(
+        hours
+            .into_iter()
+            .map(|(g, h)| vec![Cell::Text(g), Cell::Hundredths(h)])
+            .collect(),
+    )
 }
+
+/// Contracts (person, agreement index) per group.
+type Contracts = GroupSets<(u32, u32)>;
 
 /// Zorgkantoren 3.1 — share of fixed-term employment contracts on a reference date: contracts
 /// (fixed-term or indefinite; BBL contracts are neither) with an afspraak running on the date, per
 /// group; the percentage is rounded to two decimals.
 pub fn zk_3_1(provider: &Provider, peildatum: NaiveDate, zorgkantoor: Option<&str>) -> Table {
     let kinds = [AgreementKind::ArbeidBepaald, AgreementKind::ArbeidOnbepaald];
-    let (mut fixed, mut all): (GroupSets<(u32, u32)>, GroupSets<(u32, u32)>) = Default::default();
+    let (mut fixed, mut all): (Contracts, Contracts) = Default::default();
     for (m, o, a) in afspraken(provider, &kinds) {
         if !active_on(a.start, a.end, peildatum) {
             continue;
         }
         for group in provider.groups(a.locatie, zorgkantoor) {
             if o.kind == AgreementKind::ArbeidBepaald {
-                fixed.entry(group.clone()).or_default().insert((m.id, o.index));
+                fixed
+                    .entry(group.clone())
+                    .or_default()
+                    .insert((m.id, o.index));
             }
             all.entry(group).or_default().insert((m.id, o.index));
         }
@@ -135,7 +176,12 @@ pub fn zk_3_1(provider: &Provider, peildatum: NaiveDate, zorgkantoor: Option<&st
             .map(|(g, contracts)| {
                 let b = fixed.get(g).map_or(0, BTreeSet::len);
                 let t = contracts.len();
-                vec![Cell::Text(g.clone()), Cell::count(b), Cell::count(t), ratio_cell(100 * b as i128, t as i128)]
+                vec![
+                    Cell::Text(g.clone()),
+                    Cell::count(b),
+                    Cell::count(t),
+                    ratio_cell(100 * b as i128, t as i128),
+                ]
             })
             .collect(),
     )
@@ -146,11 +192,17 @@ pub fn zk_3_1(provider: &Provider, peildatum: NaiveDate, zorgkantoor: Option<&st
 /// afspraken contributes both) divided by the number of distinct persons; "Ongedefinieerd"
 /// without persons.
 pub fn zk_4_1(provider: &Provider, peildatum: NaiveDate, zorgkantoor: Option<&str>) -> Table {
-    let kinds = [AgreementKind::ArbeidOnbepaald, AgreementKind::ArbeidBepaald, AgreementKind::ArbeidBbl];
+    let kinds = [
+        AgreementKind::ArbeidOnbepaald,
+        AgreementKind::ArbeidBepaald,
+        AgreementKind::ArbeidBbl,
+    ];
     // group -> [care hours, care persons, other hours, other persons]
     let mut sums: BTreeMap<String, (i128, BTreeSet<u32>, i128, BTreeSet<u32>)> = BTreeMap::new();
     for (m, _, a) in afspraken(provider, &kinds) {
-        let Some(size) = a.size.filter(|_| active_on(a.start, a.end, peildatum)) else { continue };
+        let Some(size) = a.size.filter(|_| active_on(a.start, a.end, peildatum)) else {
+            continue;
+        };
         for group in provider.groups(a.locatie, zorgkantoor) {
             let entry = sums.entry(group).or_default();
             if a.function.care {
@@ -166,7 +218,9 @@ pub fn zk_4_1(provider: &Provider, peildatum: NaiveDate, zorgkantoor: Option<&st
     let average = |hours: i128, persons: usize| ratio_cell(hours, 100 * persons as i128);
     Table::from_rows(
         sums.into_iter()
-            .map(|(g, (ch, cp, oh, op))| vec![Cell::Text(g), average(ch, cp.len()), average(oh, op.len())])
+            .map(|(g, (ch, cp, oh, op))| {
+                vec![Cell::Text(g), average(ch, cp.len()), average(oh, op.len())]
+            })
             .collect(),
     )
 }
@@ -182,7 +236,12 @@ pub fn zk_9_1(provider: &Provider, quarter: Quarter, zorgkantoor: Option<&str>) 
             }
         }
     }
-    Table::from_rows(persons.into_iter().map(|(g, p)| vec![Cell::Text(g), Cell::count(p.len())]).collect())
+    Table::from_rows(
+        persons
+            .into_iter()
+            .map(|(g, p)| vec![Cell::Text(g), Cell::count(p.len())])
+            .collect(),
+    )
 }
 
 /// The same date a year earlier (29 February becomes 28 February), as `xsd:date - P1Y`.
@@ -195,7 +254,11 @@ pub fn one_year_before(date: NaiveDate) -> NaiveDate {
 /// the organisation, "Ongedefinieerd" when the denominator is zero.
 pub fn zk_13_1(provider: &Provider, peildatum: NaiveDate) -> Table {
     let before = one_year_before(peildatum);
-    let kinds = [AgreementKind::ArbeidOnbepaald, AgreementKind::ArbeidBepaald, AgreementKind::ArbeidBbl];
+    let kinds = [
+        AgreementKind::ArbeidOnbepaald,
+        AgreementKind::ArbeidBepaald,
+        AgreementKind::ArbeidBbl,
+    ];
     let (mut now, mut then): (BTreeSet<u32>, BTreeSet<u32>) = Default::default();
     for (m, _, a) in afspraken(provider, &kinds) {
         if !a.function.care {
@@ -223,7 +286,11 @@ pub fn zk_13_1(provider: &Provider, peildatum: NaiveDate) -> Table {
 pub fn igj_1_2_1(provider: &Provider, peildatum: NaiveDate) -> Table {
     let mut persons: BTreeMap<u8, BTreeSet<u32>> = BTreeMap::new();
     for (m, _, a) in afspraken(provider, &STAFF) {
-        if let Some(level) = a.function.level.filter(|_| a.function.care && active_on(a.start, a.end, peildatum)) {
+        if let Some(level) = a
+            .function
+            .level
+            .filter(|_| a.function.care && active_on(a.start, a.end, peildatum))
+        {
             persons.entry(level).or_default().insert(m.id);
         }
     }
@@ -239,7 +306,11 @@ pub fn igj_1_2_1(provider: &Provider, peildatum: NaiveDate) -> Table {
 /// contracted hours of every running employment afspraak divided by 36, rounded to two decimals),
 /// for the organisation. Without anyone employed, the counts are zero.
 pub fn vws_jvz_4_1(provider: &Provider, peildatum: NaiveDate) -> Table {
-    let kinds = [AgreementKind::ArbeidOnbepaald, AgreementKind::ArbeidBepaald, AgreementKind::ArbeidBbl];
+    let kinds = [
+        AgreementKind::ArbeidOnbepaald,
+        AgreementKind::ArbeidBepaald,
+        AgreementKind::ArbeidBbl,
+    ];
     let mut persons = BTreeSet::new();
     let mut hours = 0i128;
     for (m, _, a) in afspraken(provider, &kinds) {
@@ -249,6 +320,10 @@ pub fn vws_jvz_4_1(provider: &Provider, peildatum: NaiveDate) -> Table {
         }
     }
     let fte = super::ratio_hundredths(hours, 3600).unwrap_or(0);
-    let row: Row = vec![Cell::Text(ORGANISATION.into()), Cell::count(persons.len()), Cell::Hundredths(fte)];
+    let row: Row = vec![
+        Cell::Text(ORGANISATION.into()),
+        Cell::count(persons.len()),
+        Cell::Hundredths(fte),
+    ];
     Table::from_rows(vec![row])
 }

@@ -37,22 +37,51 @@ pub type Bindings = HashMap<Variable, Term>;
 pub fn substitute_parameters(query: Query, bindings: &Bindings) -> Result<Query, SubstituteError> {
     for (variable, value) in bindings {
         if matches!(value, Term::BlankNode(_)) {
-            return Err(SubstituteError::BlankNodeValue(variable.as_str().to_owned()));
+            return Err(SubstituteError::BlankNodeValue(
+                variable.as_str().to_owned(),
+            ));
         }
     }
     let s = Substitution { bindings };
     Ok(match query {
-        Query::Select { dataset, pattern, base_iri } => Query::Select { dataset, pattern: s.pattern(pattern)?, base_iri },
-        Query::Ask { dataset, pattern, base_iri } => Query::Ask { dataset, pattern: s.pattern(pattern)?, base_iri },
-        Query::Construct { template, dataset, pattern, base_iri } => Query::Construct {
+        Query::Select {
+            dataset,
+            pattern,
+            base_iri,
+        } => Query::Select {
+            dataset,
+            pattern: s.pattern(pattern)?,
+            base_iri,
+        },
+        Query::Ask {
+            dataset,
+            pattern,
+            base_iri,
+        } => Query::Ask {
+            dataset,
+            pattern: s.pattern(pattern)?,
+            base_iri,
+        },
+        Query::Construct {
+            template,
+            dataset,
+            pattern,
+            base_iri,
+        } => Query::Construct {
             template: template.into_iter().map(|t| s.triple(t)).collect(),
             dataset,
             pattern: s.pattern(pattern)?,
             base_iri,
         },
-        Query::Describe { dataset, pattern, base_iri } => {
-            Query::Describe { dataset, pattern: s.pattern(pattern)?, base_iri }
-        }
+        Query::Describe {
+            dataset,
+            pattern,
+            base_iri,
+        } => Query::Describe {
+            dataset,
+            pattern: s.pattern(pattern)?,
+            base_iri,
+        },
     })
 }
 
@@ -63,7 +92,9 @@ struct Substitution<'a> {
 impl Substitution<'_> {
     fn check_not_assigned(&self, variable: &Variable) -> Result<(), SubstituteError> {
         if self.bindings.contains_key(variable) {
-            return Err(SubstituteError::AssignedInQuery(variable.as_str().to_owned()));
+            return Err(SubstituteError::AssignedInQuery(
+                variable.as_str().to_owned(),
+            ));
         }
         Ok(())
     }
@@ -89,42 +120,84 @@ impl Substitution<'_> {
     }
 
     fn triple(&self, t: TriplePattern) -> TriplePattern {
-        TriplePattern { subject: self.term(t.subject), predicate: self.named(t.predicate), object: self.term(t.object) }
+        TriplePattern {
+            subject: self.term(t.subject),
+            predicate: self.named(t.predicate),
+            object: self.term(t.object),
+        }
     }
 
+    #[allow(clippy::boxed_local)] // spargebra's algebra hands the children over boxed
     fn boxed(&self, pattern: Box<GraphPattern>) -> Result<Box<GraphPattern>, SubstituteError> {
         Ok(Box::new(self.pattern(*pattern)?))
     }
 
     fn pattern(&self, pattern: GraphPattern) -> Result<GraphPattern, SubstituteError> {
         Ok(match pattern {
-            GraphPattern::Bgp { patterns } => {
-                GraphPattern::Bgp { patterns: patterns.into_iter().map(|t| self.triple(t)).collect() }
-            }
-            GraphPattern::Path { subject, path, object } => {
-                GraphPattern::Path { subject: self.term(subject), path, object: self.term(object) }
-            }
-            GraphPattern::Join { left, right } => GraphPattern::Join { left: self.boxed(left)?, right: self.boxed(right)? },
-            GraphPattern::LeftJoin { left, right, expression } => GraphPattern::LeftJoin {
+            GraphPattern::Bgp { patterns } => GraphPattern::Bgp {
+                patterns: patterns.into_iter().map(|t| self.triple(t)).collect(),
+            },
+            GraphPattern::Path {
+                subject,
+                path,
+                object,
+            } => GraphPattern::Path {
+                subject: self.term(subject),
+                path,
+                object: self.term(object),
+            },
+            GraphPattern::Join { left, right } => GraphPattern::Join {
+                left: self.boxed(left)?,
+                right: self.boxed(right)?,
+            },
+            GraphPattern::LeftJoin {
+                left,
+                right,
+                expression,
+            } => GraphPattern::LeftJoin {
                 left: self.boxed(left)?,
                 right: self.boxed(right)?,
                 expression: expression.map(|e| self.expression(e)).transpose()?,
             },
-            GraphPattern::Filter { expr, inner } => {
-                GraphPattern::Filter { expr: self.expression(expr)?, inner: self.boxed(inner)? }
-            }
-            GraphPattern::Union { left, right } => GraphPattern::Union { left: self.boxed(left)?, right: self.boxed(right)? },
-            GraphPattern::Graph { name, inner } => GraphPattern::Graph { name: self.named(name), inner: self.boxed(inner)? },
-            GraphPattern::Extend { inner, variable, expression } => {
+            GraphPattern::Filter { expr, inner } => GraphPattern::Filter {
+                expr: self.expression(expr)?,
+                inner: self.boxed(inner)?,
+            },
+            GraphPattern::Union { left, right } => GraphPattern::Union {
+                left: self.boxed(left)?,
+                right: self.boxed(right)?,
+            },
+            GraphPattern::Graph { name, inner } => GraphPattern::Graph {
+                name: self.named(name),
+                inner: self.boxed(inner)?,
+            },
+            GraphPattern::Extend {
+                inner,
+                variable,
+                expression,
+            } => {
                 self.check_not_assigned(&variable)?;
-                GraphPattern::Extend { inner: self.boxed(inner)?, variable, expression: self.expression(expression)? }
+                GraphPattern::Extend {
+                    inner: self.boxed(inner)?,
+                    variable,
+                    expression: self.expression(expression)?,
+                }
             }
-            GraphPattern::Minus { left, right } => GraphPattern::Minus { left: self.boxed(left)?, right: self.boxed(right)? },
-            GraphPattern::Values { variables, bindings } => {
+            GraphPattern::Minus { left, right } => GraphPattern::Minus {
+                left: self.boxed(left)?,
+                right: self.boxed(right)?,
+            },
+            GraphPattern::Values {
+                variables,
+                bindings,
+            } => {
                 for variable in &variables {
                     self.check_not_assigned(variable)?;
                 }
-                GraphPattern::Values { variables, bindings }
+                GraphPattern::Values {
+                    variables,
+                    bindings,
+                }
             }
             GraphPattern::OrderBy { inner, expression } => GraphPattern::OrderBy {
                 inner: self.boxed(inner)?,
@@ -139,10 +212,26 @@ impl Substitution<'_> {
                     .collect::<Result<_, SubstituteError>>()?,
             },
             GraphPattern::Project { inner, variables } => self.project(*inner, variables)?,
-            GraphPattern::Distinct { inner } => GraphPattern::Distinct { inner: self.boxed(inner)? },
-            GraphPattern::Reduced { inner } => GraphPattern::Reduced { inner: self.boxed(inner)? },
-            GraphPattern::Slice { inner, start, length } => GraphPattern::Slice { inner: self.boxed(inner)?, start, length },
-            GraphPattern::Group { inner, variables, aggregates } => {
+            GraphPattern::Distinct { inner } => GraphPattern::Distinct {
+                inner: self.boxed(inner)?,
+            },
+            GraphPattern::Reduced { inner } => GraphPattern::Reduced {
+                inner: self.boxed(inner)?,
+            },
+            GraphPattern::Slice {
+                inner,
+                start,
+                length,
+            } => GraphPattern::Slice {
+                inner: self.boxed(inner)?,
+                start,
+                length,
+            },
+            GraphPattern::Group {
+                inner,
+                variables,
+                aggregates,
+            } => {
                 for variable in variables.iter().chain(aggregates.iter().map(|(v, _)| v)) {
                     self.check_not_assigned(variable)?;
                 }
@@ -155,9 +244,15 @@ impl Substitution<'_> {
                         .collect::<Result<_, SubstituteError>>()?,
                 }
             }
-            GraphPattern::Service { name, inner, silent } => {
-                GraphPattern::Service { name: self.named(name), inner: self.boxed(inner)?, silent }
-            }
+            GraphPattern::Service {
+                name,
+                inner,
+                silent,
+            } => GraphPattern::Service {
+                name: self.named(name),
+                inner: self.boxed(inner)?,
+                silent,
+            },
             // Variants behind optional spargebra features (LATERAL) are left as they are.
             #[allow(unreachable_patterns)]
             other => other,
@@ -166,7 +261,11 @@ impl Substitution<'_> {
 
     /// A projected parameter stays in the projection: its value is bound by an `Extend` just
     /// inside, so the subquery (or the result) still carries it.
-    fn project(&self, inner: GraphPattern, variables: Vec<Variable>) -> Result<GraphPattern, SubstituteError> {
+    fn project(
+        &self,
+        inner: GraphPattern,
+        variables: Vec<Variable>,
+    ) -> Result<GraphPattern, SubstituteError> {
         let mut inner = self.pattern(inner)?;
         for variable in &variables {
             if let Some(value) = self.bindings.get(variable) {
@@ -177,18 +276,31 @@ impl Substitution<'_> {
                 };
             }
         }
-        Ok(GraphPattern::Project { inner: Box::new(inner), variables })
+        Ok(GraphPattern::Project {
+            inner: Box::new(inner),
+            variables,
+        })
     }
 
-    fn aggregate(&self, aggregate: AggregateExpression) -> Result<AggregateExpression, SubstituteError> {
+    fn aggregate(
+        &self,
+        aggregate: AggregateExpression,
+    ) -> Result<AggregateExpression, SubstituteError> {
         Ok(match aggregate {
-            AggregateExpression::FunctionCall { name, expr, distinct } => {
-                AggregateExpression::FunctionCall { name, expr: self.expression(expr)?, distinct }
-            }
+            AggregateExpression::FunctionCall {
+                name,
+                expr,
+                distinct,
+            } => AggregateExpression::FunctionCall {
+                name,
+                expr: self.expression(expr)?,
+                distinct,
+            },
             other => other,
         })
     }
 
+    #[allow(clippy::boxed_local)] // spargebra's algebra hands the children over boxed
     fn boxed_expression(&self, e: Box<Expression>) -> Result<Box<Expression>, SubstituteError> {
         Ok(Box::new(self.expression(*e)?))
     }
@@ -221,7 +333,11 @@ impl Substitution<'_> {
             E::UnaryMinus(a) => E::UnaryMinus(self.boxed_expression(a)?),
             E::Not(a) => E::Not(self.boxed_expression(a)?),
             E::Exists(p) => E::Exists(self.boxed(p)?),
-            E::If(a, b, c) => E::If(self.boxed_expression(a)?, self.boxed_expression(b)?, self.boxed_expression(c)?),
+            E::If(a, b, c) => E::If(
+                self.boxed_expression(a)?,
+                self.boxed_expression(b)?,
+                self.boxed_expression(c)?,
+            ),
             E::Coalesce(list) => E::Coalesce(self.list(list)?),
             E::FunctionCall(f, args) => E::FunctionCall(f, self.list(args)?),
             other => other,
@@ -241,4 +357,3 @@ fn constant(value: &Term) -> Expression {
         other => Expression::Literal(other.to_string().into()),
     }
 }
-

@@ -22,7 +22,11 @@ pub fn day_node(date: NaiveDate) -> NamedNode {
 }
 
 /// Writes one calendar day per date in `first..=last` (nothing when `last < first`).
-pub fn write_calendar(first: NaiveDate, last: NaiveDate, sink: &mut dyn TripleSink) -> io::Result<()> {
+pub fn write_calendar(
+    first: NaiveDate,
+    last: NaiveDate,
+    sink: &mut dyn TripleSink,
+) -> io::Result<()> {
     let instant = time("Instant");
     let position_class = time("TimePosition");
     let in_xsd_date = time("inXSDDate");
@@ -40,9 +44,21 @@ pub fn write_calendar(first: NaiveDate, last: NaiveDate, sink: &mut dyn TripleSi
             Literal::new_typed_literal(date.to_string(), xsd::DATE),
         ))?;
         sink.push(Triple::new(day, in_position.clone(), position.clone()))?;
-        sink.push(Triple::new(position.clone(), rdf::TYPE, position_class.clone()))?;
-        sink.push(Triple::new(position.clone(), trs.clone(), day_count.clone()))?;
-        sink.push(Triple::new(position, numeric.clone(), Literal::from(day_number(date))))?;
+        sink.push(Triple::new(
+            position.clone(),
+            rdf::TYPE,
+            position_class.clone(),
+        ))?;
+        sink.push(Triple::new(
+            position.clone(),
+            trs.clone(),
+            day_count.clone(),
+        ))?;
+        sink.push(Triple::new(
+            position,
+            numeric.clone(),
+            Literal::from(day_number(date)),
+        ))?;
     }
     Ok(())
 }

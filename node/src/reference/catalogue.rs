@@ -15,8 +15,14 @@ use super::TripleSink;
 /// the provider's buildings.
 pub fn class_hierarchy() -> Vec<(NamedNode, NamedNode)> {
     let mut pairs = vec![
-        (pers("ArbeidsOvereenkomstBepaaldeTijd"), pers("ArbeidsOvereenkomst")),
-        (pers("ArbeidsOvereenkomstOnbepaaldeTijd"), pers("ArbeidsOvereenkomst")),
+        (
+            pers("ArbeidsOvereenkomstBepaaldeTijd"),
+            pers("ArbeidsOvereenkomst"),
+        ),
+        (
+            pers("ArbeidsOvereenkomstOnbepaaldeTijd"),
+            pers("ArbeidsOvereenkomst"),
+        ),
         (pers("ArbeidsOvereenkomstBBL"), pers("ArbeidsOvereenkomst")),
         (pers("ZorgverlenerFunctie"), g("OccupationalPositionRole")),
         (pers("ZiektePeriode"), pers("VerzuimPeriode")),
@@ -48,7 +54,9 @@ pub fn class_hierarchy() -> Vec<(NamedNode, NamedNode)> {
 pub const CARE_PROFILES: [&str; 7] = ["4VV", "5VV", "6VV", "7VV", "8VV", "9BVV", "10VV"];
 
 /// Long-term care sectors.
-pub const SECTORS: [&str; 9] = ["VV", "GGZ", "GGZ-W", "GGZ-B", "LG", "LVG", "VG", "ZGAUD", "ZGVIS"];
+pub const SECTORS: [&str; 9] = [
+    "VV", "GGZ", "GGZ-W", "GGZ-B", "LG", "LVG", "VG", "ZGAUD", "ZGVIS",
+];
 
 /// Delivery forms (leveringsvormen) of a Wlz indication.
 pub const DELIVERY_FORMS: [&str; 4] = ["instelling", "vpt", "mpt", "pgb"];
@@ -83,10 +91,20 @@ pub struct Account {
 }
 
 const fn rubriek(code: &'static str, parent: Option<&'static str>, label: &'static str) -> Account {
-    Account { code, parent, label, is_account: false }
+    Account {
+        code,
+        parent,
+        label,
+        is_account: false,
+    }
 }
 const fn rekening(code: &'static str, parent: &'static str, label: &'static str) -> Account {
-    Account { code, parent: Some(parent), label, is_account: true }
+    Account {
+        code,
+        parent: Some(parent),
+        label,
+        is_account: true,
+    }
 }
 
 /// The chart of accounts (Prismant-style codes).
@@ -146,20 +164,44 @@ pub fn write_catalogue(sink: &mut dyn TripleSink) -> io::Result<()> {
     }
     labelled(g("percent"), g("UnitOfMeasure"), "procent".into(), sink)?;
     for sector in SECTORS {
-        labelled(zorg(sector), zorg("LangdurigeZorgSector"), format!("Sector {sector}"), sink)?;
+        labelled(
+            zorg(sector),
+            zorg("LangdurigeZorgSector"),
+            format!("Sector {sector}"),
+            sink,
+        )?;
     }
     for profile in CARE_PROFILES {
-        labelled(zorg(profile), zorg("Zorgprofiel"), format!("Zorgprofiel {profile}"), sink)?;
+        labelled(
+            zorg(profile),
+            zorg("Zorgprofiel"),
+            format!("Zorgprofiel {profile}"),
+            sink,
+        )?;
         sink.push(Triple::new(zorg(profile), g("isAbout"), zorg("VV")))?;
     }
     for form in DELIVERY_FORMS {
-        labelled(zorg(form), zorg("Leveringsvorm"), format!("Leveringsvorm {form}"), sink)?;
+        labelled(
+            zorg(form),
+            zorg("Leveringsvorm"),
+            format!("Leveringsvorm {form}"),
+            sink,
+        )?;
     }
     for level in 1..=6 {
-        labelled(odb_level(level), pers("ODBKwalificatieWaarde"), format!("Niveau {level}"), sink)?;
+        labelled(
+            odb_level(level),
+            pers("ODBKwalificatieWaarde"),
+            format!("Niveau {level}"),
+            sink,
+        )?;
     }
     for account in CHART {
-        let class = if account.is_account { "Grootboekrekening" } else { "Grootboekrubriek" };
+        let class = if account.is_account {
+            "Grootboekrekening"
+        } else {
+            "Grootboekrubriek"
+        };
         labelled(fin(account.code), fin(class), account.label.into(), sink)?;
         if let Some(parent) = account.parent {
             sink.push(Triple::new(fin(account.code), g("partOf"), fin(parent)))?;

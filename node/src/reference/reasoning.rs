@@ -27,11 +27,15 @@ const BATCH: usize = 100_000;
 
 /// The transitive superclasses of every class that has one, from all `rdfs:subClassOf` triples
 /// in the store whose subject and object are IRIs.
-pub fn superclass_closure(store: &Store) -> Result<HashMap<NamedNode, Vec<NamedNode>>, ReasoningError> {
+pub fn superclass_closure(
+    store: &Store,
+) -> Result<HashMap<NamedNode, Vec<NamedNode>>, ReasoningError> {
     let mut direct: HashMap<NamedNode, Vec<NamedNode>> = HashMap::new();
     for quad in store.quads_for_pattern(None, Some(rdfs::SUB_CLASS_OF), None, None) {
         let quad = quad?;
-        if let (NamedOrBlankNode::NamedNode(sub), Term::NamedNode(sup)) = (quad.subject, quad.object) {
+        if let (NamedOrBlankNode::NamedNode(sub), Term::NamedNode(sup)) =
+            (quad.subject, quad.object)
+        {
             if sub != sup {
                 direct.entry(sub).or_default().push(sup);
             }
@@ -58,7 +62,10 @@ pub fn superclass_closure(store: &Store) -> Result<HashMap<NamedNode, Vec<NamedN
 
 /// Adds to `graph` the `rdf:type` triples implied by the store's class hierarchy and returns how
 /// many new triples were inserted. Running it twice inserts nothing the second time.
-pub fn materialise_subclasses(store: &Store, graph: GraphNameRef<'_>) -> Result<u64, ReasoningError> {
+pub fn materialise_subclasses(
+    store: &Store,
+    graph: GraphNameRef<'_>,
+) -> Result<u64, ReasoningError> {
     let closure = superclass_closure(store)?;
     if closure.is_empty() {
         return Ok(0);
@@ -67,9 +74,16 @@ pub fn materialise_subclasses(store: &Store, graph: GraphNameRef<'_>) -> Result<
     let mut batch = Vec::with_capacity(BATCH);
     for quad in store.quads_for_pattern(None, Some(rdf::TYPE), None, Some(graph)) {
         let quad = quad?;
-        let Term::NamedNode(class) = &quad.object else { continue };
+        let Term::NamedNode(class) = &quad.object else {
+            continue;
+        };
         for sup in closure.get(class).into_iter().flatten() {
-            let inferred = Quad::new(quad.subject.clone(), rdf::TYPE, sup.clone(), graph.into_owned());
+            let inferred = Quad::new(
+                quad.subject.clone(),
+                rdf::TYPE,
+                sup.clone(),
+                graph.into_owned(),
+            );
             if !store.contains(&inferred)? {
                 batch.push(inferred);
             }
@@ -110,12 +124,32 @@ mod tests {
         let ontology = GraphName::NamedNode(iri("ontology"));
         let data = GraphName::NamedNode(iri("data"));
         let other = GraphName::NamedNode(iri("other"));
-        store.insert(&Quad::new(iri("A"), rdfs::SUB_CLASS_OF, iri("B"), ontology.clone())).unwrap();
-        store.insert(&Quad::new(iri("B"), rdfs::SUB_CLASS_OF, iri("C"), ontology.clone())).unwrap();
+        store
+            .insert(&Quad::new(
+                iri("A"),
+                rdfs::SUB_CLASS_OF,
+                iri("B"),
+                ontology.clone(),
+            ))
+            .unwrap();
+        store
+            .insert(&Quad::new(
+                iri("B"),
+                rdfs::SUB_CLASS_OF,
+                iri("C"),
+                ontology.clone(),
+            ))
+            .unwrap();
         // A cycle must not loop forever.
-        store.insert(&Quad::new(iri("C"), rdfs::SUB_CLASS_OF, iri("A"), ontology)).unwrap();
-        store.insert(&Quad::new(iri("x"), rdf::TYPE, iri("A"), data.clone())).unwrap();
-        store.insert(&Quad::new(iri("y"), rdf::TYPE, iri("A"), other.clone())).unwrap();
+        store
+            .insert(&Quad::new(iri("C"), rdfs::SUB_CLASS_OF, iri("A"), ontology))
+            .unwrap();
+        store
+            .insert(&Quad::new(iri("x"), rdf::TYPE, iri("A"), data.clone()))
+            .unwrap();
+        store
+            .insert(&Quad::new(iri("y"), rdf::TYPE, iri("A"), other.clone()))
+            .unwrap();
 
         let inserted = materialise_subclasses(&store, data.as_ref()).unwrap();
         assert_eq!(inserted, 2);
@@ -123,7 +157,10 @@ mod tests {
             let quad = Quad::new(iri("x"), rdf::TYPE, iri(class), data.clone());
             assert!(store.contains(&quad).unwrap(), "x a {class}");
             let untouched = Quad::new(iri("y"), rdf::TYPE, iri(class), other.clone());
-            assert!(!store.contains(&untouched).unwrap(), "y is in another graph");
+            assert!(
+                !store.contains(&untouched).unwrap(),
+                "y is in another graph"
+            );
         }
         assert_eq!(materialise_subclasses(&store, data.as_ref()).unwrap(), 0);
     }

@@ -31,12 +31,36 @@ pub struct Zorgkantoor {
 
 /// The synthetic zorgkantoren: twelve regions over six zorgkantoren.
 pub const ZORGKANTOREN: [Zorgkantoor; 6] = [
-    Zorgkantoor { local_name: "ZorgkantoorMenzis", name: "Menzis", regions: &[0, 1, 2] },
-    Zorgkantoor { local_name: "ZorgkantoorZilverenKruis", name: "Zilveren Kruis", regions: &[3, 4, 5] },
-    Zorgkantoor { local_name: "ZorgkantoorCZ", name: "CZ", regions: &[6, 7] },
-    Zorgkantoor { local_name: "ZorgkantoorVGZ", name: "VGZ", regions: &[8, 9] },
-    Zorgkantoor { local_name: "ZorgkantoorDSW", name: "DSW", regions: &[10] },
-    Zorgkantoor { local_name: "ZorgkantoorZorgEnZekerheid", name: "Zorg en Zekerheid", regions: &[11] },
+    Zorgkantoor {
+        local_name: "ZorgkantoorMenzis",
+        name: "Menzis",
+        regions: &[0, 1, 2],
+    },
+    Zorgkantoor {
+        local_name: "ZorgkantoorZilverenKruis",
+        name: "Zilveren Kruis",
+        regions: &[3, 4, 5],
+    },
+    Zorgkantoor {
+        local_name: "ZorgkantoorCZ",
+        name: "CZ",
+        regions: &[6, 7],
+    },
+    Zorgkantoor {
+        local_name: "ZorgkantoorVGZ",
+        name: "VGZ",
+        regions: &[8, 9],
+    },
+    Zorgkantoor {
+        local_name: "ZorgkantoorDSW",
+        name: "DSW",
+        regions: &[10],
+    },
+    Zorgkantoor {
+        local_name: "ZorgkantoorZorgEnZekerheid",
+        name: "Zorg en Zekerheid",
+        regions: &[11],
+    },
 ];
 
 /// Postcode areas per region (four per municipality, two municipalities per region).
@@ -88,14 +112,26 @@ pub fn write_regions(sink: &mut dyn TripleSink) -> io::Result<()> {
     for zorgkantoor in &ZORGKANTOREN {
         let node = zorgkantoor_node(zorgkantoor);
         sink.push(Triple::new(node.clone(), rdf::TYPE, org("Zorgkantoor")))?;
-        sink.push(Triple::new(node.clone(), label.clone(), Literal::from(zorgkantoor.name)))?;
+        sink.push(Triple::new(
+            node.clone(),
+            label.clone(),
+            Literal::from(zorgkantoor.name),
+        ))?;
         for region in zorgkantoor.regions {
-            sink.push(Triple::new(node.clone(), g("hasOperatingRange"), region_node(*region)))?;
+            sink.push(Triple::new(
+                node.clone(),
+                g("hasOperatingRange"),
+                region_node(*region),
+            ))?;
         }
     }
     for region in 0..region_count() {
         let region_iri = region_node(region);
-        sink.push(Triple::new(region_iri.clone(), rdf::TYPE, org("ZorgkantoorRegio")))?;
+        sink.push(Triple::new(
+            region_iri.clone(),
+            rdf::TYPE,
+            org("ZorgkantoorRegio"),
+        ))?;
         sink.push(Triple::new(
             region_iri.clone(),
             label.clone(),
@@ -104,8 +140,16 @@ pub fn write_regions(sink: &mut dyn TripleSink) -> io::Result<()> {
         for (index, area) in postcode_areas(region).iter().enumerate() {
             let municipality = reference(&format!("gemeente/{:02}{}", region + 1, index / 4));
             if index % 4 == 0 {
-                sink.push(Triple::new(municipality.clone(), rdf::TYPE, g("Municipality")))?;
-                sink.push(Triple::new(municipality.clone(), part_of.clone(), region_iri.clone()))?;
+                sink.push(Triple::new(
+                    municipality.clone(),
+                    rdf::TYPE,
+                    g("Municipality"),
+                ))?;
+                sink.push(Triple::new(
+                    municipality.clone(),
+                    part_of.clone(),
+                    region_iri.clone(),
+                ))?;
             }
             write_area(*area, Some(&municipality), sink)?;
         }
@@ -114,10 +158,18 @@ pub fn write_regions(sink: &mut dyn TripleSink) -> io::Result<()> {
     Ok(())
 }
 
-fn write_area(area: u16, municipality: Option<&NamedNode>, sink: &mut dyn TripleSink) -> io::Result<()> {
+fn write_area(
+    area: u16,
+    municipality: Option<&NamedNode>,
+    sink: &mut dyn TripleSink,
+) -> io::Result<()> {
     let node = reference(&format!("postcodegebied/{area}"));
     sink.push(Triple::new(node.clone(), rdf::TYPE, g("GeographicalArea")))?;
-    sink.push(Triple::new(node.clone(), g("identifiedBy"), postcode(&area.to_string())))?;
+    sink.push(Triple::new(
+        node.clone(),
+        g("identifiedBy"),
+        postcode(&area.to_string()),
+    ))?;
     if let Some(municipality) = municipality {
         sink.push(Triple::new(node, g("partOf"), municipality.clone()))?;
     }

@@ -15,8 +15,8 @@ use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{GraphName, Literal, NamedNode, Term, Variable};
 use oxigraph::sparql::{CancellationToken, QueryResults, SparqlEvaluator};
-use std::time::Duration;
 use oxigraph::store::Store;
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// The named graph of the provider's data.
@@ -38,7 +38,14 @@ pub struct Loaded {
 
 /// Small generation parameters for tests.
 pub fn small(seed: u64) -> GenerateParams {
-    GenerateParams { locations: 5, employees: 120, clients: 80, years: 2, last_year: 2025, seed }
+    GenerateParams {
+        locations: 5,
+        employees: 120,
+        clients: 80,
+        years: 2,
+        last_year: 2025,
+        seed,
+    }
 }
 
 fn nt(write: impl FnOnce(&mut TripleWriter<Vec<u8>>)) -> (Vec<u8>, u64) {
@@ -83,7 +90,12 @@ pub fn load_generated(params: &GenerateParams) -> Loaded {
     load(&store, &data, PROVIDER_GRAPH);
     materialise(&store);
     let provider = Provider::from_records(collect(params).unwrap());
-    Loaded { dir, store, provider, provider_triples }
+    Loaded {
+        dir,
+        store,
+        provider,
+        provider_triples,
+    }
 }
 
 /// Loads hand-made records (for edge cases), written exactly as the generator writes records.
@@ -98,12 +110,20 @@ pub fn load_records(params: &GenerateParams, records: Vec<Record>) -> Loaded {
     });
     load(&store, &data, PROVIDER_GRAPH);
     materialise(&store);
-    Loaded { dir, store, provider: Provider::from_records(records), provider_triples }
+    Loaded {
+        dir,
+        store,
+        provider: Provider::from_records(records),
+        provider_triples,
+    }
 }
 
 /// The directory of the official queries (outside the repository, CC BY-ND, never copied in).
 pub fn official_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/reference/kikv-queries/zorgkantoren-1.3.5"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/reference/kikv-queries/zorgkantoren-1.3.5"
+    ))
 }
 
 /// Our own queries.
@@ -126,12 +146,18 @@ pub fn date(value: chrono::NaiveDate) -> Term {
 }
 /// A zorgkantoor parameter.
 pub fn zorgkantoor(local: &str) -> Term {
-    NamedNode::new(format!("http://purl.org/ozo/onz-org#{local}")).unwrap().into()
+    NamedNode::new(format!("http://purl.org/ozo/onz-org#{local}"))
+        .unwrap()
+        .into()
 }
 
 /// Runs a SELECT query on the union of all graphs with parameters substituted; returns the
 /// column names and the rows as text (for diagnostics) and as a [`Table`].
-pub fn run(store: &Store, query: &str, parameters: &[(&str, Term)]) -> Result<(Vec<String>, Table), String> {
+pub fn run(
+    store: &Store,
+    query: &str,
+    parameters: &[(&str, Term)],
+) -> Result<(Vec<String>, Table), String> {
     run_with_limit(store, query, parameters, Duration::from_secs(60))
 }
 
@@ -142,9 +168,13 @@ pub fn run_with_limit(
     parameters: &[(&str, Term)],
     limit: Duration,
 ) -> Result<(Vec<String>, Table), String> {
-    let parsed = spargebra::SparqlParser::new().parse_query(query).map_err(|e| format!("parse: {e}"))?;
-    let bindings: Bindings =
-        parameters.iter().map(|(name, value)| (Variable::new(*name).unwrap(), value.clone())).collect();
+    let parsed = spargebra::SparqlParser::new()
+        .parse_query(query)
+        .map_err(|e| format!("parse: {e}"))?;
+    let bindings: Bindings = parameters
+        .iter()
+        .map(|(name, value)| (Variable::new(*name).unwrap(), value.clone()))
+        .collect();
     let substituted = substitute_parameters(parsed, &bindings).map_err(|e| e.to_string())?;
     let token = CancellationToken::new();
     let (done, stop) = std::sync::mpsc::channel::<()>();
@@ -171,15 +201,23 @@ fn execute(
     }
     let mut prepared = evaluator.for_query(substituted);
     prepared.dataset_mut().set_default_graph_as_union();
-    let results = prepared.on_store(store).execute().map_err(|e| format!("execute: {e}"))?;
-    let QueryResults::Solutions(solutions) = results else { return Err("not a SELECT".into()) };
+    let results = prepared
+        .on_store(store)
+        .execute()
+        .map_err(|e| format!("execute: {e}"))?;
+    let QueryResults::Solutions(solutions) = results else {
+        return Err("not a SELECT".into());
+    };
     let columns: Vec<Variable> = solutions.variables().to_vec();
     let mut rows = Vec::new();
     for solution in solutions {
         let solution = solution.map_err(|e| format!("evaluate: {e}"))?;
         rows.push(columns.iter().map(|c| cell(solution.get(c))).collect());
     }
-    Ok((columns.iter().map(|c| c.as_str().to_owned()).collect(), Table::from_rows(rows)))
+    Ok((
+        columns.iter().map(|c| c.as_str().to_owned()).collect(),
+        Table::from_rows(rows),
+    ))
 }
 
 /// A result term as a [`Cell`]: numbers exactly in hundredths when they have at most two
@@ -192,9 +230,9 @@ pub fn cell(term: Option<&Term>) -> Cell {
             if value == "Ongedefinieerd" || value == "Ongedefineerd" {
                 return Cell::Undefined;
             }
-            let numeric = ["integer", "decimal", "int", "long"]
-                .iter()
-                .any(|t| literal.datatype().as_str() == format!("http://www.w3.org/2001/XMLSchema#{t}"));
+            let numeric = ["integer", "decimal", "int", "long"].iter().any(|t| {
+                literal.datatype().as_str() == format!("http://www.w3.org/2001/XMLSchema#{t}")
+            });
             if numeric {
                 if let Some(h) = hundredths(value) {
                     return Cell::Hundredths(h);
@@ -220,7 +258,11 @@ fn hundredths(value: &str) -> Option<i128> {
     if fraction.len() > 2 || (whole.is_empty() && fraction.is_empty()) {
         return None;
     }
-    let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: i128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let fraction: i128 = format!("{fraction:0<2}").parse().ok()?;
     let magnitude = whole * 100 + fraction;
     Some(if negative { -magnitude } else { magnitude })
