@@ -5,7 +5,8 @@
 //! plain Oxigraph. The node's own query path does not exist yet; when it does, a second group
 //! measures the same queries through it, next to these.
 //!
-//! Run in the dev profile only: `cargo bench --profile dev -p kikv --bench indicators`.
+//! Run in the dev profile only: `cargo bench --profile dev -p kikv --bench indicators`
+//! (`KIKV_BENCH_QUICK=1` for one timed run per query instead of Criterion samples).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -111,6 +112,9 @@ fn bench(c: &mut Criterion) {
         queries.push((format!("official {id}"), text, bound));
     }
     let limit = Duration::from_secs(env("KIKV_BENCH_LIMIT_SECS", 60).into());
+    // KIKV_BENCH_QUICK=1: one timed run per query, no Criterion sampling (covers every query in
+    // minutes on a shared machine).
+    let quick = std::env::var_os("KIKV_BENCH_QUICK").is_some();
     let mut group = c.benchmark_group("plain-oxigraph");
     group
         .sample_size(10)
@@ -126,6 +130,9 @@ fn bench(c: &mut Criterion) {
                     table.0.len(),
                     started.elapsed().as_secs_f64()
                 );
+                if quick {
+                    continue;
+                }
                 group.bench_function(name.as_str(), |b| {
                     b.iter(|| run_with_limit(&loaded.store, text, bound, limit).unwrap())
                 });
