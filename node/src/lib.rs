@@ -12,7 +12,10 @@
 //! - [`catalog`]: the DCAT catalogue of the datasets the node offers;
 //! - [`credential`]: DIDs, keys, validated-query credentials, presentations, status lists;
 //! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
-//! - [`http`]: the mutual-TLS listener and its handlers.
+//! - [`http`]: the mutual-TLS listener and its handlers;
+//! - [`generate`]: the synthetic provider generator;
+//! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation;
+//! - [`indicator`]: indicators computed straight from generated records, to check query answers.
 
 pub mod audit;
 pub mod catalog;
@@ -20,6 +23,9 @@ pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod exchange;
+pub mod generate;
 pub mod http;
+pub mod indicator;
 pub mod profile;
+pub mod reference;
 pub mod store;

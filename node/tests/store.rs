@@ -400,3 +400,48 @@ fn a_backup_taken_while_in_use_opens_as_a_store() {
         Err(StoreError::BackupTargetExists(_))
     ));
 }
+
+#[test]
+fn subclass_types_are_materialised_whichever_is_loaded_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = NodeStore::open(&dir.path().join("store")).unwrap();
+    let ontology = write(
+        dir.path(),
+        "ontology.ttl",
+        "@prefix ex: <http://example.org/> .\n\
+         @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n\
+         ex:Nurse rdfs:subClassOf ex:Carer . ex:Carer rdfs:subClassOf ex:Person .\n",
+    );
+    let early = write(
+        dir.path(),
+        "early.ttl",
+        "@prefix ex: <http://example.org/> . ex:a a ex:Nurse .\n",
+    );
+    let late = write(
+        dir.path(),
+        "late.ttl",
+        "@prefix ex: <http://example.org/> . ex:b a ex:Nurse . ex:c a ex:Carer .\n",
+    );
+    store
+        .load(
+            &request(&[&early], "https://provider.test/early", false),
+            &NoProgress,
+        )
+        .unwrap();
+    assert_eq!(count(&store, "Person"), 0);
+    store
+        .load(
+            &request(&[&ontology], "https://provider.test/ontology", false),
+            &NoProgress,
+        )
+        .unwrap();
+    store
+        .load(
+            &request(&[&late], "https://provider.test/late", false),
+            &NoProgress,
+        )
+        .unwrap();
+    assert_eq!(count(&store, "Person"), 3);
+    assert_eq!(count(&store, "Carer"), 3);
+    assert_eq!(count(&store, "Nurse"), 2);
+}

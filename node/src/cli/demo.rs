@@ -140,7 +140,10 @@ fn load_data(config: &Config, dir: &Path, employees: u32) -> anyhow::Result<()> 
         };
         let report = store.load(&request, &crate::store::NoProgress)?;
         for dataset in &report.datasets {
-            println!("kikv demo: loaded {} ({} triples)", dataset.iri, dataset.triples);
+            println!(
+                "kikv demo: loaded {} ({} triples)",
+                dataset.iri, dataset.triples
+            );
         }
     }
     Ok(())
@@ -149,7 +152,10 @@ fn load_data(config: &Config, dir: &Path, employees: u32) -> anyhow::Result<()> 
 fn print_instructions(dir: &Path, config_file: &Path, port: u16) {
     let pki = dir.join("pki");
     let p = |name: &str| pki.join(name).display().to_string();
-    println!("kikv demo: DEVELOPMENT ONLY — everything is in {}", dir.display());
+    println!(
+        "kikv demo: DEVELOPMENT ONLY — everything is in {}",
+        dir.display()
+    );
     println!("kikv demo: configuration {}", config_file.display());
     println!("kikv demo: try, as the zorgkantoor (mutual TLS with its client certificate):");
     println!(

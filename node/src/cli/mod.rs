@@ -13,7 +13,9 @@ mod access;
 mod audit;
 mod backup;
 mod credential;
+mod demo;
 mod dev_pki;
+mod generate;
 mod load;
 mod profiles;
 mod query;
@@ -43,6 +45,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A complete node on loopback in one command: dev PKI, generated data, shipped profiles
+    Demo(demo::DemoArgs),
     /// Run the node: the mutual-TLS listener for consumers
     Serve(serve::ServeArgs),
     /// Load RDF files into the store, one named graph per dataset
@@ -61,6 +65,8 @@ enum Command {
     Credential(credential::CredentialArgs),
     /// Beheerorganisatie: create, update and show revocation status lists
     StatusList(status_list::StatusListArgs),
+    /// Generate a synthetic provider (and reference data) in the KIK-V vocabulary
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the command line and turns any failure into one line on standard error and exit code 2.
@@ -79,6 +85,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::for_command_line(cli.global.config.as_deref(), cli.global.data_dir)?;
     match cli.command {
+        Command::Demo(args) => demo::run(&config, args),
         Command::Serve(args) => serve::run(&config, args),
         Command::Load(args) => load::run(&config, args),
         Command::Query(args) => query::run(&config, args),
@@ -88,5 +95,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DevPki(args) => dev_pki::run(&config, args),
         Command::Credential(args) => credential::run(&config, args),
         Command::StatusList(args) => status_list::run(&config, args),
+        Command::Generate(args) => generate::run(&config, args),
     }
 }

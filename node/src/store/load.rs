@@ -237,7 +237,19 @@ impl NodeStore {
             path: self.path.clone(),
             source: e,
         })?;
+        // Inferred types go into the new graphs before they become visible, so a replaced
+        // dataset is never served without them.
+        for graph in targets.values() {
+            self.materialise(graph)?;
+        }
         let datasets = self.register_loaded(&inputs, &targets, &request.ontologies)?;
+        // A load may have brought class hierarchy (an ontology) that other datasets need:
+        // materialise them too. Only types are added, so doing it in place is harmless.
+        for other in self.datasets()? {
+            if !targets.contains_key(&other.iri) {
+                self.materialise(&NamedNode::new_unchecked(other.physical_graph))?;
+            }
+        }
         Ok(LoadReport {
             datasets,
             triples_read: counter.load(std::sync::atomic::Ordering::Relaxed),
@@ -304,6 +316,17 @@ impl NodeStore {
         }
         self.register(&datasets)?;
         Ok(datasets)
+    }
+
+    /// Adds `rdf:type` triples for every superclass (`rdfs:subClassOf`, transitively) of the
+    /// types in `graph`, reading the class hierarchy from all datasets, so a query for a
+    /// superclass finds instances typed with a subclass.
+    fn materialise(&self, graph: &NamedNode) -> Result<u64, StoreError> {
+        crate::reference::reasoning::materialise_subclasses(&self.store, graph.as_ref().into())
+            .map_err(|e| StoreError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })
     }
 
     /// Counts the triples of a graph. Through SPARQL `COUNT`, which works on the store's

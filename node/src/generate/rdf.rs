@@ -1,0 +1,482 @@
+//! Records to triples, in the shape the official KIK-V questions read:
+//!
+//! - vestiging: `a onz-org:Vestiging ; onz-org:vestigingVan <org> ; onz-g:identifiedBy [a
+//!   onz-org:Vestigingsnummer ; onz-g:hasDataValue "…"] ; onz-g:hasLocalizableArea/onz-g:identifiedBy
+//!   /onz-g:hasPart/onz-g:hasPart <postcode 1234AB>` (perceel, adres, postcode part);
+//! - location `a onz-org:Locatie ; onz-g:partOf <vestiging>`; living unit `onz-g:partOf <location>`
+//!   with an occupancy quality and a capacity quality;
+//! - agreement `a onz-pers:…Overeenkomst ; onz-pers:heeftOpdrachtnemer <person> ; onz-g:startDatum ;
+//!   onz-g:eindDatum? ; onz-g:hasPart <afspraak>`; afspraak `a onz-pers:WerkOvereenkomstAfspraak ;
+//!   onz-g:startDatum ; onz-g:eindDatum? ; onz-g:isAbout <function>, <location>? ; onz-g:hasPart
+//!   [a onz-pers:ContractOmvang ; onz-g:isAbout [a onz-pers:ContractOmvangWaarde ;
+//!   onz-g:hasDataValue n ; onz-g:hasUnitOfMeasure <unit>]]`;
+//! - absence `a onz-pers:ZiektePeriode ; onz-g:definedBy <agreement> ; onz-g:startDatum ;
+//!   onz-g:eindDatum? ; onz-g:hasQuality [a onz-pers:VerzuimTijdKwaliteit ; onz-g:hasQualityValue
+//!   [onz-g:hasUnitOfMeasure onz-g:percent ; onz-g:startDatum ; onz-g:eindDatum? ; onz-g:hasDataValue p]]`;
+//! - worked period `a onz-pers:GewerktePeriode ; onz-g:definedBy <agreement> ;
+//!   onz-g:hasBeginTimeStamp dateTime ; onz-g:hasQuality/onz-g:hasQualityValue/onz-g:hasDataValue h ;
+//!   onz-g:hasPerdurantLocation <location>?`; paid period the same as `onz-fin:VerloondePeriode` with
+//!   `onz-g:startDatum`;
+//! - indication `a onz-zorg:WlzIndicatie ; onz-g:isAbout <client> ; onz-g:startDatum ;
+//!   onz-g:eindDatum? ; onz-g:hasPart onz-zorg:5VV, onz-zorg:instelling ;
+//!   onz-zorg:heeftIndicatieBehandeling b`; care process `a onz-zorg:NursingProcess ;
+//!   onz-g:definedBy <indication> ; onz-g:hasParticipant <client> ; onz-g:startDatum ; onz-g:eindDatum? ;
+//!   onz-g:hasPerdurantLocation <location>?`; invoice `a onz-g:CareInvoice ; onz-g:isAbout <process>
+//!   ; onz-g:hasDate ; onz-g:goedgekeurd ; onz-fin:heeftGeldBedrag ; onz-fin:heeftZorgPrestatieCode`;
+//! - ledger post `a onz-fin:Grootboekpost ; onz-g:partOf onz-fin:<account> ; onz-g:hasDate ;
+//!   onz-fin:heeftGeldBedrag ; onz-g:isAbout <kostenplaats>?`, closing balance `onz-fin:<account>
+//!   onz-g:isAbout [a onz-fin:EindSaldo ; onz-fin:heeftGeldBedrag ; onz-g:hasDate]`.
+//!
+//! Only asserted types are written (a fixed-term contract is typed
+//! `ArbeidsOvereenkomstBepaaldeTijd` only); `rdfs:subClassOf` materialisation adds the rest.
+
+use std::io;
+
+use chrono::NaiveDate;
+use oxigraph::model::{vocab::rdf, vocab::xsd, Literal, NamedNode, Term, Triple};
+
+use super::records::{
+    AbsenceKind, Afspraak, Client, EindSaldo, Grootboekpost, HoursPeriod, IndicationKind, Locatie,
+    Medewerker, Overeenkomst, Record, SizeUnit, Vestiging, WoonEenheid,
+};
+use super::{GenerateParams, FUNCTIONS};
+use crate::reference::catalogue::{odb_level, unit_fte36, unit_hours_per_week};
+use crate::reference::vocab::{fin, g, org, pers, postcode, rdfs, zorg};
+use crate::reference::TripleSink;
+
+/// An `xsd:date` literal.
+pub fn date_literal(date: NaiveDate) -> Literal {
+    Literal::new_typed_literal(date.to_string(), xsd::DATE)
+}
+
+/// An `xsd:decimal` literal from hundredths (`-725` is `-7.25`).
+pub fn decimal_literal(hundredths: i64) -> Literal {
+    let sign = if hundredths < 0 { "-" } else { "" };
+    let abs = hundredths.unsigned_abs();
+    Literal::new_typed_literal(
+        format!("{sign}{}.{:02}", abs / 100, abs % 100),
+        xsd::DECIMAL,
+    )
+}
+
+/// Predicates used on almost every record, made once.
+struct Predicates {
+    start: NamedNode,
+    end: NamedNode,
+    has_part: NamedNode,
+    is_about: NamedNode,
+    part_of: NamedNode,
+    defined_by: NamedNode,
+    has_quality: NamedNode,
+    has_quality_value: NamedNode,
+    has_data_value: NamedNode,
+    has_unit: NamedNode,
+    location: NamedNode,
+}
+
+/// Writes records as triples to a [`TripleSink`].
+pub struct ProviderWriter<'a> {
+    sink: &'a mut dyn TripleSink,
+    base: String,
+    p: Predicates,
+    triples: u64,
+}
+
+impl<'a> ProviderWriter<'a> {
+    /// A writer for the provider of `params`.
+    pub fn new(params: &GenerateParams, sink: &'a mut dyn TripleSink) -> Self {
+        let p = Predicates {
+            start: g("startDatum"),
+            end: g("eindDatum"),
+            has_part: g("hasPart"),
+            is_about: g("isAbout"),
+            part_of: g("partOf"),
+            defined_by: g("definedBy"),
+            has_quality: g("hasQuality"),
+            has_quality_value: g("hasQualityValue"),
+            has_data_value: g("hasDataValue"),
+            has_unit: g("hasUnitOfMeasure"),
+            location: g("hasPerdurantLocation"),
+        };
+        Self {
+            sink,
+            base: params.base_iri(),
+            p,
+            triples: 0,
+        }
+    }
+
+    /// Triples written so far.
+    pub fn triples(&self) -> u64 {
+        self.triples
+    }
+
+    fn node(&self, path: &str) -> NamedNode {
+        NamedNode::new_unchecked(format!("{}{path}", self.base))
+    }
+
+    fn t(
+        &mut self,
+        subject: &NamedNode,
+        predicate: &NamedNode,
+        object: impl Into<Term>,
+    ) -> io::Result<()> {
+        self.triples += 1;
+        self.sink
+            .push(Triple::new(subject.clone(), predicate.clone(), object))
+    }
+
+    fn a(&mut self, subject: &NamedNode, class: NamedNode) -> io::Result<()> {
+        self.t(subject, &rdf::TYPE.into_owned(), class)
+    }
+
+    fn period(
+        &mut self,
+        subject: &NamedNode,
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+    ) -> io::Result<()> {
+        let (s, e) = (self.p.start.clone(), self.p.end.clone());
+        self.t(subject, &s, date_literal(start))?;
+        match end {
+            Some(end) => self.t(subject, &e, date_literal(end)),
+            None => Ok(()),
+        }
+    }
+
+    fn function_node(&self, key: &str) -> NamedNode {
+        self.node(&format!("functie/{key}"))
+    }
+
+    fn location_node(&self, id: u32) -> NamedNode {
+        self.node(&format!("locatie/{id}"))
+    }
+
+    /// The organisation and its function catalogue: written once, before the records.
+    pub fn write_catalogue(&mut self) -> io::Result<()> {
+        let organisation = self.node("organisatie");
+        self.a(&organisation, org("Organisatie"))?;
+        for function in FUNCTIONS {
+            let node = self.function_node(function.key);
+            let class = if function.care {
+                pers("ZorgverlenerFunctie")
+            } else {
+                g("OccupationalPositionRole")
+            };
+            self.a(&node, class)?;
+            self.t(&node, &rdfs("label"), Literal::from(function.name))?;
+            if let Some(level) = function.level {
+                let quality = self.node(&format!("functie/{}/kwalificatie", function.key));
+                let (hq, hqv) = (self.p.has_quality.clone(), self.p.has_quality_value.clone());
+                self.t(&node, &hq, quality.clone())?;
+                self.t(&quality, &hqv, odb_level(level))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one record.
+    pub fn write(&mut self, record: &Record) -> io::Result<()> {
+        match record {
+            Record::Vestiging(v) => self.vestiging(v),
+            Record::Locatie(l) => self.locatie(l),
+            Record::WoonEenheid(w) => self.woon_eenheid(w),
+            Record::Medewerker(m) => self.medewerker(m),
+            Record::Client(c) => self.client(c),
+            Record::Grootboekpost(p) => self.grootboekpost(p),
+            Record::EindSaldo(s) => self.eind_saldo(s),
+        }
+    }
+
+    fn vestiging(&mut self, v: &Vestiging) -> io::Result<()> {
+        let node = self.node(&format!("vestiging/{}", v.id));
+        let number = self.node(&format!("vestiging/{}/nummer", v.id));
+        let parcel = self.node(&format!("vestiging/{}/perceel", v.id));
+        let address = self.node(&format!("vestiging/{}/adres", v.id));
+        let part = self.node(&format!("vestiging/{}/adres/postcode", v.id));
+        let cost_centre = self.node(&format!("kostenplaats/{}", v.id));
+        let organisation = self.node("organisatie");
+        let (has_part, is_about, dv) = (
+            self.p.has_part.clone(),
+            self.p.is_about.clone(),
+            self.p.has_data_value.clone(),
+        );
+        self.a(&node, org("Vestiging"))?;
+        self.t(&node, &org("vestigingVan"), organisation)?;
+        self.t(&node, &g("identifiedBy"), number.clone())?;
+        self.a(&number, org("Vestigingsnummer"))?;
+        self.t(&number, &dv, Literal::from(v.number.as_str()))?;
+        self.t(&node, &g("hasLocalizableArea"), parcel.clone())?;
+        self.t(&parcel, &g("identifiedBy"), address.clone())?;
+        self.t(&address, &has_part, part.clone())?;
+        self.t(&part, &has_part, postcode(&v.postcode))?;
+        self.a(&cost_centre, fin("Kostenplaats"))?;
+        self.t(&cost_centre, &is_about, node)
+    }
+
+    fn locatie(&mut self, l: &Locatie) -> io::Result<()> {
+        let node = self.location_node(l.id);
+        let vestiging = self.node(&format!("vestiging/{}", l.vestiging));
+        let part_of = self.p.part_of.clone();
+        self.a(&node, org("Locatie"))?;
+        self.t(&node, &part_of, vestiging)
+    }
+
+    fn woon_eenheid(&mut self, w: &WoonEenheid) -> io::Result<()> {
+        let node = self.node(&format!("wooneenheid/{}", w.id));
+        let location = self.location_node(w.locatie);
+        let (part_of, hq, hqv, dv) = (
+            self.p.part_of.clone(),
+            self.p.has_quality.clone(),
+            self.p.has_quality_value.clone(),
+            self.p.has_data_value.clone(),
+        );
+        self.a(&node, org("WoonEenheid"))?;
+        self.t(&node, &part_of, location)?;
+        let capacity = self.node(&format!("wooneenheid/{}/capaciteit", w.id));
+        let capacity_value = self.node(&format!("wooneenheid/{}/capaciteit/waarde", w.id));
+        self.t(&node, &hq, capacity.clone())?;
+        self.a(&capacity, g("Quality"))?;
+        self.t(&capacity, &hqv, capacity_value.clone())?;
+        self.a(&capacity_value, g("CapacityValue"))?;
+        self.t(&capacity_value, &dv, Literal::from(i64::from(w.capacity)))?;
+        self.t(&capacity_value, &g("hasCapacityObject"), g("Human"))?;
+        if w.occupied {
+            let occupancy = self.node(&format!("wooneenheid/{}/bezetting", w.id));
+            let occupancy_value = self.node(&format!("wooneenheid/{}/bezetting/waarde", w.id));
+            self.t(&node, &hq, occupancy.clone())?;
+            self.a(&occupancy, g("OccupancyQuality"))?;
+            self.t(&occupancy, &hqv, occupancy_value.clone())?;
+            self.t(&occupancy_value, &dv, Literal::from(true))?;
+        }
+        Ok(())
+    }
+
+    fn medewerker(&mut self, m: &Medewerker) -> io::Result<()> {
+        let person = self.node(&format!("medewerker/{}", m.id));
+        self.a(&person, g("Human"))?;
+        self.t(&person, &g("hasDateOfBirth"), date_literal(m.birth))?;
+        for agreement in &m.overeenkomsten {
+            self.overeenkomst(m.id, &person, agreement)?;
+        }
+        Ok(())
+    }
+
+    fn overeenkomst(
+        &mut self,
+        person_id: u32,
+        person: &NamedNode,
+        o: &Overeenkomst,
+    ) -> io::Result<()> {
+        let path = format!("medewerker/{person_id}/overeenkomst/{}", o.index);
+        let node = self.node(&path);
+        self.a(&node, pers(o.kind.class()))?;
+        self.t(&node, &pers("heeftOpdrachtnemer"), person.clone())?;
+        self.period(&node, o.start, o.end)?;
+        for afspraak in &o.afspraken {
+            self.afspraak(&path, &node, afspraak)?;
+        }
+        for absence in &o.absences {
+            let a = self.node(&format!("{path}/verzuim/{}", absence.index));
+            let class = match absence.kind {
+                AbsenceKind::Ziekte => "ZiektePeriode",
+                AbsenceKind::Zwangerschap => "ZwangerschapsVerlof",
+            };
+            self.a(&a, pers(class))?;
+            let (db, hq, hqv, dv, unit) = (
+                self.p.defined_by.clone(),
+                self.p.has_quality.clone(),
+                self.p.has_quality_value.clone(),
+                self.p.has_data_value.clone(),
+                self.p.has_unit.clone(),
+            );
+            self.t(&a, &db, node.clone())?;
+            self.period(&a, absence.start, absence.end)?;
+            let quality = self.node(&format!("{path}/verzuim/{}/kwaliteit", absence.index));
+            self.t(&a, &hq, quality.clone())?;
+            self.a(&quality, pers("VerzuimTijdKwaliteit"))?;
+            for (index, value) in absence.values.iter().enumerate() {
+                let v = self.node(&format!("{path}/verzuim/{}/waarde/{index}", absence.index));
+                self.t(&quality, &hqv, v.clone())?;
+                self.t(&v, &unit, g("percent"))?;
+                self.period(&v, value.start, value.end)?;
+                self.t(&v, &dv, Literal::from(i64::from(value.percent)))?;
+            }
+        }
+        for period in &o.worked {
+            self.hours(&path, &node, period, false)?;
+        }
+        for period in &o.paid {
+            self.hours(&path, &node, period, true)?;
+        }
+        Ok(())
+    }
+
+    fn afspraak(&mut self, path: &str, agreement: &NamedNode, a: &Afspraak) -> io::Result<()> {
+        let node = self.node(&format!("{path}/afspraak/{}", a.index));
+        let (has_part, is_about) = (self.p.has_part.clone(), self.p.is_about.clone());
+        self.t(agreement, &has_part, node.clone())?;
+        self.a(&node, pers("WerkOvereenkomstAfspraak"))?;
+        self.period(&node, a.start, a.end)?;
+        let function = self.function_node(a.function.key);
+        self.t(&node, &is_about, function)?;
+        if let Some(location) = a.locatie {
+            let location = self.location_node(location);
+            self.t(&node, &is_about, location)?;
+        }
+        if let Some(size) = a.size {
+            let omvang = self.node(&format!("{path}/afspraak/{}/omvang", a.index));
+            let value = self.node(&format!("{path}/afspraak/{}/omvang/waarde", a.index));
+            let (dv, unit) = (self.p.has_data_value.clone(), self.p.has_unit.clone());
+            self.t(&node, &has_part, omvang.clone())?;
+            self.a(&omvang, pers("ContractOmvang"))?;
+            self.t(&omvang, &is_about, value.clone())?;
+            self.a(&value, pers("ContractOmvangWaarde"))?;
+            self.t(&value, &dv, decimal_literal(size.hundredths))?;
+            let unit_node = match size.unit {
+                SizeUnit::HoursPerWeek => unit_hours_per_week(),
+                SizeUnit::Fte36 => unit_fte36(),
+            };
+            self.t(&value, &unit, unit_node)?;
+        }
+        Ok(())
+    }
+
+    fn hours(
+        &mut self,
+        path: &str,
+        agreement: &NamedNode,
+        h: &HoursPeriod,
+        paid: bool,
+    ) -> io::Result<()> {
+        let kind = if paid { "verloond" } else { "gewerkt" };
+        let node = self.node(&format!("{path}/{kind}/{}", h.index));
+        let quality = self.node(&format!("{path}/{kind}/{}/uren", h.index));
+        let value = self.node(&format!("{path}/{kind}/{}/uren/waarde", h.index));
+        let (db, hq, hqv, dv, loc) = (
+            self.p.defined_by.clone(),
+            self.p.has_quality.clone(),
+            self.p.has_quality_value.clone(),
+            self.p.has_data_value.clone(),
+            self.p.location.clone(),
+        );
+        if paid {
+            self.a(&node, fin("VerloondePeriode"))?;
+            let start = self.p.start.clone();
+            self.t(&node, &start, date_literal(h.start))?;
+        } else {
+            self.a(&node, pers("GewerktePeriode"))?;
+            let stamp = Literal::new_typed_literal(format!("{}T08:00:00", h.start), xsd::DATE_TIME);
+            self.t(&node, &g("hasBeginTimeStamp"), stamp)?;
+        }
+        self.t(&node, &db, agreement.clone())?;
+        self.t(&node, &hq, quality.clone())?;
+        self.t(&quality, &hqv, value.clone())?;
+        self.t(&value, &dv, decimal_literal(h.hundredths))?;
+        if let Some(location) = h.locatie {
+            let location = self.location_node(location);
+            self.t(&node, &loc, location)?;
+        }
+        Ok(())
+    }
+
+    fn client(&mut self, c: &Client) -> io::Result<()> {
+        let client = self.node(&format!("client/{}", c.id));
+        self.a(&client, g("Human"))?;
+        self.t(&client, &g("hasDateOfBirth"), date_literal(c.birth))?;
+        let (has_part, is_about, db, loc) = (
+            self.p.has_part.clone(),
+            self.p.is_about.clone(),
+            self.p.defined_by.clone(),
+            self.p.location.clone(),
+        );
+        for i in &c.indicaties {
+            let path = format!("client/{}/indicatie/{}", c.id, i.index);
+            let node = self.node(&path);
+            let class = match i.kind {
+                IndicationKind::Wlz => "WlzIndicatie",
+                IndicationKind::Zvw => "ZvwIndicatie",
+                IndicationKind::Wmo => "WmoIndicatie",
+            };
+            self.a(&node, zorg(class))?;
+            self.t(&node, &is_about, client.clone())?;
+            self.period(&node, i.start, i.end)?;
+            if let Some(profile) = i.profile {
+                self.t(&node, &has_part, zorg(profile))?;
+            }
+            if let Some(delivery) = i.delivery {
+                self.t(&node, &has_part, zorg(delivery))?;
+                self.t(
+                    &node,
+                    &zorg("heeftIndicatieBehandeling"),
+                    Literal::from(i.treatment),
+                )?;
+            }
+            let process = self.node(&format!("{path}/zorgproces"));
+            let class = if i.kind == IndicationKind::Wlz {
+                "NursingProcess"
+            } else {
+                "ZorgProces"
+            };
+            self.a(&process, zorg(class))?;
+            self.t(&process, &db, node.clone())?;
+            self.t(&process, &g("hasParticipant"), client.clone())?;
+            self.period(&process, i.process.start, i.process.end)?;
+            if let Some(location) = i.process.locatie {
+                let location = self.location_node(location);
+                self.t(&process, &loc, location)?;
+            }
+            for invoice in &i.process.invoices {
+                let n = self.node(&format!("{path}/zorgproces/declaratie/{}", invoice.index));
+                self.a(&n, g("CareInvoice"))?;
+                self.t(&n, &is_about, process.clone())?;
+                self.t(&n, &g("hasDate"), date_literal(invoice.date))?;
+                self.t(&n, &g("goedgekeurd"), Literal::from(invoice.approved))?;
+                self.t(&n, &fin("heeftGeldBedrag"), decimal_literal(invoice.cents))?;
+                self.t(
+                    &n,
+                    &fin("heeftZorgPrestatieCode"),
+                    Literal::from(invoice.code),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn grootboekpost(&mut self, p: &Grootboekpost) -> io::Result<()> {
+        let node = self.node(&format!("grootboekpost/{}", p.id));
+        let part_of = self.p.part_of.clone();
+        self.a(&node, fin("Grootboekpost"))?;
+        self.t(&node, &part_of, fin(p.account))?;
+        self.t(&node, &g("hasDate"), date_literal(p.date))?;
+        self.t(&node, &fin("heeftGeldBedrag"), decimal_literal(p.cents))?;
+        if let Some(vestiging) = p.vestiging {
+            let cost_centre = self.node(&format!("kostenplaats/{vestiging}"));
+            let is_about = self.p.is_about.clone();
+            self.t(&node, &is_about, cost_centre)?;
+        }
+        Ok(())
+    }
+
+    fn eind_saldo(&mut self, s: &EindSaldo) -> io::Result<()> {
+        let node = self.node(&format!("eindsaldo/{}/{}", s.account, s.date));
+        let is_about = self.p.is_about.clone();
+        self.t(&fin(s.account), &is_about, node.clone())?;
+        self.a(&node, fin("EindSaldo"))?;
+        self.t(&node, &fin("heeftGeldBedrag"), decimal_literal(s.cents))?;
+        self.t(&node, &g("hasDate"), date_literal(s.date))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_from_hundredths_with_their_sign() {
+        assert_eq!(decimal_literal(725).value(), "7.25");
+        assert_eq!(decimal_literal(-5).value(), "-0.05");
+        assert_eq!(decimal_literal(3600).value(), "36.00");
+        assert_eq!(decimal_literal(0).value(), "0.00");
+    }
+}

@@ -1,0 +1,161 @@
+//! The generator: deterministic, validated, and rich enough that the indicator comparisons
+//! meet every edge case they claim to cover.
+
+#![allow(clippy::panic)] // a test fails by panicking
+
+use kikv::generate::{
+    collect, write_provider, AbsenceKind, AgreementKind, GenerateError, GenerateParams, Record,
+};
+use kikv::reference::TripleWriter;
+use oxigraph::io::RdfFormat;
+
+fn params(seed: u64) -> GenerateParams {
+    GenerateParams {
+        locations: 7,
+        employees: 300,
+        clients: 100,
+        years: 3,
+        last_year: 2025,
+        seed,
+    }
+}
+
+fn bytes(params: &GenerateParams, format: RdfFormat) -> Vec<u8> {
+    let mut writer = TripleWriter::new(Vec::new(), format);
+    write_provider(params, &mut writer).unwrap();
+    writer.finish().unwrap()
+}
+
+#[test]
+fn the_same_parameters_give_the_same_bytes_and_another_seed_does_not() {
+    for format in [RdfFormat::NTriples, RdfFormat::Turtle] {
+        assert_eq!(bytes(&params(1), format), bytes(&params(1), format));
+        assert_ne!(bytes(&params(1), format), bytes(&params(2), format));
+    }
+}
+
+#[test]
+fn adding_clients_leaves_every_employee_unchanged() {
+    let employees = |p: &GenerateParams| -> Vec<Record> {
+        collect(p)
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(r, Record::Medewerker(_)))
+            .collect()
+    };
+    let mut more = params(1);
+    more.clients += 50;
+    assert_eq!(employees(&params(1)), employees(&more));
+}
+
+/// Parameters and a check of the error they must give.
+type Refusal = (GenerateParams, fn(&GenerateError) -> bool);
+
+#[test]
+fn bad_parameters_are_refused_before_anything_is_written() {
+    let cases: [Refusal; 4] = [
+        (
+            GenerateParams {
+                locations: 0,
+                ..params(1)
+            },
+            |e| matches!(e, GenerateError::NoLocations),
+        ),
+        (
+            GenerateParams {
+                years: 0,
+                ..params(1)
+            },
+            |e| matches!(e, GenerateError::YearsOutOfRange(0)),
+        ),
+        (
+            GenerateParams {
+                employees: 20_000_000,
+                ..params(1)
+            },
+            |e| {
+                matches!(
+                    e,
+                    GenerateError::TooMany {
+                        value: 20_000_000,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            GenerateParams {
+                last_year: 1800,
+                ..params(1)
+            },
+            |e| matches!(e, GenerateError::LastYearOutOfRange(1800)),
+        ),
+    ];
+    for (bad, expected) in cases {
+        let mut writer = TripleWriter::new(Vec::new(), RdfFormat::NTriples);
+        let error = write_provider(&bad, &mut writer).unwrap_err();
+        assert!(expected(&error), "{bad:?}: {error}");
+        assert_eq!(writer.count(), 0, "nothing is written for {bad:?}");
+    }
+}
+
+#[test]
+fn the_generated_data_contains_the_edge_cases_the_comparisons_rely_on() {
+    let records = collect(&params(5)).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    let (
+        mut open_contracts,
+        mut overlapping,
+        mut no_location,
+        mut open_absences,
+        mut maternity,
+        mut two_agreements,
+    ) = (0, 0, 0, 0, 0, 0);
+    let mut outside_region = 0;
+    for record in &records {
+        match record {
+            Record::Vestiging(v) if v.region.is_none() => outside_region += 1,
+            Record::Medewerker(m) => {
+                if m.overeenkomsten.len() > 1 {
+                    two_agreements += 1;
+                }
+                for o in &m.overeenkomsten {
+                    kinds.insert(o.kind);
+                    open_contracts += usize::from(o.end.is_none());
+                    no_location += o.afspraken.iter().filter(|a| a.locatie.is_none()).count();
+                    overlapping += o
+                        .afspraken
+                        .windows(2)
+                        .filter(|w| w[0].end.is_some_and(|e| e >= w[1].start))
+                        .count();
+                    open_absences += o.absences.iter().filter(|a| a.end.is_none()).count();
+                    maternity += o
+                        .absences
+                        .iter()
+                        .filter(|a| a.kind == AbsenceKind::Zwangerschap)
+                        .count();
+                    for a in &o.afspraken {
+                        assert!(
+                            a.start >= o.start
+                                && (o.end.is_none() || a.end.is_some_and(|e| Some(e) <= o.end))
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(kinds.len(), 8, "every kind of agreement occurs: {kinds:?}");
+    assert!(kinds.contains(&AgreementKind::Stage));
+    for (what, count) in [
+        ("open-ended contracts", open_contracts),
+        ("overlapping afspraken", overlapping),
+        ("afspraken without location", no_location),
+        ("ongoing absences", open_absences),
+        ("maternity leaves", maternity),
+        ("persons with two agreements", two_agreements),
+        ("vestigingen outside every region", outside_region),
+    ] {
+        assert!(count > 0, "no {what} in the test data");
+    }
+}
