@@ -152,12 +152,19 @@ fn load_data(config: &Config, dir: &Path, employees: u32) -> anyhow::Result<()> 
 fn print_instructions(dir: &Path, config_file: &Path, port: u16) {
     let pki = dir.join("pki");
     let p = |name: &str| pki.join(name).display().to_string();
+    let port = match port {
+        0 => "PORT".to_owned(),
+        port => port.to_string(),
+    };
+    // The exact binary that is running, so the line works under `cargo run` too.
+    let kikv =
+        std::env::current_exe().map_or_else(|_| "kikv".to_owned(), |p| p.display().to_string());
     println!(
         "kikv demo: DEVELOPMENT ONLY — everything is in {}",
         dir.display()
     );
     println!("kikv demo: configuration {}", config_file.display());
-    println!("kikv demo: try, as the zorgkantoor (mutual TLS with its client certificate):");
+    println!("kikv demo: try, as the zorgkantoor (mutual TLS with its client certificate; PORT is the one printed below when --port 0):");
     println!(
         "  curl --cacert {} --cert {} --key {} https://localhost:{port}/datacatalog",
         p("dev-ca.crt.pem"),
@@ -165,7 +172,8 @@ fn print_instructions(dir: &Path, config_file: &Path, port: u16) {
         p("dev-zorgkantoor.key.pem")
     );
     println!(
-        "  kikv --config {} query 'SELECT (COUNT(*) AS ?triples) WHERE {{ ?s ?p ?o }}'",
+        "  {kikv} --config {} query 'SELECT (COUNT(*) AS ?triples) WHERE {{ ?s ?p ?o }}'",
         config_file.display()
     );
+    println!("  {kikv} --config {} profiles list", config_file.display());
 }

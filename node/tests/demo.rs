@@ -1,0 +1,90 @@
+//! `kikv demo` as a new user meets it: one command, then the printed lines work.
+
+#![allow(clippy::panic, clippy::unwrap_in_result)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::{https_get, kikv, ClientIdentity, Pem};
+
+#[test]
+fn the_demo_serves_generated_data_over_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = kikv()
+        .current_dir(dir.path())
+        .args(["demo", "--port", "0", "--employees", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let address = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("demo stopped early: {printed:?}");
+        };
+        if let Some(rest) = line.strip_prefix("kikv: listening on https://") {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+        printed.push(line);
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let text = printed.join("\n");
+    assert!(
+        text.contains("loaded https://zorggroep-demo.example/data/provider"),
+        "{text}"
+    );
+    let pki = dir.path().join("kikv-demo/pki");
+    let read = |name: &str| std::fs::read_to_string(pki.join(name)).unwrap();
+    let consumer = Pem {
+        cert: read("dev-zorgkantoor.crt.pem"),
+        key: read("dev-zorgkantoor.key.pem"),
+    };
+    let (status, catalogue) = https_get(
+        address,
+        &read("dev-ca.crt.pem"),
+        ClientIdentity::Pem(&consumer),
+        "/datacatalog",
+        "text/turtle",
+    )
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200);
+    assert!(
+        catalogue.contains("https://zorggroep-demo.example/data/provider"),
+        "{catalogue}"
+    );
+    assert!(
+        catalogue.contains("https://zorggroep-demo.example/data/reference"),
+        "{catalogue}"
+    );
+    // The printed query line names the demo's configuration, which a user can use as it is.
+    let config = dir.path().join("kikv-demo/kikv.toml");
+    assert!(
+        text.contains(&format!("--config {} query", config.display())),
+        "{text}"
+    );
+    let output = kikv()
+        .args(["--config", config.to_str().unwrap(), "query"])
+        .arg("SELECT (COUNT(*) AS ?n) WHERE { ?c a <http://purl.org/ozo/onz-pers#ArbeidsOvereenkomst> }")
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&output.stdout).into_owned();
+    let contracts: u64 = csv
+        .lines()
+        .nth(1)
+        .unwrap_or("0")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(
+        contracts > 0,
+        "{csv} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
