@@ -44,48 +44,38 @@ fn query_files(dir: &Path, out: &mut BTreeSet<PathBuf>) {
 
 #[test]
 fn profiles_and_queries_match() {
+    // The node's own reader checks that every query parses, is allowed, and uses every
+    // parameter it declares (inline or in a SHACL shape); here we add the converse: every
+    // free parameter a query uses is declared.
+    let (registry, problems) = kikv::profile::Registry::load_dir(&root().join("profiles")).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
     let mut referenced = BTreeSet::new();
-    let mut profiles = 0;
-    for entry in std::fs::read_dir(root().join("profiles")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        profiles += 1;
-        let profile: toml::Value =
-            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for query in profile["query"].as_array().unwrap() {
-            let file = path
-                .parent()
-                .unwrap()
-                .join(query["file"].as_str().unwrap())
-                .canonicalize()
-                .unwrap();
-            let text = std::fs::read_to_string(&file).unwrap();
-            spargebra::SparqlParser::new()
-                .parse_query(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            let declared: BTreeSet<String> = query
-                .get("parameter")
-                .and_then(|p| p.as_array())
-                .map(|list| {
-                    list.iter()
-                        .map(|p| p["name"].as_str().unwrap().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
+    for profile in registry.profiles() {
+        for query in &profile.queries {
+            let declared: BTreeSet<&str> =
+                query.parameters.iter().map(|p| p.name.as_str()).collect();
             for name in KNOWN_PARAMETERS {
                 assert_eq!(
                     declared.contains(name),
-                    uses(&text, name),
+                    uses(&query.text, name),
                     "{}: parameter {name} declared and used must agree",
-                    file.display()
+                    query.file.display()
                 );
             }
-            referenced.insert(file);
+            referenced.insert(query.file.canonicalize().unwrap());
         }
     }
-    assert_eq!(profiles, 4, "one profile per consumer");
+    let consumers: BTreeSet<&str> = registry
+        .profiles()
+        .iter()
+        .filter(|p| !p.iri.ends_with("/demo"))
+        .map(|p| p.consumer.as_str())
+        .collect();
+    assert_eq!(
+        consumers.len(),
+        4,
+        "one profile per consumer: {consumers:?}"
+    );
     let mut all = BTreeSet::new();
     query_files(&root().join("queries"), &mut all);
     assert!(all.len() >= 12, "at least 12 indicators");
