@@ -22,7 +22,6 @@ use crate::reference::regions::zorgkantoor_of_region;
 
 mod care;
 mod staff;
-pub mod substitute;
 
 pub use care::*;
 pub use staff::*;

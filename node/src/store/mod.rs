@@ -9,12 +9,12 @@
 //! of all registered datasets ([`query`]).
 
 mod answer;
-mod bind;
 mod canonical;
 mod dataset;
 mod load;
 mod lock;
 mod query;
+mod substitute;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,7 @@ pub use query::{
     check_exchange_query, parse_read_only, QueryAnswer, QueryError, QueryLimits, QueryRefusal,
     ReadOnlyQuery,
 };
+pub use substitute::{substitute_parameters, Bindings, SubstituteError};
 
 use lock::StoreLock;
 

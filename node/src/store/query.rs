@@ -30,6 +30,9 @@ pub enum QueryError {
     /// The query is read-only but breaks the exchange policy.
     #[error(transparent)]
     Refused(#[from] QueryRefusal),
+    /// A parameter cannot be bound (the query assigns it itself).
+    #[error(transparent)]
+    Parameter(#[from] super::SubstituteError),
     /// The time limit passed and the evaluation was stopped.
     #[error("query stopped after its time limit of {0:?}")]
     Timeout(Duration),
@@ -151,27 +154,14 @@ fn walk_pattern(
     on_pattern: &mut dyn FnMut(&GraphPattern),
     on_variable: &mut dyn FnMut(&Variable),
 ) {
-    walk(pattern, on_pattern, on_variable, true);
-}
-
-/// Visits the variables of one SELECT scope: like [`walk_pattern`] but without descending into
-/// nested sub-selects, whose variables are their own.
-pub(super) fn walk_pattern_in_scope(
-    pattern: &GraphPattern,
-    on_variable: &mut dyn FnMut(&Variable),
-) {
-    walk(pattern, &mut |_| {}, on_variable, false);
+    walk(pattern, on_pattern, on_variable);
 }
 
 fn walk(
     pattern: &GraphPattern,
     on_pattern: &mut dyn FnMut(&GraphPattern),
     on_variable: &mut dyn FnMut(&Variable),
-    nested: bool,
 ) {
-    if !nested && matches!(pattern, GraphPattern::Project { .. }) {
-        return;
-    }
     on_pattern(pattern);
     let term = |t: &TermPattern, on_variable: &mut dyn FnMut(&Variable)| {
         if let TermPattern::Variable(v) = t {
@@ -198,65 +188,65 @@ fn walk(
         | GraphPattern::Lateral { left, right }
         | GraphPattern::Union { left, right }
         | GraphPattern::Minus { left, right } => {
-            walk(left, on_pattern, on_variable, nested);
-            walk(right, on_pattern, on_variable, nested);
+            walk(left, on_pattern, on_variable);
+            walk(right, on_pattern, on_variable);
         }
         GraphPattern::LeftJoin {
             left,
             right,
             expression,
         } => {
-            walk(left, on_pattern, on_variable, nested);
-            walk(right, on_pattern, on_variable, nested);
+            walk(left, on_pattern, on_variable);
+            walk(right, on_pattern, on_variable);
             if let Some(e) = expression {
-                walk_expression(e, on_pattern, on_variable, nested);
+                walk_expression(e, on_pattern, on_variable);
             }
         }
         GraphPattern::Filter { expr, inner } => {
-            walk_expression(expr, on_pattern, on_variable, nested);
-            walk(inner, on_pattern, on_variable, nested);
+            walk_expression(expr, on_pattern, on_variable);
+            walk(inner, on_pattern, on_variable);
         }
         GraphPattern::Graph { name, inner } | GraphPattern::Service { name, inner, .. } => {
             if let NamedNodePattern::Variable(v) = name {
                 on_variable(v);
             }
-            walk(inner, on_pattern, on_variable, nested);
+            walk(inner, on_pattern, on_variable);
         }
         GraphPattern::Extend {
             inner,
             variable,
             expression,
         } => {
-            walk(inner, on_pattern, on_variable, nested);
+            walk(inner, on_pattern, on_variable);
             on_variable(variable);
-            walk_expression(expression, on_pattern, on_variable, nested);
+            walk_expression(expression, on_pattern, on_variable);
         }
         GraphPattern::Values { variables, .. } => variables.iter().for_each(on_variable),
         GraphPattern::OrderBy { inner, expression } => {
-            walk(inner, on_pattern, on_variable, nested);
+            walk(inner, on_pattern, on_variable);
             for order in expression {
                 let (OrderExpression::Asc(e) | OrderExpression::Desc(e)) = order;
-                walk_expression(e, on_pattern, on_variable, nested);
+                walk_expression(e, on_pattern, on_variable);
             }
         }
         GraphPattern::Project { inner, variables } => {
-            walk(inner, on_pattern, on_variable, nested);
+            walk(inner, on_pattern, on_variable);
             variables.iter().for_each(on_variable);
         }
         GraphPattern::Distinct { inner }
         | GraphPattern::Reduced { inner }
-        | GraphPattern::Slice { inner, .. } => walk(inner, on_pattern, on_variable, nested),
+        | GraphPattern::Slice { inner, .. } => walk(inner, on_pattern, on_variable),
         GraphPattern::Group {
             inner,
             variables,
             aggregates,
         } => {
-            walk(inner, on_pattern, on_variable, nested);
+            walk(inner, on_pattern, on_variable);
             variables.iter().for_each(&mut *on_variable);
             for (variable, aggregate) in aggregates {
                 on_variable(variable);
                 if let AggregateExpression::FunctionCall { expr, .. } = aggregate {
-                    walk_expression(expr, on_pattern, on_variable, nested);
+                    walk_expression(expr, on_pattern, on_variable);
                 }
             }
         }
@@ -267,15 +257,14 @@ fn walk_expression(
     expression: &Expression,
     on_pattern: &mut dyn FnMut(&GraphPattern),
     on_variable: &mut dyn FnMut(&Variable),
-    nested: bool,
 ) {
     use Expression as E;
     match expression {
         E::NamedNode(_) | E::Literal(_) => {}
         E::Variable(v) | E::Bound(v) => on_variable(v),
-        E::Exists(pattern) => walk(pattern, on_pattern, on_variable, nested),
+        E::Exists(pattern) => walk(pattern, on_pattern, on_variable),
         E::UnaryPlus(a) | E::UnaryMinus(a) | E::Not(a) => {
-            walk_expression(a, on_pattern, on_variable, nested)
+            walk_expression(a, on_pattern, on_variable)
         }
         E::Or(a, b)
         | E::And(a, b)
@@ -289,22 +278,22 @@ fn walk_expression(
         | E::Subtract(a, b)
         | E::Multiply(a, b)
         | E::Divide(a, b) => {
-            walk_expression(a, on_pattern, on_variable, nested);
-            walk_expression(b, on_pattern, on_variable, nested);
+            walk_expression(a, on_pattern, on_variable);
+            walk_expression(b, on_pattern, on_variable);
         }
         E::In(a, list) => {
-            walk_expression(a, on_pattern, on_variable, nested);
+            walk_expression(a, on_pattern, on_variable);
             list.iter()
-                .for_each(|e| walk_expression(e, on_pattern, on_variable, nested));
+                .for_each(|e| walk_expression(e, on_pattern, on_variable));
         }
         E::If(a, b, c) => {
             for e in [a, b, c] {
-                walk_expression(e, on_pattern, on_variable, nested);
+                walk_expression(e, on_pattern, on_variable);
             }
         }
         E::Coalesce(list) | E::FunctionCall(_, list) => list
             .iter()
-            .for_each(|e| walk_expression(e, on_pattern, on_variable, nested)),
+            .for_each(|e| walk_expression(e, on_pattern, on_variable)),
     }
 }
 
@@ -334,8 +323,9 @@ pub enum QueryAnswer {
 }
 
 impl NodeStore {
-    /// Evaluates `query` over the registered datasets within `limits`, with each binding
-    /// joined into the scopes that use its variable (see `bind.rs`; values never touch text).
+    /// Evaluates `query` over the registered datasets within `limits`, each binding substituted
+    /// for its variable in every scope of the parsed query (see `substitute.rs`: the engine's own
+    /// initial bindings do not reach sub-selects; values never touch the query text).
     pub fn evaluate(
         &self,
         query: &ReadOnlyQuery,
@@ -353,7 +343,10 @@ impl NodeStore {
         let watchdog = Watchdog::start(limits.timeout);
         let mut prepared = SparqlEvaluator::new()
             .with_cancellation_token(watchdog.token.clone())
-            .for_query(super::bind::bind_parameters(&query.query, bindings));
+            .for_query(super::substitute_parameters(
+                query.query.clone(),
+                &bindings.iter().cloned().collect(),
+            )?);
         prepared.dataset_mut().set_default_graph(graphs);
         prepared.dataset_mut().set_available_named_graphs(named);
         let result = prepared

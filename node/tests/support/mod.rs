@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 
 use kikv::generate::{collect, rdf::ProviderWriter, write_provider, GenerateParams, Record};
-use kikv::indicator::substitute::{substitute_parameters, Bindings};
 use kikv::indicator::{Cell, Provider, Table};
 use kikv::reference::reasoning::materialise_subclasses;
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
+use kikv::store::{substitute_parameters, Bindings};
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{GraphName, Literal, NamedNode, Term, Variable};
 use oxigraph::sparql::{CancellationToken, QueryResults, SparqlEvaluator};
