@@ -7,7 +7,8 @@
 //!
 //! - [`gen1`] and [`gen2`]: the two envelope generations side by side, sharing [`envelope`];
 //! - [`reason`]: [`RejectError`] and its stable [`ReasonCode`];
-//! - [`presentation`]: the seam to the credentials layer (steps 4 and 5);
+//! - [`presentation`]: the seam to the credentials layer (steps 4 and 5), and [`credentials`]
+//!   the node's verifier behind it;
 //! - [`allow`]: steps 6 and 7;
 //! - [`answer`]: step 10, the signed `resultset`;
 //! - [`cache`]: answers kept per (query, parameters, data version);
@@ -18,6 +19,7 @@
 pub mod allow;
 pub mod answer;
 pub mod cache;
+pub mod credentials;
 pub mod delivery;
 pub mod envelope;
 pub mod gen1;
