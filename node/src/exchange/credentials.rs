@@ -1,7 +1,11 @@
 //! The credentials layer behind the [`PresentationCheck`] seam: the node's real
 //! [`PresentationVerifier`] (SPEC §4 steps 4 and 5), with each refused rule turned into a stable
-//! reason code by one match ([`reason_code`]); and the node's key as the [`AnswerSigner`].
+//! reason code by one match ([`reason_code`]); and the node's key as the [`AnswerSigner`] and
+//! as the exchange log's checkpoint signer ([`NodeCheckpointSigner`]).
 
+use std::sync::Arc;
+
+use crate::audit::{CheckpointSigner, NoteError};
 use crate::credential::{CredentialError, Expectation, NodeKey, PresentationVerifier, Token};
 
 use super::answer::AnswerSigner;
@@ -111,6 +115,54 @@ impl PresentationCheck for PresentationVerifier {
 impl AnswerSigner for NodeKey {
     fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, String> {
         NodeKey::sign_jws(self, payload, typ).map_err(|e| e.to_string())
+    }
+}
+
+/// The node's key signs the exchange log's checkpoints too, under the log's origin name.
+pub struct NodeCheckpointSigner {
+    name: String,
+    public_key: [u8; 32],
+    key: Arc<NodeKey>,
+}
+
+impl std::fmt::Debug for NodeCheckpointSigner {
+    // Never shows key material.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCheckpointSigner")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeCheckpointSigner {
+    /// A checkpoint signer named `name` (the log's origin, by convention the node's DID) over
+    /// `key`, which must be an Ed25519 key: checkpoints are signed notes, and those are
+    /// Ed25519 only.
+    pub fn new(name: impl Into<String>, key: Arc<NodeKey>) -> Result<Self, NoteError> {
+        let public_key = key.raw_public_key().ok_or_else(|| {
+            NoteError::Signing("the node key is not an Ed25519 key; checkpoints need one".into())
+        })?;
+        Ok(Self {
+            name: name.into(),
+            public_key,
+            key,
+        })
+    }
+}
+
+impl CheckpointSigner for NodeCheckpointSigner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn public_key(&self) -> [u8; 32] {
+        self.public_key
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, NoteError> {
+        self.key
+            .sign_raw(message)
+            .map_err(|e| NoteError::Signing(e.to_string()))
     }
 }
 

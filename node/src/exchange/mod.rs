@@ -14,7 +14,8 @@
 //! - [`cache`]: answers kept per (query, parameters, data version);
 //! - [`outbox`] and [`delivery`]: step 11 when a reply address is given;
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
-//! - [`metrics`]: Prometheus counters for `GET /metrics`.
+//! - [`metrics`]: Prometheus counters for `GET /metrics`;
+//! - [`service`]: the exchange built from the configuration, and its delivery loop.
 
 pub mod allow;
 pub mod answer;
@@ -29,6 +30,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod presentation;
 pub mod reason;
+pub mod service;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeRules, Generation};
 pub use reason::{ReasonCode, RejectError};
