@@ -11,11 +11,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{https_get, https_post, run_in, stderr, stop_gracefully, ClientIdentity, Pem};
+use common::{
+    https_get, https_post, run_in, stderr, stop_gracefully, ClientIdentity, Pem, RunningNode,
+};
 use kikv::credential::{create_presentation, NodeKey, PresentationRequest};
 use kikv::exchange::answer::{verify_answer, ExpectedAnswer};
 use kikv::exchange::envelope::new_message_id;
-use kikv::exchange::{gen1, Envelope, Generation};
+use kikv::exchange::{gen1, gen2, Envelope, Generation};
 use serde_json::{json, Value};
 
 const NODE_DID: &str = "did:web:localhost";
@@ -163,82 +165,147 @@ fn answer_verifier(did_document: &Value, jws: &str) -> josekit::jws::alg::eddsa:
     josekit::jws::EdDSA.verifier_from_jwk(&jwk).unwrap()
 }
 
-#[test]
-fn a_validated_question_is_answered_signed_and_logged() {
-    let dir = tempfile::tempdir().unwrap();
-    let (pki, credential) = prepare(dir.path());
-    let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
-    let identity = Pem {
-        cert: read(&pki, "dev-zorgkantoor.crt.pem"),
-        key: read(&pki, "dev-zorgkantoor.key.pem"),
-    };
-    let ca = read(&pki, "dev-ca.crt.pem");
-    let mut node = common::RunningNode::start(&pki);
+/// A running node with the zorgkantoor's credential, key and client certificate.
+struct Setup {
+    _dir: tempfile::TempDir,
+    pki: std::path::PathBuf,
+    credential: String,
+    consumer: NodeKey,
+    identity: Pem,
+    ca: String,
+    node: RunningNode,
+}
 
-    let (status, did_document) = https_get(
-        node.address,
-        &ca,
-        ClientIdentity::Pem(&identity),
-        "/.well-known/did.json",
-        "application/json",
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{did_document}");
-    let did_document: Value = serde_json::from_str(&did_document).unwrap();
+impl Setup {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (pki, credential) = prepare(dir.path());
+        let node = RunningNode::start(&pki);
+        Self {
+            consumer: NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap(),
+            identity: identity(&pki, "zorgkantoor"),
+            ca: read(&pki, "dev-ca.crt.pem"),
+            credential,
+            node,
+            pki,
+            _dir: dir,
+        }
+    }
 
-    // The question, answered.
-    let body = envelope(&consumer, &credential, NODE_DID, "thread-ok");
-    let (status, reply) = https_post(
-        node.address,
-        &ca,
-        &identity,
-        "/api/verifiedsparql",
-        "application/json",
-        &body,
-    )
-    .unwrap();
-    let reply: Value = serde_json::from_slice(&reply).unwrap();
-    assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["payload"]["type"], gen1::RESPONSE_TYPE);
-    let document = &reply["payload"]["body"]["message"];
+    /// POSTs a gen-1 envelope to `/api/verifiedsparql` as `identity`; the reply as JSON.
+    fn post(&self, identity: &Pem, body: &[u8]) -> (u16, Value) {
+        self.post_with(identity, &[("Content-Type", gen1::MEDIA_TYPE)], body)
+    }
+
+    fn post_with(&self, identity: &Pem, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+        let (status, reply) = https_post(
+            self.node.address,
+            &self.ca,
+            identity,
+            "/api/verifiedsparql",
+            headers,
+            body,
+        )
+        .unwrap();
+        let reply = serde_json::from_slice(&reply)
+            .unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&reply)));
+        (status, reply)
+    }
+
+    fn did_document(&self) -> Value {
+        let (status, document) = https_get(
+            self.node.address,
+            &self.ca,
+            ClientIdentity::Pem(&self.identity),
+            "/.well-known/did.json",
+            "application/json",
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{document}");
+        serde_json::from_str(&document).unwrap()
+    }
+
+    /// Stops the node cleanly, checks the whole exchange log, and returns the entries of
+    /// `thread` as logged.
+    fn stop_and_read_log(&mut self, threads: &[&str]) -> Vec<Vec<Value>> {
+        stop_gracefully(&mut self.node);
+        let output = run_in(&self.pki, &["audit", "verify"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        threads
+            .iter()
+            .map(|thread| {
+                let output = run_in(
+                    &self.pki,
+                    &["audit", "show", &format!("--thread={thread}"), "--json"],
+                );
+                assert!(output.status.success(), "{}", stderr(&output));
+                common::stdout(&output)
+                    .lines()
+                    .map(|line| serde_json::from_str(line).unwrap())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn identity(pki: &Path, party: &str) -> Pem {
+    Pem {
+        cert: read(pki, &format!("dev-{party}.crt.pem")),
+        key: read(pki, &format!("dev-{party}.key.pem")),
+    }
+}
+
+fn activities(entries: &[Value]) -> Vec<&str> {
+    entries
+        .iter()
+        .map(|e| e["activity"].as_str().unwrap())
+        .collect()
+}
+
+/// The count in an answer document, after checking its signature with the node's published
+/// key and that it answers `thread` for the zorgkantoor.
+fn verified_count(setup: &Setup, document: &Value, thread: &str) -> String {
     let jws = document["jws"].as_str().unwrap();
-    let verifier = answer_verifier(&did_document, jws);
+    let verifier = answer_verifier(&setup.did_document(), jws);
     let answer = verify_answer(
         document,
         &verifier,
         &ExpectedAnswer {
             node_did: NODE_DID.into(),
-            consumer_did: consumer.did().into(),
-            thread_id: "thread-ok".into(),
+            consumer_did: setup.consumer.did().into(),
+            thread_id: thread.into(),
         },
     )
     .unwrap();
     assert_eq!(answer.resultset.len(), 1);
     let count = &answer.resultset[0].result["results"]["bindings"][0]["aantal_medewerkers"];
+    count["value"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_validated_question_is_answered_signed_and_logged() {
+    let mut setup = Setup::start();
+
+    // The question, answered.
+    let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "thread-ok");
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["payload"]["type"], gen1::RESPONSE_TYPE);
+    let document = &reply["payload"]["body"]["message"];
     assert_eq!(
-        count["value"],
-        expected_count().to_string().as_str(),
-        "{count}"
+        verified_count(&setup, document, "thread-ok"),
+        expected_count().to_string()
     );
     assert_eq!(expected_count(), 4);
 
     // The same question addressed to another node: refused at the envelope, and logged.
     let body = envelope(
-        &consumer,
-        &credential,
+        &setup.consumer,
+        &setup.credential,
         "did:web:another-node.test",
         "thread-lost",
     );
-    let (status, reply) = https_post(
-        node.address,
-        &ca,
-        &identity,
-        "/api/verifiedsparql",
-        "application/json",
-        &body,
-    )
-    .unwrap();
-    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    let (status, reply) = setup.post(&setup.identity, &body);
     assert_eq!(status, 400, "{reply}");
     assert_eq!(reply["payload"]["type"], gen1::ERROR_TYPE);
     assert_eq!(
@@ -246,38 +313,101 @@ fn a_validated_question_is_answered_signed_and_logged() {
         "envelope_wrong_recipient"
     );
 
-    stop_gracefully(&mut node);
-    let output = run_in(&pki, &["audit", "verify"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-
-    let output = run_in(&pki, &["audit", "show", "--thread", "thread-ok", "--json"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let activities = activities(&common::stdout(&output));
-    assert_eq!(activities, ["received", "verified", "executed"]);
     // An envelope that fails step 3 is logged under the unknown thread, `-`.
-    let output = run_in(&pki, &["audit", "show", "--thread=-", "--json"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let entries: Vec<Value> = common::stdout(&output)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    let activities: Vec<&str> = entries
-        .iter()
-        .map(|e| e["activity"].as_str().unwrap())
-        .collect();
-    assert_eq!(activities, ["received", "rejected"], "{entries:?}");
+    let logged = setup.stop_and_read_log(&["thread-ok", "-"]);
+    assert_eq!(activities(&logged[0]), ["received", "verified", "executed"]);
+    assert_eq!(activities(&logged[1]), ["received", "rejected"]);
+    assert_eq!(logged[1][1]["outcome"], "envelope_wrong_recipient");
+}
+
+#[test]
+fn the_header_envelope_is_answered_in_its_own_generation() {
+    let setup = Setup::start();
+    let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "unused");
+    let envelope: Value = serde_json::from_slice(&body).unwrap();
+    let presentation = envelope["payload"]["body"]["message"].as_str().unwrap();
+    let message_id = new_message_id();
+    let headers = [
+        ("Content-Type", "application/jwt"),
+        ("Message-ID", message_id.as_str()),
+        ("Subject", gen2::SUBJECT),
+        ("From", setup.consumer.did()),
+        ("To", NODE_DID),
+        ("References", "thread-gen2"),
+    ];
+    let (status, document) = setup.post_with(&setup.identity, &headers, presentation.as_bytes());
+    assert_eq!(status, 200, "{document}");
     assert_eq!(
-        entries[1]["outcome"], "envelope_wrong_recipient",
-        "{entries:?}"
+        verified_count(&setup, &document, "thread-gen2"),
+        expected_count().to_string()
     );
 }
 
-fn activities(jsonl: &str) -> Vec<String> {
-    jsonl
-        .lines()
-        .map(|line| {
-            let entry: Value = serde_json::from_str(line).unwrap();
-            entry["activity"].as_str().unwrap().to_owned()
-        })
-        .collect()
+#[test]
+fn a_presentation_is_answered_once() {
+    let mut setup = Setup::start();
+    let body = envelope(
+        &setup.consumer,
+        &setup.credential,
+        NODE_DID,
+        "thread-replay",
+    );
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 403, "{reply}");
+    assert_eq!(reply["payload"]["body"]["reason"], "presentation_replayed");
+    let logged = setup.stop_and_read_log(&["thread-replay"]);
+    let rejected = logged[0].last().unwrap();
+    assert_eq!(rejected["activity"], "rejected");
+    assert_eq!(rejected["outcome"], "presentation_replayed");
+}
+
+#[test]
+fn another_consumers_certificate_cannot_send_in_the_zorgkantoors_name() {
+    let setup = Setup::start();
+    let igj = identity(&setup.pki, "igj");
+    let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "thread-igj");
+    let (status, reply) = setup.post(&igj, &body);
+    assert_eq!(status, 403, "{reply}");
+    assert_eq!(
+        reply["payload"]["body"]["reason"],
+        "token_consumer_mismatch"
+    );
+}
+
+#[test]
+fn an_oversized_body_is_refused_by_the_pipeline_and_logged() {
+    let mut setup = Setup::start();
+    // The default envelope limit is 1 MiB; this body is a little more. (The node stops
+    // reading just past the limit; a far larger body would be cut off mid-upload.)
+    let body = vec![b' '; 1024 * 1024 + 4096];
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 413, "{reply}");
+    assert_eq!(reply["payload"]["body"]["reason"], "envelope_too_large");
+    let logged = setup.stop_and_read_log(&["-"]);
+    assert_eq!(activities(&logged[0]), ["received", "rejected"]);
+    assert_eq!(logged[0][1]["outcome"], "envelope_too_large");
+}
+
+#[test]
+fn without_a_node_key_the_exchange_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = common::TestPki::new();
+    common::write_node_config(dir.path(), &pki);
+    let node = RunningNode::start(dir.path());
+    let (status, body) = https_post(
+        node.address,
+        &pki.ca,
+        &pki.client,
+        "/api/verifiedsparql",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    )
+    .unwrap();
+    assert_eq!(status, 503);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "the verified exchange is off: trust.node_key is not configured\n"
+    );
 }

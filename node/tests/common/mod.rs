@@ -267,15 +267,15 @@ pub fn https_get(
     })
 }
 
-/// Sends `POST path` with `body` (as `content_type`) over mutual TLS to `address`, trusting
-/// `ca`, presenting `identity`; returns the status and body. Like [`https_get`], it reads the
-/// whole response of a `Connection: close` request.
+/// Sends `POST path` with `headers` and `body` over mutual TLS to `address`, trusting `ca`,
+/// presenting `identity`; returns the status and body. Like [`https_get`], it reads the whole
+/// response of a `Connection: close` request.
 pub fn https_post(
     address: std::net::SocketAddr,
     ca: &str,
     identity: &Pem,
     path: &str,
-    content_type: &str,
+    headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(u16, Vec<u8>), String> {
     use rustls::pki_types::pem::PemObject;
@@ -294,12 +294,15 @@ pub fn https_post(
             PrivateKeyDer::from_pem_slice(identity.key.as_bytes()).unwrap(),
         )
         .unwrap();
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    )
-    .into_bytes();
+    ));
+    let mut request = head.into_bytes();
     request.extend_from_slice(body);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
