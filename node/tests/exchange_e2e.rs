@@ -7,6 +7,7 @@
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
 mod common;
+mod exchange_support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -409,5 +410,132 @@ fn without_a_node_key_the_exchange_is_unavailable() {
     assert_eq!(
         String::from_utf8_lossy(&body),
         "the verified exchange is off: trust.node_key is not configured\n"
+    );
+}
+
+/// A node certificate for `localhost` usable both as server and as client identity, signed by
+/// the development CA. (`kikv dev-pki` makes the node's certificate for serving only; the
+/// outbox presents the same certificate as a client, which a receiver checks for client use.)
+fn node_certificate_for_both_uses(pki: &Path) -> exchange_support::Pem {
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair};
+    let ca_key = KeyPair::from_pem(&read(pki, "dev-ca.key.pem")).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(&read(pki, "dev-ca.crt.pem"), ca_key).unwrap();
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    exchange_support::Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+#[test]
+fn an_answer_with_a_reply_address_is_delivered_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pki, credential) = prepare(dir.path());
+    let both = node_certificate_for_both_uses(&pki);
+    std::fs::write(pki.join("node-both.crt.pem"), &both.cert).unwrap();
+    std::fs::write(pki.join("node-both.key.pem"), &both.key).unwrap();
+    let config = read(&pki, "kikv.toml")
+        .replace("\"dev-node.crt.pem\"", "\"node-both.crt.pem\"")
+        .replace("\"dev-node.key.pem\"", "\"node-both.key.pem\"");
+    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+
+    // The zorgkantoor's receiver, serving with the same certificate and trusting the dev CA.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let receiver_pki = exchange_support::Pki {
+        ca: read(&pki, "dev-ca.crt.pem"),
+        receiver: exchange_support::Pem {
+            cert: both.cert.clone(),
+            key: both.key.clone(),
+        },
+        node: both,
+    };
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = runtime.block_on(exchange_support::receiver(&receiver_pki, listener, 0));
+
+    let mut node = RunningNode::start(&pki);
+    let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
+    let identity = identity(&pki, "zorgkantoor");
+    let ca = read(&pki, "dev-ca.crt.pem");
+    let mut request: Value =
+        serde_json::from_slice(&envelope(&consumer, &credential, NODE_DID, "thread-async"))
+            .unwrap();
+    request["payload"]["reply_url"] = json!(format!("https://localhost:{port}/answers"));
+    let (status, reply) = https_post(
+        node.address,
+        &ca,
+        &identity,
+        "/api/verifiedsparql",
+        &[("Content-Type", gen1::MEDIA_TYPE)],
+        &serde_json::to_vec(&request).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&reply));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let delivered = loop {
+        if let Some(first) = seen.accepted.lock().unwrap().first().cloned() {
+            break first;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was delivered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let answer: Value = serde_json::from_slice(&delivered.1).unwrap();
+    assert_eq!(answer["payload"]["type"], gen1::RESPONSE_TYPE, "{answer}");
+    let document = &answer["payload"]["body"]["message"];
+    let (_, did_document) = https_get(
+        node.address,
+        &ca,
+        ClientIdentity::Pem(&identity),
+        "/.well-known/did.json",
+        "application/json",
+    )
+    .unwrap();
+    let did_document: Value = serde_json::from_str(&did_document).unwrap();
+    let verifier = answer_verifier(&did_document, document["jws"].as_str().unwrap());
+    let payload = verify_answer(
+        document,
+        &verifier,
+        &ExpectedAnswer {
+            node_did: NODE_DID.into(),
+            consumer_did: consumer.did().into(),
+            thread_id: "thread-async".into(),
+        },
+    )
+    .unwrap();
+    let count = &payload.resultset[0].result["results"]["bindings"][0]["aantal_medewerkers"];
+    assert_eq!(count["value"], expected_count().to_string().as_str());
+
+    // The delivery report reaches the log shortly after the receiver's 200.
+    let logged = loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let output = run_in(&pki, &["audit", "show", "--thread=thread-async", "--json"]);
+        let text = common::stdout(&output);
+        if text.contains("\"delivered\"") || std::time::Instant::now() > deadline {
+            break text;
+        }
+    };
+    stop_gracefully(&mut node);
+    let output = run_in(&pki, &["audit", "verify"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let entries: Vec<Value> = logged
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        activities(&entries),
+        ["received", "verified", "executed", "delivered"]
     );
 }
