@@ -314,6 +314,26 @@ fn a_validated_question_is_answered_signed_and_logged() {
         "envelope_wrong_recipient"
     );
 
+    // Both counted by outcome and reason.
+    let (status, metrics) = https_get(
+        setup.node.address,
+        &setup.ca,
+        ClientIdentity::Pem(&setup.identity),
+        "/metrics",
+        "text/plain",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    for line in [
+        r#"kikv_exchange_requests_total{outcome="answered",reason=""} 1"#,
+        r#"kikv_exchange_requests_total{outcome="rejected",reason="envelope_wrong_recipient"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in {metrics}"
+        );
+    }
+
     // An envelope that fails step 3 is logged under the unknown thread, `-`.
     let logged = setup.stop_and_read_log(&["thread-ok", "-"]);
     assert_eq!(activities(&logged[0]), ["received", "verified", "executed"]);
