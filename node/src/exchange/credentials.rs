@@ -493,6 +493,27 @@ mod tests {
         assert!(josekit::jws::deserialize_compact(&jws, &wrong).is_err());
     }
 
+    #[test]
+    fn the_node_key_signs_checkpoints_only_when_it_is_ed25519() {
+        use crate::credential::KeyAlgorithm;
+        let key = Arc::new(NodeKey::generate(KeyAlgorithm::EdDsa).unwrap());
+        let signer = NodeCheckpointSigner::new("did:web:node.test", Arc::clone(&key)).unwrap();
+        assert_eq!(signer.name(), "did:web:node.test");
+        assert_eq!(Some(signer.public_key()), key.raw_public_key());
+        let signature = signer.sign(b"checkpoint").unwrap();
+        let jwk = key.public_jwk();
+        let verifier = josekit::jws::EdDSA.verifier_from_jwk(&jwk).unwrap();
+        josekit::jws::JwsVerifier::verify(&verifier, b"checkpoint", &signature).unwrap();
+        assert!(josekit::jws::JwsVerifier::verify(&verifier, b"checkpoinT", &signature).is_err());
+
+        let es256 = Arc::new(NodeKey::generate(KeyAlgorithm::Es256).unwrap());
+        let refused = NodeCheckpointSigner::new("did:web:node.test", es256).unwrap_err();
+        assert_eq!(
+            refused,
+            NoteError::Signing("the node key is not an Ed25519 key; checkpoints need one".into())
+        );
+    }
+
     #[tokio::test]
     async fn the_real_verifier_refuses_another_sender_through_the_seam() {
         let pki = pki();
