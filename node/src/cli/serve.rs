@@ -18,8 +18,9 @@ use crate::store::QueryLimits;
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {}
 
-/// Opens the store, reads the profiles (refusing to start if any is invalid), and serves the
-/// mutual-TLS listener until interrupted.
+/// Opens the store, reads the profiles (refusing to start if any is invalid), starts the
+/// verified exchange when a node key is configured (exchange log, verifier, outbox and its
+/// delivery loop), and serves the mutual-TLS listener until interrupted.
 pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     http::tls::install_crypto_provider();
@@ -49,11 +50,19 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let exchange = match &config.trust.node_key {
+        Some(_) => Some(Arc::new(
+            crate::exchange::service::open(config, Arc::clone(&store), profiles.clone())
+                .context("cannot start the verified exchange")?,
+        )),
+        None => None,
+    };
     let state = AppState {
         config: Arc::new(config.clone()),
         store,
         profiles: Arc::new(profiles),
         did_document,
+        exchange: exchange.clone(),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -80,6 +89,12 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
             ticket.address
         ));
         let (stop, stopped) = tokio::sync::watch::channel(());
+        let delivery_task = exchange.clone().map(|exchange| {
+            let mut delivery_stopped = stopped.clone();
+            tokio::spawn(crate::exchange::service::deliver(exchange, async move {
+                let _ = delivery_stopped.changed().await;
+            }))
+        });
         let mut admin_stopped = stopped.clone();
         let admin_task = tokio::spawn(async move {
             axum::serve(admin, admin::admin_app(admin_state))
@@ -91,6 +106,14 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         http::tls::serve(listener, tls, http::app(state), shutdown_signal()).await?;
         drop(stop);
         let _ = admin_task.await;
+        if let Some(task) = delivery_task {
+            let _ = task.await;
+        }
+        if let Some(exchange) = &exchange {
+            // Writes what is queued and a final checkpoint; blocks on the fsync.
+            let audit = exchange.audit.clone();
+            let _ = tokio::task::spawn_blocking(move || audit.close()).await;
+        }
         let _ = std::fs::remove_file(config.data_dir.join(admin::TOKEN_FILE));
         announce("kikv: stopped");
         Ok(())

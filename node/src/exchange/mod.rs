@@ -7,17 +7,20 @@
 //!
 //! - [`gen1`] and [`gen2`]: the two envelope generations side by side, sharing [`envelope`];
 //! - [`reason`]: [`RejectError`] and its stable [`ReasonCode`];
-//! - [`presentation`]: the seam to the credentials layer (steps 4 and 5);
+//! - [`presentation`]: the seam to the credentials layer (steps 4 and 5), and [`credentials`]
+//!   the node's verifier behind it;
 //! - [`allow`]: steps 6 and 7;
 //! - [`answer`]: step 10, the signed `resultset`;
 //! - [`cache`]: answers kept per (query, parameters, data version);
 //! - [`outbox`] and [`delivery`]: step 11 when a reply address is given;
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
-//! - [`metrics`]: Prometheus counters for `GET /metrics`.
+//! - [`metrics`]: Prometheus counters for `GET /metrics`;
+//! - [`service`]: the exchange built from the configuration, and its delivery loop.
 
 pub mod allow;
 pub mod answer;
 pub mod cache;
+pub mod credentials;
 pub mod delivery;
 pub mod envelope;
 pub mod gen1;
@@ -27,6 +30,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod presentation;
 pub mod reason;
+pub mod service;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeRules, Generation};
 pub use reason::{ReasonCode, RejectError};

@@ -2,6 +2,7 @@
 //! mutual TLS by [`tls::serve`].
 
 pub mod admin;
+pub mod exchange;
 pub mod tls;
 
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -30,6 +31,9 @@ pub struct AppState {
     /// The node's DID document, published so consumers can verify signed answers; absent
     /// until `trust.node_key` is configured.
     pub did_document: Option<Arc<DidDocument>>,
+    /// The verified exchange (`POST /api/verifiedsparql`); absent until `trust.node_key` is
+    /// configured.
+    pub exchange: Option<Arc<crate::exchange::pipeline::Exchange>>,
 }
 
 /// The router of the consumer-facing listener. Tests can drive it without a socket.
@@ -39,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .route("/datacatalog", get(datacatalog))
         .route("/.well-known/did.json", get(did_document))
         .route("/metrics", get(crate::exchange::metrics::endpoint))
+        .route("/api/verifiedsparql", post(exchange::verifiedsparql))
         .with_state(state)
 }
 

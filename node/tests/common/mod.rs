@@ -266,3 +266,85 @@ pub fn https_get(
         Ok((status, body))
     })
 }
+
+/// Sends `POST path` with `headers` and `body` over mutual TLS to `address`, trusting `ca`,
+/// presenting `identity`; returns the status and body. Like [`https_get`], it reads the whole
+/// response of a `Connection: close` request.
+pub fn https_post(
+    address: std::net::SocketAddr,
+    ca: &str,
+    identity: &Pem,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            CertificateDer::pem_slice_iter(identity.cert.as_bytes())
+                .map(Result::unwrap)
+                .collect(),
+            PrivateKeyDer::from_pem_slice(identity.key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        tls.write_all(&request).await.map_err(|e| e.to_string())?;
+        let mut response = Vec::new();
+        tls.read_to_end(&mut response)
+            .await
+            .map_err(|e| e.to_string())?;
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| format!("no HTTP response: {:?}", String::from_utf8_lossy(&response)))?;
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("no HTTP status: {head:?}"))?;
+        Ok((status, response[split + 4..].to_vec()))
+    })
+}
+
+/// Stops a node as a service manager would (SIGTERM), so it shuts down cleanly, and waits.
+pub fn stop_gracefully(node: &mut RunningNode) {
+    let status = Command::new("kill")
+        .args(["-TERM", &node.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = node.child.wait().unwrap();
+    assert!(exit.success(), "the node exited with {exit}");
+}

@@ -1,0 +1,137 @@
+//! The exchange as a node runs it: built once from the configuration with the real parts (the
+//! credentials layer's verifier, the node's key, the exchange log, the outbox), and the
+//! outbox's delivery loop, whose reports go to the exchange log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::RootCertStore;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::PrivateKeyDer;
+
+use super::allow::QueryIndex;
+use super::cache::AnswerCache;
+use super::credentials::NodeCheckpointSigner;
+use super::delivery::{client_config, DeliveryClient};
+use super::metrics::Metrics;
+use super::outbox::{Outbox, OutboxError, RetryPolicy};
+use super::pipeline::{log_delivery, Exchange};
+use crate::audit::{AuditError, AuditLog, NoteError};
+use crate::config::Config;
+use crate::credential::{node_key, verifier_from_config, TrustError};
+use crate::http::tls::{read_certificates, TlsSetupError};
+use crate::profile::Registry;
+use crate::store::{NodeStore, QueryLimits};
+
+/// Directory of the outbox inside the data directory.
+pub const OUTBOX_DIR: &str = "outbox";
+
+/// Why the exchange could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The node key or the trust configuration is not usable.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    /// The node key cannot sign the exchange log's checkpoints.
+    #[error("checkpoint signer: {0}")]
+    Checkpoints(#[from] NoteError),
+    /// The exchange log could not be opened.
+    #[error("exchange log: {0}")]
+    Audit(#[from] AuditError),
+    /// The node's TLS identity, used as client identity for delivery, is not usable.
+    #[error("delivery client: {0}")]
+    Tls(#[from] TlsSetupError),
+    /// The delivery client could not be configured.
+    #[error("delivery client: {0}")]
+    Client(String),
+    /// The outbox could not be opened.
+    #[error("outbox: {0}")]
+    Outbox(#[from] OutboxError),
+}
+
+/// Builds the node's exchange from `config`: the presentation verifier (with the replay cache
+/// in the data directory), the node key as answer and checkpoint signer (the log's origin is
+/// the node's DID), the exchange log, the answer cache, the global metrics and the outbox.
+/// Opens files and fsyncs: call it before the async runtime starts or in `spawn_blocking`.
+pub fn open(
+    config: &Config,
+    store: Arc<NodeStore>,
+    registry: Registry,
+) -> Result<Exchange, StartError> {
+    let key = Arc::new(node_key(config)?);
+    let checkpoints = NodeCheckpointSigner::new(config.node.did.clone(), Arc::clone(&key))?;
+    let presentations = verifier_from_config(config, chrono::Utc::now().timestamp())?;
+    let outbox = open_outbox(config)?;
+    let audit = AuditLog::open(&config.audit_dir(), &config.audit, Arc::new(checkpoints))?;
+    Ok(Exchange {
+        node_did: config.node.did.clone(),
+        config: config.exchange.clone(),
+        limits: QueryLimits {
+            timeout: Duration::from_secs(config.store.query_timeout_secs),
+            max_rows: config.store.max_result_rows,
+        },
+        profiles: Arc::new(QueryIndex::new(registry)),
+        store,
+        cache: Arc::new(AnswerCache::new(config.exchange.answer_cache_entries)),
+        audit,
+        signer: key,
+        presentations: Arc::new(presentations),
+        outbox: Some(Arc::new(outbox)),
+        metrics: Metrics::global().cloned(),
+    })
+}
+
+/// The outbox in the data directory, delivering with the node's TLS certificate and key as
+/// client identity to servers whose certificates chain to the client trust anchors.
+fn open_outbox(config: &Config) -> Result<Outbox, StartError> {
+    let tls = &config.tls;
+    let certificate = tls
+        .certificate
+        .as_deref()
+        .ok_or(TlsSetupError::Missing("tls.certificate"))?;
+    let key_file = tls
+        .private_key
+        .as_deref()
+        .ok_or(TlsSetupError::Missing("tls.private_key"))?;
+    let chain = read_certificates(certificate)?;
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| StartError::Client(format!("{}: {e}", key_file.display())))?;
+    let mut roots = RootCertStore::empty();
+    for anchor in &tls.client_trust_anchors {
+        for certificate in read_certificates(anchor)? {
+            roots
+                .add(certificate)
+                .map_err(|e| StartError::Client(format!("{}: {e}", anchor.display())))?;
+        }
+    }
+    let client = DeliveryClient::new(client_config(chain, key, roots).map_err(StartError::Client)?);
+    Ok(Outbox::open(
+        &config.data_dir.join(OUTBOX_DIR),
+        RetryPolicy::from(&config.exchange),
+        client,
+    )?)
+}
+
+/// Runs the exchange's outbox until `shutdown` resolves, writing each delivery report to the
+/// exchange log. Returns at once when the exchange has no outbox.
+pub async fn deliver(exchange: Arc<Exchange>, shutdown: impl std::future::Future<Output = ()>) {
+    let Some(outbox) = exchange.outbox.clone() else {
+        return;
+    };
+    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let audit = exchange.audit.clone();
+    let logger = tokio::spawn(async move {
+        while let Some(report) = received.recv().await {
+            if let Err(error) = log_delivery(&audit, &report).await {
+                tracing::error!(%error, "a delivery report could not be logged");
+            }
+        }
+    });
+    outbox
+        .run(shutdown, move |report| {
+            let _ = reports.send(report);
+        })
+        .await;
+    let _ = logger.await;
+}

@@ -1,0 +1,138 @@
+//! `POST /api/verifiedsparql`: reads the request (body capped just above the envelope limit),
+//! binds it to the consumer of the transport, and hands it to the exchange pipeline.
+//!
+//! Step 2 (the access token) has no `/oauth2/token` endpoint yet: until it exists, the request
+//! is bound to the DID in the client certificate's URI subject alternative name, so that the
+//! pipeline refuses an envelope sent in another consumer's name (`token_consumer_mismatch`).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+use super::tls::ClientCertificate;
+use super::AppState;
+use crate::exchange::pipeline::{generation_of, Inbound, Reply};
+
+/// What the request is bound to when the client certificate names no DID: no envelope can come
+/// from it, so such a request is refused as sent in another's name.
+pub const NO_DID: &str = "(no DID in the client certificate)";
+
+/// Bytes read beyond the envelope limit: enough for the pipeline to see that the body is too
+/// large and refuse it with its own reason (`envelope_too_large`) and log entry.
+const OVERSIZE_MARGIN: usize = 1;
+
+/// The handler of `POST /api/verifiedsparql`.
+pub async fn verifiedsparql(
+    State(state): State<AppState>,
+    certificate: Option<axum::Extension<ClientCertificate>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(exchange) = state.exchange.clone() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the verified exchange is off: trust.node_key is not configured\n",
+        )
+            .into_response();
+    };
+    let cap = exchange
+        .config
+        .max_envelope_bytes
+        .saturating_add(OVERSIZE_MARGIN);
+    let body = match read_capped(body, cap).await {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::debug!(%error, "request body could not be read");
+            return (
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read\n",
+            )
+                .into_response();
+        }
+    };
+    let token_consumer = certificate.map(|axum::Extension(c)| {
+        c.0.first()
+            .and_then(|leaf| certificate_did(leaf))
+            .unwrap_or_else(|| NO_DID.to_owned())
+    });
+    let request = Inbound {
+        generation: generation_of(&headers),
+        headers,
+        body,
+        token_consumer,
+    };
+    response(exchange.handle(request).await)
+}
+
+/// Reads at most `cap` bytes of `body`; what lies beyond is not read (the pipeline refuses a
+/// body of more than the limit without looking further).
+async fn read_capped(mut body: Body, cap: usize) -> Result<Vec<u8>, axum::Error> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+            if bytes.len() >= cap {
+                bytes.truncate(cap);
+                break;
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+/// The first `did:` URI subject alternative name of a certificate (DER).
+pub fn certificate_did(der: &[u8]) -> Option<String> {
+    use x509_parser::extensions::GeneralName;
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let names = certificate.subject_alternative_name().ok()??;
+    names
+        .value
+        .general_names
+        .iter()
+        .find_map(|name| match name {
+            GeneralName::URI(uri) if uri.starts_with("did:") => Some((*uri).to_owned()),
+            _ => None,
+        })
+}
+
+fn response(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, reply.body).into_response();
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_consumer_did_is_read_from_the_client_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki =
+            crate::credential::dev_pki::create(dir.path(), "did:web:node.test", chrono::Utc::now())
+                .unwrap();
+        let ca = super::super::tls::read_certificates(&pki.ca_certificate).unwrap();
+        assert_eq!(certificate_did(&ca[0]), None);
+        for party in pki.parties.iter().filter(|p| p.name != "node") {
+            let Some((certificate, _)) = &party.tls else {
+                continue;
+            };
+            let chain = super::super::tls::read_certificates(certificate).unwrap();
+            assert_eq!(
+                certificate_did(&chain[0]).as_deref(),
+                Some(party.did.as_str())
+            );
+        }
+        assert_eq!(certificate_did(b"not a certificate"), None);
+    }
+}

@@ -1,0 +1,561 @@
+//! The verified exchange end to end through the real `kikv` binary: a development PKI, a
+//! dataset loaded with `kikv load`, a credential issued with `kikv credential issue`, the node
+//! started with `kikv serve`, and a presentation signed by the consumer sent over real mutual
+//! TLS. The answer is checked against the node's published key and against a count computed
+//! here from the fixture; the exchange log is verified with `kikv audit verify` afterwards.
+
+#![allow(clippy::panic, clippy::unwrap_in_result)]
+
+mod common;
+mod exchange_support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{
+    https_get, https_post, run_in, stderr, stop_gracefully, ClientIdentity, Pem, RunningNode,
+};
+use kikv::credential::{create_presentation, NodeKey, PresentationRequest};
+use kikv::exchange::answer::{verify_answer, ExpectedAnswer};
+use kikv::exchange::envelope::new_message_id;
+use kikv::exchange::{gen1, gen2, Envelope, Generation};
+use serde_json::{json, Value};
+
+const NODE_DID: &str = "did:web:localhost";
+const PROFILE: &str = "https://kik-v.example/profiles/demo";
+const PEILDATUM: &str = "2024-06-30";
+
+/// Employment contracts of the fixture: (person, start, end).
+const CONTRACTS: [(&str, &str, Option<&str>); 7] = [
+    ("p1", "2020-01-01", None),
+    ("p1", "2023-01-01", Some("2024-06-30")),
+    ("p2", "2024-01-01", Some("2024-12-31")),
+    ("p3", "2024-07-01", None),
+    ("p4", "2022-01-01", Some("2024-06-29")),
+    ("p5", "2024-06-30", Some("2024-06-30")),
+    ("p6", "2019-03-01", Some("2030-01-01")),
+];
+
+/// The fixture as Turtle.
+fn turtle() -> String {
+    let mut text = String::from(
+        "@prefix onz-g: <http://purl.org/ozo/onz-g#> .\n\
+         @prefix onz-pers: <http://purl.org/ozo/onz-pers#> .\n\
+         @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n\
+         @prefix ex: <https://zorggroep.test/> .\n",
+    );
+    for (i, (person, start, end)) in CONTRACTS.iter().enumerate() {
+        text.push_str(&format!(
+            "ex:contract{i} a onz-pers:ArbeidsOvereenkomst ; onz-pers:heeftOpdrachtnemer ex:{person} ; onz-g:startDatum \"{start}\"^^xsd:date"
+        ));
+        if let Some(end) = end {
+            text.push_str(&format!(" ; onz-g:eindDatum \"{end}\"^^xsd:date"));
+        }
+        text.push_str(" .\n");
+    }
+    text
+}
+
+/// The demo query's answer computed from the fixture: distinct people with a contract running
+/// on the reference date (ISO dates compare as text).
+fn expected_count() -> usize {
+    CONTRACTS
+        .iter()
+        .filter(|(_, start, end)| *start <= PEILDATUM && end.is_none_or(|end| end >= PEILDATUM))
+        .map(|(person, _, _)| *person)
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap()
+}
+
+/// Makes the PKI, the configuration and the data in `dir/pki`, issues the credential, and
+/// returns the directory and the credential.
+fn prepare(dir: &Path) -> (std::path::PathBuf, String) {
+    let output = run_in(dir, &["dev-pki", "--out", "pki", "--node-did", NODE_DID]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let pki = dir.join("pki");
+    let extra = format!(
+        "\n[listen]\naddress = \"127.0.0.1:0\"\nadmin_address = \"127.0.0.1:0\"\n\
+         [profiles]\ndir = \"{}\"\n",
+        common::repo_root().join("profiles").display()
+    );
+    let config = format!(
+        "data_dir = \"data\"\n{}{extra}",
+        read(&pki, "dev-trust.toml")
+    );
+    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+    std::fs::write(pki.join("hr.ttl"), turtle()).unwrap();
+    let output = run_in(
+        &pki,
+        &[
+            "load",
+            "hr.ttl",
+            "--graph",
+            "https://zorggroep.test/data/hr",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
+    let output = run_in(
+        &pki,
+        &[
+            "credential",
+            "issue",
+            "--profile",
+            PROFILE,
+            "--profile-version",
+            "1.0",
+            "--query-id",
+            "1",
+            "--subject",
+            consumer.did(),
+            "--issuer-key",
+            "dev-beheerorganisatie.jwk.json",
+            "--gen",
+            "1",
+            "--out",
+            "credential.jwt",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let credential = read(&pki, "credential.jwt").trim().to_owned();
+    (pki, credential)
+}
+
+/// A gen-1 request envelope from the zorgkantoor to `to`, with a fresh presentation.
+fn envelope(consumer: &NodeKey, credential: &str, to: &str, thread: &str) -> Vec<u8> {
+    let now = chrono::Utc::now().timestamp();
+    let presentation = create_presentation(
+        consumer,
+        &PresentationRequest {
+            audience: NODE_DID.into(),
+            credentials: vec![credential.to_owned()],
+            parameters: [("peildatum".to_owned(), json!(PEILDATUM))].into(),
+            now,
+            lifetime_secs: 300,
+        },
+    )
+    .unwrap();
+    let envelope = Envelope {
+        generation: Generation::One,
+        message_id: new_message_id(),
+        thread_id: thread.into(),
+        from: consumer.did().into(),
+        to: to.into(),
+        expires_at: Some(now + 300),
+        issued_at: Some(now),
+        reply_url: None,
+        presentation,
+    };
+    serde_json::to_vec(&gen1::request(&envelope)).unwrap()
+}
+
+/// The node's answer key, taken from its published DID document by the answer's `kid`.
+fn answer_verifier(did_document: &Value, jws: &str) -> josekit::jws::alg::eddsa::EddsaJwsVerifier {
+    let kid = kikv::exchange::answer::answer_kid(jws).unwrap();
+    let method = did_document["verificationMethod"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == kid.as_str())
+        .unwrap_or_else(|| panic!("{kid} is not in {did_document}"));
+    let jwk = josekit::jwk::Jwk::from_bytes(method["publicKeyJwk"].to_string()).unwrap();
+    josekit::jws::EdDSA.verifier_from_jwk(&jwk).unwrap()
+}
+
+/// A running node with the zorgkantoor's credential, key and client certificate.
+struct Setup {
+    _dir: tempfile::TempDir,
+    pki: std::path::PathBuf,
+    credential: String,
+    consumer: NodeKey,
+    identity: Pem,
+    ca: String,
+    node: RunningNode,
+}
+
+impl Setup {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (pki, credential) = prepare(dir.path());
+        let node = RunningNode::start(&pki);
+        Self {
+            consumer: NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap(),
+            identity: identity(&pki, "zorgkantoor"),
+            ca: read(&pki, "dev-ca.crt.pem"),
+            credential,
+            node,
+            pki,
+            _dir: dir,
+        }
+    }
+
+    /// POSTs a gen-1 envelope to `/api/verifiedsparql` as `identity`; the reply as JSON.
+    fn post(&self, identity: &Pem, body: &[u8]) -> (u16, Value) {
+        self.post_with(identity, &[("Content-Type", gen1::MEDIA_TYPE)], body)
+    }
+
+    fn post_with(&self, identity: &Pem, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+        let (status, reply) = https_post(
+            self.node.address,
+            &self.ca,
+            identity,
+            "/api/verifiedsparql",
+            headers,
+            body,
+        )
+        .unwrap();
+        let reply = serde_json::from_slice(&reply)
+            .unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&reply)));
+        (status, reply)
+    }
+
+    fn did_document(&self) -> Value {
+        let (status, document) = https_get(
+            self.node.address,
+            &self.ca,
+            ClientIdentity::Pem(&self.identity),
+            "/.well-known/did.json",
+            "application/json",
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{document}");
+        serde_json::from_str(&document).unwrap()
+    }
+
+    /// Stops the node cleanly, checks the whole exchange log, and returns the entries of
+    /// `thread` as logged.
+    fn stop_and_read_log(&mut self, threads: &[&str]) -> Vec<Vec<Value>> {
+        stop_gracefully(&mut self.node);
+        let output = run_in(&self.pki, &["audit", "verify"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        threads
+            .iter()
+            .map(|thread| {
+                let output = run_in(
+                    &self.pki,
+                    &["audit", "show", &format!("--thread={thread}"), "--json"],
+                );
+                assert!(output.status.success(), "{}", stderr(&output));
+                common::stdout(&output)
+                    .lines()
+                    .map(|line| serde_json::from_str(line).unwrap())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn identity(pki: &Path, party: &str) -> Pem {
+    Pem {
+        cert: read(pki, &format!("dev-{party}.crt.pem")),
+        key: read(pki, &format!("dev-{party}.key.pem")),
+    }
+}
+
+fn activities(entries: &[Value]) -> Vec<&str> {
+    entries
+        .iter()
+        .map(|e| e["activity"].as_str().unwrap())
+        .collect()
+}
+
+/// The count in an answer document, after checking its signature with the node's published
+/// key and that it answers `thread` for the zorgkantoor.
+fn verified_count(setup: &Setup, document: &Value, thread: &str) -> String {
+    let jws = document["jws"].as_str().unwrap();
+    let verifier = answer_verifier(&setup.did_document(), jws);
+    let answer = verify_answer(
+        document,
+        &verifier,
+        &ExpectedAnswer {
+            node_did: NODE_DID.into(),
+            consumer_did: setup.consumer.did().into(),
+            thread_id: thread.into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(answer.resultset.len(), 1);
+    let count = &answer.resultset[0].result["results"]["bindings"][0]["aantal_medewerkers"];
+    count["value"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_validated_question_is_answered_signed_and_logged() {
+    let mut setup = Setup::start();
+
+    // The question, answered.
+    let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "thread-ok");
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["payload"]["type"], gen1::RESPONSE_TYPE);
+    let document = &reply["payload"]["body"]["message"];
+    assert_eq!(
+        verified_count(&setup, document, "thread-ok"),
+        expected_count().to_string()
+    );
+    assert_eq!(expected_count(), 4);
+
+    // The same question addressed to another node: refused at the envelope, and logged.
+    let body = envelope(
+        &setup.consumer,
+        &setup.credential,
+        "did:web:another-node.test",
+        "thread-lost",
+    );
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["payload"]["type"], gen1::ERROR_TYPE);
+    assert_eq!(
+        reply["payload"]["body"]["reason"],
+        "envelope_wrong_recipient"
+    );
+
+    // Both counted by outcome and reason.
+    let (status, metrics) = https_get(
+        setup.node.address,
+        &setup.ca,
+        ClientIdentity::Pem(&setup.identity),
+        "/metrics",
+        "text/plain",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    for line in [
+        r#"kikv_exchange_requests_total{outcome="answered",reason=""} 1"#,
+        r#"kikv_exchange_requests_total{outcome="rejected",reason="envelope_wrong_recipient"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in {metrics}"
+        );
+    }
+
+    // An envelope that fails step 3 is logged under the unknown thread, `-`.
+    let logged = setup.stop_and_read_log(&["thread-ok", "-"]);
+    assert_eq!(activities(&logged[0]), ["received", "verified", "executed"]);
+    assert_eq!(activities(&logged[1]), ["received", "rejected"]);
+    assert_eq!(logged[1][1]["outcome"], "envelope_wrong_recipient");
+}
+
+#[test]
+fn the_header_envelope_is_answered_in_its_own_generation() {
+    let setup = Setup::start();
+    let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "unused");
+    let envelope: Value = serde_json::from_slice(&body).unwrap();
+    let presentation = envelope["payload"]["body"]["message"].as_str().unwrap();
+    let message_id = new_message_id();
+    let headers = [
+        ("Content-Type", "application/jwt"),
+        ("Message-ID", message_id.as_str()),
+        ("Subject", gen2::SUBJECT),
+        ("From", setup.consumer.did()),
+        ("To", NODE_DID),
+        ("References", "thread-gen2"),
+    ];
+    let (status, document) = setup.post_with(&setup.identity, &headers, presentation.as_bytes());
+    assert_eq!(status, 200, "{document}");
+    assert_eq!(
+        verified_count(&setup, &document, "thread-gen2"),
+        expected_count().to_string()
+    );
+}
+
+#[test]
+fn a_presentation_is_answered_once() {
+    let mut setup = Setup::start();
+    let body = envelope(
+        &setup.consumer,
+        &setup.credential,
+        NODE_DID,
+        "thread-replay",
+    );
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 403, "{reply}");
+    assert_eq!(reply["payload"]["body"]["reason"], "presentation_replayed");
+    let logged = setup.stop_and_read_log(&["thread-replay"]);
+    let rejected = logged[0].last().unwrap();
+    assert_eq!(rejected["activity"], "rejected");
+    assert_eq!(rejected["outcome"], "presentation_replayed");
+}
+
+#[test]
+fn another_consumers_certificate_cannot_send_in_the_zorgkantoors_name() {
+    let setup = Setup::start();
+    let igj = identity(&setup.pki, "igj");
+    let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "thread-igj");
+    let (status, reply) = setup.post(&igj, &body);
+    assert_eq!(status, 403, "{reply}");
+    assert_eq!(
+        reply["payload"]["body"]["reason"],
+        "token_consumer_mismatch"
+    );
+}
+
+#[test]
+fn an_oversized_body_is_refused_by_the_pipeline_and_logged() {
+    let mut setup = Setup::start();
+    // The default envelope limit is 1 MiB; this body is a little more. (The node stops
+    // reading just past the limit; a far larger body would be cut off mid-upload.)
+    let body = vec![b' '; 1024 * 1024 + 4096];
+    let (status, reply) = setup.post(&setup.identity, &body);
+    assert_eq!(status, 413, "{reply}");
+    assert_eq!(reply["payload"]["body"]["reason"], "envelope_too_large");
+    let logged = setup.stop_and_read_log(&["-"]);
+    assert_eq!(activities(&logged[0]), ["received", "rejected"]);
+    assert_eq!(logged[0][1]["outcome"], "envelope_too_large");
+}
+
+#[test]
+fn without_a_node_key_the_exchange_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = common::TestPki::new();
+    common::write_node_config(dir.path(), &pki);
+    let node = RunningNode::start(dir.path());
+    let (status, body) = https_post(
+        node.address,
+        &pki.ca,
+        &pki.client,
+        "/api/verifiedsparql",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    )
+    .unwrap();
+    assert_eq!(status, 503);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "the verified exchange is off: trust.node_key is not configured\n"
+    );
+}
+
+/// A node certificate for `localhost` usable both as server and as client identity, signed by
+/// the development CA. (`kikv dev-pki` makes the node's certificate for serving only; the
+/// outbox presents the same certificate as a client, which a receiver checks for client use.)
+fn node_certificate_for_both_uses(pki: &Path) -> exchange_support::Pem {
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair};
+    let ca_key = KeyPair::from_pem(&read(pki, "dev-ca.key.pem")).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(&read(pki, "dev-ca.crt.pem"), ca_key).unwrap();
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    exchange_support::Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+#[test]
+fn an_answer_with_a_reply_address_is_delivered_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pki, credential) = prepare(dir.path());
+    let both = node_certificate_for_both_uses(&pki);
+    std::fs::write(pki.join("node-both.crt.pem"), &both.cert).unwrap();
+    std::fs::write(pki.join("node-both.key.pem"), &both.key).unwrap();
+    let config = read(&pki, "kikv.toml")
+        .replace("\"dev-node.crt.pem\"", "\"node-both.crt.pem\"")
+        .replace("\"dev-node.key.pem\"", "\"node-both.key.pem\"");
+    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+
+    // The zorgkantoor's receiver, serving with the same certificate and trusting the dev CA.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let receiver_pki = exchange_support::Pki {
+        ca: read(&pki, "dev-ca.crt.pem"),
+        receiver: exchange_support::Pem {
+            cert: both.cert.clone(),
+            key: both.key.clone(),
+        },
+        node: both,
+    };
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = runtime.block_on(exchange_support::receiver(&receiver_pki, listener, 0));
+
+    let mut node = RunningNode::start(&pki);
+    let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
+    let identity = identity(&pki, "zorgkantoor");
+    let ca = read(&pki, "dev-ca.crt.pem");
+    let mut request: Value =
+        serde_json::from_slice(&envelope(&consumer, &credential, NODE_DID, "thread-async"))
+            .unwrap();
+    request["payload"]["reply_url"] = json!(format!("https://localhost:{port}/answers"));
+    let (status, reply) = https_post(
+        node.address,
+        &ca,
+        &identity,
+        "/api/verifiedsparql",
+        &[("Content-Type", gen1::MEDIA_TYPE)],
+        &serde_json::to_vec(&request).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&reply));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let delivered = loop {
+        if let Some(first) = seen.accepted.lock().unwrap().first().cloned() {
+            break first;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was delivered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let answer: Value = serde_json::from_slice(&delivered.1).unwrap();
+    assert_eq!(answer["payload"]["type"], gen1::RESPONSE_TYPE, "{answer}");
+    let document = &answer["payload"]["body"]["message"];
+    let (_, did_document) = https_get(
+        node.address,
+        &ca,
+        ClientIdentity::Pem(&identity),
+        "/.well-known/did.json",
+        "application/json",
+    )
+    .unwrap();
+    let did_document: Value = serde_json::from_str(&did_document).unwrap();
+    let verifier = answer_verifier(&did_document, document["jws"].as_str().unwrap());
+    let payload = verify_answer(
+        document,
+        &verifier,
+        &ExpectedAnswer {
+            node_did: NODE_DID.into(),
+            consumer_did: consumer.did().into(),
+            thread_id: "thread-async".into(),
+        },
+    )
+    .unwrap();
+    let count = &payload.resultset[0].result["results"]["bindings"][0]["aantal_medewerkers"];
+    assert_eq!(count["value"], expected_count().to_string().as_str());
+
+    // The delivery report reaches the log shortly after the receiver's 200.
+    let logged = loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let output = run_in(&pki, &["audit", "show", "--thread=thread-async", "--json"]);
+        let text = common::stdout(&output);
+        if text.contains("\"delivered\"") || std::time::Instant::now() > deadline {
+            break text;
+        }
+    };
+    stop_gracefully(&mut node);
+    let output = run_in(&pki, &["audit", "verify"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let entries: Vec<Value> = logged
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        activities(&entries),
+        ["received", "verified", "executed", "delivered"]
+    );
+}
