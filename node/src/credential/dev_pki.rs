@@ -219,7 +219,12 @@ fn leaf(
             params
                 .subject_alt_names
                 .push(SanType::IpAddress([127, 0, 0, 1].into()));
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            // The node also presents this certificate as a client, when it delivers answers to a
+            // consumer's reply address over mutual TLS.
+            params.extended_key_usages = vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ];
             params.distinguished_name.push(
                 DnType::CommonName,
                 format!("localhost ({DEVELOPMENT_MARKER})"),
