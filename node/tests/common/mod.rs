@@ -202,16 +202,16 @@ pub enum ClientIdentity<'a> {
     Pem(&'a Pem),
 }
 
-/// Sends `GET path` over TLS to `address`, trusting `ca`, presenting `identity`. Returns the
-/// status and body, or the error text when the connection is refused (with TLS 1.3 a refused
-/// client certificate shows only on the first read, so this always reads).
-pub fn https_get(
+/// Sends raw `request` bytes over TLS to `address`, trusting `ca`, presenting `identity`, and
+/// reads the whole response (requests say `Connection: close`). With TLS 1.3 a refused client
+/// certificate shows only on the first read, so this always reads; the error is the text of
+/// whatever failed.
+fn tls_round_trip(
     address: std::net::SocketAddr,
     ca: &str,
     identity: ClientIdentity<'_>,
-    path: &str,
-    accept: &str,
-) -> Result<(u16, String), String> {
+    request: Vec<u8>,
+) -> Result<Vec<u8>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -246,30 +246,49 @@ pub fn https_get(
             .connect(name, tcp)
             .await
             .map_err(|e| e.to_string())?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
-        );
-        tls.write_all(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
+        tls.write_all(&request).await.map_err(|e| e.to_string())?;
         let mut response = Vec::new();
         tls.read_to_end(&mut response)
             .await
             .map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&response).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("no HTTP response: {text:?}"))?;
-        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-        Ok((status, body))
+        Ok(response)
     })
 }
 
+/// Splits an HTTP/1.1 response into status and body.
+fn split_response(response: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no HTTP response: {:?}", String::from_utf8_lossy(response)))?;
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no HTTP status: {head:?}"))?;
+    Ok((status, response[split + 4..].to_vec()))
+}
+
+/// Sends `GET path` over TLS to `address`, trusting `ca`, presenting `identity`. Returns the
+/// status and body, or the error text when the connection is refused.
+pub fn https_get(
+    address: std::net::SocketAddr,
+    ca: &str,
+    identity: ClientIdentity<'_>,
+    path: &str,
+    accept: &str,
+) -> Result<(u16, String), String> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    );
+    let response = tls_round_trip(address, ca, identity, request.into_bytes())?;
+    let (status, body) = split_response(&response)?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
 /// Sends `POST path` with `headers` and `body` over mutual TLS to `address`, trusting `ca`,
-/// presenting `identity`; returns the status and body. Like [`https_get`], it reads the whole
-/// response of a `Connection: close` request.
+/// presenting `identity`; returns the status and body.
 pub fn https_post(
     address: std::net::SocketAddr,
     ca: &str,
@@ -278,22 +297,6 @@ pub fn https_post(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(u16, Vec<u8>), String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(
-            CertificateDer::pem_slice_iter(identity.cert.as_bytes())
-                .map(Result::unwrap)
-                .collect(),
-            PrivateKeyDer::from_pem_slice(identity.key.as_bytes()).unwrap(),
-        )
-        .unwrap();
     let mut head = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -304,38 +307,8 @@ pub fn https_post(
     ));
     let mut request = head.into_bytes();
     request.extend_from_slice(body);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let tcp = tokio::net::TcpStream::connect(address)
-            .await
-            .map_err(|e| e.to_string())?;
-        let name = ServerName::try_from("localhost").unwrap();
-        let mut tls = connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| e.to_string())?;
-        tls.write_all(&request).await.map_err(|e| e.to_string())?;
-        let mut response = Vec::new();
-        tls.read_to_end(&mut response)
-            .await
-            .map_err(|e| e.to_string())?;
-        let split = response
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| format!("no HTTP response: {:?}", String::from_utf8_lossy(&response)))?;
-        let head = String::from_utf8_lossy(&response[..split]).into_owned();
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("no HTTP status: {head:?}"))?;
-        Ok((status, response[split + 4..].to_vec()))
-    })
+    let response = tls_round_trip(address, ca, ClientIdentity::Pem(identity), request)?;
+    split_response(&response)
 }
 
 /// Stops a node as a service manager would (SIGTERM), so it shuts down cleanly, and waits.
