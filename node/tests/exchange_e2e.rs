@@ -559,3 +559,71 @@ fn an_answer_with_a_reply_address_is_delivered_and_logged() {
         ["received", "verified", "executed", "delivered"]
     );
 }
+
+/// SPEC §5: nothing that left the node is missing from its log, even when the node is killed
+/// without warning while it answers a stream of questions.
+#[test]
+fn a_node_killed_while_answering_has_logged_every_answer_it_gave() {
+    let mut setup = Setup::start();
+    let pid = setup.node.child.id().to_string();
+    let (answered_five, wait) = std::sync::mpsc::channel::<()>();
+    let killer = std::thread::spawn(move || {
+        let _ = wait.recv();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .map(|s| s.success())
+    });
+    let mut answered: Vec<(String, u64)> = Vec::new();
+    for i in 0..500 {
+        let thread = format!("stream-{i}");
+        let body = envelope(&setup.consumer, &setup.credential, NODE_DID, &thread);
+        let reply = https_post(
+            setup.node.address,
+            &setup.ca,
+            &setup.identity,
+            "/api/verifiedsparql",
+            &[("Content-Type", gen1::MEDIA_TYPE)],
+            &body,
+        );
+        let Ok((status, reply)) = reply else {
+            break; // the node is gone
+        };
+        if status != 200 {
+            // A reply cut off by the kill is no answer; anything else before it is a failure.
+            assert!(
+                answered.len() >= 5,
+                "{status}: {}",
+                String::from_utf8_lossy(&reply)
+            );
+            break;
+        }
+        let reply: Value = serde_json::from_slice(&reply).unwrap();
+        let receipt = &reply["payload"]["body"]["message"]["receipt"];
+        answered.push((thread, receipt["index"].as_u64().unwrap()));
+        if answered.len() == 5 {
+            let _ = answered_five.send(());
+        }
+    }
+    assert_eq!(
+        killer.join().unwrap().ok(),
+        Some(true),
+        "the node was killed"
+    );
+    let _ = setup.node.child.wait();
+    assert!(answered.len() >= 5, "{} answers", answered.len());
+    // The restarted node recovers its log; every answer the client holds is in it, at the index
+    // its receipt names, and the whole log verifies.
+    setup.node = RunningNode::start(&setup.pki);
+    let threads: Vec<&str> = answered.iter().map(|(t, _)| t.as_str()).collect();
+    let logged = setup.stop_and_read_log(&threads);
+    for ((thread, index), entries) in answered.iter().zip(&logged) {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["activity"] == "executed" && e["index"] == *index),
+            "{thread}: executed entry {index} missing in {entries:?}"
+        );
+    }
+}
