@@ -51,8 +51,29 @@ fn the_demo_serves_generated_data_over_mutual_tls() {
         "text/turtle",
     )
     .unwrap();
+    // The printed `kikv ask` line works as printed (with the port filled in).
+    let ask_line = text
+        .lines()
+        .find(|l| l.contains(" ask --node "))
+        .unwrap_or_else(|| panic!("no ask line in {text}"))
+        .replace("localhost:PORT", &format!("localhost:{}", address.port()));
+    let words: Vec<&str> = ask_line.split_whitespace().collect();
+    let asked = std::process::Command::new(words[0])
+        .args(&words[1..])
+        .output()
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
+    let answer = String::from_utf8_lossy(&asked.stdout).into_owned();
+    assert!(
+        asked.status.success(),
+        "{answer}{}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    assert!(
+        answer.contains("signature and receipt verified"),
+        "{answer}"
+    );
     assert_eq!(status, 200);
     assert!(
         catalogue.contains("https://zorggroep-demo.example/data/provider"),

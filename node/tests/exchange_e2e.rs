@@ -627,3 +627,49 @@ fn a_node_killed_while_answering_has_logged_every_answer_it_gave() {
         );
     }
 }
+
+/// `kikv ask` end to end, both generations: the answer is printed only after the node's
+/// signature and the audit receipt verified; a refusal gives the node's reason and exit code 2.
+#[test]
+fn kikv_ask_prints_a_verified_answer_and_the_reason_of_a_refusal() {
+    let setup = Setup::start();
+    let credential = setup.pki.join("ask.jwt");
+    std::fs::write(&credential, &setup.credential).unwrap();
+    let url = format!("https://localhost:{}", setup.node.address.port());
+    let path = |name: &str| setup.pki.join(name).display().to_string();
+    let ask = |generation: &str, peildatum: &str| {
+        common::kikv()
+            .args(["ask", "--node", &url, "--credential"])
+            .arg(&credential)
+            .args(["--key", &path("dev-zorgkantoor.jwk.json")])
+            .args(["--cert", &path("dev-zorgkantoor.crt.pem")])
+            .args(["--cert-key", &path("dev-zorgkantoor.key.pem")])
+            .args(["--ca", &path("dev-ca.crt.pem")])
+            .args([
+                "--gen",
+                generation,
+                "--param",
+                &format!("peildatum={peildatum}"),
+            ])
+            .output()
+            .unwrap()
+    };
+    for generation in ["1", "2"] {
+        let output = ask(generation, PEILDATUM);
+        let printed = common::stdout(&output);
+        assert!(output.status.success(), "{printed}{}", stderr(&output));
+        assert!(
+            printed.contains("signature and receipt verified"),
+            "{printed}"
+        );
+        let last = printed.lines().last().unwrap().trim();
+        assert_eq!(last, expected_count().to_string(), "{printed}");
+    }
+    let output = ask("1", "1999-06-30");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("refused with 422 parameter_out_of_range"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -19,6 +19,8 @@ use crate::store::{LoadRequest, NodeStore};
 /// The dataset IRIs the demo loads.
 const PROVIDER_GRAPH: &str = "https://zorggroep-demo.example/data/provider";
 const REFERENCE_GRAPH: &str = "https://zorggroep-demo.example/data/reference";
+/// The shipped demo profile.
+const DEMO_PROFILE: &str = "https://kik-v.example/profiles/demo";
 
 /// Arguments of `kikv demo`.
 #[derive(Debug, clap::Args)]
@@ -45,7 +47,8 @@ pub fn run(_config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let config_file = prepare_config(&dir, args.port)?;
     let config = Config::from_file(&config_file)?;
     load_data(&config, &dir, args.employees)?;
-    print_instructions(&dir, &config_file, args.port);
+    let credential = issue_demo_credential(&config, &dir)?;
+    print_instructions(&dir, &config_file, &credential, args.port);
     if args.no_serve {
         return Ok(());
     }
@@ -103,6 +106,45 @@ fn rebase_paths(toml: &str, prefix: &str) -> String {
         .into_owned()
 }
 
+/// The beheerorganisatie's credential for the zorgkantoor to ask demo question 1, made once.
+fn issue_demo_credential(config: &Config, dir: &Path) -> anyhow::Result<PathBuf> {
+    use crate::credential::{
+        issue_credential, CredentialRequest, Generation, NodeKey, ValidatedQuery,
+    };
+    let file = dir.join("zorgkantoor-demo-1.jwt");
+    if file.is_file() {
+        return Ok(file);
+    }
+    let (registry, _) = crate::profile::Registry::load_dir(&config.profiles.dir)
+        .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let query = registry
+        .get(DEMO_PROFILE, "1.0")
+        .and_then(|p| p.query("1"))
+        .context("the shipped demo profile (query 1) is missing")?;
+    let issuer = NodeKey::from_file(&dir.join("pki/dev-beheerorganisatie.jwk.json"))?;
+    let zorgkantoor = NodeKey::from_file(&dir.join("pki/dev-zorgkantoor.jwk.json"))?;
+    let now = chrono::Utc::now().timestamp();
+    let jwt = issue_credential(
+        &issuer,
+        &CredentialRequest {
+            generation: Generation::Two,
+            subject: zorgkantoor.did().to_owned(),
+            query: ValidatedQuery {
+                profile: DEMO_PROFILE.into(),
+                profile_version: "1.0".into(),
+                ontology: config.store.default_ontology.clone(),
+                query: query.text.clone(),
+                query_id: Some("1".into()),
+            },
+            valid_from: now,
+            valid_until: now + 365 * 86_400,
+            status: None,
+        },
+    )?;
+    std::fs::write(&file, format!("{jwt}\n"))?;
+    Ok(file)
+}
+
 /// Generates and loads the provider and reference data, unless the store already has them.
 fn load_data(config: &Config, dir: &Path, employees: u32) -> anyhow::Result<()> {
     let store = NodeStore::open(&config.store_dir())?;
@@ -149,7 +191,7 @@ fn load_data(config: &Config, dir: &Path, employees: u32) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn print_instructions(dir: &Path, config_file: &Path, port: u16) {
+fn print_instructions(dir: &Path, config_file: &Path, credential: &Path, port: u16) {
     let pki = dir.join("pki");
     let p = |name: &str| pki.join(name).display().to_string();
     let port = match port {
@@ -164,7 +206,16 @@ fn print_instructions(dir: &Path, config_file: &Path, port: u16) {
         dir.display()
     );
     println!("kikv demo: configuration {}", config_file.display());
-    println!("kikv demo: try, as the zorgkantoor (mutual TLS with its client certificate; PORT is the one printed below when --port 0):");
+    println!("kikv demo: ask, as the zorgkantoor, how many employees had a contract on 30 June 2025 (PORT is the one printed below when --port 0):");
+    println!(
+        "  {kikv} ask --node https://localhost:{port} --credential {} --key {} --cert {} --cert-key {} --ca {} --param peildatum=2025-06-30",
+        credential.display(),
+        p("dev-zorgkantoor.jwk.json"),
+        p("dev-zorgkantoor.crt.pem"),
+        p("dev-zorgkantoor.key.pem"),
+        p("dev-ca.crt.pem"),
+    );
+    println!("kikv demo: or look around (mutual TLS with the zorgkantoor's client certificate):");
     println!(
         "  curl --cacert {} --cert {} --key {} https://localhost:{port}/datacatalog",
         p("dev-ca.crt.pem"),

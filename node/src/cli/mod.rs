@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Config;
 
 mod access;
+mod ask;
 mod audit;
 mod backup;
 mod credential;
@@ -49,6 +50,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the node: the mutual-TLS listener for consumers
     Serve(serve::ServeArgs),
+    /// Consumer: ask one or many nodes a validated question and verify the signed answers
+    Ask(ask::AskArgs),
     /// Load RDF files into the store, one named graph per dataset
     Load(load::LoadArgs),
     /// Run a read-only SPARQL query on the local store (the operator's own check of the data)
@@ -87,6 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(&config, args),
         Command::Serve(args) => serve::run(&config, args),
+        Command::Ask(args) => ask::run(&config, args),
         Command::Load(args) => load::run(&config, args),
         Command::Query(args) => query::run(&config, args),
         Command::Backup(args) => backup::run(&config, args),

@@ -20,6 +20,7 @@
 pub mod allow;
 pub mod answer;
 pub mod cache;
+pub mod client;
 pub mod credentials;
 pub mod delivery;
 pub mod envelope;

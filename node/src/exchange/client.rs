@@ -1,0 +1,308 @@
+//! The consumer's side of the exchange (`kikv ask`): send a validated question to a node over
+//! mutual TLS and accept the answer only when the node's signature and its audit receipt check
+//! out against the key the node publishes in its DID document.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use serde_json::Value;
+
+use super::answer::{answer_kid, verify_answer, ExpectedAnswer, ResultEntry};
+use super::envelope::new_message_id;
+use super::{gen1, gen2, Envelope, Generation};
+use crate::audit::{NoteVerifier, Receipt};
+use crate::credential::{create_presentation, NodeKey, PresentationRequest};
+
+/// Seconds a presentation made by `ask` stays valid.
+const PRESENTATION_LIFETIME_SECS: i64 = 300;
+
+/// One question for one node.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// Base URL of the node, e.g. `https://localhost:8443`.
+    pub node_url: String,
+    /// Validated-query credential JWTs held by the consumer.
+    pub credentials: Vec<String>,
+    /// Parameter values, signed inside the presentation.
+    pub parameters: BTreeMap<String, Value>,
+    /// Envelope generation.
+    pub generation: Generation,
+    /// Conversation id.
+    pub thread_id: String,
+}
+
+/// An answer whose signature and receipt were checked.
+#[derive(Debug, Clone)]
+pub struct CheckedAnswer {
+    /// The node's DID, from its DID document.
+    pub node_did: String,
+    /// One entry per credential.
+    pub resultset: Vec<ResultEntry>,
+    /// The log entry the receipt proves.
+    pub receipt_index: u64,
+    /// Size of the log at the checkpoint the receipt is proven against.
+    pub checkpoint_size: u64,
+}
+
+/// Why a question got no accepted answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AskError {
+    /// The node could not be reached or spoke no HTTP.
+    #[error("{url}: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The node refused the question.
+    #[error("refused with {status} {reason}: {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The node's reason code.
+        reason: String,
+        /// The node's message.
+        message: String,
+    },
+    /// The node's reply or DID document is not what the protocol says.
+    #[error("unexpected reply: {0}")]
+    BadReply(String),
+    /// The answer's signature or claims did not verify.
+    #[error("the answer's signature does not verify: {0}")]
+    Signature(String),
+    /// The audit receipt did not verify.
+    #[error("the answer's audit receipt does not verify: {0}")]
+    Receipt(String),
+}
+
+fn bad(reason: impl ToString) -> AskError {
+    AskError::BadReply(reason.to_string())
+}
+
+/// Asks `question` as `consumer` over `tls` and checks the answer.
+pub async fn ask(
+    consumer: &NodeKey,
+    tls: &Arc<ClientConfig>,
+    question: &Question,
+) -> Result<CheckedAnswer, AskError> {
+    let base = question.node_url.trim_end_matches('/');
+    let (status, _, document) = request(
+        tls,
+        "GET",
+        &format!("{base}/.well-known/did.json"),
+        &[],
+        Vec::new(),
+    )
+    .await?;
+    if status != 200 {
+        return Err(bad(format!("GET /.well-known/did.json answered {status}")));
+    }
+    let did_document: Value = serde_json::from_slice(&document).map_err(bad)?;
+    let node_did = did_document["id"]
+        .as_str()
+        .ok_or_else(|| bad("DID document without id"))?;
+    let now = chrono::Utc::now().timestamp();
+    let presentation = create_presentation(
+        consumer,
+        &PresentationRequest {
+            audience: node_did.into(),
+            credentials: question.credentials.clone(),
+            parameters: question.parameters.clone(),
+            now,
+            lifetime_secs: PRESENTATION_LIFETIME_SECS,
+        },
+    )
+    .map_err(bad)?;
+    let envelope = Envelope {
+        generation: question.generation,
+        message_id: new_message_id(),
+        thread_id: question.thread_id.clone(),
+        from: consumer.did().into(),
+        to: node_did.into(),
+        expires_at: Some(now + PRESENTATION_LIFETIME_SECS),
+        issued_at: Some(now),
+        reply_url: None,
+        presentation,
+    };
+    let (headers, body) = match question.generation {
+        Generation::One => (
+            vec![("content-type".to_owned(), gen1::MEDIA_TYPE.to_owned())],
+            serde_json::to_vec(&gen1::request(&envelope)).map_err(bad)?,
+        ),
+        Generation::Two => {
+            let mut headers: Vec<(String, String)> = gen2::request_headers(&envelope)
+                .map_err(bad)?
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                .collect();
+            headers.push(("content-type".into(), "application/jwt".into()));
+            (headers, envelope.presentation.clone().into_bytes())
+        }
+    };
+    let url = format!("{base}/api/verifiedsparql");
+    let (status, reply_headers, reply) = request(tls, "POST", &url, &headers, body).await?;
+    let document = answer_document(question.generation, status, &reply_headers, &reply)?;
+    check(
+        &did_document,
+        node_did,
+        consumer.did(),
+        &question.thread_id,
+        &document,
+    )
+}
+
+/// The answer document of a 200 reply, or the node's refusal.
+fn answer_document(
+    generation: Generation,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<Value, AskError> {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    if status != 200 {
+        let header_reason = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(gen2::REASON))
+            .map(|(_, v)| v.clone());
+        let payload = json.as_ref().map(|j| &j["payload"]["body"]);
+        let reason = payload
+            .and_then(|b| b["reason"].as_str().map(str::to_owned))
+            .or(header_reason)
+            .unwrap_or_default();
+        let message = payload
+            .and_then(|b| b["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+        return Err(AskError::Refused {
+            status,
+            reason,
+            message,
+        });
+    }
+    let json = json.ok_or_else(|| bad("the answer is not JSON"))?;
+    Ok(match generation {
+        Generation::One => json["payload"]["body"]["message"].clone(),
+        Generation::Two => json,
+    })
+}
+
+/// Checks the answer's signature against the node's published key, and its receipt against
+/// the same key (the node signs its log checkpoints with it, under its DID).
+fn check(
+    did_document: &Value,
+    node_did: &str,
+    consumer_did: &str,
+    thread_id: &str,
+    document: &Value,
+) -> Result<CheckedAnswer, AskError> {
+    let jws = document["jws"]
+        .as_str()
+        .ok_or_else(|| bad("answer without jws"))?;
+    let kid = answer_kid(jws).ok_or_else(|| bad("answer without kid"))?;
+    let jwk = did_document["verificationMethod"]
+        .as_array()
+        .and_then(|methods| methods.iter().find(|m| m["id"] == kid.as_str()))
+        .map(|m| m["publicKeyJwk"].to_string())
+        .ok_or_else(|| bad(format!("{kid} is not in the node's DID document")))?;
+    let jwk = josekit::jwk::Jwk::from_bytes(jwk).map_err(bad)?;
+    let verifier = josekit::jws::EdDSA
+        .verifier_from_jwk(&jwk)
+        .map_err(|e| AskError::Signature(e.to_string()))?;
+    let expected = ExpectedAnswer {
+        node_did: node_did.into(),
+        consumer_did: consumer_did.into(),
+        thread_id: thread_id.into(),
+    };
+    let payload = verify_answer(document, &verifier, &expected)
+        .map_err(|e| AskError::Signature(e.to_string()))?;
+    let receipt: Receipt = serde_json::from_value(document["receipt"].clone())
+        .map_err(|e| AskError::Receipt(format!("missing or malformed: {e}")))?;
+    let public_key = ed25519_public_key(&jwk)?;
+    let note =
+        NoteVerifier::new(node_did, public_key).map_err(|e| AskError::Receipt(e.to_string()))?;
+    let checkpoint = receipt
+        .verify(&note)
+        .map_err(|e| AskError::Receipt(e.to_string()))?;
+    Ok(CheckedAnswer {
+        node_did: node_did.into(),
+        resultset: payload.resultset,
+        receipt_index: receipt.index,
+        checkpoint_size: checkpoint.size,
+    })
+}
+
+fn ed25519_public_key(jwk: &josekit::jwk::Jwk) -> Result<[u8; 32], AskError> {
+    use base64::Engine;
+    let x = jwk
+        .parameter("x")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AskError::Receipt("the node key is not Ed25519".into()))?;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(x)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| AskError::Receipt("the node key is not Ed25519".into()))
+}
+
+/// One HTTPS request over mutual TLS; returns status, headers and body.
+async fn request(
+    tls: &Arc<ClientConfig>,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<(u16, Vec<(String, String)>, Vec<u8>), AskError> {
+    let failed = |reason: &dyn std::fmt::Display| AskError::Transport {
+        url: url.to_owned(),
+        reason: reason.to_string(),
+    };
+    let uri: hyper::Uri = url.parse().map_err(|e| failed(&e))?;
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(443);
+    let name = ServerName::try_from(host.clone()).map_err(|e| failed(&e))?;
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| failed(&e))?;
+    let stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| failed(&e))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| failed(&e))?;
+    tokio::spawn(connection);
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(uri.path())
+        .header("host", format!("{host}:{port}"));
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let request = builder
+        .body(Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| failed(&e))?;
+    let response = sender.send_request(request).await.map_err(|e| failed(&e))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| failed(&e))?
+        .to_bytes()
+        .to_vec();
+    Ok((status, headers, body))
+}
