@@ -43,19 +43,18 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         },
         load_lock: Arc::default(),
     };
-    let did_document = match &config.trust.node_key {
+    // The node key is read once: it is published in the DID document and signs answers and
+    // log checkpoints. Without one the node serves its catalogue but not the exchange.
+    let (did_document, exchange) = match &config.trust.node_key {
         Some(_) => {
-            let key = crate::credential::node_key(config)?;
-            Some(Arc::new(DidDocument::for_key(&key.public_jwk())?))
+            let key = Arc::new(crate::credential::node_key(config)?);
+            let document = Arc::new(DidDocument::for_key(&key.public_jwk())?);
+            let exchange =
+                crate::exchange::service::open(config, key, Arc::clone(&store), profiles.clone())
+                    .context("cannot start the verified exchange")?;
+            (Some(document), Some(Arc::new(exchange)))
         }
-        None => None,
-    };
-    let exchange = match &config.trust.node_key {
-        Some(_) => Some(Arc::new(
-            crate::exchange::service::open(config, Arc::clone(&store), profiles.clone())
-                .context("cannot start the verified exchange")?,
-        )),
-        None => None,
+        None => (None, None),
     };
     let state = AppState {
         config: Arc::new(config.clone()),

@@ -5,10 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::RootCertStore;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::PrivateKeyDer;
-
 use super::allow::QueryIndex;
 use super::cache::AnswerCache;
 use super::credentials::NodeCheckpointSigner;
@@ -18,8 +14,8 @@ use super::outbox::{Outbox, OutboxError, RetryPolicy};
 use super::pipeline::{log_delivery, Exchange};
 use crate::audit::{AuditError, AuditLog, NoteError};
 use crate::config::Config;
-use crate::credential::{node_key, verifier_from_config, TrustError};
-use crate::http::tls::{read_certificates, TlsSetupError};
+use crate::credential::{verifier_from_config, NodeKey, TrustError};
+use crate::http::tls::{node_identity, trust_anchors, TlsSetupError};
 use crate::profile::Registry;
 use crate::store::{NodeStore, QueryLimits};
 
@@ -56,10 +52,10 @@ pub enum StartError {
 /// Opens files and fsyncs: call it before the async runtime starts or in `spawn_blocking`.
 pub fn open(
     config: &Config,
+    key: Arc<NodeKey>,
     store: Arc<NodeStore>,
     registry: Registry,
 ) -> Result<Exchange, StartError> {
-    let key = Arc::new(node_key(config)?);
     let checkpoints = NodeCheckpointSigner::new(config.node.did.clone(), Arc::clone(&key))?;
     let presentations = verifier_from_config(config, chrono::Utc::now().timestamp())?;
     let outbox = open_outbox(config)?;
@@ -85,26 +81,8 @@ pub fn open(
 /// The outbox in the data directory, delivering with the node's TLS certificate and key as
 /// client identity to servers whose certificates chain to the client trust anchors.
 fn open_outbox(config: &Config) -> Result<Outbox, StartError> {
-    let tls = &config.tls;
-    let certificate = tls
-        .certificate
-        .as_deref()
-        .ok_or(TlsSetupError::Missing("tls.certificate"))?;
-    let key_file = tls
-        .private_key
-        .as_deref()
-        .ok_or(TlsSetupError::Missing("tls.private_key"))?;
-    let chain = read_certificates(certificate)?;
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| StartError::Client(format!("{}: {e}", key_file.display())))?;
-    let mut roots = RootCertStore::empty();
-    for anchor in &tls.client_trust_anchors {
-        for certificate in read_certificates(anchor)? {
-            roots
-                .add(certificate)
-                .map_err(|e| StartError::Client(format!("{}: {e}", anchor.display())))?;
-        }
-    }
+    let (chain, key) = node_identity(&config.tls, config.dev_mode)?;
+    let roots = trust_anchors(&config.tls, config.dev_mode)?;
     let client = DeliveryClient::new(client_config(chain, key, roots).map_err(StartError::Client)?);
     Ok(Outbox::open(
         &config.data_dir.join(OUTBOX_DIR),

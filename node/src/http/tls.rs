@@ -90,9 +90,12 @@ fn check_development(
     Ok(())
 }
 
-/// The server side of mutual TLS: our certificate, and client certificates required to chain
-/// to one of the trust anchors. The development PKI is refused unless `dev_mode`.
-pub fn server_config(tls: &TlsConfig, dev_mode: bool) -> Result<Arc<ServerConfig>, TlsSetupError> {
+/// The node's own certificate chain and private key; the development PKI is refused unless
+/// `dev_mode`. The node presents them as a server, and as a client when it delivers answers.
+pub fn node_identity(
+    tls: &TlsConfig,
+    dev_mode: bool,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsSetupError> {
     let certificate = tls
         .certificate
         .as_deref()
@@ -101,9 +104,15 @@ pub fn server_config(tls: &TlsConfig, dev_mode: bool) -> Result<Arc<ServerConfig
         .private_key
         .as_deref()
         .ok_or(TlsSetupError::Missing("tls.private_key"))?;
-    if tls.client_trust_anchors.is_empty() {
-        return Err(TlsSetupError::Missing("tls.client_trust_anchors"));
-    }
+    let chain = read_certificates(certificate)?;
+    check_development(certificate, &chain, dev_mode)?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| pem_error(key_file, e))?;
+    Ok((chain, key))
+}
+
+/// The configured client trust anchors as a root store; the development CA is refused unless
+/// `dev_mode`.
+pub fn trust_anchors(tls: &TlsConfig, dev_mode: bool) -> Result<RootCertStore, TlsSetupError> {
     let mut roots = RootCertStore::empty();
     for anchor in &tls.client_trust_anchors {
         let certificates = read_certificates(anchor)?;
@@ -112,13 +121,28 @@ pub fn server_config(tls: &TlsConfig, dev_mode: bool) -> Result<Arc<ServerConfig
             roots.add(certificate).map_err(|e| pem_error(anchor, e))?;
         }
     }
+    Ok(roots)
+}
+
+/// The server side of mutual TLS: our certificate, and client certificates required to chain
+/// to one of the trust anchors. The development PKI is refused unless `dev_mode`.
+pub fn server_config(tls: &TlsConfig, dev_mode: bool) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    // Checked first, so a node without any TLS settings is told about its certificate first.
+    if tls.certificate.is_none() {
+        return Err(TlsSetupError::Missing("tls.certificate"));
+    }
+    if tls.private_key.is_none() {
+        return Err(TlsSetupError::Missing("tls.private_key"));
+    }
+    if tls.client_trust_anchors.is_empty() {
+        return Err(TlsSetupError::Missing("tls.client_trust_anchors"));
+    }
+    let roots = trust_anchors(tls, dev_mode)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
-    let chain = read_certificates(certificate)?;
-    check_development(certificate, &chain, dev_mode)?;
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| pem_error(key_file, e))?;
+    let (chain, key) = node_identity(tls, dev_mode)?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
