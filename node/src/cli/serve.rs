@@ -71,6 +71,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         let admin = tokio::net::TcpListener::bind(config.listen.admin_address)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen.admin_address))?;
+        let shutdown = shutdown_signal().context("cannot install the signal handlers")?;
         let ticket = AdminTicket::new(admin.local_addr()?);
         ticket.write(&config.data_dir).with_context(|| {
             format!(
@@ -102,7 +103,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
                 })
                 .await
         });
-        http::tls::serve(listener, tls, http::app(state), shutdown_signal()).await?;
+        http::tls::serve(listener, tls, http::app(state), shutdown).await?;
         drop(stop);
         let _ = admin_task.await;
         if let Some(task) = delivery_task {
@@ -150,24 +151,27 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Resolves on Ctrl-C or SIGTERM, so the node stops cleanly under a service manager too.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on Ctrl-C or SIGTERM, so the node stops cleanly under a service
+/// manager too. The handlers are installed *now*, before the node announces that it listens:
+/// a signal arriving between the announcement and the first poll would otherwise take the
+/// default action and kill the node without a clean shutdown.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
