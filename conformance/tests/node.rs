@@ -1,0 +1,171 @@
+//! The conformance suite against our own node: writes the suite's setup to a temporary
+//! directory, configures and starts the real `kikv` binary on loopback with it, loads the
+//! fixture dataset, and runs every scenario over real mutual TLS.
+//!
+//! The `kikv` binary is not a dependency of this crate (the suite is independent of the node),
+//! so build it first: `cargo build -p kikv`. The test looks for it next to its own `deps/`
+//! directory in the target directory.
+
+#![allow(clippy::panic, clippy::unwrap_in_result)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use kikv_conformance::scenario::Expect;
+use kikv_conformance::setup::{DATASET_GRAPH, ONTOLOGY};
+use kikv_conformance::{connect, load_scenarios, run_all, write_setup, Outcome, RunOptions};
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/debug/kikv`, found from this test executable (`target/debug/deps/node-…`).
+fn kikv_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let debug = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps");
+    let binary = debug.join(format!("kikv{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p kikv` before `cargo test -p kikv-conformance`",
+        binary.display()
+    );
+    binary
+}
+
+fn kikv(dir: &Path) -> Command {
+    let mut command = Command::new(kikv_binary());
+    command
+        .current_dir(dir)
+        .env_remove("KIKV_DATA_DIR")
+        .env_remove("KIKV_CONFIG");
+    command
+}
+
+/// A `kikv serve` process, killed when dropped.
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Configures a node in `dir` (the setup directory) as NODE-SETUP.md says, loads the dataset
+/// and starts it on a free loopback port.
+fn start_node(dir: &Path) -> Node {
+    let trust = std::fs::read_to_string(dir.join("kikv-trust.toml")).unwrap();
+    let config = format!(
+        "data_dir = \"data\"\n\n[listen]\naddress = \"127.0.0.1:0\"\nadmin_address = \"127.0.0.1:0\"\n\n{trust}"
+    );
+    std::fs::write(dir.join("kikv.toml"), config).unwrap();
+    let output = kikv(dir)
+        .args(["load", "dataset.ttl", "--graph", DATASET_GRAPH, "--ontology", ONTOLOGY])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kikv load: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut child = kikv(dir)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let port = line
+        .split("https://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|address| address.rsplit(':').next())
+        .map(str::to_owned);
+    let Some(port) = port else {
+        let _ = child.kill();
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+        panic!("the node did not start: {line:?} {err}");
+    };
+    Node {
+        child,
+        url: format!("https://localhost:{port}"),
+    }
+}
+
+#[test]
+fn every_scenario_passes_against_the_real_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup_dir = dir.path().join("setup");
+    write_setup(&setup_dir).unwrap();
+    let node = start_node(&setup_dir);
+    let scenarios = load_scenarios(&manifest_dir().join("scenarios")).unwrap();
+    assert!(scenarios.len() >= 30, "{} scenarios", scenarios.len());
+    let options = RunOptions {
+        node: node.url.clone(),
+        setup_dir,
+        server_ca: None,
+        expected_dir: manifest_dir().join("expected"),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (target, reports) = runtime.block_on(async {
+        let target = connect(&options).await.unwrap();
+        let reports = run_all(&scenarios, &target, &options.expected_dir, |r| println!("{r}")).await;
+        (target, reports)
+    });
+    let failed: Vec<String> = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .map(ToString::to_string)
+        .collect();
+    assert!(failed.is_empty(), "failed scenarios:\n{}", failed.join("\n"));
+    // A skip is allowed only while the node lacks its token endpoint, and only for scenarios
+    // that need it.
+    for report in reports.iter().filter(|r| r.outcome == Outcome::Skip) {
+        assert!(!target.token_endpoint, "{report}");
+    }
+
+    // The runner can fail: the same valid question judged against the wrong rows, and against
+    // a refusal it did not get, is reported as a failure.
+    let mut wrong = scenarios
+        .iter()
+        .find(|s| s.name == "gen1-answer")
+        .unwrap()
+        .clone();
+    let wrong_expectations = [
+        Expect {
+            status: Some(200),
+            rows: Some(vec!["jaar-2023.json".into()]),
+            ..Expect::default()
+        },
+        Expect {
+            status: Some(422),
+            reason: Some("parameter_missing".into()),
+            ..Expect::default()
+        },
+        Expect {
+            transport: Some("refused".into()),
+            ..Expect::default()
+        },
+    ];
+    for expect in wrong_expectations {
+        wrong.expect = expect;
+        let reports = runtime.block_on(run_all(
+            std::slice::from_ref(&wrong),
+            &target,
+            &options.expected_dir,
+            |_| {},
+        ));
+        assert_eq!(reports[0].outcome, Outcome::Fail, "{}", reports[0]);
+    }
+}
