@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::Jwk;
-use josekit::jws::{JwsSigner as _, JwsVerifier as _, EdDSA, HS256};
+use josekit::jws::{EdDSA, JwsSigner as _, JwsVerifier as _, HS256};
 use serde_json::{json, Map, Value};
 
 /// Why a key could not be made, read or used.
@@ -43,7 +43,9 @@ pub struct Key {
 impl std::fmt::Debug for Key {
     // Never shows the private key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Key").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -168,13 +170,18 @@ pub fn token(
         Signing::Proper => key.jwt(claims)?,
         Signing::WrongKey => {
             let input = signing_input(&header("EdDSA"), claims);
-            format!("{input}.{}", B64URL.encode(impostor.sign(input.as_bytes())?))
+            format!(
+                "{input}.{}",
+                B64URL.encode(impostor.sign(input.as_bytes())?)
+            )
         }
         Signing::AlgNone => format!("{}.", signing_input(&header("none"), claims)),
         Signing::Hmac => {
             let input = signing_input(&header("HS256"), claims);
             let secret = key.public_jwk().to_string();
-            let signature = HS256.signer_from_bytes(secret.as_bytes())?.sign(input.as_bytes())?;
+            let signature = HS256
+                .signer_from_bytes(secret.as_bytes())?
+                .sign(input.as_bytes())?;
             format!("{input}.{}", B64URL.encode(signature))
         }
     })

@@ -90,14 +90,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let reports = runtime.block_on(async {
                 let target = connect(&options).await?;
                 if !target.token_endpoint {
-                    println!("note: the node has no POST /oauth2/token; requests carry no access token");
+                    println!(
+                        "note: the node has no POST /oauth2/token; requests carry no access token"
+                    );
                 }
                 anyhow::Ok(run_all(&all, &target, &options.expected_dir, |r| println!("{r}")).await)
             })?;
             let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
-            let (passed, failed, skipped) =
-                (count(Outcome::Pass), count(Outcome::Fail), count(Outcome::Skip));
-            println!("{passed} passed, {failed} failed, {skipped} skipped of {}", reports.len());
+            let (passed, failed, skipped) = (
+                count(Outcome::Pass),
+                count(Outcome::Fail),
+                count(Outcome::Skip),
+            );
+            println!(
+                "{passed} passed, {failed} failed, {skipped} skipped of {}",
+                reports.len()
+            );
             Ok(if failed + skipped == 0 {
                 ExitCode::SUCCESS
             } else {

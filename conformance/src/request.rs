@@ -173,7 +173,14 @@ impl Target {
         let tls_and_token = (&tls, bearer.as_deref());
         if b == Break::PresentationReplayed {
             let first = self
-                .post(tls_and_token, consumer, &presentation, spec.generation, b, now)
+                .post(
+                    tls_and_token,
+                    consumer,
+                    &presentation,
+                    spec.generation,
+                    b,
+                    now,
+                )
                 .await;
             match first.0 {
                 Ok(response) if response.status == 200 => {}
@@ -181,7 +188,14 @@ impl Target {
             }
         }
         let (result, thread_id) = self
-            .post(tls_and_token, consumer, &presentation, spec.generation, b, now)
+            .post(
+                tls_and_token,
+                consumer,
+                &presentation,
+                spec.generation,
+                b,
+                now,
+            )
             .await;
         Ok(Sent {
             result,
@@ -410,10 +424,7 @@ impl Envelope<'_> {
             Break::EnvelopeOversized => pad(&mut body),
             _ => {}
         }
-        Ok((
-            vec![("content-type".into(), GEN1_MEDIA_TYPE.into())],
-            body,
-        ))
+        Ok((vec![("content-type".into(), GEN1_MEDIA_TYPE.into())], body))
     }
 
     /// Generation 2: the envelope in headers, the presentation as the body.

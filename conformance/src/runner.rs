@@ -112,7 +112,8 @@ pub async fn connect(options: &RunOptions) -> Result<Target, RunError> {
         .consumer("a")
         .ok_or_else(|| node_error("the setup has no consumer a".into()))?
         .clone();
-    let tls = client_config(&server_ca, Some(&consumer.tls)).map_err(|e| node_error(e.to_string()))?;
+    let tls =
+        client_config(&server_ca, Some(&consumer.tls)).map_err(|e| node_error(e.to_string()))?;
     let request = Request {
         method: "GET",
         path: "/.well-known/did.json",
@@ -123,7 +124,10 @@ pub async fn connect(options: &RunOptions) -> Result<Target, RunError> {
         .await
         .map_err(|e| node_error(e.to_string()))?;
     if response.status != 200 {
-        return Err(node_error(format!("GET /.well-known/did.json answered {}", response.status)));
+        return Err(node_error(format!(
+            "GET /.well-known/did.json answered {}",
+            response.status
+        )));
     }
     let did_document: Value = serde_json::from_slice(&response.body)
         .map_err(|e| node_error(format!("the DID document is not JSON: {e}")))?;
@@ -166,7 +170,12 @@ pub async fn run_all(
 }
 
 /// Sends one request and judges it.
-async fn attempt(target: Arc<Target>, spec: RequestSpec, expect: Expect, expected_dir: Arc<Path>) -> Verdict {
+async fn attempt(
+    target: Arc<Target>,
+    spec: RequestSpec,
+    expect: Expect,
+    expected_dir: Arc<Path>,
+) -> Verdict {
     match target.perform(&spec).await {
         Ok(sent) => judge(&sent, &expect, &target, &expected_dir),
         Err(reason) => Verdict {
@@ -176,7 +185,11 @@ async fn attempt(target: Arc<Target>, spec: RequestSpec, expect: Expect, expecte
     }
 }
 
-async fn run_one(scenario: &Scenario, target: &Arc<Target>, expected_dir: &Arc<Path>) -> ScenarioReport {
+async fn run_one(
+    scenario: &Scenario,
+    target: &Arc<Target>,
+    expected_dir: &Arc<Path>,
+) -> ScenarioReport {
     let mut report = ScenarioReport {
         name: scenario.name.clone(),
         outcome: Outcome::Pass,
@@ -222,7 +235,8 @@ async fn run_one(scenario: &Scenario, target: &Arc<Target>, expected_dir: &Arc<P
         if copies.iter().all(|c| c.is_finished()) {
             verdicts.push(Verdict {
                 passed: false,
-                got: "the request in flight ended before the meanwhile requests were answered".into(),
+                got: "the request in flight ended before the meanwhile requests were answered"
+                    .into(),
             });
         }
     }
@@ -233,7 +247,11 @@ async fn run_one(scenario: &Scenario, target: &Arc<Target>, expected_dir: &Arc<P
         }));
     }
     let failed = verdicts.iter().find(|v| !v.passed);
-    report.outcome = if failed.is_some() { Outcome::Fail } else { Outcome::Pass };
+    report.outcome = if failed.is_some() {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    };
     report.got = failed
         .or(verdicts.last())
         .map(|v| v.got.clone())

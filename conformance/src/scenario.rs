@@ -110,11 +110,12 @@ impl Default for RequestSpec {
 }
 
 /// The one thing a scenario breaks on purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Break {
     /// Nothing: a valid request.
+    #[default]
     None,
     /// Step 1: the connection presents no client certificate.
     NoClientCertificate,
@@ -178,12 +179,6 @@ pub enum Break {
     QueryService,
 }
 
-impl Default for Break {
-    fn default() -> Self {
-        Break::None
-    }
-}
-
 impl Break {
     /// Whether this breakage needs the node's token endpoint (SPEC §4 step 2).
     pub fn needs_token_endpoint(self) -> bool {
@@ -195,7 +190,10 @@ impl Break {
 
     /// Whether the request never gets a TLS connection, so no token can be fetched for it.
     pub fn fails_at_transport(self) -> bool {
-        matches!(self, Break::NoClientCertificate | Break::UntrustedCertificate)
+        matches!(
+            self,
+            Break::NoClientCertificate | Break::UntrustedCertificate
+        )
     }
 }
 
@@ -230,7 +228,9 @@ impl Expect {
     fn check(&self) -> Result<(), String> {
         match (&self.transport, self.status) {
             (Some(t), None) if t == "refused" => Ok(()),
-            (Some(t), _) => Err(format!("transport = {t:?}: only \"refused\", without status")),
+            (Some(t), _) => Err(format!(
+                "transport = {t:?}: only \"refused\", without status"
+            )),
             (None, None) => Err("expect needs `status` or `transport`".into()),
             (None, Some(200)) if self.rows.is_none() => Err("a 200 needs `rows`".into()),
             (None, Some(s)) if s != 200 && self.reason.is_none() => {
@@ -276,12 +276,20 @@ pub fn load_scenarios(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
         })?;
         let parsed: ScenarioFile = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         for mut scenario in parsed.scenario {
-            scenario.expect.check().map_err(|e| invalid(format!("{}: {e}", scenario.name)))?;
+            scenario
+                .expect
+                .check()
+                .map_err(|e| invalid(format!("{}: {e}", scenario.name)))?;
             for side in &scenario.meanwhile {
-                side.expect.check().map_err(|e| invalid(format!("{}: {e}", scenario.name)))?;
+                side.expect
+                    .check()
+                    .map_err(|e| invalid(format!("{}: {e}", scenario.name)))?;
             }
             if scenarios.iter().any(|s| s.name == scenario.name) {
-                return Err(invalid(format!("scenario {} is defined twice", scenario.name)));
+                return Err(invalid(format!(
+                    "scenario {} is defined twice",
+                    scenario.name
+                )));
             }
             scenario.file = file.clone();
             scenarios.push(scenario);

@@ -166,7 +166,10 @@ pub fn write_setup(out: &Path) -> Result<Setup, SetupError> {
         let tls = authority.client(&format!("Conformance consumer {name}"), &did)?;
         write_tls(out, &format!("consumer-{name}"), &tls)?;
     }
-    for (name, path) in [("issuer", "beheerorganisatie"), ("rogue-issuer", "onbekende-uitgever")] {
+    for (name, path) in [
+        ("issuer", "beheerorganisatie"),
+        ("rogue-issuer", "onbekende-uitgever"),
+    ] {
         let key = Key::generate(&format!("{DID_BASE}:{path}#key-1"))?;
         write_key(out, name, &key)?;
     }

@@ -110,7 +110,11 @@ pub async fn send(
     let uri: hyper::Uri = base
         .parse()
         .map_err(|e: hyper::http::uri::InvalidUri| wire_error("config", &e))?;
-    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
     let port = uri.port_u16().unwrap_or(443);
     let name = ServerName::try_from(host.clone()).map_err(|e| wire_error("config", &e))?;
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
@@ -142,7 +146,12 @@ pub async fn send(
     let headers = response
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     let body = response
         .into_body()

@@ -67,7 +67,14 @@ fn start_node(dir: &Path) -> Node {
     );
     std::fs::write(dir.join("kikv.toml"), config).unwrap();
     let output = kikv(dir)
-        .args(["load", "dataset.ttl", "--graph", DATASET_GRAPH, "--ontology", ONTOLOGY])
+        .args([
+            "load",
+            "dataset.ttl",
+            "--graph",
+            DATASET_GRAPH,
+            "--ontology",
+            ONTOLOGY,
+        ])
         .output()
         .unwrap();
     assert!(
@@ -120,7 +127,10 @@ fn every_scenario_passes_against_the_real_node() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (target, reports) = runtime.block_on(async {
         let target = connect(&options).await.unwrap();
-        let reports = run_all(&scenarios, &target, &options.expected_dir, |r| println!("{r}")).await;
+        let reports = run_all(&scenarios, &target, &options.expected_dir, |r| {
+            println!("{r}")
+        })
+        .await;
         (target, reports)
     });
     let failed: Vec<String> = reports
@@ -128,7 +138,11 @@ fn every_scenario_passes_against_the_real_node() {
         .filter(|r| r.outcome == Outcome::Fail)
         .map(ToString::to_string)
         .collect();
-    assert!(failed.is_empty(), "failed scenarios:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "failed scenarios:\n{}",
+        failed.join("\n")
+    );
     // A skip is allowed only while the node lacks its token endpoint, and only for scenarios
     // that need it.
     for report in reports.iter().filter(|r| r.outcome == Outcome::Skip) {
