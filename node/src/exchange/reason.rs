@@ -127,6 +127,10 @@ pub enum ReasonCode {
     ReleaseRefused,
     /// `query_timeout`
     QueryTimeout,
+    /// `query_memory_exceeded`: the evaluation was stopped at the node's memory limit.
+    QueryMemoryExceeded,
+    /// `node_busy`: no evaluation slot became free within the query's time limit.
+    NodeBusy,
     /// `result_too_large`
     ResultTooLarge,
     /// `audit_unavailable`
@@ -171,6 +175,8 @@ impl ReasonCode {
             R::ParameterNotAllowed => "parameter_not_allowed",
             R::ReleaseRefused => "release_refused",
             R::QueryTimeout => "query_timeout",
+            R::QueryMemoryExceeded => "query_memory_exceeded",
+            R::NodeBusy => "node_busy",
             R::ResultTooLarge => "result_too_large",
             R::AuditUnavailable => "audit_unavailable",
             R::Internal => "internal_error",
@@ -179,7 +185,8 @@ impl ReasonCode {
 
     /// The HTTP status of a refusal with this reason: 403 for transport, token and credential
     /// problems (as the specification says for tokens), 400 for a bad envelope, 413 for an
-    /// oversized one, 422 for a policy refusal, 504 for a query stopped at its time limit, 500
+    /// oversized one, 422 for a policy refusal (and a query stopped at the memory limit), 504 for a
+    /// query stopped at its time limit, 503 when no evaluation slot was free in time, 500
     /// for the node's own faults.
     pub fn status(&self) -> u16 {
         use ReasonCode as R;
@@ -198,6 +205,7 @@ impl ReasonCode {
             | R::EnvelopeReplyUrlInvalid
             | R::EnvelopePresentationMissing => 400,
             R::QueryTimeout => 504,
+            R::NodeBusy => 503,
             R::AuditUnavailable | R::Internal => 500,
             _ => 422,
         }
@@ -259,6 +267,8 @@ impl From<&RejectError> for ReasonCode {
             RejectError::NotReleased(_) => R::ReleaseRefused,
             RejectError::Query(e) => match e {
                 QueryError::Timeout(_) => R::QueryTimeout,
+                QueryError::MemoryLimit(_) => R::QueryMemoryExceeded,
+                QueryError::Busy(_) => R::NodeBusy,
                 QueryError::TooManyRows(_) => R::ResultTooLarge,
                 // Registered queries were checked when the profile was read; a syntax or
                 // policy failure here is the node's fault, like an engine failure.
@@ -371,6 +381,16 @@ mod tests {
                 504,
             ),
             (QueryError::TooManyRows(5).into(), "result_too_large", 422),
+            (
+                QueryError::MemoryLimit(64).into(),
+                "query_memory_exceeded",
+                422,
+            ),
+            (
+                QueryError::Busy(Duration::from_secs(1)).into(),
+                "node_busy",
+                503,
+            ),
             (
                 QueryError::Evaluation("boom".into()).into(),
                 "internal_error",
