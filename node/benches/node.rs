@@ -202,7 +202,7 @@ fn plain(dir: &Path, requests: usize) {
         let mut prepared = SparqlEvaluator::new().for_query(query);
         prepared.dataset_mut().set_default_graph_as_union();
         match prepared.on_store(&store).execute().unwrap() {
-            QueryResults::Solutions(s) => s.map(|r| r.unwrap()).count(),
+            QueryResults::Solutions(s) => s.collect::<Result<Vec<_>, _>>().unwrap().len(),
             _ => 0,
         }
     };
