@@ -185,12 +185,16 @@ impl ReasonCode {
 
     /// The HTTP status of a refusal with this reason: 403 for transport, token and credential
     /// problems (as the specification says for tokens), 400 for a bad envelope, 413 for an
-    /// oversized one, 422 for a policy refusal (and a query stopped at the memory limit), 504 for a
-    /// query stopped at its time limit, 503 when no evaluation slot was free in time, 500
-    /// for the node's own faults.
+    /// oversized one, 422 for a policy refusal (and a query stopped at the memory limit), 504
+    /// for a query stopped at its time limit, 503 when the node could not check a credential's
+    /// status or had no evaluation slot free in time (try again later), 500 for the node's own
+    /// faults.
     pub fn status(&self) -> u16 {
         use ReasonCode as R;
         match self {
+            // The node could not check the credential now (its status list or its own replay
+            // cache could not be read): the consumer may try again later.
+            R::Credential(code) if TEMPORARY_CREDENTIAL_CODES.contains(&code.as_str()) => 503,
             R::ClientCertificateMissing | R::Token(_) | R::Credential(_) => 403,
             R::EnvelopeTooLarge => 413,
             R::EnvelopeMalformed
@@ -217,6 +221,9 @@ impl ReasonCode {
         self.status() == 500
     }
 }
+
+/// Credential reasons that say the node could not check, not that the credential is bad.
+const TEMPORARY_CREDENTIAL_CODES: [&str; 2] = ["status_unavailable", "replay_cache_unavailable"];
 
 impl fmt::Display for ReasonCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -315,6 +322,15 @@ mod tests {
                 RejectError::NoClientCertificate,
                 "client_certificate_missing",
                 403,
+            ),
+            (
+                CredentialRejection {
+                    code: "status_unavailable".into(),
+                    message: "the status list could not be read".into(),
+                }
+                .into(),
+                "status_unavailable",
+                503,
             ),
             (
                 RejectError::Token {
