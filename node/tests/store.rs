@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kikv::store::{
-    parse_read_only, LoadError, LoadRequest, NoProgress, NodeStore, QueryAnswer, QueryError,
-    QueryLimits, StoreError,
+    parse_read_only, EvaluationGuard, LoadError, LoadRequest, NoProgress, NodeStore, QueryAnswer,
+    QueryError, QueryLimits, StoreError,
 };
 use oxigraph::model::{Literal, Term};
 use oxigraph::sparql::Variable;
@@ -346,6 +346,73 @@ fn updates_are_refused_and_limits_hold() {
         "the engine was not stopped"
     );
     assert_eq!(count(&store, "Person"), 400, "the store keeps serving");
+}
+
+#[test]
+fn a_runaway_query_does_not_hold_up_the_next_one() {
+    let (_dir, store) = with_people(400);
+    let store = std::sync::Arc::new(store);
+    let heavy = parse_read_only("SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }")
+        .unwrap();
+    let slow = QueryLimits {
+        timeout: Duration::from_secs(5),
+        ..LIMITS
+    };
+    let heavy_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let runner = {
+        let (store, done) = (
+            std::sync::Arc::clone(&store),
+            std::sync::Arc::clone(&heavy_done),
+        );
+        std::thread::spawn(move || {
+            let result = store.evaluate(&heavy, &[], slow);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            result
+        })
+    };
+    // Answered while the heavy query is still being evaluated: queries do not queue behind it.
+    assert_eq!(count(&store, "Person"), 400);
+    assert!(!heavy_done.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(matches!(
+        runner.join().unwrap(),
+        Err(QueryError::Timeout(_))
+    ));
+}
+
+#[test]
+fn every_evaluation_slot_taken_means_busy_not_a_hang() {
+    let (_dir, store) = with_people(400);
+    let store = std::sync::Arc::new(store.with_guard(EvaluationGuard::new(1, None)));
+    let heavy = parse_read_only("SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d . ?e ?r ?f }")
+        .unwrap();
+    let runner = {
+        let store = std::sync::Arc::clone(&store);
+        std::thread::spawn(move || {
+            store.evaluate(
+                &heavy,
+                &[],
+                QueryLimits {
+                    timeout: Duration::from_secs(5),
+                    ..LIMITS
+                },
+            )
+        })
+    };
+    // Wait until the heavy query holds the only slot, then ask for a quick answer.
+    let quick = parse_read_only("ASK { ?s ?p ?o }").unwrap();
+    let short = QueryLimits {
+        timeout: Duration::from_millis(200),
+        ..LIMITS
+    };
+    let mut outcome = store.evaluate(&quick, &[], short);
+    while outcome.is_ok() && !runner.is_finished() {
+        outcome = store.evaluate(&quick, &[], short);
+    }
+    assert!(matches!(outcome, Err(QueryError::Busy(_))), "{outcome:?}");
+    assert!(matches!(
+        runner.join().unwrap(),
+        Err(QueryError::Timeout(_))
+    ));
 }
 
 #[test]
