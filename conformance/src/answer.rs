@@ -342,3 +342,93 @@ fn verify_inclusion(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::jose::Key;
+
+    fn leaf(data: &[u8]) -> [u8; 32] {
+        hash(&[&[0x00], data])
+    }
+
+    /// A checkpoint note over `size` and `root`, signed by `key` under the name `origin`.
+    fn checkpoint(key: &Key, size: u64, root: &[u8; 32]) -> String {
+        let text = format!("origin\n{size}\n{}\n", B64.encode(root));
+        let public = raw_public_key(&key.public_jwk()).unwrap();
+        let key_id = &hash(&[b"origin", b"\n", &[0x01], &public])[..4];
+        let mut signature = key_id.to_vec();
+        signature.extend(key.sign(text.as_bytes()).unwrap());
+        format!("{text}\n\u{2014} origin {}\n", B64.encode(signature))
+    }
+
+    /// A three-entry log: leaves, root, and the receipt of entry `index` with `proof`.
+    fn receipt(key: &Key, index: u64, proof: &[[u8; 32]], root: &[u8; 32]) -> Value {
+        json!({
+            "index": index,
+            "leaf_hash": B64.encode(leaf(format!("entry {index}").as_bytes())),
+            "checkpoint": checkpoint(key, 3, root),
+            "inclusion_proof": proof.iter().map(|p| B64.encode(p)).collect::<Vec<_>>(),
+        })
+    }
+
+    #[test]
+    fn a_receipt_verifies_and_any_change_to_it_is_caught() {
+        let key = Key::generate("did:web:node.test#key-1").unwrap();
+        let other = Key::generate("did:web:node.test#key-1").unwrap();
+        let leaves: Vec<[u8; 32]> = (0..3)
+            .map(|i| leaf(format!("entry {i}").as_bytes()))
+            .collect();
+        let left = hash(&[&[0x01], &leaves[0], &leaves[1]]);
+        let root = hash(&[&[0x01], &left, &leaves[2]]);
+        let jwk = key.public_jwk();
+        check_receipt(&receipt(&key, 2, &[left], &root), &jwk).unwrap();
+        check_receipt(&receipt(&key, 0, &[leaves[1], leaves[2]], &root), &jwk).unwrap();
+
+        let failures = [
+            (
+                receipt(&key, 1, &[leaves[1], leaves[2]], &root),
+                "does not lead",
+            ),
+            (receipt(&key, 0, &[leaves[1]], &root), "too short"),
+            (receipt(&key, 2, &[left], &leaves[0]), "does not lead"),
+            (
+                receipt(&other, 2, &[left], &root),
+                "no signature by the node's key",
+            ),
+            (Value::Null, "no audit receipt"),
+        ];
+        for (receipt, expected) in failures {
+            let error = check_receipt(&receipt, &jwk).unwrap_err();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_reason_is_read_from_the_error_report_or_the_header() {
+        let response = |body: &str, headers: Vec<(String, String)>| Response {
+            status: 403,
+            headers,
+            body: body.as_bytes().to_vec(),
+        };
+        let gen1 =
+            r#"{"payload": {"type": "v1/error-report", "body": {"reason": "audience_wrong"}}}"#;
+        assert_eq!(
+            reason_code(&response(gen1, vec![])).as_deref(),
+            Some("audience_wrong")
+        );
+        let oauth = r#"{"error": "invalid_grant", "error_description": "no"}"#;
+        assert_eq!(
+            reason_code(&response(oauth, vec![])).as_deref(),
+            Some("invalid_grant")
+        );
+        let header = vec![("kikv-reason".to_owned(), "token_missing".to_owned())];
+        assert_eq!(
+            reason_code(&response("denied", header)).as_deref(),
+            Some("token_missing")
+        );
+        assert_eq!(reason_code(&response("denied", vec![])), None);
+    }
+}

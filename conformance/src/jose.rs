@@ -251,3 +251,38 @@ pub fn new_id() -> String {
         &hex[20..32]
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_proper_token_verifies_with_the_published_key() {
+        let key = Key::generate("did:web:a.test#key-1").unwrap();
+        let impostor = Key::generate("did:web:b.test#key-1").unwrap();
+        let claims = json!({"iss": key.did()});
+        let jwk = key.public_jwk();
+        let proper = token(&key, &impostor, &claims, Signing::Proper).unwrap();
+        let (header, payload) = verify_jws(&proper, &jwk).unwrap();
+        assert_eq!(header["kid"], "did:web:a.test#key-1");
+        assert_eq!(serde_json::from_slice::<Value>(&payload).unwrap(), claims);
+        let cases = [
+            (Signing::WrongKey, "does not verify"),
+            (Signing::AlgNone, "not EdDSA"),
+            (Signing::Hmac, "not EdDSA"),
+        ];
+        for (signing, error) in cases {
+            let broken = token(&key, &impostor, &claims, signing).unwrap();
+            let message = verify_jws(&broken, &jwk).unwrap_err();
+            assert!(message.contains(error), "{signing:?}: {message}");
+            if signing == Signing::WrongKey {
+                // Same header, same claims: only the signature is the impostor's.
+                assert_eq!(
+                    broken.rsplit_once('.').unwrap().0,
+                    proper.rsplit_once('.').unwrap().0
+                );
+            }
+        }
+        assert!(new_id().starts_with("urn:uuid:"));
+    }
+}
