@@ -30,7 +30,7 @@ pub const ONTOLOGY: &str = "http://purl.org/ozo/onz-g";
 /// The named graph the dataset must be loaded into.
 pub const DATASET_GRAPH: &str = "https://conformance.kik-v.test/data";
 /// The query time limit the node must be configured with, in seconds.
-pub const QUERY_TIMEOUT_SECS: u64 = 2;
+pub const QUERY_TIMEOUT_SECS: u64 = 3;
 /// The DID of the test node identity in `node/`.
 pub const TEST_NODE_DID: &str = "did:web:localhost";
 /// The consumers, by the short name scenarios use.
