@@ -58,10 +58,10 @@ impl Drop for Node {
     }
 }
 
-/// Configures a node in `dir` (the setup directory) as NODE-SETUP.md says, loads the dataset
-/// and starts it on a free loopback port.
-fn start_node(dir: &Path) -> Node {
-    let trust = std::fs::read_to_string(dir.join("kikv-trust.toml")).unwrap();
+/// Configures a node in `dir` (the setup directory) as NODE-SETUP.md says, with `edit` applied
+/// to the trust sections, loads the dataset and starts it on a free loopback port.
+fn start_node(dir: &Path, edit: impl Fn(String) -> String) -> Node {
+    let trust = edit(std::fs::read_to_string(dir.join("kikv-trust.toml")).unwrap());
     let config = format!(
         "data_dir = \"data\"\n\n[listen]\naddress = \"127.0.0.1:0\"\nadmin_address = \"127.0.0.1:0\"\n\n{trust}"
     );
@@ -115,7 +115,7 @@ fn every_scenario_passes_against_the_real_node() {
     let dir = tempfile::tempdir().unwrap();
     let setup_dir = dir.path().join("setup");
     write_setup(&setup_dir).unwrap();
-    let node = start_node(&setup_dir);
+    let node = start_node(&setup_dir, |trust| trust);
     let scenarios = load_scenarios(&manifest_dir().join("scenarios")).unwrap();
     assert!(scenarios.len() >= 30, "{} scenarios", scenarios.len());
     let options = RunOptions {
@@ -189,4 +189,51 @@ fn every_scenario_passes_against_the_real_node() {
         ));
         assert_eq!(reports[0].outcome, Outcome::Fail, "{}", reports[0]);
     }
+}
+
+/// The suite catches a node that breaks a rule: the same node, misconfigured to trust the
+/// rogue issuer as well, fails exactly the untrusted-issuer scenario.
+#[test]
+fn a_node_trusting_the_rogue_issuer_fails_that_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup_dir = dir.path().join("setup");
+    let setup = write_setup(&setup_dir).unwrap();
+    let issuers = format!(
+        "[\"{}\", \"{}\"]",
+        setup.issuer.did(),
+        setup.rogue_issuer.did()
+    );
+    let node = start_node(&setup_dir, |trust| {
+        let trusted = format!("[\"{}\"]", setup.issuer.did());
+        assert!(trust.contains(&trusted));
+        trust.replace(&trusted, &issuers)
+    });
+    let mut scenarios = load_scenarios(&manifest_dir().join("scenarios")).unwrap();
+    scenarios.retain(|s| ["gen1-answer", "credential-untrusted-issuer"].contains(&s.name.as_str()));
+    let options = RunOptions {
+        node: node.url.clone(),
+        setup_dir,
+        server_ca: None,
+        expected_dir: manifest_dir().join("expected"),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reports = runtime.block_on(async {
+        let target = connect(&options).await.unwrap();
+        run_all(&scenarios, &target, &options.expected_dir, |r| {
+            println!("{r}")
+        })
+        .await
+    });
+    let outcomes: Vec<(&str, Outcome)> = reports
+        .iter()
+        .map(|r| (r.name.as_str(), r.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("gen1-answer", Outcome::Pass),
+            ("credential-untrusted-issuer", Outcome::Fail)
+        ]
+    );
+    assert!(reports[1].got.starts_with("200"), "{}", reports[1]);
 }
