@@ -18,6 +18,10 @@ use crate::wire::{client_config, send, Request, Response, WireError};
 const VC_CONTEXT: &str = "https://www.w3.org/2018/credentials/v1";
 /// A DID that is not the node under test.
 const ANOTHER_NODE: &str = "did:web:another-node.conformance.test";
+/// A profile no node has.
+const UNKNOWN_PROFILE: &str = "https://conformance.kik-v.test/profiles/unknown";
+/// An ontology the conformance profile is not written against.
+const OTHER_ONTOLOGY: &str = "http://purl.org/ozo/onz-fin";
 /// Lifetime of the presentations, envelopes and token assertions the suite makes.
 const LIFETIME_SECS: i64 = 300;
 /// The default envelope limit of a node (1 MiB), and how far beyond it an oversized body goes.
@@ -280,13 +284,23 @@ impl Target {
         } else {
             consumer.key.did()
         };
-        let (nbf, exp) = if b == Break::CredentialExpired {
-            (now - 7200, now - 3600)
+        let (nbf, exp) = match b {
+            Break::CredentialExpired => (now - 7200, now - 3600),
+            Break::CredentialNotYetValid => (now + 3600, now + 7200),
+            _ => (now - 60, now + 3600),
+        };
+        let profile = if b == Break::ProfileUnknown {
+            UNKNOWN_PROFILE
         } else {
-            (now - 60, now + 3600)
+            PROFILE_IRI
+        };
+        let ontology = if b == Break::OntologyOther {
+            OTHER_ONTOLOGY
+        } else {
+            ONTOLOGY
         };
         let mut fields = json!({
-            "profile": PROFILE_IRI, "profileVersion": PROFILE_VERSION, "ontology": ONTOLOGY,
+            "profile": profile, "profileVersion": PROFILE_VERSION, "ontology": ontology,
             "queryId": id,
         });
         let (kind, subject_claim) = if generation == 2 {
@@ -361,10 +375,10 @@ fn presentation(
     } else {
         &target.node_did
     };
-    let issued = if b == Break::PresentationExpired {
-        now - 600 - LIFETIME_SECS
-    } else {
-        now
+    let issued = match b {
+        Break::PresentationExpired => now - 600 - LIFETIME_SECS,
+        Break::PresentationNotYetValid => now + 600,
+        _ => now,
     };
     let claims = json!({
         "iss": holder.key.did(), "aud": audience, "nbf": issued, "iat": issued,

@@ -153,6 +153,8 @@ pub enum Break {
     PresentationReplayed,
     /// Step 4: the presentation expired ten minutes ago.
     PresentationExpired,
+    /// Step 4: the presentation is not valid until ten minutes from now.
+    PresentationNotYetValid,
     /// Step 4: the presentation has `alg: none`.
     PresentationAlgNone,
     /// Step 4: the presentation is signed with HS256.
@@ -163,12 +165,18 @@ pub enum Break {
     CredentialSignature,
     /// Step 5: the credential expired an hour ago.
     CredentialExpired,
+    /// Step 5: the credential is not valid until an hour from now.
+    CredentialNotYetValid,
     /// Step 5: the credential was issued to the other consumer.
     CredentialSubject,
     /// Step 5: the credential has `alg: none`.
     CredentialAlgNone,
     /// Step 5: the credential is signed with HS256.
     CredentialHmac,
+    /// Step 6: the credential names a profile the node does not have.
+    ProfileUnknown,
+    /// Step 6: the credential names an ontology the profile is not written against.
+    OntologyOther,
     /// Step 6: the credential's query is not one of the profile's.
     QueryNotInProfile,
     /// Step 6: the credential's query is the profile's with one character changed.
