@@ -43,6 +43,9 @@ enum Command {
         /// Directory of expected rows
         #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/expected"))]
         expected: PathBuf,
+        /// Also write the results as JSON lines (name, outcome, expected, got) to this file
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 
@@ -74,6 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             node_ca,
             scenarios,
             expected,
+            report,
         } => {
             let mut all = load_scenarios(&scenarios)?;
             if let Some(name) = &only {
@@ -96,6 +100,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 anyhow::Ok(run_all(&all, &target, &options.expected_dir, |r| println!("{r}")).await)
             })?;
+            if let Some(file) = report {
+                let lines: Vec<String> = reports
+                    .iter()
+                    .map(serde_json::to_string)
+                    .collect::<Result<_, _>>()?;
+                std::fs::write(&file, lines.join("\n") + "\n")
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            }
             let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
             let (passed, failed, skipped) = (
                 count(Outcome::Pass),

@@ -55,7 +55,8 @@ pub enum RunError {
 }
 
 /// A scenario's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Every request got the expected outcome.
     Pass,
@@ -66,7 +67,7 @@ pub enum Outcome {
 }
 
 /// One line of the report.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ScenarioReport {
     /// The scenario's name.
     pub name: String,
