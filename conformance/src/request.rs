@@ -150,56 +150,33 @@ impl Target {
 
     /// Builds and sends the request `spec` describes.
     pub async fn perform(&self, spec: &RequestSpec) -> Result<Sent, String> {
-        let b = spec.breakage;
         let (consumer, other) = self.parties(&spec.consumer)?;
-        let now = unix_now();
+        let build = Build {
+            target: self,
+            consumer,
+            other,
+            spec,
+            b: spec.breakage,
+            now: unix_now(),
+        };
         let credentials = spec
             .credentials
             .iter()
             .enumerate()
-            .map(|(i, id)| self.credential(consumer, other, id, i == 0, spec.generation, b, now))
+            .map(|(i, id)| build.credential(id, i == 0))
             .collect::<Result<Vec<_>, _>>()?;
-        let presentation = presentation(self, consumer, other, credentials, spec, now)?;
-        let identity = match b {
-            Break::NoClientCertificate => None,
-            Break::UntrustedCertificate => Some(&self.setup.stranger),
-            Break::TokenOtherConsumer | Break::TokenOtherCertificate => Some(&other.tls),
-            _ => Some(&consumer.tls),
-        };
-        let bearer = match b {
-            _ if b.fails_at_transport() => None,
-            Break::NoToken => None,
-            Break::TokenInvalid => Some(format!("not-a-token-{}", new_id())),
-            Break::TokenOtherConsumer => self.access_token(&other.key, &other.tls).await?,
-            _ => self.access_token(&consumer.key, &consumer.tls).await?,
-        };
-        let tls = client_config(&self.server_ca, identity).map_err(|e| e.to_string())?;
-        let tls_and_token = (&tls, bearer.as_deref());
+        let presentation = build.presentation(credentials)?;
+        let tls = client_config(&self.server_ca, build.identity()).map_err(|e| e.to_string())?;
+        let bearer = build.bearer().await?;
         // A replay sends the same presentation twice, each time in a new envelope; the first
         // sending must be answered for the second to test the replay rule alone.
-        let sendings = if b == Break::PresentationReplayed {
-            2
-        } else {
-            1
-        };
-        let mut last = None;
-        for sending in 1..=sendings {
-            let (result, thread_id) = self
-                .post(
-                    tls_and_token,
-                    consumer,
-                    &presentation,
-                    spec.generation,
-                    b,
-                    now,
-                )
-                .await;
-            if sending < sendings && !matches!(&result, Ok(r) if r.status == 200) {
-                return Err(format!("the first sending was not answered: {result:?}"));
+        if build.b == Break::PresentationReplayed {
+            let (first, _) = build.post(&tls, bearer.as_deref(), &presentation).await;
+            if !matches!(&first, Ok(r) if r.status == 200) {
+                return Err(format!("the first sending was not answered: {first:?}"));
             }
-            last = Some((result, thread_id));
         }
-        let (result, thread_id) = last.ok_or("nothing was sent")?;
+        let (result, thread_id) = build.post(&tls, bearer.as_deref(), &presentation).await;
         Ok(Sent {
             result,
             thread_id,
@@ -207,32 +184,69 @@ impl Target {
             generation: spec.generation,
         })
     }
+}
+
+/// One request being built: who sends it, to whom, and what it breaks.
+struct Build<'a> {
+    target: &'a Target,
+    consumer: &'a Consumer,
+    other: &'a Consumer,
+    spec: &'a RequestSpec,
+    b: Break,
+    now: i64,
+}
+
+impl Build<'_> {
+    /// The TLS identity the connection presents.
+    fn identity(&self) -> Option<&CertifiedKey> {
+        match self.b {
+            Break::NoClientCertificate => None,
+            Break::UntrustedCertificate => Some(&self.target.setup.stranger),
+            Break::TokenOtherConsumer | Break::TokenOtherCertificate => Some(&self.other.tls),
+            _ => Some(&self.consumer.tls),
+        }
+    }
+
+    /// The bearer token the request carries, if any.
+    async fn bearer(&self) -> Result<Option<String>, String> {
+        let target = self.target;
+        match self.b {
+            b if b.fails_at_transport() => Ok(None),
+            Break::NoToken => Ok(None),
+            Break::TokenInvalid => Ok(Some(format!("not-a-token-{}", new_id()))),
+            Break::TokenOtherConsumer => {
+                target.access_token(&self.other.key, &self.other.tls).await
+            }
+            _ => {
+                target
+                    .access_token(&self.consumer.key, &self.consumer.tls)
+                    .await
+            }
+        }
+    }
 
     /// Wraps `presentation` in a new envelope and posts it; returns the result and thread id.
     async fn post(
         &self,
-        (tls, bearer): (&Arc<rustls::ClientConfig>, Option<&str>),
-        consumer: &Consumer,
+        tls: &Arc<rustls::ClientConfig>,
+        bearer: Option<&str>,
         presentation: &str,
-        generation: u8,
-        b: Break,
-        now: i64,
     ) -> (Result<Response, WireError>, String) {
         let thread_id = new_id();
         let envelope = Envelope {
-            from: consumer.key.did(),
-            to: if b == Break::EnvelopeTo {
+            from: self.consumer.key.did(),
+            to: if self.b == Break::EnvelopeTo {
                 ANOTHER_NODE
             } else {
-                &self.node_did
+                &self.target.node_did
             },
             thread_id: &thread_id,
             presentation,
-            now,
+            now: self.now,
         };
-        let built = match generation {
-            1 => envelope.gen1(b),
-            2 => envelope.gen2(b),
+        let built = match self.spec.generation {
+            1 => envelope.gen1(self.b),
+            2 => envelope.gen2(self.b),
             g => Err(format!("there is no generation {g}")),
         };
         let (mut headers, body) = match built {
@@ -254,35 +268,27 @@ impl Target {
             headers,
             body,
         };
-        (send(tls, &self.base, request).await, thread_id)
+        (send(tls, &self.target.base, request).await, thread_id)
     }
 
-    /// One validated-query credential for the profile query `id`, issued to `consumer`; the
+    /// One validated-query credential for the profile query `id`, issued to the consumer; the
     /// first one carries a query breakage.
-    #[allow(clippy::too_many_arguments)]
-    fn credential(
-        &self,
-        consumer: &Consumer,
-        other: &Consumer,
-        id: &str,
-        first: bool,
-        generation: u8,
-        b: Break,
-        now: i64,
-    ) -> Result<String, String> {
-        let mut query = self.setup.query(id).map_err(|e| e.to_string())?;
+    fn credential(&self, id: &str, first: bool) -> Result<String, String> {
+        let (b, now) = (self.b, self.now);
+        let setup = &self.target.setup;
+        let mut query = setup.query(id).map_err(|e| e.to_string())?;
         if first {
             query = broken_query(query, b)?;
         }
         let issuer = if b == Break::CredentialIssuerUntrusted {
-            &self.setup.rogue_issuer
+            &setup.rogue_issuer
         } else {
-            &self.setup.issuer
+            &setup.issuer
         };
         let subject = if b == Break::CredentialSubject {
-            other.key.did()
+            self.other.key.did()
         } else {
-            consumer.key.did()
+            self.consumer.key.did()
         };
         let (nbf, exp) = match b {
             Break::CredentialExpired => (now - 7200, now - 3600),
@@ -303,7 +309,7 @@ impl Target {
             "profile": profile, "profileVersion": PROFILE_VERSION, "ontology": ontology,
             "queryId": id,
         });
-        let (kind, subject_claim) = if generation == 2 {
+        let (kind, subject_claim) = if self.spec.generation == 2 {
             fields["sparql"] = json!(B64.encode(query.as_bytes()));
             (
                 "ValidatedQueryCredential",
@@ -328,7 +334,43 @@ impl Target {
             Break::CredentialHmac => Signing::Hmac,
             _ => Signing::Proper,
         };
-        token(issuer, &self.setup.rogue_issuer, &claims, signing).map_err(|e| e.to_string())
+        token(issuer, &setup.rogue_issuer, &claims, signing).map_err(|e| e.to_string())
+    }
+
+    /// The presentation the consumer signs (or, for `presentation_iss`, the other consumer).
+    fn presentation(&self, credentials: Vec<String>) -> Result<String, String> {
+        let b = self.b;
+        let (holder, other) = if b == Break::PresentationIss {
+            (self.other, self.consumer)
+        } else {
+            (self.consumer, self.other)
+        };
+        let audience = if b == Break::PresentationAud {
+            ANOTHER_NODE
+        } else {
+            &self.target.node_did
+        };
+        let issued = match b {
+            Break::PresentationExpired => self.now - 600 - LIFETIME_SECS,
+            Break::PresentationNotYetValid => self.now + 600,
+            _ => self.now,
+        };
+        let claims = json!({
+            "iss": holder.key.did(), "aud": audience, "nbf": issued, "iat": issued,
+            "exp": issued + LIFETIME_SECS, "jti": new_id(),
+            "vp": {
+                "@context": [VC_CONTEXT], "type": ["VerifiablePresentation"],
+                "holder": holder.key.did(), "verifiableCredential": credentials,
+            },
+            "parameters": self.spec.parameters,
+        });
+        let signing = match b {
+            Break::PresentationSignature => Signing::WrongKey,
+            Break::PresentationAlgNone => Signing::AlgNone,
+            Break::PresentationHmac => Signing::Hmac,
+            _ => Signing::Proper,
+        };
+        token(&holder.key, &other.key, &claims, signing).map_err(|e| e.to_string())
     }
 }
 
@@ -353,49 +395,6 @@ fn broken_query(query: String, b: Break) -> Result<String, String> {
         }
         _ => query,
     })
-}
-
-/// The presentation `consumer` signs (or, for `presentation_iss`, the other consumer).
-fn presentation(
-    target: &Target,
-    consumer: &Consumer,
-    other: &Consumer,
-    credentials: Vec<String>,
-    spec: &RequestSpec,
-    now: i64,
-) -> Result<String, String> {
-    let b = spec.breakage;
-    let holder = if b == Break::PresentationIss {
-        other
-    } else {
-        consumer
-    };
-    let audience = if b == Break::PresentationAud {
-        ANOTHER_NODE
-    } else {
-        &target.node_did
-    };
-    let issued = match b {
-        Break::PresentationExpired => now - 600 - LIFETIME_SECS,
-        Break::PresentationNotYetValid => now + 600,
-        _ => now,
-    };
-    let claims = json!({
-        "iss": holder.key.did(), "aud": audience, "nbf": issued, "iat": issued,
-        "exp": issued + LIFETIME_SECS, "jti": new_id(),
-        "vp": {
-            "@context": [VC_CONTEXT], "type": ["VerifiablePresentation"],
-            "holder": holder.key.did(), "verifiableCredential": credentials,
-        },
-        "parameters": spec.parameters,
-    });
-    let signing = match b {
-        Break::PresentationSignature => Signing::WrongKey,
-        Break::PresentationAlgNone => Signing::AlgNone,
-        Break::PresentationHmac => Signing::Hmac,
-        _ => Signing::Proper,
-    };
-    token(&holder.key, &other.key, &claims, signing).map_err(|e| e.to_string())
 }
 
 /// The envelope around a presentation.

@@ -12,9 +12,12 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use kikv_conformance::scenario::Expect;
+use kikv_conformance::request::Target;
+use kikv_conformance::scenario::{Expect, Scenario};
 use kikv_conformance::setup::{DATASET_GRAPH, ONTOLOGY};
-use kikv_conformance::{connect, load_scenarios, run_all, write_setup, Outcome, RunOptions};
+use kikv_conformance::{
+    connect, load_scenarios, run_all, write_setup, Outcome, RunOptions, ScenarioReport,
+};
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -110,6 +113,42 @@ fn start_node(dir: &Path, edit: impl Fn(String) -> String) -> Node {
     }
 }
 
+/// A node under test and what the runner knows of it.
+struct Run {
+    runtime: tokio::runtime::Runtime,
+    target: Target,
+    expected_dir: PathBuf,
+    _node: Node,
+}
+
+impl Run {
+    /// Connects the runner to `node`, configured from `setup_dir`.
+    fn connect(node: Node, setup_dir: PathBuf) -> Self {
+        let options = RunOptions {
+            node: node.url.clone(),
+            setup_dir,
+            server_ca: None,
+            expected_dir: manifest_dir().join("expected"),
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let target = runtime.block_on(connect(&options)).unwrap();
+        Self {
+            runtime,
+            target,
+            expected_dir: options.expected_dir,
+            _node: node,
+        }
+    }
+
+    /// Runs `scenarios`, printing each line.
+    fn scenarios(&self, scenarios: &[Scenario]) -> Vec<ScenarioReport> {
+        self.runtime
+            .block_on(run_all(scenarios, &self.target, &self.expected_dir, |r| {
+                println!("{r}")
+            }))
+    }
+}
+
 #[test]
 fn every_scenario_passes_against_the_real_node() {
     let dir = tempfile::tempdir().unwrap();
@@ -118,21 +157,8 @@ fn every_scenario_passes_against_the_real_node() {
     let node = start_node(&setup_dir, |trust| trust);
     let scenarios = load_scenarios(&manifest_dir().join("scenarios")).unwrap();
     assert!(scenarios.len() >= 30, "{} scenarios", scenarios.len());
-    let options = RunOptions {
-        node: node.url.clone(),
-        setup_dir,
-        server_ca: None,
-        expected_dir: manifest_dir().join("expected"),
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (target, reports) = runtime.block_on(async {
-        let target = connect(&options).await.unwrap();
-        let reports = run_all(&scenarios, &target, &options.expected_dir, |r| {
-            println!("{r}")
-        })
-        .await;
-        (target, reports)
-    });
+    let run = Run::connect(node, setup_dir);
+    let reports = run.scenarios(&scenarios);
     let failed: Vec<String> = reports
         .iter()
         .filter(|r| r.outcome == Outcome::Fail)
@@ -146,7 +172,7 @@ fn every_scenario_passes_against_the_real_node() {
     // A skip is allowed only while the node lacks its token endpoint, and only for scenarios
     // that need it.
     for report in reports.iter().filter(|r| r.outcome == Outcome::Skip) {
-        assert!(!target.token_endpoint, "{report}");
+        assert!(!run.target.token_endpoint, "{report}");
     }
 
     // The runner can fail: the same valid question, which passes as written, is reported as a
@@ -156,12 +182,7 @@ fn every_scenario_passes_against_the_real_node() {
         .find(|s| s.name == "gen1-answer")
         .unwrap()
         .clone();
-    let again = runtime.block_on(run_all(
-        std::slice::from_ref(&wrong),
-        &target,
-        &options.expected_dir,
-        |_| {},
-    ));
+    let again = run.scenarios(std::slice::from_ref(&wrong));
     assert_eq!(again[0].outcome, Outcome::Pass, "{}", again[0]);
     let wrong_expectations = [
         Expect {
@@ -181,12 +202,7 @@ fn every_scenario_passes_against_the_real_node() {
     ];
     for expect in wrong_expectations {
         wrong.expect = expect;
-        let reports = runtime.block_on(run_all(
-            std::slice::from_ref(&wrong),
-            &target,
-            &options.expected_dir,
-            |_| {},
-        ));
+        let reports = run.scenarios(std::slice::from_ref(&wrong));
         assert_eq!(reports[0].outcome, Outcome::Fail, "{}", reports[0]);
     }
 }
@@ -210,20 +226,7 @@ fn a_node_trusting_the_rogue_issuer_fails_that_scenario() {
     });
     let mut scenarios = load_scenarios(&manifest_dir().join("scenarios")).unwrap();
     scenarios.retain(|s| ["gen1-answer", "credential-untrusted-issuer"].contains(&s.name.as_str()));
-    let options = RunOptions {
-        node: node.url.clone(),
-        setup_dir,
-        server_ca: None,
-        expected_dir: manifest_dir().join("expected"),
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let reports = runtime.block_on(async {
-        let target = connect(&options).await.unwrap();
-        run_all(&scenarios, &target, &options.expected_dir, |r| {
-            println!("{r}")
-        })
-        .await
-    });
+    let reports = Run::connect(node, setup_dir).scenarios(&scenarios);
     let outcomes: Vec<(&str, Outcome)> = reports
         .iter()
         .map(|r| (r.name.as_str(), r.outcome))
