@@ -343,10 +343,10 @@ impl NodeStore {
         let watchdog = Watchdog::start(limits.timeout);
         let mut prepared = SparqlEvaluator::new()
             .with_cancellation_token(watchdog.token.clone())
-            .for_query(super::substitute_parameters(
+            .for_query(super::pin_duration_addition(super::substitute_parameters(
                 query.query.clone(),
                 &bindings.iter().cloned().collect(),
-            )?);
+            )?));
         prepared.dataset_mut().set_default_graph(graphs);
         prepared.dataset_mut().set_available_named_graphs(named);
         let result = prepared
