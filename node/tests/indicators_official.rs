@@ -32,20 +32,34 @@ fn declared_parameters(text: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Queries that look dates up in the OWL-Time calendar through variables made by `BIND`
-/// (`?start_afspraak_corr ^time:inXSDDate/…`). Oxigraph 0.5.13's planner cannot use a variable
-/// that may be unbound as a hash-join key, so it evaluates both calendar lookups over the whole
-/// calendar and joins them with everything else as a keyless cross product (days² × offsets ×
-/// agreements): memory grows by gigabytes within seconds, and the cancellation token is not
-/// checked while the hash table is built. Without optimisations the plan is bounded but far too
-/// slow (over 20 s for 20 employees). They parse; executing them needs a planner fix.
 /// Queries whose SELECT reuses an alias in a later projection expression of an aggregate query,
 /// e.g. `(COUNT(DISTINCT ?a) + COUNT(DISTINCT ?b) AS ?Totaal) (ROUND(100*?Bepaald/?Totaal) AS ?Pct)`.
-/// SPARQL 1.1 only allows grouped variables and aggregates there; Jena accepts the extension,
-/// spargebra 0.4.8 refuses it ("The SELECT contains an expression with a variable that is
-/// unbound"). The test asserts exactly that error, so a parser change shows up here.
+/// SPARQL 1.1 §11.4 (Aggregate Projection Restrictions): "In a query level which uses
+/// aggregates, only expressions consisting of aggregates and constants may be projected, with
+/// one exception": variables that GROUP BY groups on. `?Totaal` and `?Bepaald` are neither, so
+/// the queries are not valid SPARQL 1.1 and spargebra 0.4.8 refuses them ("The SELECT contains
+/// an expression with a variable that is unbound"); this is conformance, not strictness. Jena
+/// accepts them as an extension (it evaluates the SELECT expressions in order). The test asserts
+/// exactly that error, so a parser change shows up here.
 const ALIAS_IN_AGGREGATE_PROJECTION: [&str; 3] = ["2.2", "3.1", "13.2"];
 
+/// Queries that look dates up in the OWL-Time calendar through variables made by `BIND`
+/// (`?start_afspraak_corr ^time:inXSDDate/time:inTemporalPosition/time:numericPosition ?start_num`).
+/// Oxigraph 0.5.13's plan for 1.1 (printed with `explain()`, parameters substituted): the
+/// planner only uses a variable as a hash-join key when both sides always bind it, and a
+/// `BIND` result may be unbound (its expression may fail), so every join on a BIND-made
+/// variable gets `keys = ()`. The two calendar lookups for the afspraak's corrected start and
+/// end are planned together as a keyless join of two full calendar scans (days² pairs, 6.5
+/// million for the 7-year calendar of a 5-year provider), and that table is joined keylessly
+/// with the stream of agreements × 100 day offsets × the vestiging/organisation UNION (itself
+/// joined without keys, because the organisation branch does not bind `?overeenkomst_afspraak`).
+/// Memory grows by gigabytes within seconds and the cancellation token is not checked while a
+/// hash table is built. Nothing in the data avoids it: the product is keyless whatever the
+/// calendar's size (a calendar of one year would still give 133,000 day pairs per row). Writing
+/// the lookups as `LATERAL { … }` (an experiment on a copy, not the official text) makes them
+/// index lookups, but the keyless UNION join remains and 1.1 still did not finish in 30 s for 60
+/// employees; a store-level algebra rewrite would need both (LATERAL for triple patterns on
+/// BIND-made variables, and distributing the join over the UNION). They parse; they are not run.
 const CALENDAR_CROSS_PRODUCT: [&str; 5] = ["1.1", "11.1", "11.2", "11.3", "11.4"];
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
