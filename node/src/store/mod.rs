@@ -9,6 +9,7 @@
 //! of all registered datasets ([`query`]).
 
 mod answer;
+mod arithmetic;
 mod canonical;
 mod dataset;
 mod guard;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use oxigraph::store::{StorageError, Store};
 
 pub use answer::output_format;
+pub use arithmetic::pin_duration_addition;
 pub use canonical::canonical_text;
 pub use dataset::{Dataset, META_GRAPH};
 pub use guard::EvaluationGuard;

@@ -352,8 +352,12 @@ impl NodeStore {
                 _ => None,
             })
             .collect();
-        let algebra =
-            super::substitute_parameters(query.query.clone(), &bindings.iter().cloned().collect())?;
+        // Parameters first, then the rewrite that keeps the engine's optimiser from turning
+        // `date + duration` into an unevaluable `duration + date` (see `arithmetic.rs`).
+        let algebra = super::pin_duration_addition(super::substitute_parameters(
+            query.query.clone(),
+            &bindings.iter().cloned().collect(),
+        )?);
         let store = self.store.clone();
         self.guard.run(limits.timeout, move |token| {
             let mut prepared = SparqlEvaluator::new()
