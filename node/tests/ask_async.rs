@@ -173,3 +173,26 @@ fn csv_has_a_node_column_first_and_json_an_object_per_node() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("yaml"), "{}", stderr(&output));
 }
+
+#[test]
+fn in_a_multi_node_run_each_failing_node_is_named_and_the_others_still_print() {
+    let setup = Setup::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("https://localhost:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let output = ask(&setup, "1", &["--node", &nowhere, "--format", "csv"]);
+    assert_eq!(output.status.code(), Some(2));
+    let printed = common::stdout(&output);
+    let url = format!("https://localhost:{}", setup.node.address.port());
+    assert!(
+        printed.lines().any(|l| l.starts_with(&format!("{url},"))),
+        "{printed}"
+    );
+    assert!(!printed.contains(&nowhere), "{printed}");
+    let error = stderr(&output);
+    assert!(error.contains(&format!("kikv: {nowhere}: ")), "{error}");
+    assert!(
+        error.contains("1 of 2 node(s) gave no verified answer"),
+        "{error}"
+    );
+}
