@@ -32,22 +32,7 @@ fn receiver_certificate(pki: &Path) -> (String, String) {
 
 /// Runs `kikv ask` as the zorgkantoor against the setup's node with `extra` arguments.
 fn ask(setup: &Setup, generation: &str, extra: &[&str]) -> Output {
-    let credential = setup.pki.join("ask.jwt");
-    std::fs::write(&credential, &setup.credential).unwrap();
-    let url = format!("https://localhost:{}", setup.node.address.port());
-    let path = |name: &str| setup.pki.join(name).display().to_string();
-    common::kikv()
-        .args(["ask", "--node", &url, "--credential"])
-        .arg(&credential)
-        .args(["--key", &path("dev-zorgkantoor.jwk.json")])
-        .args(["--cert", &path("dev-zorgkantoor.crt.pem")])
-        .args(["--cert-key", &path("dev-zorgkantoor.key.pem")])
-        .args(["--ca", &path("dev-ca.crt.pem")])
-        .args(["--gen", generation])
-        .args(["--param", &format!("peildatum={PEILDATUM}")])
-        .args(extra)
-        .output()
-        .unwrap()
+    setup.kikv_ask(generation, PEILDATUM, extra)
 }
 
 /// The count in `kikv ask --format json`'s output, and the conversation id.
