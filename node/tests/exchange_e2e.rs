@@ -79,15 +79,7 @@ fn a_validated_question_is_answered_signed_and_logged() {
     );
 
     // Both counted by outcome and reason.
-    let (status, metrics) = https_get(
-        setup.node.address,
-        &setup.ca,
-        ClientIdentity::Pem(&setup.identity),
-        "/metrics",
-        "text/plain",
-    )
-    .unwrap();
-    assert_eq!(status, 200);
+    let metrics = setup.metrics();
     for line in [
         r#"kikv_exchange_requests_total{outcome="answered",reason=""} 1"#,
         r#"kikv_exchange_requests_total{outcome="rejected",reason="envelope_wrong_recipient"} 1"#,
@@ -411,27 +403,7 @@ fn a_node_killed_while_answering_has_logged_every_answer_it_gave() {
 #[test]
 fn kikv_ask_prints_a_verified_answer_and_the_reason_of_a_refusal() {
     let setup = Setup::start();
-    let credential = setup.pki.join("ask.jwt");
-    std::fs::write(&credential, &setup.credential).unwrap();
-    let url = format!("https://localhost:{}", setup.node.address.port());
-    let path = |name: &str| setup.pki.join(name).display().to_string();
-    let ask = |generation: &str, peildatum: &str| {
-        common::kikv()
-            .args(["ask", "--node", &url, "--credential"])
-            .arg(&credential)
-            .args(["--key", &path("dev-zorgkantoor.jwk.json")])
-            .args(["--cert", &path("dev-zorgkantoor.crt.pem")])
-            .args(["--cert-key", &path("dev-zorgkantoor.key.pem")])
-            .args(["--ca", &path("dev-ca.crt.pem")])
-            .args([
-                "--gen",
-                generation,
-                "--param",
-                &format!("peildatum={peildatum}"),
-            ])
-            .output()
-            .unwrap()
-    };
+    let ask = |generation: &str, peildatum: &str| setup.kikv_ask(generation, peildatum, &[]);
     for generation in ["1", "2"] {
         let output = ask(generation, PEILDATUM);
         let printed = common::stdout(&output);

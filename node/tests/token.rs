@@ -8,7 +8,7 @@
 mod common;
 mod exchange_node;
 
-use common::{https_get, token_request, ClientIdentity, Pem, JWT_BEARER_FORM};
+use common::{token_request, Pem, JWT_BEARER_FORM};
 use exchange_node::{envelope, identity, Setup, NODE_DID};
 use kikv::credential::jwt::b64url_encode;
 use kikv::credential::NodeKey;
@@ -58,19 +58,6 @@ impl Setup {
             &self.identity,
             &format!("grant_type={JWT_BEARER_FORM}&assertion={assertion}"),
         )
-    }
-
-    fn metrics(&self) -> String {
-        let (status, text) = https_get(
-            self.node.address,
-            &self.ca,
-            ClientIdentity::Pem(&self.identity),
-            "/metrics",
-            "text/plain",
-        )
-        .unwrap();
-        assert_eq!(status, 200);
-        text
     }
 
     /// POSTs a fresh gen-1 question for `thread` over `identity` with `authorization` as

@@ -41,6 +41,8 @@ pub struct Question {
 pub struct CheckedAnswer {
     /// The node's DID, from its DID document.
     pub node_did: String,
+    /// The conversation it answers (the node's log files it under this id).
+    pub thread_id: String,
     /// One entry per credential.
     pub resultset: Vec<ResultEntry>,
     /// The log entry the receipt proves.
@@ -159,11 +161,40 @@ impl NodeSession {
         tls: &Arc<ClientConfig>,
         question: &Question,
     ) -> Result<CheckedAnswer, AskError> {
-        let (headers, body) = self.request_parts(consumer, question, None)?;
-        let url = format!("{}/api/verifiedsparql", self.base);
-        let (status, reply_headers, reply) = request(tls, "POST", &url, &headers, body).await?;
+        let (status, reply_headers, reply) = self.post(consumer, tls, question, None).await?;
         let document = answer_document(question.generation, status, &reply_headers, &reply)?;
         self.check(consumer, &question.thread_id, &document)
+    }
+
+    /// Sends `question` asking for the answer at `reply_url`; succeeds when the node accepted
+    /// it for delivery (`202`), and returns the node's refusal otherwise.
+    pub async fn send_for_delivery(
+        &self,
+        consumer: &NodeKey,
+        tls: &Arc<ClientConfig>,
+        question: &Question,
+        reply_url: &str,
+    ) -> Result<(), AskError> {
+        let (status, headers, body) = self.post(consumer, tls, question, Some(reply_url)).await?;
+        match status {
+            202 => Ok(()),
+            200 => Err(bad(
+                "the node answered at once instead of at the reply address",
+            )),
+            _ => answer_document(question.generation, status, &headers, &body).map(|_| ()),
+        }
+    }
+
+    async fn post(
+        &self,
+        consumer: &NodeKey,
+        tls: &Arc<ClientConfig>,
+        question: &Question,
+        reply_url: Option<&str>,
+    ) -> Result<(u16, Headers, Vec<u8>), AskError> {
+        let (headers, body) = self.request_parts(consumer, question, reply_url)?;
+        let url = format!("{}/api/verifiedsparql", self.base);
+        request(tls, "POST", &url, &headers, body).await
     }
 
     /// Checks an answer document (the signed `resultset` with its receipt) for `thread_id`.
@@ -286,8 +317,8 @@ async fn access_token(
         .ok_or_else(|| bad(format!("POST {TOKEN_PATH} answered without access_token")))
 }
 
-/// The answer document of a 200 reply, or the node's refusal.
-fn answer_document(
+/// The answer document of a 200 reply (or of a delivery), or the node's refusal.
+pub fn answer_document(
     generation: Generation,
     status: u16,
     headers: &[(String, String)],
@@ -359,6 +390,7 @@ fn check(
         .map_err(|e| AskError::Receipt(e.to_string()))?;
     Ok(CheckedAnswer {
         node_did: node_did.into(),
+        thread_id: thread_id.into(),
         resultset: payload.resultset,
         receipt_index: receipt.index,
         checkpoint_size: checkpoint.size,

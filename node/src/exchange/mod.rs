@@ -12,7 +12,8 @@
 //! - [`allow`]: steps 6 and 7;
 //! - [`answer`]: step 10, the signed `resultset`;
 //! - [`cache`]: answers kept per (query, parameters, data version);
-//! - [`outbox`] and [`delivery`]: step 11 when a reply address is given;
+//! - [`outbox`] and [`delivery`]: step 11 when a reply address is given, and [`reply`] the
+//!   consumer's receiver for it;
 //! - [`token`]: step 2, `POST /oauth2/token` and the bearer token's check;
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
 //! - [`metrics`]: Prometheus counters for `GET /metrics`;
@@ -32,6 +33,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod presentation;
 pub mod reason;
+pub mod reply;
 pub mod service;
 pub mod token;
 

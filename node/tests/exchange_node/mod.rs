@@ -256,6 +256,46 @@ impl Setup {
         serde_json::from_str(&document).unwrap()
     }
 
+    /// `GET /metrics` as the zorgkantoor.
+    pub fn metrics(&self) -> String {
+        let (status, text) = https_get(
+            self.node.address,
+            &self.ca,
+            ClientIdentity::Pem(&self.identity),
+            "/metrics",
+            "text/plain",
+        )
+        .unwrap();
+        assert_eq!(status, 200);
+        text
+    }
+
+    /// Runs `kikv ask` as the zorgkantoor against this node with the credential, for
+    /// `peildatum`, in `generation`, with `extra` arguments.
+    pub fn kikv_ask(
+        &self,
+        generation: &str,
+        peildatum: &str,
+        extra: &[&str],
+    ) -> std::process::Output {
+        let credential = self.pki.join("ask.jwt");
+        std::fs::write(&credential, &self.credential).unwrap();
+        let url = format!("https://localhost:{}", self.node.address.port());
+        let path = |name: &str| self.pki.join(name).display().to_string();
+        common::kikv()
+            .args(["ask", "--node", &url, "--credential"])
+            .arg(&credential)
+            .args(["--key", &path("dev-zorgkantoor.jwk.json")])
+            .args(["--cert", &path("dev-zorgkantoor.crt.pem")])
+            .args(["--cert-key", &path("dev-zorgkantoor.key.pem")])
+            .args(["--ca", &path("dev-ca.crt.pem")])
+            .args(["--gen", generation])
+            .args(["--param", &format!("peildatum={peildatum}")])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
     /// Stops the node cleanly, checks the whole exchange log, and returns the entries of
     /// `thread` as logged.
     pub fn stop_and_read_log(&mut self, threads: &[&str]) -> Vec<Vec<Value>> {
