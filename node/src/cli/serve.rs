@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::credential::did::DidDocument;
 use crate::http::admin::{self, AdminState, AdminTicket};
+use crate::http::console::ConsoleState;
 use crate::http::{self, AppState};
 use crate::profile::Registry;
 use crate::store::NodeStore;
@@ -42,6 +43,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
             max_rows: config.store.max_result_rows,
         },
         load_lock: Arc::default(),
+        console: ConsoleState::new(config, Arc::new(profiles.clone()), None),
     };
     // The node key is read once: it is published in the DID document and signs answers and
     // log checkpoints. Without one the node serves its catalogue but not the exchange.
@@ -56,6 +58,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
+    admin_state.console.audit = exchange.as_ref().map(|e| e.audit.clone());
     let state = AppState {
         config: Arc::new(config.clone()),
         store,
