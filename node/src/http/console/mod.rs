@@ -132,8 +132,9 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ConsoleError::Internal(e.to_string()))?
 }
 
-/// The console's static pages, public: they hold no data.
-pub fn pages() -> Router {
+/// The console's static pages, public: they hold no data. Generic over the state so the admin
+/// router can merge them after its token layer.
+pub fn pages<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
             "/console",
