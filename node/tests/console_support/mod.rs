@@ -9,10 +9,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 
 use super::common::kikv;
+
+pub mod webdriver;
 
 /// A `kikv demo` node, stopped when dropped.
 pub struct DemoNode {
@@ -126,6 +128,22 @@ pub fn admin_get(
     token: Option<&str>,
     path: &str,
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&str, &str)> = authorization
+        .iter()
+        .map(|value| ("authorization", value.as_str()))
+        .collect();
+    request(address, "GET", path, &headers, None)
+}
+
+/// One plain-HTTP/1.1 request to `address`: status, headers (names in lower case) and body.
+pub fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -137,12 +155,16 @@ pub fn admin_get(
                 .await
                 .unwrap();
         tokio::spawn(connection);
-        let mut request = hyper::Request::get(path).header("host", address.to_string());
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
+        let mut builder = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", address.to_string());
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
+        let body = Full::new(bytes::Bytes::from(body.unwrap_or_default()));
         let response = sender
-            .send_request(request.body(Empty::<bytes::Bytes>::new()).unwrap())
+            .send_request(builder.body(body).unwrap())
             .await
             .unwrap();
         let status = response.status().as_u16();

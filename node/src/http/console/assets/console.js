@@ -229,7 +229,7 @@ function say(message, isError) {
 function page(titleKey, ...content) {
   document.getElementById("title").textContent = t(titleKey);
   document.title = `${t(titleKey)} · KIK-V datastation`;
-  view().replaceChildren(...content);
+  view().replaceChildren(...content.flat().filter((child) => child !== null && child !== undefined));
 }
 
 function failed(error) {
@@ -586,7 +586,9 @@ document.addEventListener("DOMContentLoaded", () => {
     route();
   });
   // After a navigation, keyboard users continue from the page heading's region.
+  // A token link opened in a tab that already shows the console changes only the fragment.
   window.addEventListener("hashchange", () => {
+    takeTokenFromFragment();
     say(flash || "");
     flash = null;
     route().then(() => document.getElementById("main").focus({ preventScroll: true }));
