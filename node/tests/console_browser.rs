@@ -31,13 +31,19 @@ fn dutch_count(n: u64) -> String {
     out
 }
 
+/// Writes a line to standard error past the test harness's capture, so it shows in CI's log.
+fn notice(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 #[test]
 fn the_console_shows_every_page_by_keyboard_and_clicks() {
     let Some((chromium, chromedriver)) = find_browser() else {
         let message = "chromium and chromedriver are not installed (Debian packages `chromium` \
                        and `chromium-driver`; .ci/run installs them)";
         assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("skipped: {message}");
+        notice(&format!("skipped: {message}"));
         return;
     };
     let started = Instant::now();
@@ -145,8 +151,8 @@ fn the_console_shows_every_page_by_keyboard_and_clicks() {
     browser.wait_for("#nav a[data-page=log]", |t| t == "Log");
     browser.wait_for("#title", |t| t == "Conversations");
 
-    eprintln!(
+    notice(&format!(
         "console browser test: {:.1} s (node start, one question, five pages)",
         started.elapsed().as_secs_f64()
-    );
+    ));
 }
