@@ -100,6 +100,11 @@ impl Browser {
         self.session_call("POST", "/url", Some(json!({ "url": url })));
     }
 
+    /// Reloads the page and waits for it to load.
+    pub fn refresh(&self) {
+        self.session_call("POST", "/refresh", Some(json!({})));
+    }
+
     /// Runs `script` (a function body) in the page; its return value.
     pub fn run(&self, script: &str) -> Value {
         self.session_call(
