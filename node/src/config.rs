@@ -138,6 +138,12 @@ pub struct StoreConfig {
     pub default_ontology: String,
     /// Memory the bulk loader may use, in megabytes.
     pub load_memory_mb: usize,
+    /// Evaluations that may run at once, counting cancelled ones still winding down
+    /// [default 0: the number of cores, at least 2].
+    pub max_concurrent_queries: usize,
+    /// A query is stopped when the node has grown by more than this many megabytes while it
+    /// runs [0: no limit].
+    pub max_query_memory_mb: u64,
 }
 
 /// The exchange log: where it is, how often checkpoints are signed, how appends are batched.
@@ -361,6 +367,8 @@ impl Default for StoreConfig {
             max_result_rows: 100_000,
             default_ontology: "http://purl.org/ozo/onz-g".into(),
             load_memory_mb: 1024,
+            max_concurrent_queries: 0,
+            max_query_memory_mb: 2048,
         }
     }
 }

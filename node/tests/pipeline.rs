@@ -670,3 +670,43 @@ fn metrics_count_outcomes_reasons_queries_and_log_appends() {
         assert!(text.contains(line), "{line} not in\n{text}");
     }
 }
+
+#[test]
+fn the_verified_entry_names_every_credential_and_its_profile() {
+    let node = node(Duration::from_secs(10));
+    let mut both = presentation(AUTO, COUNT, json!({"jaar": 2025}));
+    both["credentials"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "urn:uuid:cred-2", "profile": MANUAL, "query": COUNT}));
+    let request = envelope(Generation::One, "t-two-profiles", both);
+    let reply = run(&node, inbound(&request));
+    assert!(reply.reason.is_none(), "{reply:?}");
+    let checked = LogCopy::read(&node.audit_dir, None)
+        .unwrap()
+        .check(None, false);
+    let verified = checked
+        .entries
+        .iter()
+        .find(|e| e.entry.thread_id == "t-two-profiles" && e.entry.activity == Activity::Verified)
+        .unwrap();
+    let covered: Vec<(&str, &str, &str)> = verified
+        .entry
+        .credentials
+        .iter()
+        .map(|c| {
+            (
+                c.credential_id.as_str(),
+                c.profile.iri.as_str(),
+                c.query_id.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        covered,
+        [
+            ("urn:uuid:cred-1", AUTO, "count"),
+            ("urn:uuid:cred-2", MANUAL, "count")
+        ]
+    );
+}

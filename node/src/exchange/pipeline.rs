@@ -30,7 +30,7 @@ use super::outbox::{DeliveryReport, NewDelivery, Outbox};
 use super::presentation::{CheckedPresentation, PresentationCheck, PresentationContext};
 use super::reason::{ReasonCode, RejectError};
 use super::{gen1, gen2};
-use crate::audit::{Activity, AuditEntry, AuditLog, Content, ProfileRef};
+use crate::audit::{Activity, AuditEntry, AuditLog, Content, CoveredQuery, ProfileRef};
 use crate::config::ExchangeConfig;
 use crate::profile::Release;
 use crate::store::canonical_text;
@@ -488,6 +488,17 @@ fn verified_entry(
     }
     let ids: Vec<&str> = allowed.iter().map(|a| a.query.id.as_str()).collect();
     entry.query_id = Some(ids.join(","));
+    entry.credentials = allowed
+        .iter()
+        .map(|a| CoveredQuery {
+            credential_id: a.credential.id.clone(),
+            profile: ProfileRef {
+                iri: a.profile.iri.clone(),
+                version: a.profile.version.clone(),
+            },
+            query_id: a.query.id.clone(),
+        })
+        .collect();
     entry.parameters = presentation.parameters.clone();
     entry
 }

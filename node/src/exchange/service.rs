@@ -3,7 +3,6 @@
 //! outbox's delivery loop, whose reports go to the exchange log.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::allow::QueryIndex;
 use super::cache::AnswerCache;
@@ -63,10 +62,7 @@ pub fn open(
     Ok(Exchange {
         node_did: config.node.did.clone(),
         config: config.exchange.clone(),
-        limits: QueryLimits {
-            timeout: Duration::from_secs(config.store.query_timeout_secs),
-            max_rows: config.store.max_result_rows,
-        },
+        limits: QueryLimits::from(&config.store),
         profiles: Arc::new(QueryIndex::new(registry)),
         store,
         cache: Arc::new(AnswerCache::new(config.exchange.answer_cache_entries)),
