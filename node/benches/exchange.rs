@@ -117,6 +117,7 @@ fn setup(dir: &std::path::Path, cache: usize) -> (Exchange, Arc<NodeStore>) {
         presentations: Arc::new(Fixed),
         outbox: None,
         metrics: None,
+        tokens: None,
     };
     (exchange, store)
 }
@@ -139,6 +140,7 @@ fn request(n: usize) -> Inbound {
         headers: Default::default(),
         body: gen1::request(&envelope).to_string().into_bytes(),
         token_consumer: Some(CONSUMER.into()),
+        token_refusal: None,
     }
 }
 

@@ -246,6 +246,10 @@ pub struct ExchangeConfig {
     pub outbox_max_backoff_secs: u64,
     /// Seconds after which an undelivered answer is given up.
     pub outbox_expiry_secs: u64,
+    /// Seconds an access token from `POST /oauth2/token` is valid.
+    pub token_lifetime_secs: u64,
+    /// Longest validity (`exp` - `iat`) of a token request's JWT assertion, in seconds.
+    pub token_assertion_max_secs: u64,
 }
 
 impl Default for ExchangeConfig {
@@ -257,6 +261,8 @@ impl Default for ExchangeConfig {
             outbox_initial_backoff_ms: 1000,
             outbox_max_backoff_secs: 600,
             outbox_expiry_secs: 3 * 24 * 3600,
+            token_lifetime_secs: 3600,
+            token_assertion_max_secs: 300,
         }
     }
 }

@@ -182,6 +182,7 @@ fn node_full(timeout: Duration, outbox: Option<Arc<Outbox>>, metrics: Option<Met
         presentations: Arc::new(Plain),
         outbox,
         metrics,
+        tokens: None,
     };
     Node {
         _dir: dir,
@@ -221,12 +222,14 @@ fn inbound(envelope: &Envelope) -> Inbound {
             headers: Default::default(),
             body: gen1::request(envelope).to_string().into_bytes(),
             token_consumer: Some(CONSUMER.into()),
+            token_refusal: None,
         },
         Generation::Two => Inbound {
             generation: Generation::Two,
             headers: gen2::request_headers(envelope).unwrap(),
             body: envelope.presentation.clone().into_bytes(),
             token_consumer: Some(CONSUMER.into()),
+            token_refusal: None,
         },
     }
 }
@@ -417,6 +420,18 @@ fn each_step_refuses_with_its_reason_and_logs_it() {
     let mut request = inbound(&envelope(Generation::One, "t-token", good()));
     request.token_consumer = Some("did:web:someone-else.test".into());
     refused(&node, request, "t-token", 403, "token_consumer_mismatch");
+
+    // A refused token ends the request before anything else, in both generations, logged
+    // under the envelope's thread when the envelope is readable.
+    for (generation, thread) in [
+        (Generation::One, "t-notoken-1"),
+        (Generation::Two, "t-notoken-2"),
+    ] {
+        let mut request = inbound(&envelope(generation, thread, good()));
+        request.token_consumer = None;
+        request.token_refusal = Some(kikv::exchange::token::BearerError::Missing);
+        refused(&node, request, thread, 403, "token_missing");
+    }
 
     let mut bad = good();
     bad["holder"] = "did:web:impostor.test".into();

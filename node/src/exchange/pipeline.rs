@@ -50,6 +50,9 @@ pub struct Inbound {
     pub body: Vec<u8>,
     /// The consumer DID the access token is bound to; the envelope must come from it.
     pub token_consumer: Option<String>,
+    /// Why the transport refused the access token (step 2); the request is then logged and
+    /// refused with it before the envelope is looked at.
+    pub token_refusal: Option<super::token::BearerError>,
 }
 
 /// The generation of a request to `POST /api/verifiedsparql`: gen 2 when it carries the
@@ -99,6 +102,9 @@ pub struct Exchange {
     pub outbox: Option<Arc<Outbox>>,
     /// Metrics; the node passes `Metrics::global().cloned()` so `GET /metrics` shows them.
     pub metrics: Option<Metrics>,
+    /// Step 2: the access tokens this node issues (`POST /oauth2/token`); without them every
+    /// request over HTTP is refused as `token_invalid`.
+    pub tokens: Option<Arc<super::token::Tokens>>,
 }
 
 /// One query to run: the credential id it answers, the parsed query, its canonical text (the
@@ -126,6 +132,12 @@ impl Exchange {
         let content = request_content(&request);
         if let Err(error) = self.log(received, Some(content)).await {
             return self.reply_error(parsed.as_ref().ok(), request.generation, &error, now);
+        }
+        if let Some(refusal) = request.token_refusal.clone() {
+            let envelope = parsed.as_ref().ok();
+            return self
+                .refuse(envelope, request.generation, refusal.into(), now)
+                .await;
         }
         let envelope = match parsed {
             Ok(envelope) => envelope,

@@ -11,6 +11,7 @@ use super::delivery::{client_config, DeliveryClient};
 use super::metrics::Metrics;
 use super::outbox::{Outbox, OutboxError, RetryPolicy};
 use super::pipeline::{log_delivery, Exchange};
+use super::token::{TokenSettings, Tokens};
 use crate::audit::{AuditError, AuditLog, NoteError};
 use crate::config::Config;
 use crate::credential::{verifier_from_config, NodeKey, TrustError};
@@ -56,7 +57,21 @@ pub fn open(
     registry: Registry,
 ) -> Result<Exchange, StartError> {
     let checkpoints = NodeCheckpointSigner::new(config.node.did.clone(), Arc::clone(&key))?;
-    let presentations = verifier_from_config(config, chrono::Utc::now().timestamp())?;
+    let presentations = Arc::new(verifier_from_config(
+        config,
+        chrono::Utc::now().timestamp(),
+    )?);
+    let metrics = Metrics::global().cloned();
+    let tokens = Tokens::new(
+        TokenSettings {
+            node_did: config.node.did.clone(),
+            public_url: config.node.public_url.clone(),
+            lifetime_secs: config.exchange.token_lifetime_secs,
+            assertion_max_secs: config.exchange.token_assertion_max_secs,
+        },
+        Arc::clone(&presentations),
+        metrics.clone(),
+    );
     let outbox = open_outbox(config)?;
     let audit = AuditLog::open(&config.audit_dir(), &config.audit, Arc::new(checkpoints))?;
     Ok(Exchange {
@@ -68,9 +83,10 @@ pub fn open(
         cache: Arc::new(AnswerCache::new(config.exchange.answer_cache_entries)),
         audit,
         signer: key,
-        presentations: Arc::new(presentations),
+        presentations,
         outbox: Some(Arc::new(outbox)),
-        metrics: Metrics::global().cloned(),
+        metrics,
+        tokens: Some(Arc::new(tokens)),
     })
 }
 

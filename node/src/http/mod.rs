@@ -5,6 +5,7 @@ pub mod admin;
 pub mod console;
 pub mod exchange;
 pub mod tls;
+pub mod token;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/did.json", get(did_document))
         .route("/metrics", get(crate::exchange::metrics::endpoint))
         .route("/api/verifiedsparql", post(exchange::verifiedsparql))
+        .route(crate::exchange::token::TOKEN_PATH, post(token::token))
         .with_state(state)
 }
 
