@@ -13,6 +13,7 @@ mod access;
 mod ask;
 mod audit;
 mod backup;
+mod console;
 mod credential;
 mod demo;
 mod dev_pki;
@@ -60,6 +61,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Registered exchange profiles
     Profiles(profiles::ProfilesArgs),
+    /// Operator: the web console's address (with the admin token) for the running node
+    Console(console::ConsoleArgs),
     /// The exchange log: verify it, show a conversation, export a period, prove entries
     Audit(audit::AuditArgs),
     /// Development CA, TLS certificates and DID keys for node, issuer and consumers (never production)
@@ -96,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(args) => backup::run(&config, args),
         Command::Profiles(args) => profiles::run(&config, args),
         Command::Audit(args) => audit::run(&config, args),
+        Command::Console(args) => console::run(&config, args),
         Command::DevPki(args) => dev_pki::run(&config, args),
         Command::Credential(args) => credential::run(&config, args),
         Command::StatusList(args) => status_list::run(&config, args),

@@ -8,6 +8,7 @@ use crate::config::Config;
 
 use crate::credential::did::DidDocument;
 use crate::http::admin::{self, AdminState, AdminTicket};
+use crate::http::console::ConsoleState;
 use crate::http::{self, AppState};
 use crate::profile::Registry;
 use crate::store::NodeStore;
@@ -41,6 +42,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         token: Arc::new(String::new()),
         limits: QueryLimits::from(&config.store),
         load_lock: Arc::default(),
+        console: ConsoleState::new(config, Arc::new(profiles.clone()), None),
     };
     // The node key is read once: it is published in the DID document and signs answers and
     // log checkpoints. Without one the node serves its catalogue but not the exchange.
@@ -55,6 +57,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
+    admin_state.console.audit = exchange.as_ref().map(|e| e.audit.clone());
     let state = AppState {
         config: Arc::new(config.clone()),
         store,

@@ -33,6 +33,8 @@ pub struct AdminState {
     pub limits: QueryLimits,
     /// One load at a time: loads are large and each is all-or-nothing.
     pub load_lock: Arc<tokio::sync::Mutex<()>>,
+    /// What the operator's web console reads.
+    pub console: super::console::ConsoleState,
 }
 
 /// What a load did, as returned to `kikv load`.
@@ -96,10 +98,12 @@ pub fn admin_app(state: AdminState) -> Router {
         .route("/admin/load", post(load))
         .route("/admin/query", post(query))
         .route("/admin/backup", post(backup))
+        .merge(super::console::api())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
         ))
+        .merge(super::console::pages())
         .with_state(state)
 }
 

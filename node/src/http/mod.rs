@@ -2,6 +2,7 @@
 //! mutual TLS by [`tls::serve`].
 
 pub mod admin;
+pub mod console;
 pub mod exchange;
 pub mod tls;
 pub mod token;
