@@ -246,6 +246,8 @@ struct ReleaseFile {
     #[serde(default)]
     mode: ReleaseMode,
     deadline_hours: Option<u64>,
+    /// A deadline in seconds instead of hours, for short-lived test and demo profiles.
+    deadline_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -298,24 +300,35 @@ pub fn read_profile(file: &Path) -> Result<Profile, ProfileError> {
         reason: p.reason,
     })?;
     let base = file.parent().unwrap_or(Path::new("."));
-    let release = match (parsed.release.mode, parsed.release.deadline_hours) {
-        (ReleaseMode::Auto, None) => Release::Auto,
-        (ReleaseMode::Auto, Some(_)) => {
+    let deadline_secs = match (
+        parsed.release.deadline_hours,
+        parsed.release.deadline_seconds,
+    ) {
+        (Some(_), Some(_)) => {
             return Err(value(
-                "release.deadline_hours",
-                "only a manual release has a deadline",
+                "release.deadline_seconds",
+                "give deadline_hours or deadline_seconds, not both",
             ))
         }
-        (ReleaseMode::Manual, Some(hours)) if hours > 0 => Release::Manual {
-            deadline: Duration::from_secs(hours * 3600),
-        },
-        (ReleaseMode::Manual, _) => {
-            return Err(value(
-                "release.deadline_hours",
-                "a manual release needs a deadline of at least 1 hour",
-            ))
-        }
+        (hours, seconds) => hours.map(|h| h.saturating_mul(3600)).or(seconds),
     };
+    let release =
+        match (parsed.release.mode, deadline_secs) {
+            (ReleaseMode::Auto, None) => Release::Auto,
+            (ReleaseMode::Auto, Some(_)) => {
+                return Err(value(
+                    "release.deadline_hours",
+                    "only a manual release has a deadline",
+                ))
+            }
+            (ReleaseMode::Manual, Some(secs)) if secs > 0 => Release::Manual {
+                deadline: Duration::from_secs(secs),
+            },
+            (ReleaseMode::Manual, _) => return Err(value(
+                "release.deadline_hours",
+                "a manual release needs a deadline (deadline_hours or deadline_seconds) above 0",
+            )),
+        };
     if oxigraph::model::NamedNode::new(&parsed.iri).is_err() {
         return Err(value("iri", "must be an absolute IRI"));
     }
