@@ -42,6 +42,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
             max_rows: config.store.max_result_rows,
         },
         load_lock: Arc::default(),
+        exchange: None,
     };
     // The node key is read once: it is published in the DID document and signs answers and
     // log checkpoints. Without one the node serves its catalogue but not the exchange.
@@ -56,6 +57,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
+    admin_state.exchange = exchange.clone();
     let state = AppState {
         config: Arc::new(config.clone()),
         store,
@@ -65,6 +67,12 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        if let Some(exchange) = &exchange {
+            // Replies a stop interrupted, and deadlines that passed while the node was down.
+            crate::release::recover(exchange)
+                .await
+                .context("cannot recover the release queue")?;
+        }
         let listener = tokio::net::TcpListener::bind(config.listen.address)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen.address))?;
@@ -95,6 +103,12 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
                 let _ = delivery_stopped.changed().await;
             }))
         });
+        let expiry_task = exchange.clone().map(|exchange| {
+            let mut expiry_stopped = stopped.clone();
+            tokio::spawn(crate::release::run_expiry(exchange, async move {
+                let _ = expiry_stopped.changed().await;
+            }))
+        });
         let mut admin_stopped = stopped.clone();
         let admin_task = tokio::spawn(async move {
             axum::serve(admin, admin::admin_app(admin_state))
@@ -106,7 +120,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         http::tls::serve(listener, tls, http::app(state), shutdown).await?;
         drop(stop);
         let _ = admin_task.await;
-        if let Some(task) = delivery_task {
+        for task in delivery_task.into_iter().chain(expiry_task) {
             let _ = task.await;
         }
         if let Some(exchange) = &exchange {

@@ -33,6 +33,8 @@ pub struct AdminState {
     pub limits: QueryLimits,
     /// One load at a time: loads are large and each is all-or-nothing.
     pub load_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The verified exchange, for the release queue; absent without a node key.
+    pub exchange: Option<Arc<crate::exchange::pipeline::Exchange>>,
 }
 
 /// What a load did, as returned to `kikv load`.
@@ -96,6 +98,7 @@ pub fn admin_app(state: AdminState) -> Router {
         .route("/admin/load", post(load))
         .route("/admin/query", post(query))
         .route("/admin/backup", post(backup))
+        .merge(super::release::admin_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -231,14 +234,33 @@ impl AdminClient {
     /// POSTs `body` as JSON to `path`; returns the response body, or the node's one-line error.
     pub fn post<T: Serialize>(&self, path: &str, body: &T) -> Result<Vec<u8>, String> {
         let json = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+        self.block_on(hyper::Method::POST, path, json)
+    }
+
+    /// GETs `path`; returns the response body, or the node's one-line error.
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.block_on(hyper::Method::GET, path, Vec::new())
+    }
+
+    fn block_on(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        json: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        runtime.block_on(self.send(path, json))
+        runtime.block_on(self.send(method, path, json))
     }
 
-    async fn send(&self, path: &str, json: Vec<u8>) -> Result<Vec<u8>, String> {
+    async fn send(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        json: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
         use http_body_util::{BodyExt, Full};
         let unreachable = |e: &dyn std::fmt::Display| {
             format!(
@@ -254,7 +276,9 @@ impl AdminClient {
                 .await
                 .map_err(|e| unreachable(&e))?;
         tokio::spawn(connection);
-        let request = hyper::Request::post(path)
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
             .header(header::HOST, self.address.to_string())
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
             .header(header::CONTENT_TYPE, "application/json")

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod exchange;
+pub mod release;
 pub mod tls;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/did.json", get(did_document))
         .route("/metrics", get(crate::exchange::metrics::endpoint))
         .route("/api/verifiedsparql", post(exchange::verifiedsparql))
+        .route("/api/verifiedsparql/{thread_id}", get(release::poll))
         .with_state(state)
 }
 
