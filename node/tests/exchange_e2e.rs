@@ -153,19 +153,6 @@ fn envelope(consumer: &NodeKey, credential: &str, to: &str, thread: &str) -> Vec
     serde_json::to_vec(&gen1::request(&envelope)).unwrap()
 }
 
-/// The node's answer key, taken from its published DID document by the answer's `kid`.
-fn answer_verifier(did_document: &Value, jws: &str) -> josekit::jws::alg::eddsa::EddsaJwsVerifier {
-    let kid = kikv::exchange::answer::answer_kid(jws).unwrap();
-    let method = did_document["verificationMethod"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == kid.as_str())
-        .unwrap_or_else(|| panic!("{kid} is not in {did_document}"));
-    let jwk = josekit::jwk::Jwk::from_bytes(method["publicKeyJwk"].to_string()).unwrap();
-    josekit::jws::EdDSA.verifier_from_jwk(&jwk).unwrap()
-}
-
 /// A running node with the zorgkantoor's credential, key and client certificate.
 struct Setup {
     _dir: tempfile::TempDir,
@@ -267,7 +254,7 @@ fn activities(entries: &[Value]) -> Vec<&str> {
 /// key and that it answers `thread` for the zorgkantoor.
 fn verified_count(setup: &Setup, document: &Value, thread: &str) -> String {
     let jws = document["jws"].as_str().unwrap();
-    let verifier = answer_verifier(&setup.did_document(), jws);
+    let verifier = exchange_support::answer_verifier(&setup.did_document(), jws);
     let answer = verify_answer(
         document,
         &verifier,
@@ -433,49 +420,14 @@ fn without_a_node_key_the_exchange_is_unavailable() {
     );
 }
 
-/// A node certificate for `localhost` usable both as server and as client identity, signed by
-/// the development CA. (`kikv dev-pki` makes the node's certificate for serving only; the
-/// outbox presents the same certificate as a client, which a receiver checks for client use.)
-fn node_certificate_for_both_uses(pki: &Path) -> exchange_support::Pem {
-    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair};
-    let ca_key = KeyPair::from_pem(&read(pki, "dev-ca.key.pem")).unwrap();
-    let issuer = Issuer::from_ca_cert_pem(&read(pki, "dev-ca.crt.pem"), ca_key).unwrap();
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    exchange_support::Pem {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    }
-}
-
 #[test]
 fn an_answer_with_a_reply_address_is_delivered_and_logged() {
     let dir = tempfile::tempdir().unwrap();
     let (pki, credential) = prepare(dir.path());
-    let both = node_certificate_for_both_uses(&pki);
-    std::fs::write(pki.join("node-both.crt.pem"), &both.cert).unwrap();
-    std::fs::write(pki.join("node-both.key.pem"), &both.key).unwrap();
-    let config = read(&pki, "kikv.toml")
-        .replace("\"dev-node.crt.pem\"", "\"node-both.crt.pem\"")
-        .replace("\"dev-node.key.pem\"", "\"node-both.key.pem\"");
-    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+    let receiver_pki = exchange_support::deliver_with_node_certificate(&pki);
 
     // The zorgkantoor's receiver, serving with the same certificate and trusting the dev CA.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let receiver_pki = exchange_support::Pki {
-        ca: read(&pki, "dev-ca.crt.pem"),
-        receiver: exchange_support::Pem {
-            cert: both.cert.clone(),
-            key: both.key.clone(),
-        },
-        node: both,
-    };
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -524,7 +476,8 @@ fn an_answer_with_a_reply_address_is_delivered_and_logged() {
     )
     .unwrap();
     let did_document: Value = serde_json::from_str(&did_document).unwrap();
-    let verifier = answer_verifier(&did_document, document["jws"].as_str().unwrap());
+    let verifier =
+        exchange_support::answer_verifier(&did_document, document["jws"].as_str().unwrap());
     let payload = verify_answer(
         document,
         &verifier,
