@@ -563,6 +563,10 @@ fn a_pending_request_survives_a_restart_and_its_answer_goes_to_the_reply_address
         ]
     );
     assert_eq!(entry(&log, "released")["operator"], "dana");
+    let mut node = node;
+    common::stop_gracefully(&mut node);
+    let output = run_in(&setup.pki, &["audit", "verify"]);
+    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 #[test]
@@ -612,4 +616,35 @@ fn a_passed_deadline_sends_an_error_report() {
         ]
     );
     assert_eq!(entry(&log, "release_expired")["outcome"], "release_expired");
+}
+
+#[test]
+fn a_deadline_that_passed_while_the_node_was_down_expires_at_start_up() {
+    let setup = Setup::new("deadline_seconds = 6", 0);
+    let mut node = RunningNode::start(&setup.pki);
+    let (status, _) = post(&node, &setup, &setup.envelope("thread-down", None));
+    assert_eq!(status, 202);
+    let item = setup.pending("thread-down");
+    common::stop_gracefully(&mut node);
+    let deadline: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(item["deadline"].clone()).unwrap();
+    while chrono::Utc::now() <= deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let node = RunningNode::start(&setup.pki);
+    // Expired before the node listened: the first poll finds the report.
+    let (status, report) = setup.poll(&node, &setup.identity, "thread-down");
+    assert_eq!(status, 422, "{report}");
+    assert_eq!(report["payload"]["body"]["reason"], "release_expired");
+}
+
+#[test]
+fn the_command_line_needs_a_running_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_in(dir.path(), &["release", "list"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "kikv: error: no running node serves kikv-data: the release queue is kept by `kikv serve`"
+    );
 }

@@ -434,3 +434,47 @@ fn inline_parameter(id: &str, declared: ParameterFile) -> Result<ParameterSpec, 
         description: declared.description,
     })
 }
+
+#[cfg(test)]
+mod release_tests {
+    use super::*;
+
+    fn release_of(section: &str) -> Result<Release, ProfileError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        let text = format!(
+            "iri = \"https://p.test\"\nversion = \"1\"\ntitle = \"t\"\nconsumer = \"c\"\n\
+             purpose = \"p\"\nlegal_basis = \"l\"\nontologies = []\n[release]\n{section}\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        read_profile(&file).map(|p| p.release)
+    }
+
+    #[test]
+    fn a_manual_deadline_is_given_in_hours_or_seconds() {
+        assert_eq!(
+            release_of("mode = \"manual\"\ndeadline_hours = 2"),
+            Ok(Release::Manual {
+                deadline: Duration::from_secs(7200)
+            })
+        );
+        assert_eq!(
+            release_of("mode = \"manual\"\ndeadline_seconds = 5"),
+            Ok(Release::Manual {
+                deadline: Duration::from_secs(5)
+            })
+        );
+        let both = release_of("mode = \"manual\"\ndeadline_hours = 1\ndeadline_seconds = 5");
+        assert_eq!(
+            both.unwrap_err().to_string(),
+            "key `release.deadline_seconds`: give deadline_hours or deadline_seconds, not both"
+        );
+        let none = release_of("mode = \"manual\"\ndeadline_seconds = 0");
+        assert_eq!(
+            none.unwrap_err().to_string(),
+            "key `release.deadline_hours`: a manual release needs a deadline \
+             (deadline_hours or deadline_seconds) above 0"
+        );
+        assert!(release_of("mode = \"auto\"\ndeadline_seconds = 5").is_err());
+    }
+}

@@ -187,3 +187,114 @@ impl ReleaseQueue {
         lock(&self.holds).remove(id).filter(|s| !s.is_closed())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::item::ProfileSummary;
+    use super::*;
+
+    fn item(id: &str, state: ReleaseState, minutes_ago: i64) -> ReleaseItem {
+        let received_at = Utc::now() - chrono::Duration::minutes(minutes_ago);
+        ReleaseItem {
+            id: id.into(),
+            thread_id: format!("t-{id}"),
+            message_id: "m".into(),
+            consumer: "did:web:zk.test".into(),
+            node_did: "did:web:node.test".into(),
+            generation: 1,
+            reply_url: None,
+            profile: ProfileSummary {
+                iri: "https://p.test".into(),
+                version: "1".into(),
+                title: "P".into(),
+            },
+            queries: Vec::new(),
+            parameters: BTreeMap::new(),
+            received_at,
+            deadline: received_at + chrono::Duration::hours(1),
+            decided_at: (state != ReleaseState::Pending).then_some(received_at),
+            state,
+            decided_by: None,
+            reason: None,
+            outcome: None,
+        }
+    }
+
+    #[test]
+    fn items_survive_reopening_and_a_torn_write_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ReleaseConfig::default();
+        let queue = ReleaseQueue::open(dir.path(), &config).unwrap();
+        let first = item("a", ReleaseState::Pending, 5);
+        queue.save_blocking(&first).unwrap();
+        std::fs::write(dir.path().join("b.partial"), b"{\"id\": \"b\"").unwrap();
+        drop(queue);
+        let reopened = ReleaseQueue::open(dir.path(), &config).unwrap();
+        assert_eq!(reopened.items(), vec![first.clone()]);
+        assert_eq!(reopened.next_deadline(), Some(first.deadline));
+        assert!(!dir.path().join("b.partial").exists());
+        assert_eq!(reopened.find_thread("t-a", "did:web:zk.test"), Some(first));
+        assert_eq!(reopened.find_thread("t-a", "did:web:other.test"), None);
+    }
+
+    #[test]
+    fn an_unreadable_item_stops_the_queue_from_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.json"), b"not json").unwrap();
+        let error = ReleaseQueue::open(dir.path(), &ReleaseConfig::default()).unwrap_err();
+        assert!(
+            matches!(&error, ReleaseError::Io { path, .. } if path.ends_with("x.json")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn pending_items_come_first_oldest_first_then_the_latest_decisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = ReleaseQueue::open(dir.path(), &ReleaseConfig::default()).unwrap();
+        for (id, state, ago) in [
+            ("old-decided", ReleaseState::Approved, 50),
+            ("new-pending", ReleaseState::Pending, 1),
+            ("new-decided", ReleaseState::Rejected, 2),
+            ("old-pending", ReleaseState::Pending, 30),
+        ] {
+            queue.save_blocking(&item(id, state, ago)).unwrap();
+        }
+        let order: Vec<String> = queue.items().into_iter().map(|i| i.id).collect();
+        assert_eq!(
+            order,
+            ["old-pending", "new-pending", "new-decided", "old-decided"]
+        );
+        let pending = queue.get("old-pending").unwrap();
+        assert_eq!(queue.next_deadline(), Some(pending.deadline));
+    }
+
+    #[test]
+    fn each_error_has_its_status() {
+        let cases = [
+            (ReleaseError::NotFound("x".into()), 404),
+            (
+                ReleaseError::AlreadyDecided {
+                    id: "x".into(),
+                    state: ReleaseState::Expired,
+                },
+                409,
+            ),
+            (ReleaseError::OperatorMissing, 400),
+            (ReleaseError::ReasonMissing, 400),
+            (ReleaseError::AlreadyDelivered("t".into()), 410),
+            (ReleaseError::Off, 503),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status(), status, "{error}");
+        }
+        assert_eq!(
+            ReleaseError::AlreadyDecided {
+                id: "x".into(),
+                state: ReleaseState::Expired
+            }
+            .to_string(),
+            "release item x is already expired"
+        );
+    }
+}
