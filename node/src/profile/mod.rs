@@ -439,6 +439,7 @@ fn inline_parameter(id: &str, declared: ParameterFile) -> Result<ParameterSpec, 
 mod release_tests {
     use super::*;
 
+    #[allow(clippy::unwrap_in_result)]
     fn release_of(section: &str) -> Result<Release, ProfileError> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("p.toml");
