@@ -291,17 +291,7 @@ impl Exchange {
                 Ok(reply)
             }
             (Some(url), Some(outbox)) => {
-                let delivery = NewDelivery {
-                    url: url.clone(),
-                    thread_id: envelope.thread_id.clone(),
-                    headers: reply.headers,
-                    body: reply.body,
-                };
-                let outbox = Arc::clone(outbox);
-                tokio::task::spawn_blocking(move || outbox.enqueue(delivery))
-                    .await
-                    .map_err(|e| RejectError::Internal(e.to_string()))?
-                    .map_err(|e| RejectError::Internal(e.to_string()))?;
+                enqueue(outbox, url, &envelope.thread_id, reply).await?;
                 self.count(Outcome::Accepted, "");
                 Ok(self.status_reply(envelope, 202, "accepted"))
             }
@@ -451,6 +441,27 @@ impl Exchange {
             metrics.request(outcome, reason);
         }
     }
+}
+
+/// Puts `reply` in the outbox for `url`, durably, off the async runtime.
+pub(crate) async fn enqueue(
+    outbox: &Arc<Outbox>,
+    url: &str,
+    thread_id: &str,
+    reply: Reply,
+) -> Result<(), RejectError> {
+    let delivery = NewDelivery {
+        url: url.to_owned(),
+        thread_id: thread_id.to_owned(),
+        headers: reply.headers,
+        body: reply.body,
+    };
+    let outbox = Arc::clone(outbox);
+    tokio::task::spawn_blocking(move || outbox.enqueue(delivery))
+        .await
+        .map_err(|e| RejectError::Internal(e.to_string()))?
+        .map_err(|e| RejectError::Internal(e.to_string()))?;
+    Ok(())
 }
 
 fn json_reply(

@@ -20,8 +20,7 @@ use super::queue::ReleaseQueue;
 use super::ReleaseError;
 use crate::audit::{Activity, AuditEntry, Content, ProfileRef};
 use crate::exchange::answer::ResultEntry;
-use crate::exchange::outbox::NewDelivery;
-use crate::exchange::pipeline::{Exchange, Reply};
+use crate::exchange::pipeline::{enqueue, Exchange, Reply};
 use crate::exchange::RejectError;
 
 /// What the operator (or the clock) decided.
@@ -273,17 +272,7 @@ async fn hand_off(
             }
         }
         (Route::ReplyUrl, _, Some(outbox), Some(url)) => {
-            let delivery = NewDelivery {
-                url: url.clone(),
-                thread_id: item.thread_id.clone(),
-                headers: reply.headers,
-                body: reply.body,
-            };
-            let outbox = Arc::clone(outbox);
-            tokio::task::spawn_blocking(move || outbox.enqueue(delivery))
-                .await
-                .map_err(|e| RejectError::Internal(e.to_string()))?
-                .map_err(|e| RejectError::Internal(e.to_string()))?;
+            enqueue(outbox, url, &item.thread_id, reply).await?;
             outcome.handed_off = true;
             queue.save(item.clone()).await?;
         }
