@@ -118,6 +118,7 @@ fn setup(dir: &std::path::Path, cache: usize) -> (Exchange, Arc<NodeStore>) {
         outbox: None,
         metrics: None,
         release: None,
+        tokens: None,
     };
     (exchange, store)
 }
@@ -140,6 +141,7 @@ fn request(n: usize) -> Inbound {
         headers: Default::default(),
         body: gen1::request(&envelope).to_string().into_bytes(),
         token_consumer: Some(CONSUMER.into()),
+        token_refusal: None,
     }
 }
 

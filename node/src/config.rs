@@ -140,6 +140,12 @@ pub struct StoreConfig {
     pub default_ontology: String,
     /// Memory the bulk loader may use, in megabytes.
     pub load_memory_mb: usize,
+    /// Evaluations that may run at once, counting cancelled ones still winding down
+    /// [default 0: the number of cores, at least 2].
+    pub max_concurrent_queries: usize,
+    /// A query is stopped when the node has grown by more than this many megabytes while it
+    /// runs [0: no limit].
+    pub max_query_memory_mb: u64,
 }
 
 /// The exchange log: where it is, how often checkpoints are signed, how appends are batched.
@@ -242,6 +248,10 @@ pub struct ExchangeConfig {
     pub outbox_max_backoff_secs: u64,
     /// Seconds after which an undelivered answer is given up.
     pub outbox_expiry_secs: u64,
+    /// Seconds an access token from `POST /oauth2/token` is valid.
+    pub token_lifetime_secs: u64,
+    /// Longest validity (`exp` - `iat`) of a token request's JWT assertion, in seconds.
+    pub token_assertion_max_secs: u64,
 }
 
 impl Default for ExchangeConfig {
@@ -253,6 +263,8 @@ impl Default for ExchangeConfig {
             outbox_initial_backoff_ms: 1000,
             outbox_max_backoff_secs: 600,
             outbox_expiry_secs: 3 * 24 * 3600,
+            token_lifetime_secs: 3600,
+            token_assertion_max_secs: 300,
         }
     }
 }
@@ -364,6 +376,8 @@ impl Default for StoreConfig {
             max_result_rows: 100_000,
             default_ontology: "http://purl.org/ozo/onz-g".into(),
             load_memory_mb: 1024,
+            max_concurrent_queries: 0,
+            max_query_memory_mb: 2048,
         }
     }
 }

@@ -7,241 +7,18 @@
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
 mod common;
+mod exchange_node;
 mod exchange_support;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{
-    https_get, https_post, run_in, stderr, stop_gracefully, ClientIdentity, Pem, RunningNode,
-};
-use kikv::credential::{create_presentation, NodeKey, PresentationRequest};
+use common::{https_get, https_post, run_in, stderr, stop_gracefully, ClientIdentity, RunningNode};
+use exchange_node::*;
+use kikv::credential::NodeKey;
 use kikv::exchange::answer::{verify_answer, ExpectedAnswer};
 use kikv::exchange::envelope::new_message_id;
-use kikv::exchange::{gen1, gen2, Envelope, Generation};
+use kikv::exchange::{gen1, gen2};
 use serde_json::{json, Value};
-
-const NODE_DID: &str = "did:web:localhost";
-const PROFILE: &str = "https://kik-v.example/profiles/demo";
-const PEILDATUM: &str = "2024-06-30";
-
-/// Employment contracts of the fixture: (person, start, end).
-const CONTRACTS: [(&str, &str, Option<&str>); 7] = [
-    ("p1", "2020-01-01", None),
-    ("p1", "2023-01-01", Some("2024-06-30")),
-    ("p2", "2024-01-01", Some("2024-12-31")),
-    ("p3", "2024-07-01", None),
-    ("p4", "2022-01-01", Some("2024-06-29")),
-    ("p5", "2024-06-30", Some("2024-06-30")),
-    ("p6", "2019-03-01", Some("2030-01-01")),
-];
-
-/// The fixture as Turtle.
-fn turtle() -> String {
-    let mut text = String::from(
-        "@prefix onz-g: <http://purl.org/ozo/onz-g#> .\n\
-         @prefix onz-pers: <http://purl.org/ozo/onz-pers#> .\n\
-         @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n\
-         @prefix ex: <https://zorggroep.test/> .\n",
-    );
-    for (i, (person, start, end)) in CONTRACTS.iter().enumerate() {
-        text.push_str(&format!(
-            "ex:contract{i} a onz-pers:ArbeidsOvereenkomst ; onz-pers:heeftOpdrachtnemer ex:{person} ; onz-g:startDatum \"{start}\"^^xsd:date"
-        ));
-        if let Some(end) = end {
-            text.push_str(&format!(" ; onz-g:eindDatum \"{end}\"^^xsd:date"));
-        }
-        text.push_str(" .\n");
-    }
-    text
-}
-
-/// The demo query's answer computed from the fixture: distinct people with a contract running
-/// on the reference date (ISO dates compare as text).
-fn expected_count() -> usize {
-    CONTRACTS
-        .iter()
-        .filter(|(_, start, end)| *start <= PEILDATUM && end.is_none_or(|end| end >= PEILDATUM))
-        .map(|(person, _, _)| *person)
-        .collect::<BTreeSet<_>>()
-        .len()
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file)).unwrap()
-}
-
-/// Makes the PKI, the configuration and the data in `dir/pki`, issues the credential, and
-/// returns the directory and the credential.
-fn prepare(dir: &Path) -> (std::path::PathBuf, String) {
-    let output = run_in(dir, &["dev-pki", "--out", "pki", "--node-did", NODE_DID]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let pki = dir.join("pki");
-    let extra = format!(
-        "\n[listen]\naddress = \"127.0.0.1:0\"\nadmin_address = \"127.0.0.1:0\"\n\
-         [profiles]\ndir = \"{}\"\n",
-        common::repo_root().join("profiles").display()
-    );
-    let config = format!(
-        "data_dir = \"data\"\n{}{extra}",
-        read(&pki, "dev-trust.toml")
-    );
-    std::fs::write(pki.join("kikv.toml"), config).unwrap();
-    std::fs::write(pki.join("hr.ttl"), turtle()).unwrap();
-    let output = run_in(
-        &pki,
-        &[
-            "load",
-            "hr.ttl",
-            "--graph",
-            "https://zorggroep.test/data/hr",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
-    let output = run_in(
-        &pki,
-        &[
-            "credential",
-            "issue",
-            "--profile",
-            PROFILE,
-            "--profile-version",
-            "1.0",
-            "--query-id",
-            "1",
-            "--subject",
-            consumer.did(),
-            "--issuer-key",
-            "dev-beheerorganisatie.jwk.json",
-            "--gen",
-            "1",
-            "--out",
-            "credential.jwt",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let credential = read(&pki, "credential.jwt").trim().to_owned();
-    (pki, credential)
-}
-
-/// A gen-1 request envelope from the zorgkantoor to `to`, with a fresh presentation.
-fn envelope(consumer: &NodeKey, credential: &str, to: &str, thread: &str) -> Vec<u8> {
-    let now = chrono::Utc::now().timestamp();
-    let presentation = create_presentation(
-        consumer,
-        &PresentationRequest {
-            audience: NODE_DID.into(),
-            credentials: vec![credential.to_owned()],
-            parameters: [("peildatum".to_owned(), json!(PEILDATUM))].into(),
-            now,
-            lifetime_secs: 300,
-        },
-    )
-    .unwrap();
-    let envelope = Envelope {
-        generation: Generation::One,
-        message_id: new_message_id(),
-        thread_id: thread.into(),
-        from: consumer.did().into(),
-        to: to.into(),
-        expires_at: Some(now + 300),
-        issued_at: Some(now),
-        reply_url: None,
-        presentation,
-    };
-    serde_json::to_vec(&gen1::request(&envelope)).unwrap()
-}
-
-/// A running node with the zorgkantoor's credential, key and client certificate.
-struct Setup {
-    _dir: tempfile::TempDir,
-    pki: std::path::PathBuf,
-    credential: String,
-    consumer: NodeKey,
-    identity: Pem,
-    ca: String,
-    node: RunningNode,
-}
-
-impl Setup {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (pki, credential) = prepare(dir.path());
-        let node = RunningNode::start(&pki);
-        Self {
-            consumer: NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap(),
-            identity: identity(&pki, "zorgkantoor"),
-            ca: read(&pki, "dev-ca.crt.pem"),
-            credential,
-            node,
-            pki,
-            _dir: dir,
-        }
-    }
-
-    /// POSTs a gen-1 envelope to `/api/verifiedsparql` as `identity`; the reply as JSON.
-    fn post(&self, identity: &Pem, body: &[u8]) -> (u16, Value) {
-        self.post_with(identity, &[("Content-Type", gen1::MEDIA_TYPE)], body)
-    }
-
-    fn post_with(&self, identity: &Pem, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
-        let (status, reply) = https_post(
-            self.node.address,
-            &self.ca,
-            identity,
-            "/api/verifiedsparql",
-            headers,
-            body,
-        )
-        .unwrap();
-        let reply = serde_json::from_slice(&reply)
-            .unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&reply)));
-        (status, reply)
-    }
-
-    fn did_document(&self) -> Value {
-        let (status, document) = https_get(
-            self.node.address,
-            &self.ca,
-            ClientIdentity::Pem(&self.identity),
-            "/.well-known/did.json",
-            "application/json",
-        )
-        .unwrap();
-        assert_eq!(status, 200, "{document}");
-        serde_json::from_str(&document).unwrap()
-    }
-
-    /// Stops the node cleanly, checks the whole exchange log, and returns the entries of
-    /// `thread` as logged.
-    fn stop_and_read_log(&mut self, threads: &[&str]) -> Vec<Vec<Value>> {
-        stop_gracefully(&mut self.node);
-        let output = run_in(&self.pki, &["audit", "verify"]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        threads
-            .iter()
-            .map(|thread| {
-                let output = run_in(
-                    &self.pki,
-                    &["audit", "show", &format!("--thread={thread}"), "--json"],
-                );
-                assert!(output.status.success(), "{}", stderr(&output));
-                common::stdout(&output)
-                    .lines()
-                    .map(|line| serde_json::from_str(line).unwrap())
-                    .collect()
-            })
-            .collect()
-    }
-}
-
-fn identity(pki: &Path, party: &str) -> Pem {
-    Pem {
-        cert: read(pki, &format!("dev-{party}.crt.pem")),
-        key: read(pki, &format!("dev-{party}.key.pem")),
-    }
-}
 
 fn activities(entries: &[Value]) -> Vec<&str> {
     entries
@@ -254,7 +31,7 @@ fn activities(entries: &[Value]) -> Vec<&str> {
 /// key and that it answers `thread` for the zorgkantoor.
 fn verified_count(setup: &Setup, document: &Value, thread: &str) -> String {
     let jws = document["jws"].as_str().unwrap();
-    let verifier = exchange_support::answer_verifier(&setup.did_document(), jws);
+    let verifier = answer_verifier(&setup.did_document(), jws);
     let answer = verify_answer(
         document,
         &verifier,
@@ -276,7 +53,7 @@ fn a_validated_question_is_answered_signed_and_logged() {
 
     // The question, answered.
     let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "thread-ok");
-    let (status, reply) = setup.post(&setup.identity, &body);
+    let (status, reply) = setup.post(&body);
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["payload"]["type"], gen1::RESPONSE_TYPE);
     let document = &reply["payload"]["body"]["message"];
@@ -293,7 +70,7 @@ fn a_validated_question_is_answered_signed_and_logged() {
         "did:web:another-node.test",
         "thread-lost",
     );
-    let (status, reply) = setup.post(&setup.identity, &body);
+    let (status, reply) = setup.post(&body);
     assert_eq!(status, 400, "{reply}");
     assert_eq!(reply["payload"]["type"], gen1::ERROR_TYPE);
     assert_eq!(
@@ -343,7 +120,7 @@ fn the_header_envelope_is_answered_in_its_own_generation() {
         ("To", NODE_DID),
         ("References", "thread-gen2"),
     ];
-    let (status, document) = setup.post_with(&setup.identity, &headers, presentation.as_bytes());
+    let (status, document) = setup.post_with(&headers, presentation.as_bytes());
     assert_eq!(status, 200, "{document}");
     assert_eq!(
         verified_count(&setup, &document, "thread-gen2"),
@@ -360,9 +137,9 @@ fn a_presentation_is_answered_once() {
         NODE_DID,
         "thread-replay",
     );
-    let (status, reply) = setup.post(&setup.identity, &body);
+    let (status, reply) = setup.post(&body);
     assert_eq!(status, 200, "{reply}");
-    let (status, reply) = setup.post(&setup.identity, &body);
+    let (status, reply) = setup.post(&body);
     assert_eq!(status, 403, "{reply}");
     assert_eq!(reply["payload"]["body"]["reason"], "presentation_replayed");
     let logged = setup.stop_and_read_log(&["thread-replay"]);
@@ -375,8 +152,15 @@ fn a_presentation_is_answered_once() {
 fn another_consumers_certificate_cannot_send_in_the_zorgkantoors_name() {
     let setup = Setup::start();
     let igj = identity(&setup.pki, "igj");
+    let igj_key = NodeKey::from_file(&setup.pki.join("dev-igj.jwk.json")).unwrap();
+    let igj_token = common::access_token(setup.node.address, &setup.ca, &igj, &igj_key, NODE_DID);
     let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "thread-igj");
-    let (status, reply) = setup.post(&igj, &body);
+    let (status, reply) = setup.post_as(
+        &igj,
+        Some(&igj_token),
+        &[("Content-Type", gen1::MEDIA_TYPE)],
+        &body,
+    );
     assert_eq!(status, 403, "{reply}");
     assert_eq!(
         reply["payload"]["body"]["reason"],
@@ -390,7 +174,7 @@ fn an_oversized_body_is_refused_by_the_pipeline_and_logged() {
     // The default envelope limit is 1 MiB; this body is a little more. (The node stops
     // reading just past the limit; a far larger body would be cut off mid-upload.)
     let body = vec![b' '; 1024 * 1024 + 4096];
-    let (status, reply) = setup.post(&setup.identity, &body);
+    let (status, reply) = setup.post(&body);
     assert_eq!(status, 413, "{reply}");
     assert_eq!(reply["payload"]["body"]["reason"], "envelope_too_large");
     let logged = setup.stop_and_read_log(&["-"]);
@@ -420,14 +204,49 @@ fn without_a_node_key_the_exchange_is_unavailable() {
     );
 }
 
+/// A node certificate for `localhost` usable both as server and as client identity, signed by
+/// the development CA. (`kikv dev-pki` makes the node's certificate for serving only; the
+/// outbox presents the same certificate as a client, which a receiver checks for client use.)
+fn node_certificate_for_both_uses(pki: &Path) -> exchange_support::Pem {
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair};
+    let ca_key = KeyPair::from_pem(&read(pki, "dev-ca.key.pem")).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(&read(pki, "dev-ca.crt.pem"), ca_key).unwrap();
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    exchange_support::Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
 #[test]
 fn an_answer_with_a_reply_address_is_delivered_and_logged() {
     let dir = tempfile::tempdir().unwrap();
     let (pki, credential) = prepare(dir.path());
-    let receiver_pki = exchange_support::deliver_with_node_certificate(&pki);
+    let both = node_certificate_for_both_uses(&pki);
+    std::fs::write(pki.join("node-both.crt.pem"), &both.cert).unwrap();
+    std::fs::write(pki.join("node-both.key.pem"), &both.key).unwrap();
+    let config = read(&pki, "kikv.toml")
+        .replace("\"dev-node.crt.pem\"", "\"node-both.crt.pem\"")
+        .replace("\"dev-node.key.pem\"", "\"node-both.key.pem\"");
+    std::fs::write(pki.join("kikv.toml"), config).unwrap();
 
     // The zorgkantoor's receiver, serving with the same certificate and trusting the dev CA.
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let receiver_pki = exchange_support::Pki {
+        ca: read(&pki, "dev-ca.crt.pem"),
+        receiver: exchange_support::Pem {
+            cert: both.cert.clone(),
+            key: both.key.clone(),
+        },
+        node: both,
+    };
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -442,12 +261,16 @@ fn an_answer_with_a_reply_address_is_delivered_and_logged() {
         serde_json::from_slice(&envelope(&consumer, &credential, NODE_DID, "thread-async"))
             .unwrap();
     request["payload"]["reply_url"] = json!(format!("https://localhost:{port}/answers"));
+    let token = common::access_token(node.address, &ca, &identity, &consumer, NODE_DID);
     let (status, reply) = https_post(
         node.address,
         &ca,
         &identity,
         "/api/verifiedsparql",
-        &[("Content-Type", gen1::MEDIA_TYPE)],
+        &[
+            ("Content-Type", gen1::MEDIA_TYPE),
+            ("Authorization", &format!("Bearer {token}")),
+        ],
         &serde_json::to_vec(&request).unwrap(),
     )
     .unwrap();
@@ -476,8 +299,7 @@ fn an_answer_with_a_reply_address_is_delivered_and_logged() {
     )
     .unwrap();
     let did_document: Value = serde_json::from_str(&did_document).unwrap();
-    let verifier =
-        exchange_support::answer_verifier(&did_document, document["jws"].as_str().unwrap());
+    let verifier = answer_verifier(&did_document, document["jws"].as_str().unwrap());
     let payload = verify_answer(
         document,
         &verifier,
@@ -537,7 +359,10 @@ fn a_node_killed_while_answering_has_logged_every_answer_it_gave() {
             &setup.ca,
             &setup.identity,
             "/api/verifiedsparql",
-            &[("Content-Type", gen1::MEDIA_TYPE)],
+            &[
+                ("Content-Type", gen1::MEDIA_TYPE),
+                ("Authorization", &format!("Bearer {}", setup.token)),
+            ],
             &body,
         );
         let Ok((status, reply)) = reply else {

@@ -183,6 +183,7 @@ fn node_full(timeout: Duration, outbox: Option<Arc<Outbox>>, metrics: Option<Met
         outbox,
         metrics,
         release: None,
+        tokens: None,
     };
     Node {
         _dir: dir,
@@ -222,12 +223,14 @@ fn inbound(envelope: &Envelope) -> Inbound {
             headers: Default::default(),
             body: gen1::request(envelope).to_string().into_bytes(),
             token_consumer: Some(CONSUMER.into()),
+            token_refusal: None,
         },
         Generation::Two => Inbound {
             generation: Generation::Two,
             headers: gen2::request_headers(envelope).unwrap(),
             body: envelope.presentation.clone().into_bytes(),
             token_consumer: Some(CONSUMER.into()),
+            token_refusal: None,
         },
     }
 }
@@ -418,6 +421,18 @@ fn each_step_refuses_with_its_reason_and_logs_it() {
     let mut request = inbound(&envelope(Generation::One, "t-token", good()));
     request.token_consumer = Some("did:web:someone-else.test".into());
     refused(&node, request, "t-token", 403, "token_consumer_mismatch");
+
+    // A refused token ends the request before anything else, in both generations, logged
+    // under the envelope's thread when the envelope is readable.
+    for (generation, thread) in [
+        (Generation::One, "t-notoken-1"),
+        (Generation::Two, "t-notoken-2"),
+    ] {
+        let mut request = inbound(&envelope(generation, thread, good()));
+        request.token_consumer = None;
+        request.token_refusal = Some(kikv::exchange::token::BearerError::Missing);
+        refused(&node, request, thread, 403, "token_missing");
+    }
 
     let mut bad = good();
     bad["holder"] = "did:web:impostor.test".into();
@@ -670,4 +685,44 @@ fn metrics_count_outcomes_reasons_queries_and_log_appends() {
     ] {
         assert!(text.contains(line), "{line} not in\n{text}");
     }
+}
+
+#[test]
+fn the_verified_entry_names_every_credential_and_its_profile() {
+    let node = node(Duration::from_secs(10));
+    let mut both = presentation(AUTO, COUNT, json!({"jaar": 2025}));
+    both["credentials"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "urn:uuid:cred-2", "profile": MANUAL, "query": COUNT}));
+    let request = envelope(Generation::One, "t-two-profiles", both);
+    let reply = run(&node, inbound(&request));
+    assert!(reply.reason.is_none(), "{reply:?}");
+    let checked = LogCopy::read(&node.audit_dir, None)
+        .unwrap()
+        .check(None, false);
+    let verified = checked
+        .entries
+        .iter()
+        .find(|e| e.entry.thread_id == "t-two-profiles" && e.entry.activity == Activity::Verified)
+        .unwrap();
+    let covered: Vec<(&str, &str, &str)> = verified
+        .entry
+        .credentials
+        .iter()
+        .map(|c| {
+            (
+                c.credential_id.as_str(),
+                c.profile.iri.as_str(),
+                c.query_id.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        covered,
+        [
+            ("urn:uuid:cred-1", AUTO, "count"),
+            ("urn:uuid:cred-2", MANUAL, "count")
+        ]
+    );
 }

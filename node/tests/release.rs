@@ -6,13 +6,17 @@
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
 mod common;
+mod exchange_node;
 mod exchange_support;
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{https_get, https_post, run_in, stderr, stdout, ClientIdentity, Pem, RunningNode};
+use common::{
+    access_token, https_get, https_get_authorized, https_post, run_in, stderr, stdout,
+    ClientIdentity, Pem, RunningNode,
+};
 use kikv::credential::{create_presentation, NodeKey, PresentationRequest};
 use kikv::exchange::answer::{verify_answer, ExpectedAnswer};
 use kikv::exchange::envelope::new_message_id;
@@ -152,7 +156,7 @@ impl Setup {
         assert_eq!(status, 200);
         let did_document: Value = serde_json::from_str(&did_document).unwrap();
         let jws = document["jws"].as_str().unwrap();
-        let verifier = exchange_support::answer_verifier(&did_document, jws);
+        let verifier = exchange_node::answer_verifier(&did_document, jws);
         let answer = verify_answer(
             document,
             &verifier,
@@ -167,17 +171,20 @@ impl Setup {
         count["value"].as_str().unwrap().to_owned()
     }
 
-    /// `GET /api/verifiedsparql/{thread}` as `identity`.
-    fn poll(&self, node: &RunningNode, identity: &Pem, thread: &str) -> (u16, Value) {
+    /// An access token of `party` (its key `dev-{party}.jwk.json`) from `node`.
+    fn token(&self, node: &RunningNode, party: &str) -> String {
+        let key = NodeKey::from_file(&self.pki.join(format!("dev-{party}.jwk.json"))).unwrap();
+        let identity = identity(&self.pki, party);
+        access_token(node.address, &self.ca, &identity, &key, NODE_DID)
+    }
+
+    /// `GET /api/verifiedsparql/{thread}` as `party`, with its access token.
+    fn poll(&self, node: &RunningNode, party: &str, thread: &str) -> (u16, Value) {
         let path = format!("/api/verifiedsparql/{thread}");
-        let (status, body) = https_get(
-            node.address,
-            &self.ca,
-            ClientIdentity::Pem(identity),
-            &path,
-            "application/json",
-        )
-        .unwrap();
+        let token = self.token(node, party);
+        let identity = identity(&self.pki, party);
+        let (status, body) =
+            https_get_authorized(node.address, &self.ca, &identity, &path, &token).unwrap();
         (status, serde_json::from_str(&body).unwrap())
     }
 
@@ -256,12 +263,16 @@ fn identity(pki: &Path, party: &str) -> Pem {
 }
 
 fn post(node: &RunningNode, setup: &Setup, body: &[u8]) -> (u16, Value) {
+    let authorization = format!("Bearer {}", setup.token(node, "zorgkantoor"));
     let (status, reply) = https_post(
         node.address,
         &setup.ca,
         &setup.identity,
         "/api/verifiedsparql",
-        &[("Content-Type", gen1::MEDIA_TYPE)],
+        &[
+            ("Content-Type", gen1::MEDIA_TYPE),
+            ("Authorization", authorization.as_str()),
+        ],
         body,
     )
     .unwrap();
@@ -357,7 +368,7 @@ fn an_approval_answers_the_held_request_once() {
         EXPECTED
     );
     // Delivered in the held response: nothing is left to fetch.
-    let (status, _) = setup.poll(&node, &setup.identity, "thread-held");
+    let (status, _) = setup.poll(&node, "zorgkantoor", "thread-held");
     assert_eq!(status, 410);
 
     let log = setup.log("thread-held");
@@ -391,7 +402,7 @@ fn a_rejection_and_an_approval_are_fetched_once_by_their_consumer() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, reply) = setup.poll(&node, &setup.identity, "thread-no");
+    let (status, reply) = setup.poll(&node, "zorgkantoor", "thread-no");
     assert_eq!(
         (status, &reply["status"]),
         (202, &json!("queued")),
@@ -438,9 +449,17 @@ fn a_rejection_and_an_approval_are_fetched_once_by_their_consumer() {
     assert!(output.status.success(), "{}", stderr(&output));
 
     // Another consumer cannot see the conversation; its consumer gets the report once.
-    let igj = identity(&setup.pki, "igj");
-    assert_eq!(setup.poll(&node, &igj, "thread-no").0, 404);
-    let (status, report) = setup.poll(&node, &setup.identity, "thread-no");
+    assert_eq!(setup.poll(&node, "igj", "thread-no").0, 404);
+    let (status, body) = https_get(
+        node.address,
+        &setup.ca,
+        ClientIdentity::Pem(&setup.identity),
+        "/api/verifiedsparql/thread-no",
+        "application/json",
+    )
+    .unwrap();
+    assert_eq!(status, 403, "{body}");
+    let (status, report) = setup.poll(&node, "zorgkantoor", "thread-no");
     assert_eq!(status, 422, "{report}");
     assert_eq!(report["payload"]["type"], gen1::ERROR_TYPE);
     assert_eq!(report["payload"]["body"]["reason"], "release_refused");
@@ -448,7 +467,7 @@ fn a_rejection_and_an_approval_are_fetched_once_by_their_consumer() {
         report["payload"]["body"]["message"],
         "the provider did not release the answer: geen grondslag"
     );
-    assert_eq!(setup.poll(&node, &setup.identity, "thread-no").0, 410);
+    assert_eq!(setup.poll(&node, "zorgkantoor", "thread-no").0, 410);
 
     // An approval after the hold ended is fetched the same way.
     let (status, _) = post(&node, &setup, &setup.envelope("thread-yes", None));
@@ -464,7 +483,7 @@ fn a_rejection_and_an_approval_are_fetched_once_by_their_consumer() {
         (&item["state"], &item["decided_by"]),
         (&json!("approved"), &json!("carol"))
     );
-    let (status, reply) = setup.poll(&node, &setup.identity, "thread-yes");
+    let (status, reply) = setup.poll(&node, "zorgkantoor", "thread-yes");
     assert_eq!(status, 200, "{reply}");
     let document = &reply["payload"]["body"]["message"];
     assert_eq!(
@@ -503,7 +522,7 @@ fn a_rejection_and_an_approval_are_fetched_once_by_their_consumer() {
 #[test]
 fn a_pending_request_survives_a_restart_and_its_answer_goes_to_the_reply_address() {
     let setup = Setup::new("deadline_hours = 1", 30);
-    let receiver_pki = exchange_support::deliver_with_node_certificate(&setup.pki);
+    let receiver_pki = deliver_with_node_certificate(&setup.pki);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -581,7 +600,7 @@ fn a_passed_deadline_sends_an_error_report() {
         .to_owned();
     let waited = Instant::now() + Duration::from_secs(30);
     let (status, report) = loop {
-        let (status, reply) = setup.poll(&node, &setup.identity, "thread-late");
+        let (status, reply) = setup.poll(&node, "zorgkantoor", "thread-late");
         if status != 202 || Instant::now() > waited {
             break (status, reply);
         }
@@ -633,7 +652,7 @@ fn a_deadline_that_passed_while_the_node_was_down_expires_at_start_up() {
     }
     let node = RunningNode::start(&setup.pki);
     // Expired before the node listened: the first poll finds the report.
-    let (status, report) = setup.poll(&node, &setup.identity, "thread-down");
+    let (status, report) = setup.poll(&node, "zorgkantoor", "thread-down");
     assert_eq!(status, 422, "{report}");
     assert_eq!(report["payload"]["body"]["reason"], "release_expired");
 }
@@ -647,4 +666,35 @@ fn the_command_line_needs_a_running_node() {
         stderr(&output),
         "kikv: error: no running node serves kikv-data: the release queue is kept by `kikv serve`"
     );
+}
+
+/// Makes the node in `pki` serve and deliver with a certificate for `localhost` usable both as
+/// server and as client identity (signed by the development CA; `kikv dev-pki` makes the node's
+/// certificate for serving only), and returns the PKI of a consumer's receiver serving with it.
+fn deliver_with_node_certificate(pki: &Path) -> exchange_support::Pki {
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair};
+    let ca_key = KeyPair::from_pem(&read(pki, "dev-ca.key.pem")).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(&read(pki, "dev-ca.crt.pem"), ca_key).unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let pem = || exchange_support::Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    };
+    std::fs::write(pki.join("node-both.crt.pem"), cert.pem()).unwrap();
+    std::fs::write(pki.join("node-both.key.pem"), key.serialize_pem()).unwrap();
+    let config = read(pki, "kikv.toml")
+        .replace("\"dev-node.crt.pem\"", "\"node-both.crt.pem\"")
+        .replace("\"dev-node.key.pem\"", "\"node-both.key.pem\"");
+    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+    exchange_support::Pki {
+        ca: read(pki, "dev-ca.crt.pem"),
+        receiver: pem(),
+        node: pem(),
+    }
 }

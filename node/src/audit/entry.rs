@@ -63,6 +63,17 @@ pub struct ProfileRef {
     pub version: String,
 }
 
+/// One credential a request was verified against: which profile query it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoveredQuery {
+    /// The credential's id (`jti`).
+    pub credential_id: String,
+    /// The profile version it names.
+    pub profile: ProfileRef,
+    /// The query's id within the profile.
+    pub query_id: String,
+}
+
 /// Request or response content handed to [`AuditLog::append`](super::AuditLog::append).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
@@ -106,6 +117,11 @@ pub struct AuditEntry {
     /// The query's id within the profile, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_id: Option<String>,
+    /// Every credential of a verified request with the profile query it covers, so an auditor
+    /// can check each answer against its own credential even when a presentation holds
+    /// credentials for several profiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<CoveredQuery>,
     /// Parameter values as the consumer supplied them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, serde_json::Value>,
@@ -133,6 +149,7 @@ impl AuditEntry {
             consumer: None,
             profile: None,
             query_id: None,
+            credentials: Vec::new(),
             parameters: BTreeMap::new(),
             outcome: None,
             description: None,

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 
 pub use commit::Appended;
 pub use content::{ContentError, ContentStore};
-pub use entry::{Activity, AuditEntry, Content, ContentRef, LoggedEntry, ProfileRef};
+pub use entry::{Activity, AuditEntry, Content, ContentRef, CoveredQuery, LoggedEntry, ProfileRef};
 pub use log::AuditLog;
 pub use note::{Checkpoint, CheckpointSigner, JwkCheckpointSigner, NoteError, NoteVerifier};
 pub use receipt::{Receipt, ReceiptError};

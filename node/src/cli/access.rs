@@ -22,7 +22,9 @@ pub(super) fn open_store(config: &Config, must_exist: bool) -> anyhow::Result<St
         return Err(StoreError::Missing(path).into());
     }
     match NodeStore::open(&path) {
-        Ok(store) => Ok(StoreAccess::Local(store)),
+        Ok(store) => Ok(StoreAccess::Local(
+            store.with_guard(crate::store::EvaluationGuard::from(&config.store)),
+        )),
         Err(locked @ StoreError::Locked { .. }) => {
             match AdminClient::for_data_dir(&config.data_dir) {
                 Some(client) => Ok(StoreAccess::Node(client)),

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 
@@ -37,10 +36,7 @@ pub fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
     let query = parse_read_only(&text)?;
     let bytes = match open_store(config, true)? {
         StoreAccess::Local(store) => {
-            let limits = QueryLimits {
-                timeout: Duration::from_secs(config.store.query_timeout_secs),
-                max_rows: config.store.max_result_rows,
-            };
+            let limits = QueryLimits::from(&config.store);
             let answer = store.evaluate(&query, &[], limits)?;
             match format {
                 None => answer.table().into_bytes(),

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::Config;
-use std::time::Duration;
 
 use crate::credential::did::DidDocument;
 use crate::http::admin::{self, AdminState, AdminTicket};
@@ -32,15 +31,15 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
             config.listen.admin_address
         );
     }
-    let store = Arc::new(NodeStore::open(&config.store_dir())?);
+    let store = Arc::new(
+        NodeStore::open(&config.store_dir())?
+            .with_guard(crate::store::EvaluationGuard::from(&config.store)),
+    );
     let profiles = load_profiles(config)?;
     let mut admin_state = AdminState {
         store: Arc::clone(&store),
         token: Arc::new(String::new()),
-        limits: QueryLimits {
-            timeout: Duration::from_secs(config.store.query_timeout_secs),
-            max_rows: config.store.max_result_rows,
-        },
+        limits: QueryLimits::from(&config.store),
         load_lock: Arc::default(),
         exchange: None,
     };

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod assertion;
 pub mod dev_pki;
 pub mod did;
 mod error;
@@ -36,6 +37,7 @@ pub mod status;
 mod trust;
 mod vc;
 
+pub use assertion::{create_assertion, verify_assertion, AssertionExpectation, VerifiedAssertion};
 pub use error::{CredentialError, Token};
 pub use key::{KeyAlgorithm, KeyError, NodeKey};
 pub use presentation::{

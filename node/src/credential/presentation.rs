@@ -235,6 +235,12 @@ impl PresentationVerifier {
         &self.credentials
     }
 
+    /// The replay cache of presentation ids; the token endpoint records its assertion ids in
+    /// it too, under an issuer name of its own.
+    pub fn replay(&self) -> &ReplayCache {
+        &self.replay
+    }
+
     /// SPEC §4 steps 4 and 5: verifies a presentation (compact JWT) sent by
     /// `expected.sender_did` to `expected.node_did`, then each credential in it. The
     /// presentation's `jti` is recorded (durably) once step 4 has passed, so it is never
@@ -311,7 +317,7 @@ impl PresentationVerifier {
             "signature",
             format!("valid, by {}", decoded.kid.as_deref().unwrap_or_default()),
         );
-        check_audience(&decoded, &expected.node_did)?;
+        check_audience(&decoded, &[expected.node_did.as_str()])?;
         observe("audience", format!("aud names {}", expected.node_did));
         let times = decoded.check_times(expected.now, policy.clock_skew_secs)?;
         let start = times.nbf.or(times.iat).unwrap_or(expected.now);
@@ -341,10 +347,16 @@ fn rfc3339(seconds: i64) -> String {
 
 type PresentationParts = (String, String, i64, Vec<Value>, BTreeMap<String, Value>);
 
-fn check_audience(decoded: &DecodedJwt, node_did: &str) -> Result<(), CredentialError> {
+/// Checks that `aud` (a string or a list) names one of `accepted`; the first of `accepted` is
+/// the one an error names.
+pub(crate) fn check_audience(
+    decoded: &DecodedJwt,
+    accepted: &[&str],
+) -> Result<(), CredentialError> {
+    let is_accepted = |aud: &str| accepted.contains(&aud);
     let names = match decoded.claims.get("aud") {
-        Some(Value::String(one)) => one == node_did,
-        Some(Value::Array(many)) => many.iter().any(|aud| aud.as_str() == Some(node_did)),
+        Some(Value::String(one)) => is_accepted(one),
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).any(is_accepted),
         Some(_) => return Err(CredentialError::invalid("aud", "not a string or list")),
         None => return Err(CredentialError::missing("aud")),
     };
@@ -352,7 +364,7 @@ fn check_audience(decoded: &DecodedJwt, node_did: &str) -> Result<(), Credential
         Ok(())
     } else {
         Err(CredentialError::WrongAudience {
-            expected: node_did.to_owned(),
+            expected: accepted.join(" or "),
         })
     }
 }

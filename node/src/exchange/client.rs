@@ -13,9 +13,10 @@ use serde_json::Value;
 
 use super::answer::{answer_kid, verify_answer, ExpectedAnswer, ResultEntry};
 use super::envelope::new_message_id;
+use super::token::{JWT_BEARER, SCOPE, TOKEN_PATH};
 use super::{gen1, gen2, Envelope, Generation};
 use crate::audit::{NoteVerifier, Receipt};
-use crate::credential::{create_presentation, NodeKey, PresentationRequest};
+use crate::credential::{create_assertion, create_presentation, NodeKey, PresentationRequest};
 
 /// Seconds a presentation made by `ask` stays valid.
 const PRESENTATION_LIFETIME_SECS: i64 = 300;
@@ -85,76 +86,204 @@ fn bad(reason: impl ToString) -> AskError {
     AskError::BadReply(reason.to_string())
 }
 
-/// Asks `question` as `consumer` over `tls` and checks the answer.
+/// HTTP headers as (name, value) pairs.
+pub type Headers = Vec<(String, String)>;
+
+/// Seconds a token request's assertion made by `ask` stays valid.
+const ASSERTION_LIFETIME_SECS: i64 = 60;
+
+/// A node as the consumer knows it for one run: its DID document (the key answers are checked
+/// with) and an access token, fetched once and reused for every question to it.
+#[derive(Clone)]
+pub struct NodeSession {
+    base: String,
+    did_document: Value,
+    node_did: String,
+    token: String,
+}
+
+impl std::fmt::Debug for NodeSession {
+    // Never shows the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeSession")
+            .field("base", &self.base)
+            .field("node_did", &self.node_did)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeSession {
+    /// Reads the node's DID document and gets an access token with a JWT assertion signed by
+    /// `consumer` (RFC 7523), over the same mutual-TLS identity the questions will use.
+    pub async fn open(
+        consumer: &NodeKey,
+        tls: &Arc<ClientConfig>,
+        node_url: &str,
+    ) -> Result<Self, AskError> {
+        let base = node_url.trim_end_matches('/').to_owned();
+        let (status, _, document) = request(
+            tls,
+            "GET",
+            &format!("{base}/.well-known/did.json"),
+            &[],
+            Vec::new(),
+        )
+        .await?;
+        if status != 200 {
+            return Err(bad(format!("GET /.well-known/did.json answered {status}")));
+        }
+        let did_document: Value = serde_json::from_slice(&document).map_err(bad)?;
+        let node_did = did_document["id"]
+            .as_str()
+            .ok_or_else(|| bad("DID document without id"))?
+            .to_owned();
+        let token = access_token(consumer, tls, &base, &node_did).await?;
+        Ok(Self {
+            base,
+            did_document,
+            node_did,
+            token,
+        })
+    }
+
+    /// The node's DID.
+    pub fn node_did(&self) -> &str {
+        &self.node_did
+    }
+
+    /// Asks `question` (its `node_url` is not used: the session's node is) with a fresh
+    /// presentation and the session's token, and checks the answer.
+    pub async fn ask(
+        &self,
+        consumer: &NodeKey,
+        tls: &Arc<ClientConfig>,
+        question: &Question,
+    ) -> Result<CheckedAnswer, AskError> {
+        let (headers, body) = self.request_parts(consumer, question, None)?;
+        let url = format!("{}/api/verifiedsparql", self.base);
+        let (status, reply_headers, reply) = request(tls, "POST", &url, &headers, body).await?;
+        let document = answer_document(question.generation, status, &reply_headers, &reply)?;
+        self.check(consumer, &question.thread_id, &document)
+    }
+
+    /// Checks an answer document (the signed `resultset` with its receipt) for `thread_id`.
+    pub fn check(
+        &self,
+        consumer: &NodeKey,
+        thread_id: &str,
+        document: &Value,
+    ) -> Result<CheckedAnswer, AskError> {
+        check(
+            &self.did_document,
+            &self.node_did,
+            consumer.did(),
+            thread_id,
+            document,
+        )
+    }
+
+    /// The headers and body of `question` in its generation, with the bearer token, asking
+    /// for the answer at `reply_url` when given.
+    pub fn request_parts(
+        &self,
+        consumer: &NodeKey,
+        question: &Question,
+        reply_url: Option<&str>,
+    ) -> Result<(Headers, Vec<u8>), AskError> {
+        let now = chrono::Utc::now().timestamp();
+        let node_did = self.node_did.as_str();
+        let presentation = create_presentation(
+            consumer,
+            &PresentationRequest {
+                audience: node_did.into(),
+                credentials: question.credentials.clone(),
+                parameters: question.parameters.clone(),
+                now,
+                lifetime_secs: PRESENTATION_LIFETIME_SECS,
+            },
+        )
+        .map_err(bad)?;
+        let envelope = Envelope {
+            generation: question.generation,
+            message_id: new_message_id(),
+            thread_id: question.thread_id.clone(),
+            from: consumer.did().into(),
+            to: node_did.into(),
+            expires_at: Some(now + PRESENTATION_LIFETIME_SECS),
+            issued_at: Some(now),
+            reply_url: reply_url.map(str::to_owned),
+            presentation,
+        };
+        let (mut headers, body) = match question.generation {
+            Generation::One => (
+                vec![("content-type".to_owned(), gen1::MEDIA_TYPE.to_owned())],
+                serde_json::to_vec(&gen1::request(&envelope)).map_err(bad)?,
+            ),
+            Generation::Two => {
+                let mut headers: Vec<(String, String)> = gen2::request_headers(&envelope)
+                    .map_err(bad)?
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                    .collect();
+                headers.push(("content-type".into(), "application/jwt".into()));
+                (headers, envelope.presentation.clone().into_bytes())
+            }
+        };
+        headers.push(("authorization".into(), format!("Bearer {}", self.token)));
+        Ok((headers, body))
+    }
+}
+
+/// Asks `question` as `consumer` over `tls` and checks the answer: a session of its own (DID
+/// document and access token), then the question.
 pub async fn ask(
     consumer: &NodeKey,
     tls: &Arc<ClientConfig>,
     question: &Question,
 ) -> Result<CheckedAnswer, AskError> {
-    let base = question.node_url.trim_end_matches('/');
-    let (status, _, document) = request(
-        tls,
-        "GET",
-        &format!("{base}/.well-known/did.json"),
-        &[],
-        Vec::new(),
-    )
-    .await?;
-    if status != 200 {
-        return Err(bad(format!("GET /.well-known/did.json answered {status}")));
-    }
-    let did_document: Value = serde_json::from_slice(&document).map_err(bad)?;
-    let node_did = did_document["id"]
-        .as_str()
-        .ok_or_else(|| bad("DID document without id"))?;
+    NodeSession::open(consumer, tls, &question.node_url)
+        .await?
+        .ask(consumer, tls, question)
+        .await
+}
+
+/// `POST /oauth2/token` with a fresh assertion; the token, or the node's refusal with its
+/// OAuth error code as reason.
+async fn access_token(
+    consumer: &NodeKey,
+    tls: &Arc<ClientConfig>,
+    base: &str,
+    node_did: &str,
+) -> Result<String, AskError> {
     let now = chrono::Utc::now().timestamp();
-    let presentation = create_presentation(
-        consumer,
-        &PresentationRequest {
-            audience: node_did.into(),
-            credentials: question.credentials.clone(),
-            parameters: question.parameters.clone(),
-            now,
-            lifetime_secs: PRESENTATION_LIFETIME_SECS,
-        },
-    )
-    .map_err(bad)?;
-    let envelope = Envelope {
-        generation: question.generation,
-        message_id: new_message_id(),
-        thread_id: question.thread_id.clone(),
-        from: consumer.did().into(),
-        to: node_did.into(),
-        expires_at: Some(now + PRESENTATION_LIFETIME_SECS),
-        issued_at: Some(now),
-        reply_url: None,
-        presentation,
-    };
-    let (headers, body) = match question.generation {
-        Generation::One => (
-            vec![("content-type".to_owned(), gen1::MEDIA_TYPE.to_owned())],
-            serde_json::to_vec(&gen1::request(&envelope)).map_err(bad)?,
-        ),
-        Generation::Two => {
-            let mut headers: Vec<(String, String)> = gen2::request_headers(&envelope)
-                .map_err(bad)?
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
-                .collect();
-            headers.push(("content-type".into(), "application/jwt".into()));
-            (headers, envelope.presentation.clone().into_bytes())
-        }
-    };
-    let url = format!("{base}/api/verifiedsparql");
-    let (status, reply_headers, reply) = request(tls, "POST", &url, &headers, body).await?;
-    let document = answer_document(question.generation, status, &reply_headers, &reply)?;
-    check(
-        &did_document,
-        node_did,
-        consumer.did(),
-        &question.thread_id,
-        &document,
-    )
+    let assertion =
+        create_assertion(consumer, node_did, now, ASSERTION_LIFETIME_SECS).map_err(bad)?;
+    let form = format!(
+        "grant_type={}&assertion={assertion}&scope={SCOPE}",
+        JWT_BEARER.replace(':', "%3A")
+    );
+    let headers = [(
+        "content-type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    let url = format!("{base}{TOKEN_PATH}");
+    let (status, _, body) = request(tls, "POST", &url, &headers, form.into_bytes()).await?;
+    let json: Value = serde_json::from_slice(&body)
+        .map_err(|_| bad(format!("POST {TOKEN_PATH} answered {status} without JSON")))?;
+    if status != 200 {
+        return Err(AskError::Refused {
+            status,
+            reason: json["error"].as_str().unwrap_or_default().to_owned(),
+            message: json["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        });
+    }
+    json["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| bad(format!("POST {TOKEN_PATH} answered without access_token")))
 }
 
 /// The answer document of a 200 reply, or the node's refusal.

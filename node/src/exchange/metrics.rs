@@ -38,6 +38,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     query_seconds: Histogram,
     audit_appends: IntCounterVec,
+    tokens: IntCounterVec,
 }
 
 /// The media type of the text exposition format.
@@ -72,12 +73,21 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(query_seconds.clone()))?;
+        let tokens = IntCounterVec::new(
+            Opts::new(
+                "kikv_token_requests_total",
+                "Access-token requests (POST /oauth2/token) by outcome and OAuth error",
+            ),
+            &["outcome", "error"],
+        )?;
         registry.register(Box::new(audit_appends.clone()))?;
+        registry.register(Box::new(tokens.clone()))?;
         Ok(Self {
             registry,
             requests,
             query_seconds,
             audit_appends,
+            tokens,
         })
     }
 
@@ -104,6 +114,11 @@ impl Metrics {
     /// Counts one exchange-log append of `activity`.
     pub fn audit_append(&self, activity: &str) {
         self.audit_appends.with_label_values(&[activity]).inc();
+    }
+
+    /// Counts one access-token request: `issued`, or `refused` with its OAuth `error` code.
+    pub fn token(&self, outcome: &str, error: &str) {
+        self.tokens.with_label_values(&[outcome, error]).inc();
     }
 
     /// Everything in the text exposition format.
@@ -133,6 +148,7 @@ mod tests {
         metrics.request(Outcome::Rejected, "query_not_in_profile");
         metrics.query_time(Duration::from_millis(30));
         metrics.audit_append("received");
+        metrics.token("refused", "invalid_grant");
         let text = metrics.render();
         assert!(
             text.contains(
@@ -144,6 +160,8 @@ mod tests {
         assert!(text.contains("kikv_query_duration_seconds_bucket{le=\"0.05\"} 1"));
         assert!(text.contains("kikv_query_duration_seconds_count 1"));
         assert!(text.contains("kikv_audit_appends_total{activity=\"received\"} 1"));
+        assert!(text
+            .contains("kikv_token_requests_total{error=\"invalid_grant\",outcome=\"refused\"} 1"));
     }
 
     #[test]

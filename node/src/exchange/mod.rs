@@ -13,6 +13,7 @@
 //! - [`answer`]: step 10, the signed `resultset`;
 //! - [`cache`]: answers kept per (query, parameters, data version);
 //! - [`outbox`] and [`delivery`]: step 11 when a reply address is given;
+//! - [`token`]: step 2, `POST /oauth2/token` and the bearer token's check;
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
 //! - [`metrics`]: Prometheus counters for `GET /metrics`;
 //! - [`service`]: the exchange built from the configuration, and its delivery loop.
@@ -32,6 +33,7 @@ pub mod pipeline;
 pub mod presentation;
 pub mod reason;
 pub mod service;
+pub mod token;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeRules, Generation};
 pub use reason::{ReasonCode, RejectError};

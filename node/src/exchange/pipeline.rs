@@ -30,7 +30,7 @@ use super::outbox::{DeliveryReport, NewDelivery, Outbox};
 use super::presentation::{CheckedPresentation, PresentationCheck, PresentationContext};
 use super::reason::{ReasonCode, RejectError};
 use super::{gen1, gen2};
-use crate::audit::{Activity, AuditEntry, AuditLog, Content, ProfileRef};
+use crate::audit::{Activity, AuditEntry, AuditLog, Content, CoveredQuery, ProfileRef};
 use crate::config::ExchangeConfig;
 use crate::profile::Release;
 use crate::store::canonical_text;
@@ -50,6 +50,9 @@ pub struct Inbound {
     pub body: Vec<u8>,
     /// The consumer DID the access token is bound to; the envelope must come from it.
     pub token_consumer: Option<String>,
+    /// Why the transport refused the access token (step 2); the request is then logged and
+    /// refused with it before the envelope is looked at.
+    pub token_refusal: Option<super::token::BearerError>,
 }
 
 /// The generation of a request to `POST /api/verifiedsparql`: gen 2 when it carries the
@@ -102,6 +105,9 @@ pub struct Exchange {
     /// The manual release queue (step 8); without it a `manual` request is only logged as
     /// queued and answered `202`, and nothing is kept.
     pub release: Option<Arc<crate::release::ReleaseQueue>>,
+    /// Step 2: the access tokens this node issues (`POST /oauth2/token`); without them every
+    /// request over HTTP is refused as `token_invalid`.
+    pub tokens: Option<Arc<super::token::Tokens>>,
 }
 
 /// One query to run: the credential id it answers, the parsed query, its canonical text (the
@@ -129,6 +135,12 @@ impl Exchange {
         let content = request_content(&request);
         if let Err(error) = self.log(received, Some(content)).await {
             return self.reply_error(parsed.as_ref().ok(), request.generation, &error, now);
+        }
+        if let Some(refusal) = request.token_refusal.clone() {
+            let envelope = parsed.as_ref().ok();
+            return self
+                .refuse(envelope, request.generation, refusal.into(), now)
+                .await;
         }
         let envelope = match parsed {
             Ok(envelope) => envelope,
@@ -526,6 +538,17 @@ fn verified_entry(
     }
     let ids: Vec<&str> = allowed.iter().map(|a| a.query.id.as_str()).collect();
     entry.query_id = Some(ids.join(","));
+    entry.credentials = allowed
+        .iter()
+        .map(|a| CoveredQuery {
+            credential_id: a.credential.id.clone(),
+            profile: ProfileRef {
+                iri: a.profile.iri.clone(),
+                version: a.profile.version.clone(),
+            },
+            query_id: a.query.id.clone(),
+        })
+        .collect();
     entry.parameters = presentation.parameters.clone();
     entry
 }

@@ -132,6 +132,10 @@ pub enum ReasonCode {
     ReleaseExpired,
     /// `query_timeout`
     QueryTimeout,
+    /// `query_memory_exceeded`: the evaluation was stopped at the node's memory limit.
+    QueryMemoryExceeded,
+    /// `node_busy`: no evaluation slot became free within the query's time limit.
+    NodeBusy,
     /// `result_too_large`
     ResultTooLarge,
     /// `audit_unavailable`
@@ -177,6 +181,8 @@ impl ReasonCode {
             R::ReleaseRefused => "release_refused",
             R::ReleaseExpired => "release_expired",
             R::QueryTimeout => "query_timeout",
+            R::QueryMemoryExceeded => "query_memory_exceeded",
+            R::NodeBusy => "node_busy",
             R::ResultTooLarge => "result_too_large",
             R::AuditUnavailable => "audit_unavailable",
             R::Internal => "internal_error",
@@ -185,11 +191,16 @@ impl ReasonCode {
 
     /// The HTTP status of a refusal with this reason: 403 for transport, token and credential
     /// problems (as the specification says for tokens), 400 for a bad envelope, 413 for an
-    /// oversized one, 422 for a policy refusal, 504 for a query stopped at its time limit, 500
-    /// for the node's own faults.
+    /// oversized one, 422 for a policy refusal (and a query stopped at the memory limit), 504
+    /// for a query stopped at its time limit, 503 when the node could not check a credential's
+    /// status or had no evaluation slot free in time (try again later), 500 for the node's own
+    /// faults.
     pub fn status(&self) -> u16 {
         use ReasonCode as R;
         match self {
+            // The node could not check the credential now (its status list or its own replay
+            // cache could not be read): the consumer may try again later.
+            R::Credential(code) if TEMPORARY_CREDENTIAL_CODES.contains(&code.as_str()) => 503,
             R::ClientCertificateMissing | R::Token(_) | R::Credential(_) => 403,
             R::EnvelopeTooLarge => 413,
             R::EnvelopeMalformed
@@ -204,6 +215,7 @@ impl ReasonCode {
             | R::EnvelopeReplyUrlInvalid
             | R::EnvelopePresentationMissing => 400,
             R::QueryTimeout => 504,
+            R::NodeBusy => 503,
             R::AuditUnavailable | R::Internal => 500,
             _ => 422,
         }
@@ -215,6 +227,9 @@ impl ReasonCode {
         self.status() == 500
     }
 }
+
+/// Credential reasons that say the node could not check, not that the credential is bad.
+const TEMPORARY_CREDENTIAL_CODES: [&str; 2] = ["status_unavailable", "replay_cache_unavailable"];
 
 impl fmt::Display for ReasonCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -266,6 +281,8 @@ impl From<&RejectError> for ReasonCode {
             RejectError::ReleaseExpired(_) => R::ReleaseExpired,
             RejectError::Query(e) => match e {
                 QueryError::Timeout(_) => R::QueryTimeout,
+                QueryError::MemoryLimit(_) => R::QueryMemoryExceeded,
+                QueryError::Busy(_) => R::NodeBusy,
                 QueryError::TooManyRows(_) => R::ResultTooLarge,
                 // Registered queries were checked when the profile was read; a syntax or
                 // policy failure here is the node's fault, like an engine failure.
@@ -312,6 +329,15 @@ mod tests {
                 RejectError::NoClientCertificate,
                 "client_certificate_missing",
                 403,
+            ),
+            (
+                CredentialRejection {
+                    code: "status_unavailable".into(),
+                    message: "the status list could not be read".into(),
+                }
+                .into(),
+                "status_unavailable",
+                503,
             ),
             (
                 RejectError::Token {
@@ -378,6 +404,16 @@ mod tests {
                 504,
             ),
             (QueryError::TooManyRows(5).into(), "result_too_large", 422),
+            (
+                QueryError::MemoryLimit(64).into(),
+                "query_memory_exceeded",
+                422,
+            ),
+            (
+                QueryError::Busy(Duration::from_secs(1)).into(),
+                "node_busy",
+                503,
+            ),
             (
                 QueryError::Evaluation("boom".into()).into(),
                 "internal_error",

@@ -3,7 +3,6 @@
 //! outbox's delivery loop, whose reports go to the exchange log.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::allow::QueryIndex;
 use super::cache::AnswerCache;
@@ -12,6 +11,7 @@ use super::delivery::{client_config, DeliveryClient};
 use super::metrics::Metrics;
 use super::outbox::{Outbox, OutboxError, RetryPolicy};
 use super::pipeline::{log_delivery, Exchange};
+use super::token::{TokenSettings, Tokens};
 use crate::audit::{AuditError, AuditLog, NoteError};
 use crate::config::Config;
 use crate::credential::{verifier_from_config, NodeKey, TrustError};
@@ -61,24 +61,36 @@ pub fn open(
     registry: Registry,
 ) -> Result<Exchange, StartError> {
     let checkpoints = NodeCheckpointSigner::new(config.node.did.clone(), Arc::clone(&key))?;
-    let presentations = verifier_from_config(config, chrono::Utc::now().timestamp())?;
+    let presentations = Arc::new(verifier_from_config(
+        config,
+        chrono::Utc::now().timestamp(),
+    )?);
+    let metrics = Metrics::global().cloned();
+    let tokens = Tokens::new(
+        TokenSettings {
+            node_did: config.node.did.clone(),
+            public_url: config.node.public_url.clone(),
+            lifetime_secs: config.exchange.token_lifetime_secs,
+            assertion_max_secs: config.exchange.token_assertion_max_secs,
+        },
+        Arc::clone(&presentations),
+        metrics.clone(),
+    );
     let outbox = open_outbox(config)?;
     let audit = AuditLog::open(&config.audit_dir(), &config.audit, Arc::new(checkpoints))?;
     Ok(Exchange {
         node_did: config.node.did.clone(),
         config: config.exchange.clone(),
-        limits: QueryLimits {
-            timeout: Duration::from_secs(config.store.query_timeout_secs),
-            max_rows: config.store.max_result_rows,
-        },
+        limits: QueryLimits::from(&config.store),
         profiles: Arc::new(QueryIndex::new(registry)),
         store,
         cache: Arc::new(AnswerCache::new(config.exchange.answer_cache_entries)),
         audit,
         signer: key,
-        presentations: Arc::new(presentations),
+        presentations,
         outbox: Some(Arc::new(outbox)),
-        metrics: Metrics::global().cloned(),
+        metrics,
+        tokens: Some(Arc::new(tokens)),
         release: Some(Arc::new(ReleaseQueue::open(
             &config.data_dir.join(RELEASE_DIR),
             &config.release,

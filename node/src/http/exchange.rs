@@ -1,23 +1,18 @@
 //! `POST /api/verifiedsparql`: reads the request (body capped just above the envelope limit),
-//! binds it to the consumer of the transport, and hands it to the exchange pipeline.
-//!
-//! Step 2 (the access token) has no `/oauth2/token` endpoint yet: until it exists, the request
-//! is bound to the DID in the client certificate's URI subject alternative name, so that the
-//! pipeline refuses an envelope sent in another consumer's name (`token_consumer_mismatch`).
+//! checks its access token (step 2: issued by this node, unexpired, presented over the client
+//! certificate it was issued over), and hands it to the exchange pipeline with the consumer the
+//! token is bound to, or with the token's refusal, which the pipeline logs and answers.
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
 use super::tls::ClientCertificate;
 use super::AppState;
 use crate::exchange::pipeline::{generation_of, Inbound, Reply};
-
-/// What the request is bound to when the client certificate names no DID: no envelope can come
-/// from it, so such a request is refused as sent in another's name.
-pub const NO_DID: &str = "(no DID in the client certificate)";
+use crate::exchange::token::BearerError;
 
 /// Bytes read beyond the envelope limit: enough for the pipeline to see that the body is too
 /// large and refuse it with its own reason (`envelope_too_large`) and log entry.
@@ -52,16 +47,27 @@ pub async fn verifiedsparql(
                 .into_response();
         }
     };
-    let token_consumer = certificate.map(|axum::Extension(c)| {
-        c.0.first()
-            .and_then(|leaf| certificate_did(leaf))
-            .unwrap_or_else(|| NO_DID.to_owned())
-    });
+    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    let now = chrono::Utc::now().timestamp();
+    let checked = match &exchange.tokens {
+        Some(tokens) => tokens.check_bearer(authorization, leaf.as_deref(), now),
+        None => Err(BearerError::Invalid(
+            "this node issues no access tokens".into(),
+        )),
+    };
+    let (token_consumer, token_refusal) = match checked {
+        Ok(consumer) => (Some(consumer), None),
+        Err(refusal) => (None, Some(refusal)),
+    };
     let request = Inbound {
         generation: generation_of(&headers),
         headers,
         body,
         token_consumer,
+        token_refusal,
     };
     response(exchange.handle(request).await)
 }

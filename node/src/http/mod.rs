@@ -5,6 +5,7 @@ pub mod admin;
 pub mod exchange;
 pub mod release;
 pub mod tls;
+pub mod token;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(crate::exchange::metrics::endpoint))
         .route("/api/verifiedsparql", post(exchange::verifiedsparql))
         .route("/api/verifiedsparql/{thread_id}", get(release::poll))
+        .route(crate::exchange::token::TOKEN_PATH, post(token::token))
         .with_state(state)
 }
 

@@ -14,7 +14,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,10 +22,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::admin::AdminState;
-use super::exchange::{certificate_did, response, NO_DID};
+use super::exchange::response;
 use super::tls::ClientCertificate;
 use super::AppState;
 use crate::exchange::pipeline::Exchange;
+use crate::exchange::token::BearerError;
 use crate::release::{self, ItemView, ReleaseError};
 
 /// The body of an approval or rejection.
@@ -134,19 +135,33 @@ async fn reject(
     Ok(Json(item.view()))
 }
 
-/// `GET /api/verifiedsparql/{thread_id}` on the mutual-TLS listener.
+/// `GET /api/verifiedsparql/{thread_id}` on the mutual-TLS listener, bound to the consumer of
+/// the access token as `POST /api/verifiedsparql` is (step 2).
 pub async fn poll(
     State(state): State<AppState>,
     certificate: Option<axum::Extension<ClientCertificate>>,
+    headers: HeaderMap,
     Path(thread_id): Path<String>,
 ) -> Response {
     let Some(exchange) = state.exchange.clone() else {
         return ApiError(ReleaseError::Off).into_response();
     };
-    let consumer = certificate
-        .and_then(|axum::Extension(c)| c.0.first().and_then(|leaf| certificate_did(leaf)))
-        .unwrap_or_else(|| NO_DID.to_owned());
-    match release::poll(&exchange, &thread_id, &consumer).await {
+    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    let now = chrono::Utc::now().timestamp();
+    let consumer = match &exchange.tokens {
+        Some(tokens) => tokens.check_bearer(authorization, leaf.as_deref(), now),
+        None => Err(BearerError::Invalid(
+            "this node issues no access tokens".into(),
+        )),
+    };
+    let result = match consumer {
+        Ok(consumer) => release::poll(&exchange, &thread_id, &consumer).await,
+        Err(refusal) => Err(ReleaseError::Unauthorized(refusal.to_string())),
+    };
+    match result {
         Ok(reply) => response(reply),
         Err(error) => ApiError(error).into_response(),
     }

@@ -48,6 +48,9 @@ pub enum ReleaseError {
     /// The answer of this conversation was already handed out.
     #[error("the answer of conversation {0} was already delivered")]
     AlreadyDelivered(String),
+    /// The consumer's poll carries no valid access token (SPEC §4 step 2).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The node runs without the verified exchange, so there is no queue.
     #[error("the release queue is off: the verified exchange is not running")]
     Off,
@@ -85,6 +88,7 @@ impl ReleaseError {
             Self::NotFound(_) => 404,
             Self::AlreadyDecided { .. } => 409,
             Self::OperatorMissing | Self::ReasonMissing => 400,
+            Self::Unauthorized(_) => 403,
             Self::AlreadyDelivered(_) => 410,
             Self::Off => 503,
             Self::Exchange { .. } | Self::Io { .. } => 500,

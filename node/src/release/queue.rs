@@ -284,6 +284,7 @@ mod tests {
             (ReleaseError::ReasonMissing, 400),
             (ReleaseError::AlreadyDelivered("t".into()), 410),
             (ReleaseError::Off, 503),
+            (ReleaseError::Unauthorized("no token".into()), 403),
         ];
         for (error, status) in cases {
             assert_eq!(error.status(), status, "{error}");

@@ -9,8 +9,10 @@
 //! of all registered datasets ([`query`]).
 
 mod answer;
+mod arithmetic;
 mod canonical;
 mod dataset;
+mod guard;
 mod load;
 mod lock;
 mod query;
@@ -21,8 +23,10 @@ use std::path::{Path, PathBuf};
 use oxigraph::store::{StorageError, Store};
 
 pub use answer::output_format;
+pub use arithmetic::pin_duration_addition;
 pub use canonical::canonical_text;
 pub use dataset::{Dataset, META_GRAPH};
+pub use guard::EvaluationGuard;
 pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
 pub use query::{
     check_exchange_query, parse_read_only, QueryAnswer, QueryError, QueryLimits, QueryRefusal,
@@ -73,6 +77,7 @@ pub enum StoreError {
 pub struct NodeStore {
     store: Store,
     path: PathBuf,
+    guard: EvaluationGuard,
     _lock: Option<StoreLock>,
 }
 
@@ -90,6 +95,7 @@ impl NodeStore {
         let node_store = Self {
             store,
             path: path.to_path_buf(),
+            guard: EvaluationGuard::default(),
             _lock: Some(lock),
         };
         node_store.collect_orphan_graphs()?;
@@ -106,8 +112,15 @@ impl NodeStore {
         Ok(Self {
             store,
             path: path.to_path_buf(),
+            guard: EvaluationGuard::default(),
             _lock: None,
         })
+    }
+
+    /// Replaces the default limits on concurrent evaluations and their memory growth.
+    pub fn with_guard(mut self, guard: EvaluationGuard) -> Self {
+        self.guard = guard;
+        self
     }
 
     /// The directory of the database.

@@ -2,15 +2,10 @@
 //! evaluation with a time limit that really stops the engine and a cap on result rows.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use oxigraph::model::{NamedOrBlankNode, Term, Triple};
-use oxigraph::sparql::{
-    CancellationToken, QueryEvaluationError, QueryResults, SparqlEvaluator, Variable,
-};
+use oxigraph::sparql::{QueryEvaluationError, QueryResults, SparqlEvaluator, Variable};
 use spargebra::algebra::{AggregateExpression, Expression, GraphPattern, OrderExpression};
 use spargebra::term::{NamedNodePattern, TermPattern};
 use spargebra::{Query, SparqlParser};
@@ -36,6 +31,13 @@ pub enum QueryError {
     /// The time limit passed and the evaluation was stopped.
     #[error("query stopped after its time limit of {0:?}")]
     Timeout(Duration),
+    /// The node grew by more than the configured memory (in MiB) while evaluating; the
+    /// evaluation was stopped.
+    #[error("query stopped: the node grew by more than {0} MiB while evaluating it")]
+    MemoryLimit(u64),
+    /// Every evaluation slot stayed taken for the whole time limit.
+    #[error("no evaluation slot became free within {0:?}: the node is busy with other queries")]
+    Busy(Duration),
     /// The answer has more rows than allowed.
     #[error("the answer has more than {0} rows, the configured limit")]
     TooManyRows(usize),
@@ -306,6 +308,15 @@ pub struct QueryLimits {
     pub max_rows: usize,
 }
 
+impl From<&crate::config::StoreConfig> for QueryLimits {
+    fn from(config: &crate::config::StoreConfig) -> Self {
+        Self {
+            timeout: Duration::from_secs(config.query_timeout_secs),
+            max_rows: config.max_result_rows,
+        }
+    }
+}
+
 /// A complete answer, read to the end within the limits.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryAnswer {
@@ -323,9 +334,10 @@ pub enum QueryAnswer {
 }
 
 impl NodeStore {
-    /// Evaluates `query` over the registered datasets within `limits`, each binding substituted
-    /// for its variable in every scope of the parsed query (see `substitute.rs`: the engine's own
-    /// initial bindings do not reach sub-selects; values never touch the query text).
+    /// Evaluates `query` over the registered datasets within `limits` and the store's
+    /// [`EvaluationGuard`], each binding substituted for its variable in every scope of the
+    /// parsed query (see `substitute.rs`: the engine's own initial bindings do not reach
+    /// sub-selects; values never touch the query text).
     pub fn evaluate(
         &self,
         query: &ReadOnlyQuery,
@@ -340,25 +352,29 @@ impl NodeStore {
                 _ => None,
             })
             .collect();
-        let watchdog = Watchdog::start(limits.timeout);
-        let mut prepared = SparqlEvaluator::new()
-            .with_cancellation_token(watchdog.token.clone())
-            .for_query(super::substitute_parameters(
-                query.query.clone(),
-                &bindings.iter().cloned().collect(),
-            )?);
-        prepared.dataset_mut().set_default_graph(graphs);
-        prepared.dataset_mut().set_available_named_graphs(named);
-        let result = prepared
-            .on_store(&self.store)
-            .execute()
-            .and_then(|results| collect(results, limits.max_rows));
-        match result {
-            Ok(Some(answer)) => Ok(answer),
-            Ok(None) => Err(QueryError::TooManyRows(limits.max_rows)),
-            Err(_) if watchdog.fired() => Err(QueryError::Timeout(limits.timeout)),
-            Err(error) => Err(QueryError::Evaluation(error.to_string())),
-        }
+        // Parameters first, then the rewrite that keeps the engine's optimiser from turning
+        // `date + duration` into an unevaluable `duration + date` (see `arithmetic.rs`).
+        let algebra = super::pin_duration_addition(super::substitute_parameters(
+            query.query.clone(),
+            &bindings.iter().cloned().collect(),
+        )?);
+        let store = self.store.clone();
+        self.guard.run(limits.timeout, move |token| {
+            let mut prepared = SparqlEvaluator::new()
+                .with_cancellation_token(token)
+                .for_query(algebra);
+            prepared.dataset_mut().set_default_graph(graphs);
+            prepared.dataset_mut().set_available_named_graphs(named);
+            match prepared
+                .on_store(&store)
+                .execute()
+                .and_then(|results| collect(results, limits.max_rows))
+            {
+                Ok(Some(answer)) => Ok(answer),
+                Ok(None) => Err(QueryError::TooManyRows(limits.max_rows)),
+                Err(error) => Err(QueryError::Evaluation(error.to_string())),
+            }
+        })
     }
 }
 
@@ -392,36 +408,4 @@ fn collect(
             QueryAnswer::Graph(all)
         }
     }))
-}
-
-/// Cancels the engine when the time limit passes, unless dropped first.
-struct Watchdog {
-    token: CancellationToken,
-    fired: Arc<AtomicBool>,
-    _done: mpsc::Sender<()>,
-}
-
-impl Watchdog {
-    fn start(timeout: Duration) -> Self {
-        let token = CancellationToken::new();
-        let fired = Arc::new(AtomicBool::new(false));
-        let (done, wait) = mpsc::channel::<()>();
-        let (thread_token, thread_fired) = (token.clone(), Arc::clone(&fired));
-        std::thread::spawn(move || {
-            // A disconnect (the Watchdog was dropped) means the query finished in time.
-            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(timeout) {
-                thread_fired.store(true, Ordering::SeqCst);
-                thread_token.cancel();
-            }
-        });
-        Self {
-            token,
-            fired,
-            _done: done,
-        }
-    }
-
-    fn fired(&self) -> bool {
-        self.fired.load(Ordering::SeqCst)
-    }
 }

@@ -287,6 +287,29 @@ pub fn https_get(
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// Sends `GET path` over mutual TLS as `identity` with `Authorization: Bearer token`; returns
+/// the status and body.
+pub fn https_get_authorized(
+    address: std::net::SocketAddr,
+    ca: &str,
+    identity: &Pem,
+    path: &str,
+    token: &str,
+) -> Result<(u16, String), String> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    let response = tls_round_trip(
+        address,
+        ca,
+        ClientIdentity::Pem(identity),
+        request.into_bytes(),
+    )?;
+    let (status, body) = split_response(&response)?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
 /// Sends `POST path` with `headers` and `body` over mutual TLS to `address`, trusting `ca`,
 /// presenting `identity`; returns the status and body.
 pub fn https_post(
@@ -320,4 +343,41 @@ pub fn stop_gracefully(node: &mut RunningNode) {
     assert!(status.success());
     let exit = node.child.wait().unwrap();
     assert!(exit.success(), "the node exited with {exit}");
+}
+
+/// The grant type of `POST /oauth2/token` (RFC 7523), form-encoded.
+pub const JWT_BEARER_FORM: &str = "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer";
+
+/// `POST /oauth2/token` with `form` (already form-encoded) over `identity`.
+pub fn token_request(
+    address: std::net::SocketAddr,
+    ca: &str,
+    identity: &Pem,
+    form: &str,
+) -> Result<(u16, Vec<u8>), String> {
+    https_post(
+        address,
+        ca,
+        identity,
+        "/oauth2/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    )
+}
+
+/// An access token for `consumer` over `identity`, with a fresh assertion for `audience`.
+pub fn access_token(
+    address: std::net::SocketAddr,
+    ca: &str,
+    identity: &Pem,
+    consumer: &kikv::credential::NodeKey,
+    audience: &str,
+) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let assertion = kikv::credential::create_assertion(consumer, audience, now, 60).unwrap();
+    let form = format!("grant_type={JWT_BEARER_FORM}&assertion={assertion}");
+    let (status, body) = token_request(address, ca, identity, &form).unwrap();
+    let reply: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    reply["access_token"].as_str().unwrap().to_owned()
 }

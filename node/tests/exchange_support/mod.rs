@@ -3,7 +3,6 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result, dead_code)]
 
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -165,68 +164,4 @@ pub async fn receiver(pki: &Pki, listener: TcpListener, fail_first: usize) -> Ar
         }
     });
     seen
-}
-
-/// The node's answer key, taken from its published DID document by the answer's `kid`.
-pub fn answer_verifier(
-    did_document: &serde_json::Value,
-    jws: &str,
-) -> josekit::jws::alg::eddsa::EddsaJwsVerifier {
-    let kid = kikv::exchange::answer::answer_kid(jws).unwrap();
-    let method = did_document["verificationMethod"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == kid.as_str())
-        .unwrap_or_else(|| panic!("{kid} is not in {did_document}"));
-    let jwk = josekit::jwk::Jwk::from_bytes(method["publicKeyJwk"].to_string()).unwrap();
-    josekit::jws::EdDSA.verifier_from_jwk(&jwk).unwrap()
-}
-
-/// A node certificate for `localhost` usable both as server and as client identity, signed by
-/// the development CA. (`kikv dev-pki` makes the node's certificate for serving only; the
-/// outbox presents the same certificate as a client, which a receiver checks for client use.)
-pub fn node_certificate_for_both_uses(pki: &Path) -> Pem {
-    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair};
-    let ca_key =
-        KeyPair::from_pem(&std::fs::read_to_string(pki.join("dev-ca.key.pem")).unwrap()).unwrap();
-    let issuer = Issuer::from_ca_cert_pem(
-        &std::fs::read_to_string(pki.join("dev-ca.crt.pem")).unwrap(),
-        ca_key,
-    )
-    .unwrap();
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    Pem {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    }
-}
-
-/// Makes the node in `pki` (a `kikv dev-pki` directory with its `kikv.toml`) serve and deliver
-/// with a certificate for both uses, and returns the PKI of a consumer's receiver that serves
-/// with the same certificate and trusts the development CA.
-pub fn deliver_with_node_certificate(pki: &Path) -> Pki {
-    let both = node_certificate_for_both_uses(pki);
-    std::fs::write(pki.join("node-both.crt.pem"), &both.cert).unwrap();
-    std::fs::write(pki.join("node-both.key.pem"), &both.key).unwrap();
-    let config = std::fs::read_to_string(pki.join("kikv.toml"))
-        .unwrap()
-        .replace("\"dev-node.crt.pem\"", "\"node-both.crt.pem\"")
-        .replace("\"dev-node.key.pem\"", "\"node-both.key.pem\"");
-    std::fs::write(pki.join("kikv.toml"), config).unwrap();
-    Pki {
-        ca: std::fs::read_to_string(pki.join("dev-ca.crt.pem")).unwrap(),
-        receiver: Pem {
-            cert: both.cert.clone(),
-            key: both.key.clone(),
-        },
-        node: both,
-    }
 }
