@@ -117,6 +117,7 @@ fn setup(dir: &std::path::Path, cache: usize) -> (Exchange, Arc<NodeStore>) {
         presentations: Arc::new(Fixed),
         outbox: None,
         metrics: None,
+        release: None,
         tokens: None,
     };
     (exchange, store)

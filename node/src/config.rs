@@ -77,6 +77,8 @@ pub struct Config {
     pub trust: TrustConfig,
     /// Envelope limits, the answer cache and asynchronous delivery.
     pub exchange: ExchangeConfig,
+    /// The manual release queue.
+    pub release: crate::release::ReleaseConfig,
     /// The file this configuration was read from, if any (not a key of the file).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -333,6 +335,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             trust: TrustConfig::default(),
             exchange: ExchangeConfig::default(),
+            release: crate::release::ReleaseConfig::default(),
             source: None,
         }
     }

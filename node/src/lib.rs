@@ -12,6 +12,7 @@
 //! - [`catalog`]: the DCAT catalogue of the datasets the node offers;
 //! - [`credential`]: DIDs, keys, validated-query credentials, presentations, status lists;
 //! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
+//! - [`release`]: the manual release queue (SPEC §4 step 8);
 //! - [`http`]: the mutual-TLS listener and its handlers;
 //! - [`generate`]: the synthetic provider generator;
 //! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation;
@@ -28,4 +29,5 @@ pub mod http;
 pub mod indicator;
 pub mod profile;
 pub mod reference;
+pub mod release;
 pub mod store;

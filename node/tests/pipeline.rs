@@ -182,6 +182,7 @@ fn node_full(timeout: Duration, outbox: Option<Arc<Outbox>>, metrics: Option<Met
         presentations: Arc::new(Plain),
         outbox,
         metrics,
+        release: None,
         tokens: None,
     };
     Node {

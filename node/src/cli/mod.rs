@@ -21,6 +21,7 @@ mod generate;
 mod load;
 mod profiles;
 mod query;
+mod release;
 mod serve;
 mod status_list;
 
@@ -63,6 +64,8 @@ enum Command {
     Profiles(profiles::ProfilesArgs),
     /// Operator: the web console's address (with the admin token) for the running node
     Console(console::ConsoleArgs),
+    /// Operator: the manual release queue of the running node (list, show, approve, reject)
+    Release(release::ReleaseArgs),
     /// The exchange log: verify it, show a conversation, export a period, prove entries
     Audit(audit::AuditArgs),
     /// Development CA, TLS certificates and DID keys for node, issuer and consumers (never production)
@@ -98,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(args) => query::run(&config, args),
         Command::Backup(args) => backup::run(&config, args),
         Command::Profiles(args) => profiles::run(&config, args),
+        Command::Release(args) => release::run(&config, args),
         Command::Audit(args) => audit::run(&config, args),
         Command::Console(args) => console::run(&config, args),
         Command::DevPki(args) => dev_pki::run(&config, args),

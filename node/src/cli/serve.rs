@@ -43,6 +43,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         limits: QueryLimits::from(&config.store),
         load_lock: Arc::default(),
         console: ConsoleState::new(config, Arc::new(profiles.clone()), None),
+        exchange: None,
     };
     // The node key is read once: it is published in the DID document and signs answers and
     // log checkpoints. Without one the node serves its catalogue but not the exchange.
@@ -58,6 +59,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         None => (None, None),
     };
     admin_state.console.audit = exchange.as_ref().map(|e| e.audit.clone());
+    admin_state.exchange = exchange.clone();
     let state = AppState {
         config: Arc::new(config.clone()),
         store,
@@ -67,6 +69,12 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        if let Some(exchange) = &exchange {
+            // Replies a stop interrupted, and deadlines that passed while the node was down.
+            crate::release::recover(exchange)
+                .await
+                .context("cannot recover the release queue")?;
+        }
         let listener = tokio::net::TcpListener::bind(config.listen.address)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen.address))?;
@@ -97,6 +105,12 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
                 let _ = delivery_stopped.changed().await;
             }))
         });
+        let expiry_task = exchange.clone().map(|exchange| {
+            let mut expiry_stopped = stopped.clone();
+            tokio::spawn(crate::release::run_expiry(exchange, async move {
+                let _ = expiry_stopped.changed().await;
+            }))
+        });
         let mut admin_stopped = stopped.clone();
         let admin_task = tokio::spawn(async move {
             axum::serve(admin, admin::admin_app(admin_state))
@@ -108,7 +122,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         http::tls::serve(listener, tls, http::app(state), shutdown).await?;
         drop(stop);
         let _ = admin_task.await;
-        if let Some(task) = delivery_task {
+        for task in delivery_task.into_iter().chain(expiry_task) {
             let _ = task.await;
         }
         if let Some(exchange) = &exchange {

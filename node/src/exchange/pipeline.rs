@@ -102,6 +102,9 @@ pub struct Exchange {
     pub outbox: Option<Arc<Outbox>>,
     /// Metrics; the node passes `Metrics::global().cloned()` so `GET /metrics` shows them.
     pub metrics: Option<Metrics>,
+    /// The manual release queue (step 8); without it a `manual` request is only logged as
+    /// queued and answered `202`, and nothing is kept.
+    pub release: Option<Arc<crate::release::ReleaseQueue>>,
     /// Step 2: the access tokens this node issues (`POST /oauth2/token`); without them every
     /// request over HTTP is refused as `token_invalid`.
     pub tokens: Option<Arc<super::token::Tokens>>,
@@ -109,11 +112,11 @@ pub struct Exchange {
 
 /// One query to run: the credential id it answers, the parsed query, its canonical text (the
 /// cache key) and its parameter bindings.
-struct Job {
-    id: String,
-    query: crate::store::ReadOnlyQuery,
-    canonical: String,
-    bindings: Vec<(oxigraph::sparql::Variable, oxigraph::model::Term)>,
+pub(crate) struct Job {
+    pub(crate) id: String,
+    pub(crate) query: crate::store::ReadOnlyQuery,
+    pub(crate) canonical: String,
+    pub(crate) bindings: Vec<(oxigraph::sparql::Variable, oxigraph::model::Term)>,
 }
 
 impl Exchange {
@@ -160,7 +163,11 @@ impl Exchange {
         })
     }
 
-    async fn log(&self, entry: AuditEntry, content: Option<Content>) -> Result<u64, RejectError> {
+    pub(crate) async fn log(
+        &self,
+        entry: AuditEntry,
+        content: Option<Content>,
+    ) -> Result<u64, RejectError> {
         let activity = entry.activity.as_str();
         let appended = self.audit.append_async(entry, content).await?;
         if let Some(metrics) = &self.metrics {
@@ -209,10 +216,19 @@ impl Exchange {
             .iter()
             .any(|a| matches!(a.profile.release, Release::Manual { .. }))
         {
+            self.count(Outcome::Queued, "");
+            if let Some(queue) = &self.release {
+                let item = crate::release::ReleaseItem::queued(
+                    envelope,
+                    &presentation,
+                    &allowed,
+                    &bindings,
+                );
+                return crate::release::hold(self, queue, item).await;
+            }
             let mut entry = AuditEntry::new(&envelope.thread_id, Activity::QueuedForRelease);
             entry.consumer = Some(envelope.from.clone());
             self.log(entry, None).await?;
-            self.count(Outcome::Queued, "");
             return Ok(self.status_reply(envelope, 202, "queued"));
         }
         let jobs = allowed
@@ -241,7 +257,7 @@ impl Exchange {
 
     /// Step 9: every query off the async runtime, within the store's limits, through the
     /// answer cache.
-    async fn execute(&self, jobs: Vec<Job>) -> Result<Vec<ResultEntry>, RejectError> {
+    pub(crate) async fn execute(&self, jobs: Vec<Job>) -> Result<Vec<ResultEntry>, RejectError> {
         let store = Arc::clone(&self.store);
         let cache = Arc::clone(&self.cache);
         let (limits, metrics) = (self.limits, self.metrics.clone());
@@ -280,6 +296,31 @@ impl Exchange {
         resultset: Vec<ResultEntry>,
         now: i64,
     ) -> Result<Reply, RejectError> {
+        let reply = self.signed_reply(envelope, resultset, now).await?;
+        match (&envelope.reply_url, &self.outbox) {
+            (None, _) => {
+                self.count(Outcome::Answered, "");
+                Ok(reply)
+            }
+            (Some(url), Some(outbox)) => {
+                enqueue(outbox, url, &envelope.thread_id, reply).await?;
+                self.count(Outcome::Accepted, "");
+                Ok(self.status_reply(envelope, 202, "accepted"))
+            }
+            (Some(_), None) => Err(RejectError::Internal(
+                "a reply address was given but this node has no outbox".into(),
+            )),
+        }
+    }
+
+    /// Step 10: the signed answer, logged as `executed` (write-ahead) and carrying the
+    /// receipt of that entry, as the reply in the request's generation.
+    pub(crate) async fn signed_reply(
+        &self,
+        envelope: &Envelope,
+        resultset: Vec<ResultEntry>,
+        now: i64,
+    ) -> Result<Reply, RejectError> {
         let payload = AnswerPayload {
             iss: self.node_did.clone(),
             aud: envelope.from.clone(),
@@ -307,31 +348,7 @@ impl Exchange {
         let receipt =
             serde_json::to_value(receipt).map_err(|e| RejectError::Internal(e.to_string()))?;
         let document = signed.document(Some(receipt));
-        let reply = self.success_reply(envelope, document, now)?;
-        match (&envelope.reply_url, &self.outbox) {
-            (None, _) => {
-                self.count(Outcome::Answered, "");
-                Ok(reply)
-            }
-            (Some(url), Some(outbox)) => {
-                let delivery = NewDelivery {
-                    url: url.clone(),
-                    thread_id: envelope.thread_id.clone(),
-                    headers: reply.headers,
-                    body: reply.body,
-                };
-                let outbox = Arc::clone(outbox);
-                tokio::task::spawn_blocking(move || outbox.enqueue(delivery))
-                    .await
-                    .map_err(|e| RejectError::Internal(e.to_string()))?
-                    .map_err(|e| RejectError::Internal(e.to_string()))?;
-                self.count(Outcome::Accepted, "");
-                Ok(self.status_reply(envelope, 202, "accepted"))
-            }
-            (Some(_), None) => Err(RejectError::Internal(
-                "a reply address was given but this node has no outbox".into(),
-            )),
-        }
+        self.success_reply(envelope, document, now)
     }
 
     /// The answer in the request's generation.
@@ -363,7 +380,7 @@ impl Exchange {
     }
 
     /// `202` with `{status, thread_id}`: accepted for delivery, or queued for release.
-    fn status_reply(&self, envelope: &Envelope, status: u16, word: &str) -> Reply {
+    pub(crate) fn status_reply(&self, envelope: &Envelope, status: u16, word: &str) -> Reply {
         let body = json!({"status": word, "thread_id": envelope.thread_id});
         let headers = match envelope.generation {
             Generation::One => Vec::new(),
@@ -374,7 +391,7 @@ impl Exchange {
 
     /// Logs a refusal with its reason code, then returns the error report. If even that entry
     /// cannot be written, the reply says `audit_unavailable` instead.
-    async fn refuse(
+    pub(crate) async fn refuse(
         &self,
         envelope: Option<&Envelope>,
         generation: Generation,
@@ -404,7 +421,7 @@ impl Exchange {
     }
 
     /// The error report for `error` in `generation`; counted in the metrics.
-    fn reply_error(
+    pub(crate) fn reply_error(
         &self,
         envelope: Option<&Envelope>,
         generation: Generation,
@@ -436,6 +453,27 @@ impl Exchange {
             metrics.request(outcome, reason);
         }
     }
+}
+
+/// Puts `reply` in the outbox for `url`, durably, off the async runtime.
+pub(crate) async fn enqueue(
+    outbox: &Arc<Outbox>,
+    url: &str,
+    thread_id: &str,
+    reply: Reply,
+) -> Result<(), RejectError> {
+    let delivery = NewDelivery {
+        url: url.to_owned(),
+        thread_id: thread_id.to_owned(),
+        headers: reply.headers,
+        body: reply.body,
+    };
+    let outbox = Arc::clone(outbox);
+    tokio::task::spawn_blocking(move || outbox.enqueue(delivery))
+        .await
+        .map_err(|e| RejectError::Internal(e.to_string()))?
+        .map_err(|e| RejectError::Internal(e.to_string()))?;
+    Ok(())
 }
 
 fn json_reply(

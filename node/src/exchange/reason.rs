@@ -45,6 +45,9 @@ pub enum RejectError {
     /// Step 8: the operator refused to release the answer, or its deadline passed.
     #[error("the provider did not release the answer: {0}")]
     NotReleased(String),
+    /// Step 8: the operator did not decide before the profile's release deadline.
+    #[error("the provider did not decide on the release before its deadline {0}")]
+    ReleaseExpired(String),
     /// Step 9: execution (time limit, result cap, engine or store failure).
     #[error(transparent)]
     Query(#[from] QueryError),
@@ -125,6 +128,8 @@ pub enum ReasonCode {
     ParameterNotAllowed,
     /// `release_refused`
     ReleaseRefused,
+    /// `release_expired`
+    ReleaseExpired,
     /// `query_timeout`
     QueryTimeout,
     /// `query_memory_exceeded`: the evaluation was stopped at the node's memory limit.
@@ -174,6 +179,7 @@ impl ReasonCode {
             R::ParameterOutOfRange => "parameter_out_of_range",
             R::ParameterNotAllowed => "parameter_not_allowed",
             R::ReleaseRefused => "release_refused",
+            R::ReleaseExpired => "release_expired",
             R::QueryTimeout => "query_timeout",
             R::QueryMemoryExceeded => "query_memory_exceeded",
             R::NodeBusy => "node_busy",
@@ -272,6 +278,7 @@ impl From<&RejectError> for ReasonCode {
                 ParameterError::NotAllowed { .. } => R::ParameterNotAllowed,
             },
             RejectError::NotReleased(_) => R::ReleaseRefused,
+            RejectError::ReleaseExpired(_) => R::ReleaseExpired,
             RejectError::Query(e) => match e {
                 QueryError::Timeout(_) => R::QueryTimeout,
                 QueryError::MemoryLimit(_) => R::QueryMemoryExceeded,
@@ -413,6 +420,16 @@ mod tests {
                 500,
             ),
             (AuditError::Closed.into(), "audit_unavailable", 500),
+            (
+                RejectError::NotReleased("no".into()),
+                "release_refused",
+                422,
+            ),
+            (
+                RejectError::ReleaseExpired("2026-01-01T00:00:00Z".into()),
+                "release_expired",
+                422,
+            ),
         ];
         for (error, expected, status) in cases {
             assert_eq!(code(error), (expected.to_owned(), status));

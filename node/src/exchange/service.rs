@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::credential::{verifier_from_config, NodeKey, TrustError};
 use crate::http::tls::{node_identity, trust_anchors, TlsSetupError};
 use crate::profile::Registry;
+use crate::release::{ReleaseError, ReleaseQueue, RELEASE_DIR};
 use crate::store::{NodeStore, QueryLimits};
 
 /// Directory of the outbox inside the data directory.
@@ -44,6 +45,9 @@ pub enum StartError {
     /// The outbox could not be opened.
     #[error("outbox: {0}")]
     Outbox(#[from] OutboxError),
+    /// The release queue could not be opened.
+    #[error("release queue: {0}")]
+    Release(#[from] ReleaseError),
 }
 
 /// Builds the node's exchange from `config`: the presentation verifier (with the replay cache
@@ -87,6 +91,10 @@ pub fn open(
         outbox: Some(Arc::new(outbox)),
         metrics,
         tokens: Some(Arc::new(tokens)),
+        release: Some(Arc::new(ReleaseQueue::open(
+            &config.data_dir.join(RELEASE_DIR),
+            &config.release,
+        )?)),
     })
 }
 

@@ -35,6 +35,8 @@ pub struct AdminState {
     pub load_lock: Arc<tokio::sync::Mutex<()>>,
     /// What the operator's web console reads.
     pub console: super::console::ConsoleState,
+    /// The verified exchange, for the release queue; absent without a node key.
+    pub exchange: Option<Arc<crate::exchange::pipeline::Exchange>>,
 }
 
 /// What a load did, as returned to `kikv load`.
@@ -99,6 +101,7 @@ pub fn admin_app(state: AdminState) -> Router {
         .route("/admin/query", post(query))
         .route("/admin/backup", post(backup))
         .merge(super::console::api())
+        .merge(super::release::admin_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -235,14 +238,33 @@ impl AdminClient {
     /// POSTs `body` as JSON to `path`; returns the response body, or the node's one-line error.
     pub fn post<T: Serialize>(&self, path: &str, body: &T) -> Result<Vec<u8>, String> {
         let json = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+        self.block_on(hyper::Method::POST, path, json)
+    }
+
+    /// GETs `path`; returns the response body, or the node's one-line error.
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.block_on(hyper::Method::GET, path, Vec::new())
+    }
+
+    fn block_on(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        json: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        runtime.block_on(self.send(path, json))
+        runtime.block_on(self.send(method, path, json))
     }
 
-    async fn send(&self, path: &str, json: Vec<u8>) -> Result<Vec<u8>, String> {
+    async fn send(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        json: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
         use http_body_util::{BodyExt, Full};
         let unreachable = |e: &dyn std::fmt::Display| {
             format!(
@@ -258,7 +280,9 @@ impl AdminClient {
                 .await
                 .map_err(|e| unreachable(&e))?;
         tokio::spawn(connection);
-        let request = hyper::Request::post(path)
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
             .header(header::HOST, self.address.to_string())
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
             .header(header::CONTENT_TYPE, "application/json")

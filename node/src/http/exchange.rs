@@ -103,7 +103,8 @@ pub fn certificate_did(der: &[u8]) -> Option<String> {
         })
 }
 
-fn response(reply: Reply) -> Response {
+/// The pipeline's reply as an HTTP response.
+pub(crate) fn response(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, reply.body).into_response();
     for (name, value) in reply.headers {

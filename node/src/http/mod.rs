@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod console;
 pub mod exchange;
+pub mod release;
 pub mod tls;
 pub mod token;
 
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/did.json", get(did_document))
         .route("/metrics", get(crate::exchange::metrics::endpoint))
         .route("/api/verifiedsparql", post(exchange::verifiedsparql))
+        .route("/api/verifiedsparql/{thread_id}", get(release::poll))
         .route(crate::exchange::token::TOKEN_PATH, post(token::token))
         .with_state(state)
 }

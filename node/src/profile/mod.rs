@@ -246,6 +246,8 @@ struct ReleaseFile {
     #[serde(default)]
     mode: ReleaseMode,
     deadline_hours: Option<u64>,
+    /// A deadline in seconds instead of hours, for short-lived test and demo profiles.
+    deadline_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -298,24 +300,35 @@ pub fn read_profile(file: &Path) -> Result<Profile, ProfileError> {
         reason: p.reason,
     })?;
     let base = file.parent().unwrap_or(Path::new("."));
-    let release = match (parsed.release.mode, parsed.release.deadline_hours) {
-        (ReleaseMode::Auto, None) => Release::Auto,
-        (ReleaseMode::Auto, Some(_)) => {
+    let deadline_secs = match (
+        parsed.release.deadline_hours,
+        parsed.release.deadline_seconds,
+    ) {
+        (Some(_), Some(_)) => {
             return Err(value(
-                "release.deadline_hours",
-                "only a manual release has a deadline",
+                "release.deadline_seconds",
+                "give deadline_hours or deadline_seconds, not both",
             ))
         }
-        (ReleaseMode::Manual, Some(hours)) if hours > 0 => Release::Manual {
-            deadline: Duration::from_secs(hours * 3600),
-        },
-        (ReleaseMode::Manual, _) => {
-            return Err(value(
-                "release.deadline_hours",
-                "a manual release needs a deadline of at least 1 hour",
-            ))
-        }
+        (hours, seconds) => hours.map(|h| h.saturating_mul(3600)).or(seconds),
     };
+    let release =
+        match (parsed.release.mode, deadline_secs) {
+            (ReleaseMode::Auto, None) => Release::Auto,
+            (ReleaseMode::Auto, Some(_)) => {
+                return Err(value(
+                    "release.deadline_hours",
+                    "only a manual release has a deadline",
+                ))
+            }
+            (ReleaseMode::Manual, Some(secs)) if secs > 0 => Release::Manual {
+                deadline: Duration::from_secs(secs),
+            },
+            (ReleaseMode::Manual, _) => return Err(value(
+                "release.deadline_hours",
+                "a manual release needs a deadline (deadline_hours or deadline_seconds) above 0",
+            )),
+        };
     if oxigraph::model::NamedNode::new(&parsed.iri).is_err() {
         return Err(value("iri", "must be an absolute IRI"));
     }
@@ -420,4 +433,49 @@ fn inline_parameter(id: &str, declared: ParameterFile) -> Result<ParameterSpec, 
         required: declared.required,
         description: declared.description,
     })
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::*;
+
+    #[allow(clippy::unwrap_in_result)]
+    fn release_of(section: &str) -> Result<Release, ProfileError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        let text = format!(
+            "iri = \"https://p.test\"\nversion = \"1\"\ntitle = \"t\"\nconsumer = \"c\"\n\
+             purpose = \"p\"\nlegal_basis = \"l\"\nontologies = []\n[release]\n{section}\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        read_profile(&file).map(|p| p.release)
+    }
+
+    #[test]
+    fn a_manual_deadline_is_given_in_hours_or_seconds() {
+        assert_eq!(
+            release_of("mode = \"manual\"\ndeadline_hours = 2"),
+            Ok(Release::Manual {
+                deadline: Duration::from_secs(7200)
+            })
+        );
+        assert_eq!(
+            release_of("mode = \"manual\"\ndeadline_seconds = 5"),
+            Ok(Release::Manual {
+                deadline: Duration::from_secs(5)
+            })
+        );
+        let both = release_of("mode = \"manual\"\ndeadline_hours = 1\ndeadline_seconds = 5");
+        assert_eq!(
+            both.unwrap_err().to_string(),
+            "key `release.deadline_seconds`: give deadline_hours or deadline_seconds, not both"
+        );
+        let none = release_of("mode = \"manual\"\ndeadline_seconds = 0");
+        assert_eq!(
+            none.unwrap_err().to_string(),
+            "key `release.deadline_hours`: a manual release needs a deadline \
+             (deadline_hours or deadline_seconds) above 0"
+        );
+        assert!(release_of("mode = \"auto\"\ndeadline_seconds = 5").is_err());
+    }
 }

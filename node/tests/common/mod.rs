@@ -287,6 +287,29 @@ pub fn https_get(
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// Sends `GET path` over mutual TLS as `identity` with `Authorization: Bearer token`; returns
+/// the status and body.
+pub fn https_get_authorized(
+    address: std::net::SocketAddr,
+    ca: &str,
+    identity: &Pem,
+    path: &str,
+    token: &str,
+) -> Result<(u16, String), String> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    let response = tls_round_trip(
+        address,
+        ca,
+        ClientIdentity::Pem(identity),
+        request.into_bytes(),
+    )?;
+    let (status, body) = split_response(&response)?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
 /// Sends `POST path` with `headers` and `body` over mutual TLS to `address`, trusting `ca`,
 /// presenting `identity`; returns the status and body.
 pub fn https_post(

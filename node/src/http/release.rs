@@ -1,0 +1,168 @@
+//! The release queue over HTTP: the operator's API on the admin listener (behind its bearer
+//! token), and the consumer's poll on the mutual-TLS listener.
+//!
+//! Admin API (JSON; errors are `{"error": "one line"}` with 404 for no such item, 409 for an
+//! item already decided or expired, 400 for a missing operator or reason):
+//! - `GET /admin/release`: `{"items": [Item…]}`, pending first, then the most recent decided;
+//! - `GET /admin/release/{id}`: the item plus `"preview"`, the answer computed from current
+//!   data (`null` unless pending);
+//! - `POST /admin/release/{id}/approve` with `{"operator", "reason"?}`: 200 and the item;
+//! - `POST /admin/release/{id}/reject` with `{"operator", "reason"}`: 200 and the item.
+//!
+//! Consumer: `GET /api/verifiedsparql/{thread_id}`: 202 while pending, then the signed answer
+//! or error report once; bound to the consumer of the client certificate, as the request was.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::admin::AdminState;
+use super::exchange::response;
+use super::tls::ClientCertificate;
+use super::AppState;
+use crate::exchange::pipeline::Exchange;
+use crate::exchange::token::BearerError;
+use crate::release::{self, ItemView, ReleaseError};
+
+/// The body of an approval or rejection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DecisionBody {
+    /// Who decides.
+    #[serde(default)]
+    pub operator: String,
+    /// Why (required to reject).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `GET /admin/release/{id}`: the item and its preview.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemWithPreview {
+    /// The item.
+    #[serde(flatten)]
+    pub item: ItemView,
+    /// `[{id, result}]` from current data, for a pending item; `null` otherwise.
+    pub preview: Option<Vec<crate::exchange::answer::ResultEntry>>,
+}
+
+/// A release error as the API answers it.
+struct ApiError(ReleaseError);
+
+impl From<ReleaseError> for ApiError {
+    fn from(error: ReleaseError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "release request failed");
+        }
+        (status, Json(json!({ "error": self.0.to_string() }))).into_response()
+    }
+}
+
+/// The release routes of the admin listener; `admin_app` merges them under its token check.
+pub fn admin_routes() -> Router<AdminState> {
+    Router::new()
+        .route("/admin/release", get(list))
+        .route("/admin/release/{id}", get(show))
+        .route("/admin/release/{id}/approve", post(approve))
+        .route("/admin/release/{id}/reject", post(reject))
+}
+
+fn exchange(state: &AdminState) -> Result<&Exchange, ApiError> {
+    Ok(state.exchange.as_deref().ok_or(ReleaseError::Off)?)
+}
+
+async fn list(State(state): State<AdminState>) -> Result<Json<Value>, ApiError> {
+    let queue = exchange(&state)?
+        .release
+        .as_ref()
+        .ok_or(ReleaseError::Off)?;
+    let items: Vec<ItemView> = queue.items().iter().map(|i| i.view()).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn show(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<ItemWithPreview>, ApiError> {
+    let (item, preview) = release::preview(exchange(&state)?, &id).await?;
+    Ok(Json(ItemWithPreview {
+        item: item.view(),
+        preview,
+    }))
+}
+
+/// The body as JSON; an empty or unreadable body decides nothing (missing operator).
+fn decision(body: &Bytes) -> DecisionBody {
+    serde_json::from_slice(body).unwrap_or_default()
+}
+
+async fn approve(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ItemView>, ApiError> {
+    let body = decision(&body);
+    let item = release::approve(
+        exchange(&state)?,
+        &id,
+        &body.operator,
+        body.reason.as_deref(),
+    )
+    .await?;
+    Ok(Json(item.view()))
+}
+
+async fn reject(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ItemView>, ApiError> {
+    let body = decision(&body);
+    let reason = body.reason.as_deref().unwrap_or("");
+    let item = release::reject(exchange(&state)?, &id, &body.operator, reason).await?;
+    Ok(Json(item.view()))
+}
+
+/// `GET /api/verifiedsparql/{thread_id}` on the mutual-TLS listener, bound to the consumer of
+/// the access token as `POST /api/verifiedsparql` is (step 2).
+pub async fn poll(
+    State(state): State<AppState>,
+    certificate: Option<axum::Extension<ClientCertificate>>,
+    headers: HeaderMap,
+    Path(thread_id): Path<String>,
+) -> Response {
+    let Some(exchange) = state.exchange.clone() else {
+        return ApiError(ReleaseError::Off).into_response();
+    };
+    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    let now = chrono::Utc::now().timestamp();
+    let consumer = match &exchange.tokens {
+        Some(tokens) => tokens.check_bearer(authorization, leaf.as_deref(), now),
+        None => Err(BearerError::Invalid(
+            "this node issues no access tokens".into(),
+        )),
+    };
+    let result = match consumer {
+        Ok(consumer) => release::poll(&exchange, &thread_id, &consumer).await,
+        Err(refusal) => Err(ReleaseError::Unauthorized(refusal.to_string())),
+    };
+    match result {
+        Ok(reply) => response(reply),
+        Err(error) => ApiError(error).into_response(),
+    }
+}
