@@ -6,6 +6,7 @@
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
 mod common;
+mod console_support;
 mod exchange_node;
 mod exchange_support;
 
@@ -697,4 +698,117 @@ fn deliver_with_node_certificate(pki: &Path) -> exchange_support::Pki {
         receiver: pem(),
         node: pem(),
     }
+}
+
+/// The data steward's flow in a real browser (headless Chromium through chromedriver): two
+/// requests wait for release; in the console, opened with the address `kikv console` prints,
+/// one is approved and the other rejected with a reason. The consumer then fetches the signed
+/// answer and the error report. Skipped with a notice without Chromium unless `CI` is set.
+#[test]
+fn the_operator_approves_one_request_and_rejects_another_in_the_console() {
+    use console_support::webdriver::{find_browser, Browser};
+    let Some((chromium, chromedriver)) = find_browser() else {
+        let message = "chromium and chromedriver are not installed (Debian packages `chromium` \
+                       and `chromium-driver`; .ci/run installs them)";
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        let _ = writeln!(std::io::stderr(), "skipped: {message}");
+        return;
+    };
+    let started = Instant::now();
+    let setup = Setup::new("deadline_hours = 1", 0);
+    let node = RunningNode::start(&setup.pki);
+    for thread in ["thread-yes", "thread-no"] {
+        let (status, reply) = post(&node, &setup, &setup.envelope(thread, None));
+        assert_eq!(status, 202, "{reply}");
+    }
+    let yes = setup.pending("thread-yes")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let no = setup.pending("thread-no")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let output = run_in(&setup.pki, &["console"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let browser = Browser::start(&chromium, &chromedriver);
+    browser.open(stdout(&output).trim());
+
+    // The queue lists both; the first is opened from its row, its preview read, and approved.
+    browser.wait_for("#title", |t| t == "Vrijgave van antwoorden");
+    let link = browser.wait(&format!("#pending tr[data-id='{yes}'] a"));
+    browser.wait(&format!("#pending tr[data-id='{no}']"));
+    browser.click(&link);
+    browser.wait_for("#view", |t| t.contains("aantal_medewerkers"));
+    let preview = browser.run("return document.querySelector('.preview-entry td').textContent;");
+    assert_eq!(preview.as_str(), Some(EXPECTED));
+    let operator = browser.wait("#operator");
+    browser.type_into(&operator, "Anna de Vries");
+    browser.click(&browser.wait("#approve"));
+    browser.wait_for("#title", |t| t == "Vrijgave van antwoorden");
+    browser.wait(&format!("#decided tr[data-id='{yes}']"));
+
+    // The second: Reject opens the dialog; an empty reason is refused, then one is given.
+    browser.open(&format!(
+        "http://{}/console/#/release/{no}",
+        admin_address(&setup)
+    ));
+    browser.wait_for("#view", |t| t.contains("aantal_medewerkers"));
+    assert_eq!(
+        browser
+            .run("return document.getElementById('operator').value;")
+            .as_str(),
+        Some("Anna de Vries"),
+        "the operator's name is remembered"
+    );
+    browser.click(&browser.wait("#reject"));
+    browser.click(&browser.wait("#reject-confirm"));
+    // The reason field is required: the dialog stays open and nothing is decided.
+    assert_eq!(
+        browser.run("return document.getElementById('reject-dialog').open;"),
+        Value::Bool(true)
+    );
+    assert_eq!(setup.pending("thread-no")["id"].as_str(), Some(no.as_str()));
+    browser.type_into(
+        &browser.wait("#reject-reason"),
+        "Geen grondslag voor deze vraag",
+    );
+    browser.click(&browser.wait("#reject-confirm"));
+    browser.wait(&format!("#decided tr[data-id='{no}']"));
+
+    // The consumer gets the signed answer of the one and the error report of the other.
+    let (status, answer) = setup.poll(&node, "zorgkantoor", "thread-yes");
+    assert_eq!(status, 200, "{answer}");
+    let document = &answer["payload"]["body"]["message"];
+    assert_eq!(
+        setup.verified_count(&node, document, "thread-yes"),
+        EXPECTED
+    );
+    let (status, report) = setup.poll(&node, "zorgkantoor", "thread-no");
+    assert_eq!(status, 422, "{report}");
+    assert_eq!(report["payload"]["body"]["reason"], "release_refused");
+    assert_eq!(
+        report["payload"]["body"]["message"],
+        "the provider did not release the answer: Geen grondslag voor deze vraag"
+    );
+    for (thread, activity) in [
+        ("thread-yes", "released"),
+        ("thread-no", "rejected_by_operator"),
+    ] {
+        assert_eq!(
+            entry(&setup.log(thread), activity)["operator"],
+            "Anna de Vries"
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "console release browser test: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The admin listener's address from the node's ticket.
+fn admin_address(setup: &Setup) -> String {
+    let ticket: Value = serde_json::from_str(&read(&setup.pki, "data/admin.token")).unwrap();
+    ticket["address"].as_str().unwrap().to_owned()
 }
