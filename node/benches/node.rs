@@ -1,7 +1,8 @@
 //! The whole node, as a consumer meets it: `kikv demo --no-serve` prepares a provider, the dev
 //! PKI and a credential; the real `kikv serve` process answers over HTTPS with mutual TLS; the
-//! consumer side is `kikv ask`'s library (`exchange::client::ask`: DID document, access token,
-//! signed presentation, envelope, and the answer's signature and audit receipt checked).
+//! consumer side is `kikv ask`'s library (`exchange::client`: DID document and access token once
+//! per session, then per question a signed presentation, the envelope, and the answer's
+//! signature and audit receipt checked; one series also as one-off asks).
 //! Next to it, in the same run, plain Oxigraph on the same store (opened read-only before the
 //! node starts, default graph = union of the graphs) with the parameter in the query text.
 //!
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kikv::credential::NodeKey;
-use kikv::exchange::client::{ask, Question};
+use kikv::exchange::client::{ask, NodeSession, Question};
 use kikv::exchange::delivery::client_config;
 use kikv::exchange::Generation;
 use kikv::store::NodeStore;
@@ -76,13 +77,16 @@ fn main() {
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = sample_memory(pid, Arc::clone(&peak), Arc::clone(&sampling));
 
-    println!("\nthe node over HTTPS (kikv ask per request: DID document, token, presentation, answer and receipt checked):");
+    println!("\nthe node over HTTPS (one session per run: DID document and access token once; per request a new TLS connection, a signed presentation, the answer's signature and receipt checked):");
     for clients in [1, 8] {
-        let distinct = client.series(requests, clients, &|i| peildatum(i));
+        let distinct = client.series(requests, clients, false, &|i| peildatum(i));
         report(&format!("{clients} client(s), distinct dates"), &distinct);
-        let repeated = client.series(requests, clients, &|_| peildatum(0));
+        let repeated = client.series(requests, clients, false, &|_| peildatum(0));
         report(&format!("{clients} client(s), same question"), &repeated);
     }
+    println!("each request as a one-off `kikv ask` (its own DID document fetch and token):");
+    let one_off = client.series(requests, 1, true, &|i| peildatum(i));
+    report("1 client, distinct dates", &one_off);
     let heavy_client = Client::with_credential(&consumer, &url, &heavy);
     let parameters = heavy_parameters();
     for label in ["first", "repeated"] {
@@ -323,13 +327,19 @@ impl Client {
             .map_err(|e| e.to_string())
     }
 
-    /// `requests` questions over `clients` concurrent tasks; every answer must verify.
+    /// `requests` questions over `clients` concurrent tasks, in one session or (`one_off`)
+    /// each with its own; every answer must verify.
     fn series(
         &self,
         requests: usize,
         clients: usize,
+        one_off: bool,
         parameters: &(dyn Fn(usize) -> BTreeMap<String, Value> + Sync),
     ) -> (Duration, Vec<Duration>) {
+        let session = self
+            .runtime
+            .block_on(NodeSession::open(&self.consumer, &self.tls, &self.url))
+            .unwrap();
         let questions: Vec<Vec<Question>> = (0..clients)
             .map(|c| {
                 (c..requests)
@@ -343,11 +353,17 @@ impl Client {
             let mut tasks = tokio::task::JoinSet::new();
             for batch in questions {
                 let (consumer, tls) = (Arc::clone(&self.consumer), Arc::clone(&self.tls));
+                let session = session.clone();
                 tasks.spawn(async move {
                     let mut latencies = Vec::new();
                     for question in batch {
                         let one = Instant::now();
-                        if let Err(error) = ask(&consumer, &tls, &question).await {
+                        let answer = if one_off {
+                            ask(&consumer, &tls, &question).await
+                        } else {
+                            session.ask(&consumer, &tls, &question).await
+                        };
+                        if let Err(error) = answer {
                             panic!("the node refused a benchmark question: {error}");
                         }
                         latencies.push(one.elapsed());
