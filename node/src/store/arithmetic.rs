@@ -28,45 +28,11 @@ use spargebra::Query;
 /// Rewrites every `A + D` and `D + A`, where `D` is a literal typed `xsd:duration`,
 /// `xsd:yearMonthDuration` or `xsd:dayTimeDuration`, to `A - (-D)` throughout `query`.
 pub fn pin_duration_addition(query: Query) -> Query {
-    match query {
-        Query::Select {
-            dataset,
-            pattern,
-            base_iri,
-        } => Query::Select {
-            dataset,
-            pattern: pattern_of(pattern),
-            base_iri,
-        },
-        Query::Ask {
-            dataset,
-            pattern,
-            base_iri,
-        } => Query::Ask {
-            dataset,
-            pattern: pattern_of(pattern),
-            base_iri,
-        },
-        Query::Construct {
-            template,
-            dataset,
-            pattern,
-            base_iri,
-        } => Query::Construct {
-            template,
-            dataset,
-            pattern: pattern_of(pattern),
-            base_iri,
-        },
-        Query::Describe {
-            dataset,
-            pattern,
-            base_iri,
-        } => Query::Describe {
-            dataset,
-            pattern: pattern_of(pattern),
-            base_iri,
-        },
+    let rewritten: Result<Query, std::convert::Infallible> =
+        super::pattern::rewrite_where(query, |pattern| Ok(pattern_of(pattern)));
+    match rewritten {
+        Ok(query) => query,
+        Err(never) => match never {},
     }
 }
 

@@ -15,6 +15,7 @@ mod dataset;
 mod guard;
 mod load;
 mod lock;
+mod pattern;
 mod query;
 mod substitute;
 

@@ -43,46 +43,14 @@ pub fn substitute_parameters(query: Query, bindings: &Bindings) -> Result<Query,
         }
     }
     let s = Substitution { bindings };
-    Ok(match query {
-        Query::Select {
-            dataset,
-            pattern,
-            base_iri,
-        } => Query::Select {
-            dataset,
-            pattern: s.pattern(pattern)?,
-            base_iri,
-        },
-        Query::Ask {
-            dataset,
-            pattern,
-            base_iri,
-        } => Query::Ask {
-            dataset,
-            pattern: s.pattern(pattern)?,
-            base_iri,
-        },
-        Query::Construct {
-            template,
-            dataset,
-            pattern,
-            base_iri,
-        } => Query::Construct {
-            template: template.into_iter().map(|t| s.triple(t)).collect(),
-            dataset,
-            pattern: s.pattern(pattern)?,
-            base_iri,
-        },
-        Query::Describe {
-            dataset,
-            pattern,
-            base_iri,
-        } => Query::Describe {
-            dataset,
-            pattern: s.pattern(pattern)?,
-            base_iri,
-        },
-    })
+    let mut query = super::pattern::rewrite_where(query, |pattern| s.pattern(pattern))?;
+    if let Query::Construct { template, .. } = &mut query {
+        *template = std::mem::take(template)
+            .into_iter()
+            .map(|t| s.triple(t))
+            .collect();
+    }
+    Ok(query)
 }
 
 struct Substitution<'a> {
