@@ -3,41 +3,21 @@
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
 mod common;
-
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+mod console_support;
 
 use common::{https_get, kikv, ClientIdentity, Pem};
+use console_support::DemoNode;
 
 #[test]
 fn the_demo_serves_generated_data_over_mutual_tls() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = kikv()
-        .current_dir(dir.path())
-        .args(["demo", "--port", "0", "--employees", "30"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    let address = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("demo stopped early: {printed:?}");
-        };
-        if let Some(rest) = line.strip_prefix("kikv: listening on https://") {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-        printed.push(line);
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let text = printed.join("\n");
+    let mut node = DemoNode::start();
+    let address = node.address;
+    let text = node.printed.join("\n");
     assert!(
         text.contains("loaded https://zorggroep-demo.example/data/provider"),
         "{text}"
     );
-    let pki = dir.path().join("kikv-demo/pki");
+    let pki = node.demo_dir().join("pki");
     let read = |name: &str| std::fs::read_to_string(pki.join(name)).unwrap();
     let consumer = Pem {
         cert: read("dev-zorgkantoor.crt.pem"),
@@ -62,8 +42,8 @@ fn the_demo_serves_generated_data_over_mutual_tls() {
         .args(&words[1..])
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = node.child.kill();
+    let _ = node.child.wait();
     let answer = String::from_utf8_lossy(&asked.stdout).into_owned();
     assert!(
         asked.status.success(),
@@ -84,7 +64,7 @@ fn the_demo_serves_generated_data_over_mutual_tls() {
         "{catalogue}"
     );
     // The printed query line names the demo's configuration, which a user can use as it is.
-    let config = dir.path().join("kikv-demo/kikv.toml");
+    let config = node.demo_dir().join("kikv.toml");
     assert!(
         text.contains(&format!("--config {} query", config.display())),
         "{text}"

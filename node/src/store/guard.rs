@@ -36,9 +36,13 @@ impl Default for EvaluationGuard {
     /// As many concurrent evaluations as the machine has cores (at least two), and a memory
     /// growth limit of 2 GiB per query.
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self::new(cores.max(2), Some(2048))
+        Self::new(default_concurrency(), Some(2048))
     }
+}
+
+/// One evaluation per core, at least two.
+fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 impl EvaluationGuard {
@@ -112,9 +116,8 @@ impl EvaluationGuard {
 
 impl From<&crate::config::StoreConfig> for EvaluationGuard {
     fn from(config: &crate::config::StoreConfig) -> Self {
-        let default = Self::default();
         let concurrent = match config.max_concurrent_queries {
-            0 => *default.slots.free.lock().unwrap_or_else(|e| e.into_inner()),
+            0 => default_concurrency(),
             n => n,
         };
         let memory = (config.max_query_memory_mb > 0).then_some(config.max_query_memory_mb);
