@@ -79,6 +79,8 @@ pub struct Config {
     pub exchange: ExchangeConfig,
     /// The manual release queue.
     pub release: crate::release::ReleaseConfig,
+    /// Who may use the admin listener when it is not bound to loopback.
+    pub admin: AdminConfig,
     /// The file this configuration was read from, if any (not a key of the file).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -106,6 +108,21 @@ pub struct ListenConfig {
     pub address: SocketAddr,
     /// The operator's administration listener; loopback only unless changed on purpose.
     pub admin_address: SocketAddr,
+}
+
+/// Operator access to the admin listener. On loopback the node's own ticket in the data
+/// directory is enough; bound elsewhere, the listener speaks TLS with the node's certificate and
+/// each request must carry an operator token or an operator's client certificate.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Authorities (PEM) of operators' client certificates. A certificate chaining to one signs
+    /// its holder in under the certificate's common name. They must differ from
+    /// `tls.client_trust_anchors`, or every consumer would be an operator.
+    pub operator_trust_anchors: Vec<PathBuf>,
+    /// The operator tokens made by `kikv operator add` [default: `operators.json` in the data
+    /// directory].
+    pub operators_file: Option<PathBuf>,
 }
 
 /// TLS material. All files are PEM.
@@ -336,6 +353,7 @@ impl Default for Config {
             trust: TrustConfig::default(),
             exchange: ExchangeConfig::default(),
             release: crate::release::ReleaseConfig::default(),
+            admin: AdminConfig::default(),
             source: None,
         }
     }
@@ -432,6 +450,14 @@ impl Config {
         self.data_dir.join("store")
     }
 
+    /// The file of operator tokens.
+    pub fn operators_file(&self) -> PathBuf {
+        self.admin
+            .operators_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(crate::operator::OPERATORS_FILE))
+    }
+
     /// Directory of the exchange log.
     pub fn audit_dir(&self) -> PathBuf {
         self.audit
@@ -453,6 +479,8 @@ impl Config {
         self.tls.client_trust_anchors.iter_mut().for_each(resolve);
         self.audit.dir.iter_mut().for_each(resolve);
         self.audit.content_dir.iter_mut().for_each(resolve);
+        self.admin.operator_trust_anchors.iter_mut().for_each(resolve);
+        self.admin.operators_file.iter_mut().for_each(resolve);
         self.trust.resolve_paths(base);
     }
 

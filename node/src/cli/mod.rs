@@ -19,6 +19,7 @@ mod demo;
 mod dev_pki;
 mod generate;
 mod load;
+mod operator;
 mod profiles;
 mod query;
 mod release;
@@ -66,6 +67,8 @@ enum Command {
     Console(console::ConsoleArgs),
     /// Operator: the manual release queue of the running node (list, show, approve, reject)
     Release(release::ReleaseArgs),
+    /// Operator tokens for the admin listener when it is reachable from other machines
+    Operator(operator::OperatorArgs),
     /// The exchange log: verify it, show a conversation, export a period, prove entries
     Audit(audit::AuditArgs),
     /// Development CA, TLS certificates and DID keys for node, issuer and consumers (never production)
@@ -102,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(args) => backup::run(&config, args),
         Command::Profiles(args) => profiles::run(&config, args),
         Command::Release(args) => release::run(&config, args),
+        Command::Operator(args) => operator::run(&config, args),
         Command::Audit(args) => audit::run(&config, args),
         Command::Console(args) => console::run(&config, args),
         Command::DevPki(args) => dev_pki::run(&config, args),

@@ -1,11 +1,15 @@
 //! `kikv release list|show|approve|reject`: the operator's side of the manual release queue,
 //! through the admin listener of the running node (the queue lives in that process).
 
+use std::path::PathBuf;
+
 use anyhow::Context;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::PrivateKeyDer;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::http::admin::AdminClient;
+use crate::http::admin_client::AdminClient;
 use crate::http::release::{DecisionBody, ItemWithPreview};
 use crate::release::ItemView;
 
@@ -14,6 +18,67 @@ use crate::release::ItemView;
 pub struct ReleaseArgs {
     #[command(subcommand)]
     command: ReleaseCommand,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+/// A node on another machine, reached on its admin listener over HTTPS.
+#[derive(Debug, clap::Args)]
+struct Remote {
+    /// The admin listener of a node on another machine, `https://HOST:PORT`; sign in with an
+    /// operator token in the environment variable KIKV_OPERATOR_TOKEN, or with
+    /// --operator-cert [default: the node serving the data directory]
+    #[arg(long, value_name = "URL", global = true)]
+    admin_url: Option<String>,
+    /// The authority (PEM) that issued that node's TLS certificate
+    #[arg(long, value_name = "PEM", global = true, requires = "admin_url")]
+    admin_ca: Option<PathBuf>,
+    /// Your operator client certificate (PEM, leaf first), with --operator-key
+    #[arg(long, value_name = "PEM", global = true, requires_all = ["admin_url", "operator_key"])]
+    operator_cert: Option<PathBuf>,
+    /// The private key (PEM) of --operator-cert
+    #[arg(long, value_name = "PEM", global = true, requires = "operator_cert")]
+    operator_key: Option<PathBuf>,
+}
+
+/// The environment variable holding an operator token for `--admin-url`; not a flag, so the
+/// token never shows in the process list or the shell history.
+pub const OPERATOR_TOKEN_VARIABLE: &str = "KIKV_OPERATOR_TOKEN";
+
+impl Remote {
+    /// The client for the node this command talks to.
+    fn client(self, config: &Config) -> anyhow::Result<AdminClient> {
+        let Some(url) = self.admin_url else {
+            return AdminClient::for_data_dir(&config.data_dir).with_context(|| {
+                format!(
+                    "no running node serves {}: the release queue is kept by `kikv serve`",
+                    config.data_dir.display()
+                )
+            });
+        };
+        let ca = self
+            .admin_ca
+            .context("--admin-url needs --admin-ca, the authority of the node's certificate")?;
+        let roots = crate::http::tls::trust_anchors(&[ca], true)?;
+        let identity = match (self.operator_cert, self.operator_key) {
+            (Some(cert), Some(key)) => Some((
+                crate::http::tls::read_certificates(&cert)?,
+                PrivateKeyDer::from_pem_file(&key)
+                    .with_context(|| format!("cannot read the key {}", key.display()))?,
+            )),
+            _ => None,
+        };
+        let token = std::env::var(OPERATOR_TOKEN_VARIABLE)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        if token.is_none() && identity.is_none() {
+            anyhow::bail!(
+                "--admin-url: sign in with an operator token in {OPERATOR_TOKEN_VARIABLE} \
+                 (`kikv operator add` on the node) or with --operator-cert and --operator-key"
+            );
+        }
+        AdminClient::remote(&url, roots, token, identity).map_err(anyhow::Error::msg)
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -56,27 +121,21 @@ enum ReleaseCommand {
 
 #[derive(Debug, clap::Args)]
 struct Operator {
-    /// Who decides, as logged [default: the OS user from $USER]
+    /// Who decides, as logged, when signed in with the node's own ticket [default: the OS user
+    /// from $USER]; an operator token or certificate names its own operator
     #[arg(long, env = "USER", value_name = "NAME")]
     operator: Option<String>,
 }
 
 impl Operator {
-    fn name(self) -> anyhow::Result<String> {
-        self.operator
-            .filter(|o| !o.trim().is_empty())
-            .context("no operator: give --operator NAME (USER is not set)")
+    fn name(self) -> String {
+        self.operator.unwrap_or_default()
     }
 }
 
 /// Runs the subcommand against the node serving `config.data_dir`.
 pub fn run(config: &Config, args: ReleaseArgs) -> anyhow::Result<()> {
-    let node = AdminClient::for_data_dir(&config.data_dir).with_context(|| {
-        format!(
-            "no running node serves {}: the release queue is kept by `kikv serve`",
-            config.data_dir.display()
-        )
-    })?;
+    let node = args.remote.client(config)?;
     match args.command {
         ReleaseCommand::List { json } => {
             let reply: Value = call(node.get("/admin/release"))?;
@@ -102,12 +161,12 @@ pub fn run(config: &Config, args: ReleaseArgs) -> anyhow::Result<()> {
             id,
             reason,
             operator,
-        } => decide(&node, &id, "approve", operator.name()?, reason)?,
+        } => decide(&node, &id, "approve", operator.name(), reason)?,
         ReleaseCommand::Reject {
             id,
             reason,
             operator,
-        } => decide(&node, &id, "reject", operator.name()?, Some(reason))?,
+        } => decide(&node, &id, "reject", operator.name(), Some(reason))?,
     }
     Ok(())
 }

@@ -8,6 +8,8 @@ use crate::config::Config;
 
 use crate::credential::did::DidDocument;
 use crate::http::admin::{self, AdminState, AdminTicket};
+use crate::operator::Operators;
+use sha2::Digest as _;
 use crate::http::console::ConsoleState;
 use crate::http::{self, AppState};
 use crate::profile::Registry;
@@ -25,13 +27,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     http::tls::install_crypto_provider();
     let tls = http::tls::server_config(&config.tls, config.dev_mode)?;
-    if !config.listen.admin_address.ip().is_loopback() {
-        anyhow::bail!(
-            "listen.admin_address {} is not a loopback address; the admin listener has no \
-             TLS yet and must stay on this machine",
-            config.listen.admin_address
-        );
-    }
+    let admin_tls = admin_tls(config)?;
     let store = Arc::new(
         NodeStore::open(&config.store_dir())?
             .with_guard(crate::store::EvaluationGuard::from(&config.store)),
@@ -44,6 +40,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         load_lock: Arc::default(),
         console: ConsoleState::new(config, Arc::new(profiles.clone()), None),
         exchange: None,
+        operators: Operators::at(&config.operators_file()),
     };
     // The node key is read once: it is published in the DID document and signs answers and
     // log checkpoints. Without one the node serves its catalogue but not the exchange.
@@ -82,22 +79,26 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen.admin_address))?;
         let shutdown = shutdown_signal().context("cannot install the signal handlers")?;
-        let ticket = AdminTicket::new(admin.local_addr()?);
+        let fingerprint = admin_tls.as_ref().map(|(_, fingerprint)| fingerprint.clone());
+        let ticket = AdminTicket::new(admin.local_addr()?, fingerprint);
         ticket.write(&config.data_dir).with_context(|| {
             format!(
                 "cannot write the admin ticket in {}",
                 config.data_dir.display()
             )
         })?;
-        admin_state.token = Arc::new(ticket.token);
+        admin_state.token = Arc::new(ticket.token.clone());
         let address = listener.local_addr()?;
         announce(&format!(
             "kikv: listening on https://{address} (mutual TLS)"
         ));
-        announce(&format!(
-            "kikv: admin listener on http://{} (loopback)",
-            ticket.address
-        ));
+        announce(&match admin_tls {
+            None => format!("kikv: admin listener on {} (loopback)", ticket.base_url()),
+            Some(_) => format!(
+                "kikv: admin listener on https://{} (TLS; operator token or certificate)",
+                config.listen.admin_address
+            ),
+        });
         let (stop, stopped) = tokio::sync::watch::channel(());
         let delivery_task = exchange.clone().map(|exchange| {
             let mut delivery_stopped = stopped.clone();
@@ -113,11 +114,14 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         });
         let mut admin_stopped = stopped.clone();
         let admin_task = tokio::spawn(async move {
-            axum::serve(admin, admin::admin_app(admin_state))
-                .with_graceful_shutdown(async move {
-                    let _ = admin_stopped.changed().await;
-                })
-                .await
+            let stopped = async move {
+                let _ = admin_stopped.changed().await;
+            };
+            let app = admin::admin_app(admin_state);
+            match admin_tls {
+                Some((tls, _)) => http::tls::serve(admin, tls, app, stopped).await,
+                None => axum::serve(admin, app).with_graceful_shutdown(stopped).await,
+            }
         });
         http::tls::serve(listener, tls, http::app(state), shutdown).await?;
         drop(stop);
@@ -134,6 +138,26 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         announce("kikv: stopped");
         Ok(())
     })
+}
+
+/// The admin listener's TLS configuration and the node certificate's SHA-256 when it is bound
+/// away from loopback; `None` on loopback, where it speaks plain HTTP to this machine only.
+fn admin_tls(
+    config: &Config,
+) -> anyhow::Result<Option<(Arc<rustls::ServerConfig>, String)>> {
+    if config.listen.admin_address.ip().is_loopback() {
+        return Ok(None);
+    }
+    let tls = http::tls::admin_server_config(
+        &config.tls,
+        &config.admin.operator_trust_anchors,
+        config.dev_mode,
+    )
+    .context("cannot set up TLS for the admin listener")?;
+    let (chain, _) = http::tls::node_identity(&config.tls, config.dev_mode)?;
+    let leaf = chain.first().context("tls.certificate holds no certificate")?;
+    let fingerprint = hex::encode(sha2::Sha256::digest(leaf.as_ref()));
+    Ok(Some((tls, fingerprint)))
 }
 
 /// Reads the profiles; a node never serves with a profile it could not check.

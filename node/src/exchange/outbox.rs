@@ -9,7 +9,6 @@
 //! back as a [`DeliveryReport`] so the caller can write it to the exchange log.
 
 use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -236,19 +235,11 @@ impl Outbox {
 
     fn write(&self, entry: &OutboxEntry) -> Result<(), OutboxError> {
         let path = self.path(&entry.id);
-        let temporary = self.dir.join(format!("{}.partial", entry.id));
         let bytes = serde_json::to_vec(entry).map_err(|e| OutboxError::Io {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        let write = || -> std::io::Result<()> {
-            let mut file = File::create(&temporary)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            fs::rename(&temporary, &path)?;
-            File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| io_error(&path, &e))
+        crate::durable::replace(&path, &bytes, false).map_err(|e| io_error(&path, &e))
     }
 
     fn remove(&self, id: &str) -> Result<(), OutboxError> {

@@ -102,7 +102,7 @@ pub fn open(
 /// client identity to servers whose certificates chain to the client trust anchors.
 fn open_outbox(config: &Config) -> Result<Outbox, StartError> {
     let (chain, key) = node_identity(&config.tls, config.dev_mode)?;
-    let roots = trust_anchors(&config.tls, config.dev_mode)?;
+    let roots = trust_anchors(&config.tls.client_trust_anchors, config.dev_mode)?;
     let client = DeliveryClient::new(client_config(chain, key, roots).map_err(StartError::Client)?);
     Ok(Outbox::open(
         &config.data_dir.join(OUTBOX_DIR),

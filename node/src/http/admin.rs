@@ -1,20 +1,27 @@
-//! The operator's administration listener: loopback-only plain HTTP, guarded by a bearer token
-//! that the node writes into its data directory at start-up (readable only by the operator's
-//! account). The command line uses it for `load`, `query` and `backup` while a node holds the
-//! store, since only one process can write to a RocksDB database.
+//! The operator's administration listener, guarded by a bearer token that the node writes into
+//! its data directory at start-up (readable only by the operator's account). The command line
+//! uses it for `load`, `query`, `backup` and `release` while a node holds the store, since only
+//! one process can write to a RocksDB database.
+//!
+//! On loopback the listener speaks plain HTTP. Bound to any other address it speaks TLS with
+//! the node's certificate, and a request may also be signed in by an operator token
+//! (`kikv operator add`) or an operator's client certificate (`admin.operator_trust_anchors`);
+//! either names the operator, and that name, not one in a request body, is logged with the
+//! operator's decisions.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::tls::ClientCertificate;
+use crate::operator::{constant_time_eq, Operators};
 use crate::store::{
     parse_read_only, Dataset, LoadReport, LoadRequest, NoProgress, NodeStore, QueryLimits,
 };
@@ -37,6 +44,40 @@ pub struct AdminState {
     pub console: super::console::ConsoleState,
     /// The verified exchange, for the release queue; absent without a node key.
     pub exchange: Option<Arc<crate::exchange::pipeline::Exchange>>,
+    /// The operators whose tokens are accepted besides the node's own.
+    pub operators: Operators,
+}
+
+/// Who an admin request comes from; every request past the sign-in check carries one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminIdentity {
+    /// The node's own token from its ticket: someone on the node's machine who can read the
+    /// data directory. Unnamed, so decisions name their operator in the request.
+    Ticket,
+    /// An operator token, made by `kikv operator add` for this name.
+    Token(String),
+    /// An operator's client certificate, chaining to `admin.operator_trust_anchors`; the name
+    /// is the certificate's common name.
+    Certificate(String),
+}
+
+impl AdminIdentity {
+    /// The operator this identity names, if it names one.
+    pub fn operator(&self) -> Option<&str> {
+        match self {
+            Self::Ticket => None,
+            Self::Token(name) | Self::Certificate(name) => Some(name),
+        }
+    }
+
+    /// How the request was signed in: `ticket`, `token` or `certificate`.
+    pub fn via(&self) -> &'static str {
+        match self {
+            Self::Ticket => "ticket",
+            Self::Token(_) => "token",
+            Self::Certificate(_) => "certificate",
+        }
+    }
 }
 
 /// What a load did, as returned to `kikv load`.
@@ -100,6 +141,7 @@ pub fn admin_app(state: AdminState) -> Router {
         .route("/admin/load", post(load))
         .route("/admin/query", post(query))
         .route("/admin/backup", post(backup))
+        .route("/admin/whoami", get(whoami))
         .merge(super::console::api())
         .merge(super::release::admin_routes())
         .layer(axum::middleware::from_fn_with_state(
@@ -112,26 +154,72 @@ pub fn admin_app(state: AdminState) -> Router {
 
 async fn require_token(
     State(state): State<AdminState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, AdminError> {
+    // A client certificate only comes with the TLS listener, after rustls checked its chain.
+    let certificate = request
+        .extensions()
+        .get::<ClientCertificate>()
+        .and_then(|c| c.0.first().cloned());
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
-        return Err(AdminError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong admin token".into(),
-        ));
-    }
+        .unwrap_or("")
+        .to_owned();
+    let identity = match certificate {
+        Some(leaf) => AdminIdentity::Certificate(common_name(&leaf).ok_or_else(|| {
+            refused("the client certificate names no operator (no common name)")
+        })?),
+        None => signed_in_by_token(&state, presented).await?,
+    };
+    request.extensions_mut().insert(identity);
     Ok(next.run(request).await)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn refused(why: &str) -> AdminError {
+    AdminError(StatusCode::UNAUTHORIZED, why.to_owned())
+}
+
+/// The node's own token, or an operator's.
+async fn signed_in_by_token(
+    state: &AdminState,
+    presented: String,
+) -> Result<AdminIdentity, AdminError> {
+    if constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
+        return Ok(AdminIdentity::Ticket);
+    }
+    if !presented.starts_with(crate::operator::TOKEN_PREFIX) {
+        return Err(refused("missing or wrong admin token"));
+    }
+    let operators = state.operators.clone();
+    let found = blocking(move || {
+        operators
+            .authenticate(&presented)
+            .map_err(|e| AdminError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    })
+    .await?;
+    found
+        .map(AdminIdentity::Token)
+        .ok_or_else(|| refused("missing or wrong admin token"))
+}
+
+/// The subject's common name of a certificate, trimmed; `None` without a usable one.
+fn common_name(certificate: &[u8]) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(certificate).ok()?;
+    let name = parsed.subject().iter_common_name().next()?.as_str().ok()?.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// `GET /admin/whoami`: how the request was signed in and which operator it names, so the
+/// console can greet a certificate holder without asking for a token.
+async fn whoami(Extension(identity): Extension<AdminIdentity>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "operator": identity.operator(),
+        "via": identity.via(),
+    }))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -189,126 +277,56 @@ async fn backup(
 /// `data_dir/admin.token`, readable by the owner only, removed when the node stops.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdminTicket {
-    /// The address the admin listener is bound to.
+    /// The address to reach the admin listener at from the node's machine.
     pub address: std::net::SocketAddr,
     /// The bearer token.
     pub token: String,
+    /// When the listener speaks TLS (it is not on loopback): the lower-case hex SHA-256 of the
+    /// node's certificate, which a client on the same machine trusts exactly, whatever names
+    /// the certificate holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_sha256: Option<String>,
 }
 
 impl AdminTicket {
-    /// A fresh random token for a listener bound to `address`.
-    pub fn new(address: std::net::SocketAddr) -> Self {
+    /// A fresh random token for a listener bound to `bound`. An unspecified address (`0.0.0.0`,
+    /// `::`) is reached through loopback of the same family.
+    pub fn new(bound: std::net::SocketAddr, certificate_sha256: Option<String>) -> Self {
+        let mut address = bound;
+        if bound.ip().is_unspecified() {
+            address.set_ip(match bound {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
         let bytes: [u8; 32] = rand::random();
         Self {
             address,
             token: hex::encode(bytes),
+            certificate_sha256,
         }
+    }
+
+    /// The ticket of the node serving `data_dir`, if one has written it.
+    pub fn read(data_dir: &Path) -> Result<Self, String> {
+        let file = data_dir.join(TOKEN_FILE);
+        let text = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| format!("{} is not an admin ticket: {e}", file.display()))
+    }
+
+    /// `http://ADDRESS` on loopback, `https://ADDRESS` otherwise.
+    pub fn base_url(&self) -> String {
+        let scheme = match self.certificate_sha256 {
+            Some(_) => "https",
+            None => "http",
+        };
+        format!("{scheme}://{}", self.address)
     }
 
     /// Writes the ticket into `data_dir`, readable by the owner only.
     pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
-        let file = data_dir.join(TOKEN_FILE);
-        let _ = std::fs::remove_file(&file);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        std::io::Write::write_all(&mut options.open(&file)?, &json)
-    }
-}
-
-/// A blocking client for the admin listener of the node that holds the store.
-pub struct AdminClient {
-    address: std::net::SocketAddr,
-    token: String,
-}
-
-impl AdminClient {
-    /// The client for the node whose ticket is in `data_dir`, if a node has written one.
-    pub fn for_data_dir(data_dir: &Path) -> Option<Self> {
-        let text = std::fs::read(data_dir.join(TOKEN_FILE)).ok()?;
-        let ticket: AdminTicket = serde_json::from_slice(&text).ok()?;
-        Some(Self {
-            address: ticket.address,
-            token: ticket.token,
-        })
-    }
-
-    /// POSTs `body` as JSON to `path`; returns the response body, or the node's one-line error.
-    pub fn post<T: Serialize>(&self, path: &str, body: &T) -> Result<Vec<u8>, String> {
-        let json = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-        self.block_on(hyper::Method::POST, path, json)
-    }
-
-    /// GETs `path`; returns the response body, or the node's one-line error.
-    pub fn get(&self, path: &str) -> Result<Vec<u8>, String> {
-        self.block_on(hyper::Method::GET, path, Vec::new())
-    }
-
-    fn block_on(
-        &self,
-        method: hyper::Method,
-        path: &str,
-        json: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime.block_on(self.send(method, path, json))
-    }
-
-    async fn send(
-        &self,
-        method: hyper::Method,
-        path: &str,
-        json: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
-        use http_body_util::{BodyExt, Full};
-        let unreachable = |e: &dyn std::fmt::Display| {
-            format!(
-                "the running node's admin listener at {} did not answer: {e}",
-                self.address
-            )
-        };
-        let stream = tokio::net::TcpStream::connect(self.address)
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| unreachable(&e))?;
-        tokio::spawn(connection);
-        let request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, self.address.to_string())
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(bytes::Bytes::from(json)))
-            .map_err(|e| e.to_string())?;
-        // Loads of large files take long; the node enforces its own limits.
-        let response =
-            tokio::time::timeout(Duration::from_secs(24 * 3600), sender.send_request(request))
-                .await
-                .map_err(|e| unreachable(&e))?
-                .map_err(|e| unreachable(&e))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| unreachable(&e))?
-            .to_bytes()
-            .to_vec();
-        if status.is_success() {
-            return Ok(body);
-        }
-        let message = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| format!("the node answered {status}"));
-        Err(message)
+        crate::durable::replace(&data_dir.join(TOKEN_FILE), &json, true)
     }
 }

@@ -2,6 +2,7 @@
 //! mutual TLS by [`tls::serve`].
 
 pub mod admin;
+pub mod admin_client;
 pub mod console;
 pub mod exchange;
 pub mod release;

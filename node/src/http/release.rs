@@ -9,6 +9,9 @@
 //! - `POST /admin/release/{id}/approve` with `{"operator", "reason"?}`: 200 and the item;
 //! - `POST /admin/release/{id}/reject` with `{"operator", "reason"}`: 200 and the item.
 //!
+//! An operator signed in by token or certificate decides under that name; `operator` in the
+//! body counts only with the node's own token.
+//!
 //! Consumer: `GET /api/verifiedsparql/{thread_id}`: 202 while pending, then the signed answer
 //! or error report once; bound to the consumer of the client certificate, as the request was.
 
@@ -17,11 +20,11 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::admin::AdminState;
+use super::admin::{AdminIdentity, AdminState};
 use super::exchange::response;
 use super::tls::ClientCertificate;
 use super::AppState;
@@ -110,29 +113,33 @@ fn decision(body: &Bytes) -> DecisionBody {
 
 async fn approve(
     State(state): State<AdminState>,
+    Extension(identity): Extension<AdminIdentity>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ItemView>, ApiError> {
     let body = decision(&body);
-    let item = release::approve(
-        exchange(&state)?,
-        &id,
-        &body.operator,
-        body.reason.as_deref(),
-    )
-    .await?;
+    let operator = decider(&identity, &body);
+    let item = release::approve(exchange(&state)?, &id, operator, body.reason.as_deref()).await?;
     Ok(Json(item.view()))
 }
 
 async fn reject(
     State(state): State<AdminState>,
+    Extension(identity): Extension<AdminIdentity>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ItemView>, ApiError> {
     let body = decision(&body);
+    let operator = decider(&identity, &body);
     let reason = body.reason.as_deref().unwrap_or("");
-    let item = release::reject(exchange(&state)?, &id, &body.operator, reason).await?;
+    let item = release::reject(exchange(&state)?, &id, operator, reason).await?;
     Ok(Json(item.view()))
+}
+
+/// Who decides: the operator the sign-in names (a token or certificate), whatever the body
+/// says; only a request with the node's own, unnamed token names its operator in the body.
+fn decider<'a>(identity: &'a AdminIdentity, body: &'a DecisionBody) -> &'a str {
+    identity.operator().unwrap_or(&body.operator)
 }
 
 /// `GET /api/verifiedsparql/{thread_id}` on the mutual-TLS listener, bound to the consumer of

@@ -40,6 +40,9 @@ pub enum TlsSetupError {
     /// rustls refused the material.
     #[error("TLS configuration refused: {0}")]
     Rustls(String),
+    /// An operator trust anchor is also a consumer trust anchor.
+    #[error("{0}: an operator trust anchor must not also be in tls.client_trust_anchors, or every consumer could sign in as an operator")]
+    OperatorAnchorTrustsConsumers(PathBuf),
     /// A certificate of the development PKI outside dev mode.
     #[error("{0}: is a development certificate made by `kikv dev-pki`; it is trusted only with dev_mode = true")]
     Development(PathBuf),
@@ -110,11 +113,11 @@ pub fn node_identity(
     Ok((chain, key))
 }
 
-/// The configured client trust anchors as a root store; the development CA is refused unless
+/// Certificate authorities (PEM files) as a root store; the development CA is refused unless
 /// `dev_mode`.
-pub fn trust_anchors(tls: &TlsConfig, dev_mode: bool) -> Result<RootCertStore, TlsSetupError> {
+pub fn trust_anchors(anchors: &[PathBuf], dev_mode: bool) -> Result<RootCertStore, TlsSetupError> {
     let mut roots = RootCertStore::empty();
-    for anchor in &tls.client_trust_anchors {
+    for anchor in anchors {
         let certificates = read_certificates(anchor)?;
         check_development(anchor, &certificates, dev_mode)?;
         for certificate in certificates {
@@ -137,13 +140,55 @@ pub fn server_config(tls: &TlsConfig, dev_mode: bool) -> Result<Arc<ServerConfig
     if tls.client_trust_anchors.is_empty() {
         return Err(TlsSetupError::Missing("tls.client_trust_anchors"));
     }
-    let roots = trust_anchors(tls, dev_mode)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let roots = trust_anchors(&tls.client_trust_anchors, dev_mode)?;
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+    with_identity(tls, dev_mode, verifier)
+}
+
+/// The admin listener's TLS when it is bound away from loopback: our certificate, and client
+/// certificates optional, but when presented required to chain to an operator trust anchor.
+/// Those anchors must not be consumer anchors: a consumer's certificate must never sign in an
+/// operator.
+pub fn admin_server_config(
+    tls: &TlsConfig,
+    operator_anchors: &[PathBuf],
+    dev_mode: bool,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let verifier = if operator_anchors.is_empty() {
+        WebPkiClientVerifier::no_client_auth()
+    } else {
+        let mut consumers = Vec::new();
+        for anchor in &tls.client_trust_anchors {
+            consumers.extend(read_certificates(anchor)?);
+        }
+        for anchor in operator_anchors {
+            if read_certificates(anchor)?.iter().any(|c| consumers.contains(c)) {
+                return Err(TlsSetupError::OperatorAnchorTrustsConsumers(anchor.clone()));
+            }
+        }
+        let roots = trust_anchors(operator_anchors, dev_mode)?;
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
+    };
+    with_identity(tls, dev_mode, verifier)
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server configuration presenting the node's certificate, with `verifier` for clients.
+fn with_identity(
+    tls: &TlsConfig,
+    dev_mode: bool,
+    verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let (chain, key) = node_identity(tls, dev_mode)?;
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
         .with_client_cert_verifier(verifier)

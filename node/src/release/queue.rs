@@ -4,8 +4,7 @@
 //! for an answer in their HTTP response.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -147,16 +146,8 @@ impl ReleaseQueue {
     /// [`ReleaseQueue::save`].
     pub fn save_blocking(&self, item: &ReleaseItem) -> Result<(), ReleaseError> {
         let path = self.dir.join(format!("{}.json", item.id));
-        let temporary = self.dir.join(format!("{}.partial", item.id));
         let bytes = serde_json::to_vec_pretty(item).map_err(|e| io_error(&path, &e))?;
-        let write = || -> std::io::Result<()> {
-            let mut file = File::create(&temporary)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            fs::rename(&temporary, &path)?;
-            File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| io_error(&path, &e))?;
+        crate::durable::replace(&path, &bytes, false).map_err(|e| io_error(&path, &e))?;
         lock(&self.items).insert(item.id.clone(), item.clone());
         Ok(())
     }

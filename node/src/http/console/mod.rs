@@ -22,7 +22,7 @@ use axum::{Json, Router};
 
 use crate::audit::{AuditError, AuditLog, ContentError};
 use crate::config::Config;
-use crate::http::admin::{AdminState, AdminTicket, TOKEN_FILE};
+use crate::http::admin::{AdminState, AdminTicket};
 use crate::profile::Registry;
 
 pub use log::{LogStatus, ReceiptView, ThreadSummary, ThreadView};
@@ -184,21 +184,18 @@ pub fn api() -> Router<AdminState> {
 }
 
 /// The console's address with the token of the node whose admin ticket is in `data_dir`:
-/// `http://ADDRESS/console/#token=TOKEN`. The token is in the fragment, which browsers never
+/// `http(s)://ADDRESS/console/#token=TOKEN`. The token is in the fragment, which browsers never
 /// send to a server.
 pub fn console_url(data_dir: &Path) -> Result<String, String> {
-    let file = data_dir.join(TOKEN_FILE);
-    let text = std::fs::read(&file).map_err(|e| {
+    let ticket = AdminTicket::read(data_dir).map_err(|e| {
         format!(
-            "no running node for {}: cannot read {} ({e}); start it with `kikv serve`",
-            data_dir.display(),
-            file.display()
+            "no running node for {}: {e}; start it with `kikv serve`",
+            data_dir.display()
         )
     })?;
-    let ticket: AdminTicket = serde_json::from_slice(&text)
-        .map_err(|e| format!("{} is not an admin ticket: {e}", file.display()))?;
     Ok(format!(
-        "http://{}/console/#token={}",
-        ticket.address, ticket.token
+        "{}/console/#token={}",
+        ticket.base_url(),
+        ticket.token
     ))
 }

@@ -126,6 +126,9 @@ const LANG_KEY = "kikv.console.lang";
 const OPERATOR_KEY = "kikv.console.operator";
 
 let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "nl";
+// How the node signed this browser in (`GET /admin/whoami`): `{operator, via}`. An operator
+// token or client certificate names the operator, who then decides under that name only.
+let identity = null;
 // A message for the page the next navigation shows (the navigation clears the status line).
 let flash = null;
 
@@ -191,7 +194,9 @@ class ApiError extends Error {
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
 async function api(path, options) {
-  const headers = { Authorization: `Bearer ${token()}`, Accept: "application/json" };
+  const headers = { Accept: "application/json" };
+  // Without a token the browser may still be signed in by its client certificate.
+  if (token()) headers.Authorization = `Bearer ${token()}`;
   const init = { method: "GET", headers, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" };
   if (options && options.body !== undefined) {
     init.method = options.method || "POST";
@@ -235,6 +240,7 @@ function page(titleKey, ...content) {
 function failed(error) {
   if (error instanceof ApiError && error.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
+    identity = null;
     signIn("token.wrongTitle", "token.wrong");
     return;
   }
@@ -264,6 +270,7 @@ function signIn(titleKey, textKey) {
     event.preventDefault();
     if (input.value.trim() === "") return;
     sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    identity = null;
     location.hash = "#/release";
     route();
   } }, h("label", { for: "token-input" }, t("token.paste")), input, h("button", { type: "submit", class: "primary" }, t("token.use")));
@@ -323,8 +330,9 @@ function resultsTable(result) {
 
 async function releaseItem(id) {
   const item = await api(`/admin/release/${encodeURIComponent(id)}`);
-  const operator = h("input", { type: "text", id: "operator", autocomplete: "name", value: localStorage.getItem(OPERATOR_KEY) || "" });
-  operator.addEventListener("change", () => localStorage.setItem(OPERATOR_KEY, operator.value.trim()));
+  const named = identity && identity.operator;
+  const operator = h("input", { type: "text", id: "operator", autocomplete: "name", value: named || localStorage.getItem(OPERATOR_KEY) || "", readOnly: Boolean(named) });
+  if (!named) operator.addEventListener("change", () => localStorage.setItem(OPERATOR_KEY, operator.value.trim()));
   const decide = async (verb, reason) => {
     const name = operator.value.trim();
     if (name === "") {
@@ -332,7 +340,7 @@ async function releaseItem(id) {
       operator.focus();
       return false;
     }
-    localStorage.setItem(OPERATOR_KEY, name);
+    if (!named) localStorage.setItem(OPERATOR_KEY, name);
     const body = { operator: name };
     if (reason) body.reason = reason;
     await api(`/admin/release/${encodeURIComponent(id)}/${verb}`, { body });
@@ -546,9 +554,15 @@ async function profiles() {
 
 async function route() {
   translateStatic();
-  if (!token()) {
-    signIn("token.missingTitle", "token.missing");
-    return;
+  if (!identity) {
+    try {
+      identity = await api("/admin/whoami");
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) { failed(error); return; }
+      signIn(token() ? "token.wrongTitle" : "token.missingTitle", token() ? "token.wrong" : "token.missing");
+      if (token()) sessionStorage.removeItem(TOKEN_KEY);
+      return;
+    }
   }
   const [, name = "release", arg] = location.hash.replace(/^#/, "").split("/");
   const id = arg === undefined ? undefined : decodeURIComponent(arg);
@@ -574,6 +588,7 @@ function takeTokenFromFragment() {
   const match = location.hash.match(/(?:^#|&)token=([0-9A-Za-z_-]+)/);
   if (!match) return;
   sessionStorage.setItem(TOKEN_KEY, match[1]);
+  identity = null;
   // Out of the address bar and the history: the fragment held a secret.
   history.replaceState(null, "", `${location.pathname}#/release`);
 }

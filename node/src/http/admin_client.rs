@@ -1,0 +1,263 @@
+//! The command line's client for a node's admin listener: the node serving the local data
+//! directory (found through its ticket), or a node on another machine reached over HTTPS by an
+//! operator with a token or a client certificate.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::header;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::admin::AdminTicket;
+
+/// How to reach an admin listener over TLS.
+#[derive(Clone)]
+struct Tls {
+    config: Arc<ClientConfig>,
+    server_name: ServerName<'static>,
+}
+
+/// A blocking client for a node's admin listener.
+pub struct AdminClient {
+    /// `HOST:PORT`, to connect to and to name in the `Host` header.
+    authority: String,
+    token: Option<String>,
+    tls: Option<Tls>,
+}
+
+/// An operator's client certificate chain (leaf first) and its key.
+pub type OperatorIdentity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+impl AdminClient {
+    /// The client for the node whose ticket is in `data_dir`, if a node has written one. A
+    /// listener with TLS is trusted by the certificate fingerprint in the ticket.
+    pub fn for_data_dir(data_dir: &Path) -> Option<Self> {
+        let ticket = AdminTicket::read(data_dir).ok()?;
+        let tls = ticket.certificate_sha256.as_ref().and_then(|fingerprint| {
+            let config = tls_builder()
+                .ok()?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Pinned::new(fingerprint)))
+                .with_no_client_auth();
+            Some(Tls {
+                config: Arc::new(config),
+                server_name: ServerName::IpAddress(ticket.address.ip().into()),
+            })
+        });
+        if ticket.certificate_sha256.is_some() && tls.is_none() {
+            return None;
+        }
+        Some(Self {
+            authority: ticket.address.to_string(),
+            token: Some(ticket.token),
+            tls,
+        })
+    }
+
+    /// The client for the admin listener at `url` (`https://HOST:PORT`), whose certificate
+    /// must chain to `roots` and name HOST, signing in with an operator `token`, a client
+    /// `identity`, or both.
+    pub fn remote(
+        url: &str,
+        roots: RootCertStore,
+        token: Option<String>,
+        identity: Option<OperatorIdentity>,
+    ) -> Result<Self, String> {
+        let authority = url
+            .strip_prefix("https://")
+            .ok_or_else(|| format!("{url}: the admin listener of another machine is https://HOST:PORT"))?
+            .trim_end_matches('/');
+        let host = match authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => host,
+            _ => return Err(format!("{url}: give the port, https://HOST:PORT")),
+        };
+        let server_name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+            .map_err(|e| format!("{url}: {e}"))?;
+        let builder = tls_builder()?.with_root_certificates(roots);
+        let config = match identity {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("operator certificate: {e}"))?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok(Self {
+            authority: authority.to_owned(),
+            token,
+            tls: Some(Tls {
+                config: Arc::new(config),
+                server_name,
+            }),
+        })
+    }
+
+    /// POSTs `body` as JSON to `path`; returns the response body, or the node's one-line error.
+    pub fn post<T: Serialize>(&self, path: &str, body: &T) -> Result<Vec<u8>, String> {
+        let json = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+        self.block_on(hyper::Method::POST, path, json)
+    }
+
+    /// GETs `path`; returns the response body, or the node's one-line error.
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.block_on(hyper::Method::GET, path, Vec::new())
+    }
+
+    fn block_on(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        json: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(self.send(method, path, json))
+    }
+
+    fn unreachable(&self, error: &dyn std::fmt::Display) -> String {
+        format!(
+            "the node's admin listener at {} did not answer: {error}",
+            self.authority
+        )
+    }
+
+    async fn send(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        json: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, &self.authority)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = &self.token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request
+            .body(http_body_util::Full::new(bytes::Bytes::from(json)))
+            .map_err(|e| e.to_string())?;
+        match &self.tls {
+            None => self.exchange(stream, request).await,
+            Some(tls) => {
+                let stream = tokio_rustls::TlsConnector::from(Arc::clone(&tls.config))
+                    .connect(tls.server_name.clone(), stream)
+                    .await
+                    .map_err(|e| self.unreachable(&e))?;
+                self.exchange(stream, request).await
+            }
+        }
+    }
+
+    async fn exchange(
+        &self,
+        stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        request: hyper::Request<http_body_util::Full<bytes::Bytes>>,
+    ) -> Result<Vec<u8>, String> {
+        use http_body_util::BodyExt;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| self.unreachable(&e))?;
+        tokio::spawn(connection);
+        // Loads of large files take long; the node enforces its own limits.
+        let response =
+            tokio::time::timeout(Duration::from_secs(24 * 3600), sender.send_request(request))
+                .await
+                .map_err(|e| self.unreachable(&e))?
+                .map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| self.unreachable(&e))?
+            .to_bytes()
+            .to_vec();
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("the node answered {status}"));
+        Err(message)
+    }
+}
+
+fn tls_builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())
+}
+
+/// Trusts exactly one server certificate, by its SHA-256: the node's own, named in the ticket
+/// it wrote into its data directory. Names are not checked (the client reached the address the
+/// node itself wrote down); the handshake signature is, so only the key's holder passes.
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: String,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl Pinned {
+    fn new(fingerprint: &str) -> Self {
+        Self {
+            fingerprint: fingerprint.to_ascii_lowercase(),
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        }
+    }
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let presented = hex::encode(Sha256::digest(end_entity.as_ref()));
+        if crate::operator::constant_time_eq(presented.as_bytes(), self.fingerprint.as_bytes()) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "the admin listener's certificate is not the one in the node's ticket".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
