@@ -479,7 +479,10 @@ impl Config {
         self.tls.client_trust_anchors.iter_mut().for_each(resolve);
         self.audit.dir.iter_mut().for_each(resolve);
         self.audit.content_dir.iter_mut().for_each(resolve);
-        self.admin.operator_trust_anchors.iter_mut().for_each(resolve);
+        self.admin
+            .operator_trust_anchors
+            .iter_mut()
+            .for_each(resolve);
         self.admin.operators_file.iter_mut().for_each(resolve);
         self.trust.resolve_paths(base);
     }

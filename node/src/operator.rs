@@ -127,7 +127,9 @@ impl Operators {
     fn read(&self) -> Result<OperatorsFile, OperatorError> {
         let bytes = match std::fs::read(&self.file) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OperatorsFile::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(OperatorsFile::default())
+            }
             Err(source) => return Err(self.io(source)),
         };
         serde_json::from_slice(&bytes).map_err(|e| OperatorError::Invalid {
@@ -137,7 +139,8 @@ impl Operators {
     }
 
     fn write(&self, file: &OperatorsFile) -> Result<(), OperatorError> {
-        let bytes = serde_json::to_vec_pretty(file).map_err(|e| self.io(std::io::Error::other(e)))?;
+        let bytes =
+            serde_json::to_vec_pretty(file).map_err(|e| self.io(std::io::Error::other(e)))?;
         if let Some(parent) = self.file.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| self.io(e))?;
         }
@@ -194,12 +197,18 @@ mod tests {
             operators.authenticate(&anna).unwrap().as_deref(),
             Some("Anna de Vries")
         );
-        assert_eq!(operators.authenticate(&bram).unwrap().as_deref(), Some("Bram"));
+        assert_eq!(
+            operators.authenticate(&bram).unwrap().as_deref(),
+            Some("Bram")
+        );
         assert_eq!(operators.authenticate("kikvop_00").unwrap(), None);
         assert_eq!(operators.authenticate("").unwrap(), None);
         operators.remove("Anna de Vries").unwrap();
         assert_eq!(operators.authenticate(&anna).unwrap(), None);
-        assert_eq!(operators.authenticate(&bram).unwrap().as_deref(), Some("Bram"));
+        assert_eq!(
+            operators.authenticate(&bram).unwrap().as_deref(),
+            Some("Bram")
+        );
     }
 
     #[test]
@@ -227,7 +236,12 @@ mod tests {
             operators.remove("Bram").unwrap_err().to_string(),
             "no operator \"Bram\""
         );
-        let names: Vec<_> = operators.list().unwrap().into_iter().map(|o| o.name).collect();
+        let names: Vec<_> = operators
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
         assert_eq!(names, ["Anna"]);
     }
 

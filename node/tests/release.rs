@@ -9,292 +9,16 @@ mod common;
 mod console_support;
 mod exchange_node;
 mod exchange_support;
+mod release_support;
 
-use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::io::Write as _;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{
-    access_token, https_get, https_get_authorized, https_post, run_in, stderr, stdout,
-    ClientIdentity, Pem, RunningNode,
-};
-use kikv::credential::{create_presentation, NodeKey, PresentationRequest};
-use kikv::exchange::answer::{verify_answer, ExpectedAnswer};
-use kikv::exchange::envelope::new_message_id;
-use kikv::exchange::{gen1, Envelope, Generation};
+use common::{https_get, run_in, stderr, stdout, ClientIdentity, RunningNode};
+use kikv::exchange::gen1;
+use release_support::{activities, entry, post, read, Setup, EXPECTED, PROFILE};
 use serde_json::{json, Value};
-
-const NODE_DID: &str = "did:web:localhost";
-const PROFILE: &str = "https://kik-v.example/profiles/demo";
-
-/// Two people have a contract running on 2024-06-30; the third starts later.
-const DATA: &str = "@prefix onz-g: <http://purl.org/ozo/onz-g#> .\n\
-    @prefix onz-pers: <http://purl.org/ozo/onz-pers#> .\n\
-    @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n\
-    @prefix ex: <https://zorggroep.test/> .\n\
-    ex:c1 a onz-pers:ArbeidsOvereenkomst ; onz-pers:heeftOpdrachtnemer ex:a ; onz-g:startDatum \"2020-01-01\"^^xsd:date .\n\
-    ex:c2 a onz-pers:ArbeidsOvereenkomst ; onz-pers:heeftOpdrachtnemer ex:b ; onz-g:startDatum \"2021-05-01\"^^xsd:date ; onz-g:eindDatum \"2025-01-01\"^^xsd:date .\n\
-    ex:c3 a onz-pers:ArbeidsOvereenkomst ; onz-pers:heeftOpdrachtnemer ex:c ; onz-g:startDatum \"2024-09-01\"^^xsd:date .\n";
-const EXPECTED: &str = "2";
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file)).unwrap()
-}
-
-/// A node directory: PKI, the demo profile made manual with `deadline` (a TOML line), the
-/// configuration with `release.hold_secs = hold`, the data loaded, and the zorgkantoor's
-/// credential for query 1.
-struct Setup {
-    _dir: tempfile::TempDir,
-    pki: PathBuf,
-    credential: String,
-    consumer: NodeKey,
-    identity: Pem,
-    ca: String,
-}
-
-impl Setup {
-    fn new(deadline: &str, hold: u64) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let output = run_in(
-            dir.path(),
-            &["dev-pki", "--out", "pki", "--node-did", NODE_DID],
-        );
-        assert!(output.status.success(), "{}", stderr(&output));
-        let pki = dir.path().join("pki");
-        let profiles = pki.join("profiles");
-        std::fs::create_dir(&profiles).unwrap();
-        let queries = common::repo_root().join("queries");
-        let profile = std::fs::read_to_string(common::repo_root().join("profiles/demo-1.0.toml"))
-            .unwrap()
-            .replace("\"../queries/", &format!("\"{}/", queries.display()))
-            .replace("mode = \"auto\"", &format!("mode = \"manual\"\n{deadline}"));
-        std::fs::write(profiles.join("demo-1.0.toml"), profile).unwrap();
-        let config = format!(
-            "data_dir = \"data\"\n{}\n[listen]\naddress = \"127.0.0.1:0\"\n\
-             admin_address = \"127.0.0.1:0\"\n[profiles]\ndir = \"profiles\"\n\
-             [release]\nhold_secs = {hold}\n",
-            read(&pki, "dev-trust.toml")
-        );
-        std::fs::write(pki.join("kikv.toml"), config).unwrap();
-        std::fs::write(pki.join("hr.ttl"), DATA).unwrap();
-        let output = run_in(
-            &pki,
-            &["load", "hr.ttl", "--graph", "https://zorggroep.test/hr"],
-        );
-        assert!(output.status.success(), "{}", stderr(&output));
-        let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
-        let output = run_in(
-            &pki,
-            &[
-                "credential",
-                "issue",
-                "--profile",
-                PROFILE,
-                "--profile-version",
-                "1.0",
-                "--query-id",
-                "1",
-                "--subject",
-                consumer.did(),
-                "--issuer-key",
-                "dev-beheerorganisatie.jwk.json",
-                "--gen",
-                "1",
-                "--out",
-                "credential.jwt",
-            ],
-        );
-        assert!(output.status.success(), "{}", stderr(&output));
-        Self {
-            credential: read(&pki, "credential.jwt").trim().to_owned(),
-            identity: identity(&pki, "zorgkantoor"),
-            ca: read(&pki, "dev-ca.crt.pem"),
-            consumer,
-            pki,
-            _dir: dir,
-        }
-    }
-
-    /// A gen-1 request envelope for conversation `thread`, with a fresh presentation.
-    fn envelope(&self, thread: &str, reply_url: Option<String>) -> Vec<u8> {
-        let now = chrono::Utc::now().timestamp();
-        let presentation = create_presentation(
-            &self.consumer,
-            &PresentationRequest {
-                audience: NODE_DID.into(),
-                credentials: vec![self.credential.clone()],
-                parameters: [("peildatum".to_owned(), json!("2024-06-30"))].into(),
-                now,
-                lifetime_secs: 300,
-            },
-        )
-        .unwrap();
-        let envelope = Envelope {
-            generation: Generation::One,
-            message_id: new_message_id(),
-            thread_id: thread.into(),
-            from: self.consumer.did().into(),
-            to: NODE_DID.into(),
-            expires_at: Some(now + 300),
-            issued_at: Some(now),
-            reply_url,
-            presentation,
-        };
-        serde_json::to_vec(&gen1::request(&envelope)).unwrap()
-    }
-
-    /// The count in a signed answer document, after checking it with the node's published key.
-    fn verified_count(&self, node: &RunningNode, document: &Value, thread: &str) -> String {
-        let (status, did_document) = https_get(
-            node.address,
-            &self.ca,
-            ClientIdentity::Pem(&self.identity),
-            "/.well-known/did.json",
-            "application/json",
-        )
-        .unwrap();
-        assert_eq!(status, 200);
-        let did_document: Value = serde_json::from_str(&did_document).unwrap();
-        let jws = document["jws"].as_str().unwrap();
-        let verifier = exchange_node::answer_verifier(&did_document, jws);
-        let answer = verify_answer(
-            document,
-            &verifier,
-            &ExpectedAnswer {
-                node_did: NODE_DID.into(),
-                consumer_did: self.consumer.did().into(),
-                thread_id: thread.into(),
-            },
-        )
-        .unwrap();
-        let count = &answer.resultset[0].result["results"]["bindings"][0]["aantal_medewerkers"];
-        count["value"].as_str().unwrap().to_owned()
-    }
-
-    /// An access token of `party` (its key `dev-{party}.jwk.json`) from `node`.
-    fn token(&self, node: &RunningNode, party: &str) -> String {
-        let key = NodeKey::from_file(&self.pki.join(format!("dev-{party}.jwk.json"))).unwrap();
-        let identity = identity(&self.pki, party);
-        access_token(node.address, &self.ca, &identity, &key, NODE_DID)
-    }
-
-    /// `GET /api/verifiedsparql/{thread}` as `party`, with its access token.
-    fn poll(&self, node: &RunningNode, party: &str, thread: &str) -> (u16, Value) {
-        let path = format!("/api/verifiedsparql/{thread}");
-        let token = self.token(node, party);
-        let identity = identity(&self.pki, party);
-        let (status, body) =
-            https_get_authorized(node.address, &self.ca, &identity, &path, &token).unwrap();
-        (status, serde_json::from_str(&body).unwrap())
-    }
-
-    /// A call to the running node's admin listener: status and JSON body.
-    fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let ticket: Value = serde_json::from_str(&read(&self.pki, "data/admin.token")).unwrap();
-        let address = ticket["address"].as_str().unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            ticket["token"].as_str().unwrap(),
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-
-    /// Waits until the queue holds a pending item of `thread`, and returns it.
-    fn pending(&self, thread: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (status, list) = self.admin("GET", "/admin/release", None);
-            assert_eq!(status, 200, "{list}");
-            let found = list["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|i| i["thread_id"] == thread && i["state"] == "pending")
-                .cloned();
-            if let Some(item) = found {
-                return item;
-            }
-            assert!(Instant::now() < deadline, "{thread} was never queued");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The entries of `thread` in the exchange log, as `kikv audit show` prints them.
-    fn log(&self, thread: &str) -> Vec<Value> {
-        let output = run_in(
-            &self.pki,
-            &["audit", "show", &format!("--thread={thread}"), "--json"],
-        );
-        assert!(output.status.success(), "{}", stderr(&output));
-        stdout(&output)
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-
-    /// Waits until the log of `thread` has a `delivered` entry, and returns the log.
-    fn log_when_delivered(&self, thread: &str) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = self.log(thread);
-            if log.iter().any(|e| e["activity"] == "delivered") || Instant::now() > deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-fn identity(pki: &Path, party: &str) -> Pem {
-    Pem {
-        cert: read(pki, &format!("dev-{party}.crt.pem")),
-        key: read(pki, &format!("dev-{party}.key.pem")),
-    }
-}
-
-fn post(node: &RunningNode, setup: &Setup, body: &[u8]) -> (u16, Value) {
-    let authorization = format!("Bearer {}", setup.token(node, "zorgkantoor"));
-    let (status, reply) = https_post(
-        node.address,
-        &setup.ca,
-        &setup.identity,
-        "/api/verifiedsparql",
-        &[
-            ("Content-Type", gen1::MEDIA_TYPE),
-            ("Authorization", authorization.as_str()),
-        ],
-        body,
-    )
-    .unwrap();
-    let reply = serde_json::from_slice(&reply)
-        .unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&reply)));
-    (status, reply)
-}
-
-fn activities(entries: &[Value]) -> Vec<&str> {
-    entries
-        .iter()
-        .map(|e| e["activity"].as_str().unwrap())
-        .collect()
-}
-
-fn entry<'a>(entries: &'a [Value], activity: &str) -> &'a Value {
-    entries
-        .iter()
-        .find(|e| e["activity"] == activity)
-        .unwrap_or_else(|| panic!("no {activity} in {entries:?}"))
-}
 
 #[test]
 fn an_approval_answers_the_held_request_once() {
@@ -673,26 +397,11 @@ fn the_command_line_needs_a_running_node() {
 /// server and as client identity (signed by the development CA; `kikv dev-pki` makes the node's
 /// certificate for serving only), and returns the PKI of a consumer's receiver serving with it.
 fn deliver_with_node_certificate(pki: &Path) -> exchange_support::Pki {
-    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair};
-    let ca_key = KeyPair::from_pem(&read(pki, "dev-ca.key.pem")).unwrap();
-    let issuer = Issuer::from_ca_cert_pem(&read(pki, "dev-ca.crt.pem"), ca_key).unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
+    let node = release_support::replace_node_certificate(pki, &["localhost".to_owned()]);
     let pem = || exchange_support::Pem {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
+        cert: node.cert.clone(),
+        key: node.key.clone(),
     };
-    std::fs::write(pki.join("node-both.crt.pem"), cert.pem()).unwrap();
-    std::fs::write(pki.join("node-both.key.pem"), key.serialize_pem()).unwrap();
-    let config = read(pki, "kikv.toml")
-        .replace("\"dev-node.crt.pem\"", "\"node-both.crt.pem\"")
-        .replace("\"dev-node.key.pem\"", "\"node-both.key.pem\"");
-    std::fs::write(pki.join("kikv.toml"), config).unwrap();
     exchange_support::Pki {
         ca: read(pki, "dev-ca.crt.pem"),
         receiver: pem(),
@@ -811,4 +520,48 @@ fn the_operator_approves_one_request_and_rejects_another_in_the_console() {
 fn admin_address(setup: &Setup) -> String {
     let ticket: Value = serde_json::from_str(&read(&setup.pki, "data/admin.token")).unwrap();
     ticket["address"].as_str().unwrap().to_owned()
+}
+
+/// An operator signed in with their own token (`kikv operator add`) decides under their name:
+/// the console shows it in a read-only field, and the log names them.
+#[test]
+fn an_operator_token_names_the_operator_in_the_console() {
+    use console_support::webdriver::{find_browser, Browser};
+    let Some((chromium, chromedriver)) = find_browser() else {
+        let message = "chromium and chromedriver are not installed";
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        let _ = writeln!(std::io::stderr(), "skipped: {message}");
+        return;
+    };
+    let setup = Setup::new("deadline_hours = 1", 0);
+    let output = run_in(&setup.pki, &["operator", "add", "Bram Jansen"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let token = stdout(&output).trim().to_owned();
+    let node = RunningNode::start(&setup.pki);
+    let (status, reply) = post(&node, &setup, &setup.envelope("thread-bram", None));
+    assert_eq!(status, 202, "{reply}");
+    let id = setup.pending("thread-bram")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let browser = Browser::start(&chromium, &chromedriver);
+    browser.open(&format!(
+        "http://{}/console/#token={token}",
+        admin_address(&setup)
+    ));
+    browser.wait_for("#title", |t| t == "Vrijgave van antwoorden");
+    browser.open(&format!(
+        "http://{}/console/#/release/{id}",
+        admin_address(&setup)
+    ));
+    browser.wait_for("#view", |t| t.contains("aantal_medewerkers"));
+    let field =
+        browser.run("const o = document.getElementById('operator'); return [o.value, o.readOnly];");
+    assert_eq!(field, json!(["Bram Jansen", true]));
+    browser.click(&browser.wait("#approve"));
+    browser.wait(&format!("#decided tr[data-id='{id}']"));
+    assert_eq!(
+        entry(&setup.log("thread-bram"), "released")["operator"],
+        "Bram Jansen"
+    );
 }

@@ -8,13 +8,13 @@ use crate::config::Config;
 
 use crate::credential::did::DidDocument;
 use crate::http::admin::{self, AdminState, AdminTicket};
-use crate::operator::Operators;
-use sha2::Digest as _;
 use crate::http::console::ConsoleState;
 use crate::http::{self, AppState};
+use crate::operator::Operators;
 use crate::profile::Registry;
 use crate::store::NodeStore;
 use crate::store::QueryLimits;
+use sha2::Digest as _;
 
 /// Arguments of `kikv serve`.
 #[derive(Debug, clap::Args)]
@@ -79,7 +79,9 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen.admin_address))?;
         let shutdown = shutdown_signal().context("cannot install the signal handlers")?;
-        let fingerprint = admin_tls.as_ref().map(|(_, fingerprint)| fingerprint.clone());
+        let fingerprint = admin_tls
+            .as_ref()
+            .map(|(_, fingerprint)| fingerprint.clone());
         let ticket = AdminTicket::new(admin.local_addr()?, fingerprint);
         ticket.write(&config.data_dir).with_context(|| {
             format!(
@@ -120,7 +122,11 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
             let app = admin::admin_app(admin_state);
             match admin_tls {
                 Some((tls, _)) => http::tls::serve(admin, tls, app, stopped).await,
-                None => axum::serve(admin, app).with_graceful_shutdown(stopped).await,
+                None => {
+                    axum::serve(admin, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
             }
         });
         http::tls::serve(listener, tls, http::app(state), shutdown).await?;
@@ -142,9 +148,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
 
 /// The admin listener's TLS configuration and the node certificate's SHA-256 when it is bound
 /// away from loopback; `None` on loopback, where it speaks plain HTTP to this machine only.
-fn admin_tls(
-    config: &Config,
-) -> anyhow::Result<Option<(Arc<rustls::ServerConfig>, String)>> {
+fn admin_tls(config: &Config) -> anyhow::Result<Option<(Arc<rustls::ServerConfig>, String)>> {
     if config.listen.admin_address.ip().is_loopback() {
         return Ok(None);
     }
@@ -155,7 +159,9 @@ fn admin_tls(
     )
     .context("cannot set up TLS for the admin listener")?;
     let (chain, _) = http::tls::node_identity(&config.tls, config.dev_mode)?;
-    let leaf = chain.first().context("tls.certificate holds no certificate")?;
+    let leaf = chain
+        .first()
+        .context("tls.certificate holds no certificate")?;
     let fingerprint = hex::encode(sha2::Sha256::digest(leaf.as_ref()));
     Ok(Some((tls, fingerprint)))
 }

@@ -169,12 +169,13 @@ async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("")
         .to_owned();
-    let identity = match certificate {
-        Some(leaf) => AdminIdentity::Certificate(common_name(&leaf).ok_or_else(|| {
-            refused("the client certificate names no operator (no common name)")
-        })?),
-        None => signed_in_by_token(&state, presented).await?,
-    };
+    let identity =
+        match certificate {
+            Some(leaf) => AdminIdentity::Certificate(common_name(&leaf).ok_or_else(|| {
+                refused("the client certificate names no operator (no common name)")
+            })?),
+            None => signed_in_by_token(&state, presented).await?,
+        };
     request.extensions_mut().insert(identity);
     Ok(next.run(request).await)
 }
@@ -209,7 +210,13 @@ async fn signed_in_by_token(
 /// The subject's common name of a certificate, trimmed; `None` without a usable one.
 fn common_name(certificate: &[u8]) -> Option<String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(certificate).ok()?;
-    let name = parsed.subject().iter_common_name().next()?.as_str().ok()?.trim();
+    let name = parsed
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .trim();
     (!name.is_empty()).then(|| name.to_owned())
 }
 
@@ -310,7 +317,8 @@ impl AdminTicket {
     /// The ticket of the node serving `data_dir`, if one has written it.
     pub fn read(data_dir: &Path) -> Result<Self, String> {
         let file = data_dir.join(TOKEN_FILE);
-        let text = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let text =
+            std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         serde_json::from_slice(&text)
             .map_err(|e| format!("{} is not an admin ticket: {e}", file.display()))
     }

@@ -71,7 +71,9 @@ impl AdminClient {
     ) -> Result<Self, String> {
         let authority = url
             .strip_prefix("https://")
-            .ok_or_else(|| format!("{url}: the admin listener of another machine is https://HOST:PORT"))?
+            .ok_or_else(|| {
+                format!("{url}: the admin listener of another machine is https://HOST:PORT")
+            })?
             .trim_end_matches('/');
         let host = match authority.rsplit_once(':') {
             Some((host, port)) if port.parse::<u16>().is_ok() => host,

@@ -164,7 +164,10 @@ pub fn admin_server_config(
             consumers.extend(read_certificates(anchor)?);
         }
         for anchor in operator_anchors {
-            if read_certificates(anchor)?.iter().any(|c| consumers.contains(c)) {
+            if read_certificates(anchor)?
+                .iter()
+                .any(|c| consumers.contains(c))
+            {
                 return Err(TlsSetupError::OperatorAnchorTrustsConsumers(anchor.clone()));
             }
         }

@@ -320,7 +320,20 @@ pub fn https_post(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(u16, Vec<u8>), String> {
-    let mut head = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\n");
+    let request = ("POST", path, headers, body);
+    https_request(address, ca, ClientIdentity::Pem(identity), request)
+}
+
+/// Sends `(method, path, headers, body)` over TLS to `address`, trusting `ca`, presenting
+/// `identity` (or none); returns the status and body, or the error text when the connection
+/// is refused.
+pub fn https_request(
+    address: std::net::SocketAddr,
+    ca: &str,
+    identity: ClientIdentity<'_>,
+    (method, path, headers, body): (&str, &str, &[(&str, &str)], &[u8]),
+) -> Result<(u16, Vec<u8>), String> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -330,7 +343,7 @@ pub fn https_post(
     ));
     let mut request = head.into_bytes();
     request.extend_from_slice(body);
-    let response = tls_round_trip(address, ca, ClientIdentity::Pem(identity), request)?;
+    let response = tls_round_trip(address, ca, identity, request)?;
     split_response(&response)
 }
 
