@@ -66,6 +66,35 @@ pub fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap()
 }
 
+/// Issues the zorgkantoor's generation-1 credential for the demo profile's query 1 with
+/// `kikv credential issue` in `pki`, and returns it.
+pub fn issue_credential(pki: &Path) -> String {
+    let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
+    let output = run_in(
+        pki,
+        &[
+            "credential",
+            "issue",
+            "--profile",
+            PROFILE,
+            "--profile-version",
+            "1.0",
+            "--query-id",
+            "1",
+            "--subject",
+            consumer.did(),
+            "--issuer-key",
+            "dev-beheerorganisatie.jwk.json",
+            "--gen",
+            "1",
+            "--out",
+            "credential.jwt",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    read(pki, "credential.jwt").trim().to_owned()
+}
+
 /// Makes the PKI, the configuration and the data in `dir/pki`, issues the credential, and
 /// returns the directory and the credential.
 pub fn prepare(dir: &Path) -> (std::path::PathBuf, String) {
@@ -93,30 +122,7 @@ pub fn prepare(dir: &Path) -> (std::path::PathBuf, String) {
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
-    let output = run_in(
-        &pki,
-        &[
-            "credential",
-            "issue",
-            "--profile",
-            PROFILE,
-            "--profile-version",
-            "1.0",
-            "--query-id",
-            "1",
-            "--subject",
-            consumer.did(),
-            "--issuer-key",
-            "dev-beheerorganisatie.jwk.json",
-            "--gen",
-            "1",
-            "--out",
-            "credential.jwt",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let credential = read(&pki, "credential.jwt").trim().to_owned();
+    let credential = issue_credential(&pki);
     (pki, credential)
 }
 

@@ -84,30 +84,8 @@ impl Setup {
         );
         assert!(output.status.success(), "{}", stderr(&output));
         let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
-        let output = run_in(
-            &pki,
-            &[
-                "credential",
-                "issue",
-                "--profile",
-                PROFILE,
-                "--profile-version",
-                "1.0",
-                "--query-id",
-                "1",
-                "--subject",
-                consumer.did(),
-                "--issuer-key",
-                "dev-beheerorganisatie.jwk.json",
-                "--gen",
-                "1",
-                "--out",
-                "credential.jwt",
-            ],
-        );
-        assert!(output.status.success(), "{}", stderr(&output));
         Self {
-            credential: read(&pki, "credential.jwt").trim().to_owned(),
+            credential: exchange_node::issue_credential(&pki),
             identity: identity(&pki, "zorgkantoor"),
             ca: read(&pki, "dev-ca.crt.pem"),
             consumer,
