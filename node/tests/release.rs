@@ -133,6 +133,7 @@ fn a_rejection_and_an_approval_are_fetched_once_by_their_consumer() {
         (202, &json!("queued")),
         "{reply}"
     );
+    assert_eq!(pending_metric(&node, &setup), "1");
 
     let output = run_in(&setup.pki, &["release", "list"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -193,6 +194,7 @@ fn a_rejection_and_an_approval_are_fetched_once_by_their_consumer() {
         "the provider did not release the answer: geen grondslag"
     );
     assert_eq!(setup.poll(&node, "zorgkantoor", "thread-no").0, 410);
+    assert_eq!(pending_metric(&node, &setup), "0");
 
     // An approval after the hold ended is fetched the same way.
     let (status, _) = post(&node, &setup, &setup.envelope("thread-yes", None));
@@ -564,4 +566,16 @@ fn an_operator_token_names_the_operator_in_the_console() {
         entry(&setup.log("thread-bram"), "released")["operator"],
         "Bram Jansen"
     );
+}
+
+/// `kikv_release_pending` in the node's `/metrics`.
+fn pending_metric(node: &RunningNode, setup: &Setup) -> String {
+    let identity = ClientIdentity::Pem(&setup.identity);
+    let (status, text) =
+        https_get(node.address, &setup.ca, identity, "/metrics", "text/plain").unwrap();
+    assert_eq!(status, 200);
+    text.lines()
+        .find_map(|l| l.strip_prefix("kikv_release_pending "))
+        .unwrap_or_else(|| panic!("no kikv_release_pending in {text}"))
+        .to_owned()
 }

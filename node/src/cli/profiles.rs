@@ -52,12 +52,20 @@ pub fn run(config: &Config, args: ProfilesArgs) -> anyhow::Result<()> {
     }
 }
 
+/// A deadline as the profile gave it: whole hours, else seconds.
+fn hours(deadline: std::time::Duration) -> String {
+    match deadline.as_secs() {
+        secs if secs % 3600 == 0 => format!("{} h", secs / 3600),
+        secs => format!("{secs} s"),
+    }
+}
+
 fn listing(registry: &Registry) -> String {
     let mut out = String::new();
     for profile in registry.profiles() {
         let release = match profile.release {
             Release::Auto => "auto".to_owned(),
-            Release::Manual { deadline } => format!("manual, {} h", deadline.as_secs() / 3600),
+            Release::Manual { deadline } => format!("manual, deadline {}", hours(deadline)),
         };
         let state = if profile.active { "" } else { " [inactive]" };
         out.push_str(&format!(
@@ -86,4 +94,17 @@ fn listing(registry: &Registry) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hours;
+    use std::time::Duration;
+
+    #[test]
+    fn a_deadline_shows_in_the_unit_it_was_given() {
+        assert_eq!(hours(Duration::from_secs(2 * 3600)), "2 h");
+        assert_eq!(hours(Duration::from_secs(90)), "90 s");
+        assert_eq!(hours(Duration::from_secs(3601)), "3601 s");
+    }
 }

@@ -4,7 +4,9 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub struct Metrics {
     query_seconds: Histogram,
     audit_appends: IntCounterVec,
     tokens: IntCounterVec,
+    release_pending: IntGauge,
 }
 
 /// The media type of the text exposition format.
@@ -82,12 +85,18 @@ impl Metrics {
         )?;
         registry.register(Box::new(audit_appends.clone()))?;
         registry.register(Box::new(tokens.clone()))?;
+        let release_pending = IntGauge::new(
+            "kikv_release_pending",
+            "Requests waiting in the manual release queue for the operator's decision",
+        )?;
+        registry.register(Box::new(release_pending.clone()))?;
         Ok(Self {
             registry,
             requests,
             query_seconds,
             audit_appends,
             tokens,
+            release_pending,
         })
     }
 
@@ -121,6 +130,12 @@ impl Metrics {
         self.tokens.with_label_values(&[outcome, error]).inc();
     }
 
+    /// Sets the number of requests waiting for release.
+    pub fn release_pending(&self, pending: usize) {
+        self.release_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
     /// Everything in the text exposition format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -149,7 +164,9 @@ mod tests {
         metrics.query_time(Duration::from_millis(30));
         metrics.audit_append("received");
         metrics.token("refused", "invalid_grant");
+        metrics.release_pending(3);
         let text = metrics.render();
+        assert!(text.contains("kikv_release_pending 3"), "{text}");
         assert!(
             text.contains(
                 "kikv_exchange_requests_total{outcome=\"rejected\",reason=\"query_not_in_profile\"} 2"

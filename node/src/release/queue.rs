@@ -90,6 +90,7 @@ impl ReleaseQueue {
                 _ => {}
             }
         }
+        count_pending(&items);
         Ok(Self {
             dir: dir.to_path_buf(),
             hold: Duration::from_secs(config.hold_secs),
@@ -148,7 +149,9 @@ impl ReleaseQueue {
         let path = self.dir.join(format!("{}.json", item.id));
         let bytes = serde_json::to_vec_pretty(item).map_err(|e| io_error(&path, &e))?;
         crate::durable::replace(&path, &bytes, false).map_err(|e| io_error(&path, &e))?;
-        lock(&self.items).insert(item.id.clone(), item.clone());
+        let mut items = lock(&self.items);
+        items.insert(item.id.clone(), item.clone());
+        count_pending(&items);
         Ok(())
     }
 
@@ -176,6 +179,14 @@ impl ReleaseQueue {
     /// Takes the held request of item `id`, if its consumer is still waiting.
     pub(crate) fn take_hold(&self, id: &str) -> Option<oneshot::Sender<Reply>> {
         lock(&self.holds).remove(id).filter(|s| !s.is_closed())
+    }
+}
+
+/// Shows the number of pending items in `/metrics` (`kikv_release_pending`).
+fn count_pending(items: &BTreeMap<String, ReleaseItem>) {
+    if let Some(metrics) = crate::exchange::metrics::Metrics::global() {
+        let pending = items.values().filter(|i| i.state == ReleaseState::Pending);
+        metrics.release_pending(pending.count());
     }
 }
 
