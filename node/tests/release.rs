@@ -579,3 +579,25 @@ fn pending_metric(node: &RunningNode, setup: &Setup) -> String {
         .unwrap_or_else(|| panic!("no kikv_release_pending in {text}"))
         .to_owned()
 }
+
+/// A generation-2 request (envelope in headers) waits, is approved, and is fetched as a
+/// generation-2 answer.
+#[test]
+fn a_generation_2_request_is_released_in_its_own_generation() {
+    let setup = Setup::new("deadline_hours = 1", 0);
+    let node = RunningNode::start(&setup.pki);
+    let (status, reply) = release_support::post_gen2(&node, &setup, "thread-gen2");
+    assert_eq!(status, 202, "{reply}");
+    let item = setup.pending("thread-gen2");
+    assert_eq!(item["generation"], 2);
+    let approve = format!("/admin/release/{}/approve", item["id"].as_str().unwrap());
+    let (status, item) = setup.admin("POST", &approve, Some(json!({"operator": "dana"})));
+    assert_eq!(status, 200, "{item}");
+    let (status, document) = setup.poll(&node, "zorgkantoor", "thread-gen2");
+    assert_eq!(status, 200, "{document}");
+    assert_eq!(
+        setup.verified_count(&node, &document, "thread-gen2"),
+        EXPECTED
+    );
+    assert_eq!(setup.poll(&node, "zorgkantoor", "thread-gen2").0, 410);
+}

@@ -97,17 +97,6 @@ impl Setup {
     /// A gen-1 request envelope for conversation `thread`, with a fresh presentation.
     pub fn envelope(&self, thread: &str, reply_url: Option<String>) -> Vec<u8> {
         let now = chrono::Utc::now().timestamp();
-        let presentation = create_presentation(
-            &self.consumer,
-            &PresentationRequest {
-                audience: NODE_DID.into(),
-                credentials: vec![self.credential.clone()],
-                parameters: [("peildatum".to_owned(), json!("2024-06-30"))].into(),
-                now,
-                lifetime_secs: 300,
-            },
-        )
-        .unwrap();
         let envelope = Envelope {
             generation: Generation::One,
             message_id: new_message_id(),
@@ -117,9 +106,24 @@ impl Setup {
             expires_at: Some(now + 300),
             issued_at: Some(now),
             reply_url,
-            presentation,
+            presentation: self.presentation(),
         };
         serde_json::to_vec(&gen1::request(&envelope)).unwrap()
+    }
+
+    /// A fresh presentation of the credential with `peildatum` 2024-06-30.
+    pub fn presentation(&self) -> String {
+        create_presentation(
+            &self.consumer,
+            &PresentationRequest {
+                audience: NODE_DID.into(),
+                credentials: vec![self.credential.clone()],
+                parameters: [("peildatum".to_owned(), json!("2024-06-30"))].into(),
+                now: chrono::Utc::now().timestamp(),
+                lifetime_secs: 300,
+            },
+        )
+        .unwrap()
     }
 
     /// The count in a signed answer document, after checking it with the node's published key.
@@ -258,16 +262,38 @@ pub fn identity(pki: &Path, party: &str) -> Pem {
 }
 
 pub fn post(node: &RunningNode, setup: &Setup, body: &[u8]) -> (u16, Value) {
+    post_with(node, setup, &[("Content-Type", gen1::MEDIA_TYPE)], body)
+}
+
+/// A generation-2 request (the presentation as body, the envelope in headers) for `thread`.
+pub fn post_gen2(node: &RunningNode, setup: &Setup, thread: &str) -> (u16, Value) {
+    let message_id = new_message_id();
+    let headers = [
+        ("Content-Type", "application/jwt"),
+        ("Message-ID", message_id.as_str()),
+        ("Subject", kikv::exchange::gen2::SUBJECT),
+        ("From", setup.consumer.did()),
+        ("To", NODE_DID),
+        ("References", thread),
+    ];
+    post_with(node, setup, &headers, setup.presentation().as_bytes())
+}
+
+fn post_with(
+    node: &RunningNode,
+    setup: &Setup,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Value) {
     let authorization = format!("Bearer {}", setup.token(node, "zorgkantoor"));
+    let mut headers = headers.to_vec();
+    headers.push(("Authorization", authorization.as_str()));
     let (status, reply) = https_post(
         node.address,
         &setup.ca,
         &setup.identity,
         "/api/verifiedsparql",
-        &[
-            ("Content-Type", gen1::MEDIA_TYPE),
-            ("Authorization", authorization.as_str()),
-        ],
+        &headers,
         body,
     )
     .unwrap();
