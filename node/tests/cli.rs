@@ -232,3 +232,66 @@ fn profiles_check_names_every_broken_query() {
         );
     }
 }
+
+#[test]
+fn parameters_are_bound_and_the_plan_shows_the_rows_of_each_step() {
+    let dir = loaded();
+    let typed = "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?type }";
+    let count = |value: &str| {
+        let parameter = format!("type={value}");
+        let output = run_in(
+            dir.path(),
+            &["query", typed, "--param", &parameter, "--format", "csv"],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    assert_eq!(count("<http://example.org/Person>"), "n\r\n2\r\n");
+    assert_eq!(count("<http://example.org/Nobody>"), "n\r\n0\r\n");
+
+    let output = run_in(
+        dir.path(),
+        &[
+            "query",
+            typed,
+            "--param",
+            "?type=<http://example.org/Person>",
+            "--explain",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let mut steps = vec![&plan["plan"]];
+    let mut pattern = None;
+    while let Some(step) = steps.pop() {
+        if step["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("QuadPattern"))
+        {
+            pattern = Some(step);
+        }
+        steps.extend(step["children"].as_array().into_iter().flatten());
+    }
+    let pattern = pattern.unwrap_or_else(|| panic!("no QuadPattern in {plan}"));
+    assert!(
+        pattern["name"]
+            .as_str()
+            .unwrap()
+            .contains("<http://example.org/Person>"),
+        "the parameter is in the plan: {pattern}"
+    );
+    assert_eq!(pattern["number of results"], 2, "{pattern}");
+
+    for (parameter, expected) in [
+        ("type", "--param type: give NAME=VALUE"),
+        ("type=<not an iri>", "<not an iri>: not an IRI"),
+        ("a-b=2", "parameter a-b:"),
+        (
+            "typ=<http://example.org/Person>",
+            "parameter typ: the query has no ?typ",
+        ),
+    ] {
+        let output = run_in(dir.path(), &["query", typed, "--param", parameter]);
+        assert_refused(&output, expected);
+    }
+}

@@ -193,6 +193,20 @@ fn load_query_and_backup_go_through_the_running_node() {
     let count = "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?type }";
     let output = run_in(dir.path(), &["query", count, "--format", "csv"]);
     assert_eq!(stdout(&output), "n\r\n3\r\n", "{}", stderr(&output));
+    // Parameters and the plan go through the node too.
+    let typed = "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?type }";
+    let client = "type=<http://purl.org/ozo/onz-zorg#Client>";
+    let output = run_in(
+        dir.path(),
+        &["query", typed, "--param", client, "--format", "csv"],
+    );
+    assert_eq!(stdout(&output), "n\r\n2\r\n", "{}", stderr(&output));
+    let output = run_in(
+        dir.path(),
+        &["query", typed, "--param", client, "--explain"],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(plan["plan"]["children"].is_array(), "{plan}");
     // A broken file is refused by the node with the same one-line error as locally.
     std::fs::write(dir.path().join("bad.ttl"), "<a> <b> .\n").unwrap();
     let output = run_in(

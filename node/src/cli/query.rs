@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::access::{open_store, StoreAccess};
 use crate::config::Config;
 use crate::http::admin::QueryBody;
-use crate::store::{output_format, parse_read_only, QueryLimits};
+use crate::store::QueryLimits;
 
 /// Arguments of `kikv query`.
 #[derive(Debug, clap::Args)]
@@ -22,35 +22,48 @@ pub struct QueryArgs {
     /// Output: table, csv, tsv, json (SPARQL 1.1 results JSON) or xml; graphs print as N-Triples
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Bind a parameter, as the exchange does: NAME=VALUE, where VALUE is <IRI>, 2024
+    /// (integer), 2.5 (decimal), 2024-06-30 (date), true/false, "an N-Triples literal", or any
+    /// other text (a string); repeatable
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub parameters: Vec<String>,
+    /// Print the evaluated plan (JSON: each step with its rows and time) instead of the answer
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Runs the query (through the running node when one holds the store) and prints the answer.
 pub fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
-    let format = output_format(&args.format).map_err(anyhow::Error::msg)?;
     let text = match (&args.query, &args.file) {
         (Some(query), _) => query.clone(),
         (None, Some(file)) => std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?,
         (None, None) => anyhow::bail!("give a query or --file"),
     };
-    let query = parse_read_only(&text)?;
+    let mut parameters = Vec::new();
+    for parameter in &args.parameters {
+        let (name, value) = parameter
+            .split_once('=')
+            .with_context(|| format!("--param {parameter}: give NAME=VALUE"))?;
+        parameters.push((name.to_owned(), value.to_owned()));
+    }
+    let body = QueryBody {
+        query: text,
+        format: args.format,
+        parameters,
+        explain: args.explain,
+    };
+    // Read here too, so bad input is refused before the store is opened.
+    let (query, bindings, printout) = body.read().map_err(anyhow::Error::msg)?;
     let bytes = match open_store(config, true)? {
-        StoreAccess::Local(store) => {
-            let limits = QueryLimits::from(&config.store);
-            let answer = store.evaluate(&query, &[], limits)?;
-            match format {
-                None => answer.table().into_bytes(),
-                Some(format) => answer.serialize(format)?,
-            }
-        }
+        StoreAccess::Local(store) => store.printout(
+            &query,
+            &bindings,
+            QueryLimits::from(&config.store),
+            printout,
+        )?,
         StoreAccess::Node(node) => node
-            .post(
-                "/admin/query",
-                &QueryBody {
-                    query: text,
-                    format: args.format,
-                },
-            )
+            .post("/admin/query", &body)
             .map_err(anyhow::Error::msg)?,
     };
     let mut stdout = std::io::stdout().lock();

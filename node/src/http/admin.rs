@@ -22,8 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use super::tls::ClientCertificate;
 use crate::operator::{constant_time_eq, Operators};
+use oxigraph::model::{Term, Variable};
+
 use crate::store::{
-    parse_read_only, Dataset, LoadReport, LoadRequest, NoProgress, NodeStore, QueryLimits,
+    output_format, parameter_value, parse_read_only, Dataset, LoadReport, LoadRequest, NoProgress,
+    NodeStore, Printout, QueryLimits, ReadOnlyQuery,
 };
 
 /// File in the data directory holding the admin token of the running node.
@@ -112,6 +115,39 @@ pub struct QueryBody {
     pub query: String,
     /// `table`, `csv`, `tsv`, `json` or `xml`.
     pub format: String,
+    /// Parameter values by name, as [`crate::store::parameter_value`] reads them.
+    #[serde(default)]
+    pub parameters: Vec<(String, String)>,
+    /// Return the evaluated plan instead of the answer.
+    #[serde(default)]
+    pub explain: bool,
+}
+
+impl QueryBody {
+    /// The parsed query, its bindings and what to print; the one reading of a request, for
+    /// the command line's own store and for the admin handler alike.
+    pub fn read(&self) -> Result<(ReadOnlyQuery, Vec<(Variable, Term)>, Printout), String> {
+        let query = parse_read_only(&self.query).map_err(|e| e.to_string())?;
+        let mut bindings = Vec::new();
+        let named = query.variables();
+        for (name, value) in &self.parameters {
+            let variable = Variable::new(name.trim_start_matches(['?', '$']))
+                .map_err(|e| format!("parameter {name}: {e}"))?;
+            // A name the query does not use is a typo, not a value silently ignored.
+            if !named.contains(variable.as_str()) {
+                return Err(format!(
+                    "parameter {name}: the query has no ?{}",
+                    variable.as_str()
+                ));
+            }
+            bindings.push((variable, parameter_value(value)?));
+        }
+        let printout = match self.explain {
+            true => Printout::Plan,
+            false => Printout::Answer(output_format(&self.format)?),
+        };
+        Ok((query, bindings, printout))
+    }
 }
 
 /// A backup request as sent by `kikv backup`.
@@ -257,15 +293,12 @@ async fn query(
     State(state): State<AdminState>,
     Json(body): Json<QueryBody>,
 ) -> Result<Response, AdminError> {
-    let format = crate::store::output_format(&body.format).map_err(bad)?;
-    let parsed = parse_read_only(&body.query).map_err(bad)?;
+    let (query, bindings, printout) = body.read().map_err(bad)?;
     let (store, limits) = (state.store, state.limits);
     let bytes = blocking(move || {
-        let answer = store.evaluate(&parsed, &[], limits).map_err(bad)?;
-        match format {
-            None => Ok(answer.table().into_bytes()),
-            Some(format) => answer.serialize(format).map_err(bad),
-        }
+        store
+            .printout(&query, &bindings, limits, printout)
+            .map_err(bad)
     })
     .await?;
     Ok(bytes.into_response())

@@ -6,7 +6,7 @@ use oxigraph::io::{RdfFormat, RdfSerializer};
 use oxigraph::model::Term;
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
 
-use super::QueryAnswer;
+use super::{NodeStore, QueryAnswer};
 
 /// The output format named on the command line: `table` (None), `csv`, `tsv`, `json` or `xml`.
 pub fn output_format(name: &str) -> Result<Option<QueryResultsFormat>, String> {
@@ -113,5 +113,35 @@ fn show(term: &Term) -> String {
         },
         #[allow(unreachable_patterns)]
         other => other.to_string(),
+    }
+}
+
+/// What `kikv query` prints: the answer in a format (`None`: a table), or the evaluated plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Printout {
+    /// The answer, as a table (`None`) or in a SPARQL results format.
+    Answer(Option<QueryResultsFormat>),
+    /// The plan with per-step rows and times ([`NodeStore::explain`]).
+    Plan,
+}
+
+impl NodeStore {
+    /// Runs `query` with `bindings` within `limits` and returns what `kikv query` prints, on
+    /// this process's store or in the node's admin handler alike.
+    pub fn printout(
+        &self,
+        query: &super::ReadOnlyQuery,
+        bindings: &[(oxigraph::model::Variable, oxigraph::model::Term)],
+        limits: super::QueryLimits,
+        printout: Printout,
+    ) -> Result<Vec<u8>, super::QueryError> {
+        Ok(match printout {
+            Printout::Plan => self.explain(query, bindings, limits)?.into_bytes(),
+            Printout::Answer(None) => self.evaluate(query, bindings, limits)?.table().into_bytes(),
+            Printout::Answer(Some(format)) => self
+                .evaluate(query, bindings, limits)?
+                .serialize(format)
+                .map_err(|e| super::QueryError::Evaluation(e.to_string()))?,
+        })
     }
 }

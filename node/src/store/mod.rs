@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use oxigraph::store::{StorageError, Store};
 
-pub use answer::output_format;
+pub use answer::{output_format, Printout};
 pub use arithmetic::pin_duration_addition;
 pub use canonical::canonical_text;
 pub use dataset::{Dataset, META_GRAPH};
@@ -33,7 +33,7 @@ pub use query::{
     check_exchange_query, parse_read_only, QueryAnswer, QueryError, QueryLimits, QueryRefusal,
     ReadOnlyQuery,
 };
-pub use substitute::{substitute_parameters, Bindings, SubstituteError};
+pub use substitute::{parameter_value, substitute_parameters, Bindings, SubstituteError};
 
 use lock::StoreLock;
 

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use oxigraph::model::{NamedOrBlankNode, Term, Triple};
-use oxigraph::sparql::{QueryEvaluationError, QueryResults, SparqlEvaluator, Variable};
+use oxigraph::sparql::{
+    QueryDataset, QueryEvaluationError, QueryResults, SparqlEvaluator, Variable,
+};
 use spargebra::algebra::{AggregateExpression, Expression, GraphPattern, OrderExpression};
 use spargebra::term::{NamedNodePattern, TermPattern};
 use spargebra::{Query, SparqlParser};
@@ -344,6 +346,75 @@ impl NodeStore {
         bindings: &[(Variable, Term)],
         limits: QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
+        let (algebra, dataset) = self.prepare(query, bindings)?;
+        let store = self.store.clone();
+        self.guard.run(limits.timeout, move |token| {
+            let mut prepared = SparqlEvaluator::new()
+                .with_cancellation_token(token)
+                .for_query(algebra);
+            *prepared.dataset_mut() = dataset;
+            match prepared
+                .on_store(&store)
+                .execute()
+                .and_then(|results| collect(results, limits.max_rows))
+            {
+                Ok(Some(answer)) => Ok(answer),
+                Ok(None) => Err(QueryError::TooManyRows(limits.max_rows)),
+                Err(error) => Err(QueryError::Evaluation(error.to_string())),
+            }
+        })
+    }
+
+    /// Evaluates `query` as [`NodeStore::evaluate`] does and returns the engine's plan, with
+    /// the rows each step produced and the time it took, as indented JSON: what to read when
+    /// an indicator is slow.
+    pub fn explain(
+        &self,
+        query: &ReadOnlyQuery,
+        bindings: &[(Variable, Term)],
+        limits: QueryLimits,
+    ) -> Result<String, QueryError> {
+        let (algebra, dataset) = self.prepare(query, bindings)?;
+        let store = self.store.clone();
+        self.guard.run(limits.timeout, move |token| {
+            let mut prepared = SparqlEvaluator::new()
+                .with_cancellation_token(token)
+                .for_query(algebra);
+            *prepared.dataset_mut() = dataset;
+            let (results, explanation) = prepared.on_store(&store).compute_statistics().explain();
+            // The statistics are complete only once every result was read.
+            let evaluation = |e: QueryEvaluationError| QueryError::Evaluation(e.to_string());
+            match results.map_err(evaluation)? {
+                QueryResults::Solutions(solutions) => {
+                    for solution in solutions {
+                        solution.map_err(evaluation)?;
+                    }
+                }
+                QueryResults::Graph(triples) => {
+                    for triple in triples {
+                        triple.map_err(evaluation)?;
+                    }
+                }
+                QueryResults::Boolean(_) => {}
+            }
+            let mut json = Vec::new();
+            let written = explanation.write_in_json(&mut json);
+            let pretty = written
+                .ok()
+                .and_then(|()| serde_json::from_slice::<serde_json::Value>(&json).ok())
+                .and_then(|v| serde_json::to_string_pretty(&v).ok());
+            pretty.ok_or_else(|| QueryError::Evaluation("the plan could not be written".into()))
+        })
+    }
+
+    /// The algebra the engine runs (parameters substituted in every scope, then the rewrites
+    /// that keep Oxigraph's optimiser from changing the meaning) and the dataset it runs over:
+    /// the registered datasets' graphs as default graph and as the named graphs.
+    fn prepare(
+        &self,
+        query: &ReadOnlyQuery,
+        bindings: &[(Variable, Term)],
+    ) -> Result<(Query, QueryDataset), QueryError> {
         let graphs = self.query_graphs()?;
         let named: Vec<NamedOrBlankNode> = graphs
             .iter()
@@ -358,23 +429,10 @@ impl NodeStore {
             query.query.clone(),
             &bindings.iter().cloned().collect(),
         )?);
-        let store = self.store.clone();
-        self.guard.run(limits.timeout, move |token| {
-            let mut prepared = SparqlEvaluator::new()
-                .with_cancellation_token(token)
-                .for_query(algebra);
-            prepared.dataset_mut().set_default_graph(graphs);
-            prepared.dataset_mut().set_available_named_graphs(named);
-            match prepared
-                .on_store(&store)
-                .execute()
-                .and_then(|results| collect(results, limits.max_rows))
-            {
-                Ok(Some(answer)) => Ok(answer),
-                Ok(None) => Err(QueryError::TooManyRows(limits.max_rows)),
-                Err(error) => Err(QueryError::Evaluation(error.to_string())),
-            }
-        })
+        let mut dataset = QueryDataset::new();
+        dataset.set_default_graph(graphs);
+        dataset.set_available_named_graphs(named);
+        Ok((algebra, dataset))
     }
 }
 

@@ -30,6 +30,37 @@ pub enum SubstituteError {
     BlankNodeValue(String),
 }
 
+/// A parameter value written on the command line: `<IRI>`, an N-Triples literal
+/// (`"Q2"`, `"2024-06-30"^^<…#date>`), or shorthand: an integer (`2024`), a decimal (`2.5`), a
+/// date (`2024-06-30`), `true`/`false`, and otherwise a plain string (`Q2`).
+pub fn parameter_value(text: &str) -> Result<Term, String> {
+    use oxigraph::model::{vocab::xsd, Literal, NamedNode};
+    use std::str::FromStr;
+    if let Some(iri) = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')) {
+        return NamedNode::new(iri)
+            .map(Term::from)
+            .map_err(|e| format!("{text}: not an IRI: {e}"));
+    }
+    if text.starts_with('"') {
+        return Term::from_str(text).map_err(|e| format!("{text}: not a literal: {e}"));
+    }
+    let typed = |datatype| Term::from(Literal::new_typed_literal(text, datatype));
+    let is_date = text.len() == 10 && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok();
+    let is_decimal =
+        text.contains('.') && text.parse::<f64>().is_ok() && !text.contains(['e', 'E']);
+    Ok(if text.parse::<i64>().is_ok() {
+        typed(xsd::INTEGER)
+    } else if is_decimal {
+        typed(xsd::DECIMAL)
+    } else if is_date {
+        typed(xsd::DATE)
+    } else if text == "true" || text == "false" {
+        typed(xsd::BOOLEAN)
+    } else {
+        Term::from(Literal::new_simple_literal(text))
+    })
+}
+
 /// Parameter values by variable.
 pub type Bindings = HashMap<Variable, Term>;
 
@@ -323,5 +354,26 @@ fn constant(value: &Term) -> Expression {
         Term::Literal(literal) => Expression::Literal(literal.clone()),
         // Blank nodes are refused before substitution; anything else cannot be a constant.
         other => Expression::Literal(other.to_string().into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parameter_value;
+
+    #[test]
+    fn command_line_values_get_their_obvious_type() {
+        let value = |text: &str| parameter_value(text).unwrap().to_string();
+        let xsd = "http://www.w3.org/2001/XMLSchema#";
+        assert_eq!(value("2024"), format!("\"2024\"^^<{xsd}integer>"));
+        assert_eq!(value("2.5"), format!("\"2.5\"^^<{xsd}decimal>"));
+        assert_eq!(value("2024-06-30"), format!("\"2024-06-30\"^^<{xsd}date>"));
+        assert_eq!(value("true"), format!("\"true\"^^<{xsd}boolean>"));
+        assert_eq!(value("Q2"), "\"Q2\"");
+        assert_eq!(value("\"2024\""), "\"2024\"");
+        let iri = "<http://purl.org/ozo/onz-org#ZorgkantoorCZ>";
+        assert_eq!(value(iri), iri);
+        assert!(parameter_value("<not an iri>").is_err());
+        assert!(parameter_value("\"open").is_err());
     }
 }
