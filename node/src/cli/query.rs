@@ -54,13 +54,13 @@ pub fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
         explain: args.explain,
     };
     // Read here too, so bad input is refused before the store is opened.
-    let (query, bindings, printout) = body.read().map_err(anyhow::Error::msg)?;
+    let request = body.read().map_err(anyhow::Error::msg)?;
     let bytes = match open_store(config, true)? {
         StoreAccess::Local(store) => store.printout(
-            &query,
-            &bindings,
+            &request.query,
+            &request.bindings,
             QueryLimits::from(&config.store),
-            printout,
+            request.printout,
         )?,
         StoreAccess::Node(node) => node
             .post("/admin/query", &body)

@@ -123,10 +123,20 @@ pub struct QueryBody {
     pub explain: bool,
 }
 
+/// A [`QueryBody`] read and checked.
+pub struct QueryRequest {
+    /// The parsed query.
+    pub query: ReadOnlyQuery,
+    /// Its parameter values.
+    pub bindings: Vec<(Variable, Term)>,
+    /// What to print.
+    pub printout: Printout,
+}
+
 impl QueryBody {
     /// The parsed query, its bindings and what to print; the one reading of a request, for
     /// the command line's own store and for the admin handler alike.
-    pub fn read(&self) -> Result<(ReadOnlyQuery, Vec<(Variable, Term)>, Printout), String> {
+    pub fn read(&self) -> Result<QueryRequest, String> {
         let query = parse_read_only(&self.query).map_err(|e| e.to_string())?;
         let mut bindings = Vec::new();
         let named = query.variables();
@@ -146,7 +156,11 @@ impl QueryBody {
             true => Printout::Plan,
             false => Printout::Answer(output_format(&self.format)?),
         };
-        Ok((query, bindings, printout))
+        Ok(QueryRequest {
+            query,
+            bindings,
+            printout,
+        })
     }
 }
 
@@ -293,11 +307,11 @@ async fn query(
     State(state): State<AdminState>,
     Json(body): Json<QueryBody>,
 ) -> Result<Response, AdminError> {
-    let (query, bindings, printout) = body.read().map_err(bad)?;
+    let request = body.read().map_err(bad)?;
     let (store, limits) = (state.store, state.limits);
     let bytes = blocking(move || {
         store
-            .printout(&query, &bindings, limits, printout)
+            .printout(&request.query, &request.bindings, limits, request.printout)
             .map_err(bad)
     })
     .await?;
