@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use oxigraph::model::{NamedOrBlankNode, Term, Triple};
 use oxigraph::sparql::{
-    QueryDataset, QueryEvaluationError, QueryResults, SparqlEvaluator, Variable,
+    BoundPreparedSparqlQuery, QueryDataset, QueryEvaluationError, QueryResults, SparqlEvaluator,
+    Variable,
 };
 use spargebra::algebra::{AggregateExpression, Expression, GraphPattern, OrderExpression};
 use spargebra::term::{NamedNodePattern, TermPattern};
@@ -346,15 +347,8 @@ impl NodeStore {
         bindings: &[(Variable, Term)],
         limits: QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
-        let (algebra, dataset) = self.prepare(query, bindings)?;
-        let store = self.store.clone();
-        self.guard.run(limits.timeout, move |token| {
-            let mut prepared = SparqlEvaluator::new()
-                .with_cancellation_token(token)
-                .for_query(algebra);
-            *prepared.dataset_mut() = dataset;
-            match prepared
-                .on_store(&store)
+        self.run(query, bindings, limits, move |bound| {
+            match bound
                 .execute()
                 .and_then(|results| collect(results, limits.max_rows))
             {
@@ -374,14 +368,8 @@ impl NodeStore {
         bindings: &[(Variable, Term)],
         limits: QueryLimits,
     ) -> Result<String, QueryError> {
-        let (algebra, dataset) = self.prepare(query, bindings)?;
-        let store = self.store.clone();
-        self.guard.run(limits.timeout, move |token| {
-            let mut prepared = SparqlEvaluator::new()
-                .with_cancellation_token(token)
-                .for_query(algebra);
-            *prepared.dataset_mut() = dataset;
-            let (results, explanation) = prepared.on_store(&store).compute_statistics().explain();
+        self.run(query, bindings, limits, |bound| {
+            let (results, explanation) = bound.compute_statistics().explain();
             // The statistics are complete only once every result was read.
             let evaluation = |e: QueryEvaluationError| QueryError::Evaluation(e.to_string());
             match results.map_err(evaluation)? {
@@ -404,6 +392,26 @@ impl NodeStore {
                 .and_then(|()| serde_json::from_slice::<serde_json::Value>(&json).ok())
                 .and_then(|v| serde_json::to_string_pretty(&v).ok());
             pretty.ok_or_else(|| QueryError::Evaluation("the plan could not be written".into()))
+        })
+    }
+
+    /// Runs `finish` on the prepared query bound to the store, on an evaluation thread of the
+    /// [`EvaluationGuard`](super::EvaluationGuard) with the time limit of `limits`.
+    fn run<T: Send + 'static>(
+        &self,
+        query: &ReadOnlyQuery,
+        bindings: &[(Variable, Term)],
+        limits: QueryLimits,
+        finish: impl FnOnce(BoundPreparedSparqlQuery<'_>) -> Result<T, QueryError> + Send + 'static,
+    ) -> Result<T, QueryError> {
+        let (algebra, dataset) = self.prepare(query, bindings)?;
+        let store = self.store.clone();
+        self.guard.run(limits.timeout, move |token| {
+            let mut prepared = SparqlEvaluator::new()
+                .with_cancellation_token(token)
+                .for_query(algebra);
+            *prepared.dataset_mut() = dataset;
+            finish(prepared.on_store(&store))
         })
     }
 
