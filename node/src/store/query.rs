@@ -358,6 +358,7 @@ impl NodeStore {
             query.query.clone(),
             &bindings.iter().cloned().collect(),
         )?);
+        let algebra = super::key_joins(algebra); // cross products to keyed joins (joins.rs)
         let store = self.store.clone();
         self.guard.run(limits.timeout, move |token| {
             let mut prepared = SparqlEvaluator::new()

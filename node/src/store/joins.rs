@@ -1,0 +1,77 @@
+//! Rewriting the joins Oxigraph would plan as cross products into joins it can key, without
+//! changing any answer: at every join of the parsed query, bottom-up, a `UNION` whose branches
+//! bind different variables is distributed (`union.rs`), and the triple patterns that use a
+//! variable the other side may leave unbound are looked up per solution (`lateral.rs`).
+//! `scope.rs` says which variables a pattern binds.
+//!
+//! A query with `GRAPH ?g` (a variable graph name) is left as it is: there Oxigraph evaluates a
+//! `+` path with both ends bound once per way through rather than once, so moving a path into a
+//! lookup could change how often a solution occurs. The official questions have none.
+
+use spargebra::algebra::GraphPattern;
+use spargebra::term::NamedNodePattern;
+use spargebra::Query;
+
+use super::pattern::{rewrite_bottom_up, visit, BottomUp};
+
+/// Applies the join rewrites throughout `query` (every scope, sub-selects and `EXISTS`
+/// included). Parameters should be substituted first: a constant is never unbound.
+pub fn key_joins(query: Query) -> Query {
+    let (Query::Select { pattern, .. }
+    | Query::Ask { pattern, .. }
+    | Query::Construct { pattern, .. }
+    | Query::Describe { pattern, .. }) = &query;
+    let mut finder = GraphVariable(false);
+    visit(pattern, &mut finder);
+    if finder.0 {
+        return query;
+    }
+    rewrite_bottom_up(query, &mut KeyJoins)
+}
+
+/// Whether a `GRAPH ?g` was seen.
+struct GraphVariable(bool);
+
+impl BottomUp for GraphVariable {
+    fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
+        if let GraphPattern::Graph {
+            name: NamedNodePattern::Variable(_),
+            ..
+        } = &pattern
+        {
+            self.0 = true;
+        }
+        pattern
+    }
+}
+
+struct KeyJoins;
+
+impl BottomUp for KeyJoins {
+    fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
+        match pattern {
+            GraphPattern::Join { left, right } => join(*left, *right),
+            other => other,
+        }
+    }
+}
+
+/// `Join(left, right)` whose parts are already rewritten.
+fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+    if let Some((a, b)) = super::union::branches_worth_joining(&left, &right) {
+        let (a, b) = (a.clone(), b.clone());
+        return union(join(left.clone(), a), join(left, b));
+    }
+    if let Some((a, b)) = super::union::branches_worth_joining(&right, &left) {
+        let (a, b) = (a.clone(), b.clone());
+        return union(join(a, right.clone()), join(b, right));
+    }
+    super::lateral::join(left, right)
+}
+
+fn union(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+    GraphPattern::Union {
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
