@@ -1,8 +1,9 @@
 //! Rewriting the joins Oxigraph would plan as cross products into joins it can key, without
 //! changing any answer: at every join of the parsed query, bottom-up, a `UNION` whose branches
-//! bind different variables is distributed (`union.rs`), and the triple patterns that use a
-//! variable the other side may leave unbound are looked up per solution (`lateral.rs`).
-//! `scope.rs` says which variables a pattern binds.
+//! bind different variables is distributed (`union.rs`), and the triple patterns (plain or in
+//! an `OPTIONAL`) that use a variable the other side may leave unbound are looked up per
+//! solution (`lateral.rs`); each part of a `FILTER` moves down to where what it reads is known
+//! (`filter.rs`). `scope.rs` says which variables a pattern binds.
 //!
 //! A query with `GRAPH ?g` (a variable graph name) is left as it is: there Oxigraph evaluates a
 //! `+` path with both ends bound once per way through rather than once, so moving a path into a
@@ -51,6 +52,12 @@ impl BottomUp for KeyJoins {
     fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
         match pattern {
             GraphPattern::Join { left, right } => join(*left, *right),
+            GraphPattern::LeftJoin {
+                left,
+                right,
+                expression,
+            } => super::lateral::left_join(*left, *right, expression),
+            GraphPattern::Filter { expr, inner } => super::filter::filter(expr, *inner),
             other => other,
         }
     }

@@ -36,10 +36,10 @@
 use std::collections::BTreeSet;
 
 use oxigraph::model::Variable;
-use spargebra::algebra::{GraphPattern, PropertyPathExpression};
+use spargebra::algebra::{Expression, GraphPattern, PropertyPathExpression};
 use spargebra::term::{NamedNodePattern, TermPattern, TriplePattern};
 
-use super::scope::scope_of;
+use super::scope::{expression_variables, scope_of, Scope};
 
 /// `Join(left, right)`, with the part of `right` that hangs off a variable `left` may leave
 /// unbound looked up per solution of `left`.
@@ -58,6 +58,69 @@ pub(super) fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     match rest.into_iter().reduce(join_items) {
         Some(rest) => plain(looked_up, rest),
         None => looked_up,
+    }
+}
+
+/// `LeftJoin(left, right, expression)` (an `OPTIONAL`), evaluated per solution of `left` when
+/// `right` is a block of triples that uses a variable `left` may leave unbound, possibly under
+/// `BIND`s of its own: `Lateral(left, LeftJoin({}, right, expression))`, which Oxigraph runs as
+/// its for-loop left join (for each solution, the matches of `right` that pass `expression`, or
+/// the solution alone when there are none; exactly the left join's definition, §18.5).
+///
+/// A `BIND` inside `right` sees only `right`'s own variables in the left join but would see the
+/// outer solution's too in the lookup, so one is only allowed when every variable it reads is
+/// one `right` always binds below it or one `left` never binds, it has no `EXISTS`, and its
+/// variable is not one `left` binds.
+pub(super) fn left_join(
+    left: GraphPattern,
+    right: GraphPattern,
+    expression: Option<Expression>,
+) -> GraphPattern {
+    let scope = scope_of(&left);
+    let maybe: BTreeSet<String> = scope.maybe().map(name_of).collect();
+    if !maybe.is_empty() && is_optional_lookup(&right, &scope, &maybe) {
+        let optional = GraphPattern::LeftJoin {
+            left: Box::new(GraphPattern::Bgp {
+                patterns: Vec::new(),
+            }),
+            right: Box::new(right),
+            expression,
+        };
+        return lateral(left, optional);
+    }
+    GraphPattern::LeftJoin {
+        left: Box::new(left),
+        right: Box::new(right),
+        expression,
+    }
+}
+
+fn is_optional_lookup(right: &GraphPattern, left: &Scope, maybe: &BTreeSet<String>) -> bool {
+    match right {
+        GraphPattern::Extend {
+            inner,
+            variable,
+            expression,
+        } => {
+            let below = scope_of(inner);
+            let reads_only_own = expression_variables(expression).is_some_and(|reads| {
+                reads
+                    .iter()
+                    .all(|v| below.certain.contains(v) || !left.possible.contains(v))
+            });
+            reads_only_own
+                && !left.possible.contains(variable)
+                && is_optional_lookup(inner, left, maybe)
+        }
+        block if is_triple_block(block) => {
+            let mut items = Vec::new();
+            flatten(block.clone(), &mut items);
+            items.iter().all(is_lookup_safe)
+                && items
+                    .iter()
+                    .any(|item| names_in(item).iter().any(|n| maybe.contains(n)))
+        }
+        _ => false,
     }
 }
 

@@ -12,6 +12,7 @@ mod answer;
 mod arithmetic;
 mod canonical;
 mod dataset;
+mod filter;
 mod guard;
 mod joins;
 mod lateral;

@@ -188,3 +188,36 @@ fn never_fails(expression: &Expression, scope: &Scope) -> bool {
         _ => false,
     }
 }
+
+/// The variables `expression` reads, or `None` when it holds an `EXISTS` (whose pattern sees
+/// every variable of the solution it is evaluated in).
+pub(super) fn expression_variables(expression: &Expression) -> Option<BTreeSet<Variable>> {
+    let mut reader = Reads::default();
+    let probe = GraphPattern::Filter {
+        expr: expression.clone(),
+        inner: Box::new(GraphPattern::Bgp {
+            patterns: Vec::new(),
+        }),
+    };
+    super::pattern::visit(&probe, &mut reader);
+    (!reader.exists).then_some(reader.variables)
+}
+
+#[derive(Default)]
+struct Reads {
+    variables: BTreeSet<Variable>,
+    exists: bool,
+}
+
+impl super::pattern::BottomUp for Reads {
+    fn expression(&mut self, expression: Expression) -> Expression {
+        match &expression {
+            Expression::Variable(v) | Expression::Bound(v) => {
+                self.variables.insert(v.clone());
+            }
+            Expression::Exists(_) => self.exists = true,
+            _ => {}
+        }
+        expression
+    }
+}
