@@ -1,5 +1,6 @@
-//! Moving each part of a group's `FILTER` down to the first point where everything it reads is
-//! known, past `OPTIONAL`s, joins, lookups and `BIND`s that cannot change it.
+//! Moving each part of a group's `FILTER` down past the per-solution lookups (`lateral.rs`,
+//! including `OPTIONAL`s turned into lookups) and `BIND`s that cannot change it, so fewer
+//! solutions reach the lookups.
 //!
 //! Why: SPARQL applies a group's filters to the whole group (§18.2.2.6), and Oxigraph's planner
 //! only moves a filter below a join when every variable it reads is always bound there. The
@@ -8,11 +9,11 @@
 //! for those rows the lookup's dates are unbound and the `OPTIONAL` matches every pair of
 //! calendar days before the filter throws them all away.
 //!
-//! Why the answer cannot change: a filter on `Join(L, R)`, `Lateral(L, R)` or
-//! `LeftJoin(L, R, e)` whose variables `R` never binds reads, in every solution `μ ∪ μ'`, the
-//! values `μ` from `L` gave (or none), so it keeps a solution exactly when it would keep its
-//! `μ`, and filtering `L` first keeps the same solutions, each as often (for the left join, a
-//! `μ` it removes has no solutions at all either way). `BIND` of another variable and
+//! Why the answer cannot change: a filter on `Lateral(L, R)` (a join, or a left join
+//! `Lateral(L, LeftJoin({}, R, e))`) whose variables `R` never binds reads, in every solution
+//! `μ ∪ μ'`, the values `μ` from `L` gave (or none), so it keeps a solution exactly when it
+//! would keep its `μ`, and filtering `L` first keeps the same solutions, each as often (for the
+//! left join, a `μ` it removes has no solutions at all either way). `BIND` of another variable and
 //! `FILTER` commute with it; `Filter(F, Union(A, B))` is `Union(Filter(F, A), Filter(F, B))`;
 //! `Minus(L, R)` only returns solutions of `L`. A conjunction is split first: `a && b` is true
 //! exactly when both are. A filter with `EXISTS` stays where it is (its pattern sees every
@@ -60,22 +61,9 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
         reads.iter().all(|v| !possible.contains(v))
     };
     match pattern {
-        P::Join { left, right } if unseen_by(&right) => P::Join {
-            left: Box::new(sink(condition, *left)),
-            right,
-        },
         P::Lateral { left, right } if unseen_by(&right) => P::Lateral {
             left: Box::new(sink(condition, *left)),
             right,
-        },
-        P::LeftJoin {
-            left,
-            right,
-            expression,
-        } if unseen_by(&right) => P::LeftJoin {
-            left: Box::new(sink(condition, *left)),
-            right,
-            expression,
         },
         P::Minus { left, right } => P::Minus {
             left: Box::new(sink(condition, *left)),
