@@ -66,14 +66,31 @@ impl BottomUp for KeyJoins {
 /// `Join(left, right)` whose parts are already rewritten.
 fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     if let Some((a, b)) = super::union::branches_worth_joining(&left, &right) {
-        let (a, b) = (a.clone(), b.clone());
+        let (a, b) = (whole(a.clone()), whole(b.clone()));
         return union(join(left.clone(), a), join(left, b));
     }
     if let Some((a, b)) = super::union::branches_worth_joining(&right, &left) {
-        let (a, b) = (a.clone(), b.clone());
+        let (a, b) = (whole(a.clone()), whole(b.clone()));
         return union(join(a, right.clone()), join(b, right));
     }
     super::lateral::join(left, right)
+}
+
+/// A union branch projected on every variable it may bind, which changes none of its
+/// solutions (only the blank nodes of its BGPs, invisible outside them, are dropped) but keeps
+/// the planner from running it once per solution of the other side: Oxigraph plans a branch's
+/// inside before it knows that side's variables are bound, so such a loop rescans the branch
+/// from its own start (official 1.2 took 3.5 s instead of 0.7 s on 300 employees) where a
+/// keyed hash join reads it once.
+fn whole(branch: GraphPattern) -> GraphPattern {
+    let variables = super::scope::scope_of(&branch)
+        .possible
+        .into_iter()
+        .collect();
+    GraphPattern::Project {
+        inner: Box::new(branch),
+        variables,
+    }
 }
 
 fn union(left: GraphPattern, right: GraphPattern) -> GraphPattern {
