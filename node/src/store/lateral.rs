@@ -22,8 +22,9 @@
 //! binds, each as often; a variable `μ1` leaves unbound (a failed `BIND`) stays a variable, so
 //! `μ1` meets every solution of `t`, as in the join. So `Lateral(L, t)` = `Join(L, t)`, and a
 //! BGP is the join of its triples (a blank node acts as a variable of its BGP; the triples that
-//! share one are always moved together). Nothing else is moved: no `FILTER`, `BIND`,
-//! `OPTIONAL` or sub-select changes scope.
+//! share one are always moved together). Nothing else of a join is moved: no `FILTER`,
+//! `BIND`, `OPTIONAL` or sub-select changes scope. An `OPTIONAL` of such triples becomes a
+//! lookup too, under the conditions of [`left_join`].
 //!
 //! Paths need care because Oxigraph evaluates a path whose two ends are both bound as a yes/no
 //! test (one solution) and one with a free end by walking it, which for a negated property set
