@@ -22,17 +22,23 @@
 //! without a duration literal (numbers, variables) are left as they are.
 
 use oxigraph::model::vocab::xsd;
-use spargebra::algebra::{AggregateExpression, Expression, GraphPattern, OrderExpression};
+use spargebra::algebra::Expression;
 use spargebra::Query;
 
 /// Rewrites every `A + D` and `D + A`, where `D` is a literal typed `xsd:duration`,
 /// `xsd:yearMonthDuration` or `xsd:dayTimeDuration`, to `A - (-D)` throughout `query`.
 pub fn pin_duration_addition(query: Query) -> Query {
-    let rewritten: Result<Query, std::convert::Infallible> =
-        super::pattern::rewrite_where(query, |pattern| Ok(pattern_of(pattern)));
-    match rewritten {
-        Ok(query) => query,
-        Err(never) => match never {},
+    super::pattern::rewrite_bottom_up(query, &mut PinDurationAddition)
+}
+
+struct PinDurationAddition;
+
+impl super::pattern::BottomUp for PinDurationAddition {
+    fn expression(&mut self, expression: Expression) -> Expression {
+        match expression {
+            Expression::Add(a, b) => addition(*a, *b),
+            other => other,
+        }
     }
 }
 
@@ -61,175 +67,6 @@ fn addition(a: Expression, b: Expression) -> Expression {
         Box::new(other),
         Box::new(Expression::UnaryMinus(Box::new(duration))),
     )
-}
-
-#[allow(clippy::boxed_local)] // spargebra's algebra hands the children over boxed
-fn boxed(pattern: Box<GraphPattern>) -> Box<GraphPattern> {
-    Box::new(pattern_of(*pattern))
-}
-
-#[allow(clippy::boxed_local)] // spargebra's algebra hands the children over boxed
-fn boxed_expression(expression: Box<Expression>) -> Box<Expression> {
-    Box::new(expression_of(*expression))
-}
-
-fn pattern_of(pattern: GraphPattern) -> GraphPattern {
-    use GraphPattern as P;
-    match pattern {
-        P::Join { left, right } => P::Join {
-            left: boxed(left),
-            right: boxed(right),
-        },
-        P::LeftJoin {
-            left,
-            right,
-            expression,
-        } => P::LeftJoin {
-            left: boxed(left),
-            right: boxed(right),
-            expression: expression.map(expression_of),
-        },
-        P::Lateral { left, right } => P::Lateral {
-            left: boxed(left),
-            right: boxed(right),
-        },
-        P::Filter { expr, inner } => P::Filter {
-            expr: expression_of(expr),
-            inner: boxed(inner),
-        },
-        P::Union { left, right } => P::Union {
-            left: boxed(left),
-            right: boxed(right),
-        },
-        P::Minus { left, right } => P::Minus {
-            left: boxed(left),
-            right: boxed(right),
-        },
-        P::Graph { name, inner } => P::Graph {
-            name,
-            inner: boxed(inner),
-        },
-        P::Extend {
-            inner,
-            variable,
-            expression,
-        } => P::Extend {
-            inner: boxed(inner),
-            variable,
-            expression: expression_of(expression),
-        },
-        P::OrderBy { inner, expression } => P::OrderBy {
-            inner: boxed(inner),
-            expression: expression
-                .into_iter()
-                .map(|o| match o {
-                    OrderExpression::Asc(e) => OrderExpression::Asc(expression_of(e)),
-                    OrderExpression::Desc(e) => OrderExpression::Desc(expression_of(e)),
-                })
-                .collect(),
-        },
-        P::Project { inner, variables } => P::Project {
-            inner: boxed(inner),
-            variables,
-        },
-        P::Distinct { inner } => P::Distinct {
-            inner: boxed(inner),
-        },
-        P::Reduced { inner } => P::Reduced {
-            inner: boxed(inner),
-        },
-        P::Slice {
-            inner,
-            start,
-            length,
-        } => P::Slice {
-            inner: boxed(inner),
-            start,
-            length,
-        },
-        P::Group {
-            inner,
-            variables,
-            aggregates,
-        } => P::Group {
-            inner: boxed(inner),
-            variables,
-            aggregates: aggregates
-                .into_iter()
-                .map(|(v, a)| (v, aggregate_of(a)))
-                .collect(),
-        },
-        P::Service {
-            name,
-            inner,
-            silent,
-        } => P::Service {
-            name,
-            inner: boxed(inner),
-            silent,
-        },
-        // Triple patterns, paths and VALUES hold no expressions.
-        other => other,
-    }
-}
-
-fn aggregate_of(aggregate: AggregateExpression) -> AggregateExpression {
-    match aggregate {
-        AggregateExpression::FunctionCall {
-            name,
-            expr,
-            distinct,
-        } => AggregateExpression::FunctionCall {
-            name,
-            expr: expression_of(expr),
-            distinct,
-        },
-        other => other,
-    }
-}
-
-fn expression_of(expression: Expression) -> Expression {
-    use Expression as E;
-    match expression {
-        E::Add(a, b) => addition(expression_of(*a), expression_of(*b)),
-        E::Or(a, b) => binary(E::Or, a, b),
-        E::And(a, b) => binary(E::And, a, b),
-        E::Equal(a, b) => binary(E::Equal, a, b),
-        E::SameTerm(a, b) => binary(E::SameTerm, a, b),
-        E::Greater(a, b) => binary(E::Greater, a, b),
-        E::GreaterOrEqual(a, b) => binary(E::GreaterOrEqual, a, b),
-        E::Less(a, b) => binary(E::Less, a, b),
-        E::LessOrEqual(a, b) => binary(E::LessOrEqual, a, b),
-        E::Subtract(a, b) => binary(E::Subtract, a, b),
-        E::Multiply(a, b) => binary(E::Multiply, a, b),
-        E::Divide(a, b) => binary(E::Divide, a, b),
-        E::In(a, list) => E::In(boxed_expression(a), list_of(list)),
-        E::UnaryPlus(a) => E::UnaryPlus(boxed_expression(a)),
-        E::UnaryMinus(a) => E::UnaryMinus(boxed_expression(a)),
-        E::Not(a) => E::Not(boxed_expression(a)),
-        E::Exists(p) => E::Exists(boxed(p)),
-        E::If(a, b, c) => E::If(
-            boxed_expression(a),
-            boxed_expression(b),
-            boxed_expression(c),
-        ),
-        E::Coalesce(list) => E::Coalesce(list_of(list)),
-        E::FunctionCall(f, args) => E::FunctionCall(f, list_of(args)),
-        other => other,
-    }
-}
-
-fn list_of(list: Vec<Expression>) -> Vec<Expression> {
-    list.into_iter().map(expression_of).collect()
-}
-
-/// A binary operator whose operands are rewritten.
-fn binary(
-    operator: fn(Box<Expression>, Box<Expression>) -> Expression,
-    a: Box<Expression>,
-    b: Box<Expression>,
-) -> Expression {
-    operator(boxed_expression(a), boxed_expression(b))
 }
 
 #[cfg(test)]

@@ -12,12 +12,17 @@ mod answer;
 mod arithmetic;
 mod canonical;
 mod dataset;
+mod filter;
 mod guard;
+mod joins;
+mod lateral;
 mod load;
 mod lock;
 mod pattern;
 mod query;
+mod scope;
 mod substitute;
+mod union;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +33,7 @@ pub use arithmetic::pin_duration_addition;
 pub use canonical::canonical_text;
 pub use dataset::{Dataset, META_GRAPH};
 pub use guard::EvaluationGuard;
+pub use joins::key_joins;
 pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
 pub use query::{
     check_exchange_query, parse_read_only, QueryAnswer, QueryError, QueryLimits, QueryRefusal,

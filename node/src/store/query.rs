@@ -437,6 +437,8 @@ impl NodeStore {
             query.query.clone(),
             &bindings.iter().cloned().collect(),
         )?);
+        // Cross products to keyed joins (joins.rs).
+        let algebra = super::key_joins(algebra);
         let mut dataset = QueryDataset::new();
         dataset.set_default_graph(graphs);
         dataset.set_available_named_graphs(named);

@@ -11,7 +11,7 @@ use kikv::generate::{collect, rdf::ProviderWriter, write_provider, GenerateParam
 use kikv::indicator::{Cell, Provider, Table};
 use kikv::reference::reasoning::materialise_subclasses;
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
-use kikv::store::{pin_duration_addition, substitute_parameters, Bindings};
+use kikv::store::{key_joins, pin_duration_addition, substitute_parameters, Bindings};
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{GraphName, Literal, NamedNode, Term, Variable};
 use oxigraph::sparql::{CancellationToken, QueryResults, SparqlEvaluator};
@@ -176,9 +176,11 @@ pub fn run_with_limit(
         .map(|(name, value)| (Variable::new(*name).unwrap(), value.clone()))
         .collect();
     // As the node evaluates (NodeStore::evaluate): parameters substituted, `date + duration`
-    // pinned in its written order (see store/arithmetic.rs).
-    let substituted =
-        pin_duration_addition(substitute_parameters(parsed, &bindings).map_err(|e| e.to_string())?);
+    // pinned in its written order (see store/arithmetic.rs), cross-product joins keyed (see
+    // store/joins.rs).
+    let substituted = key_joins(pin_duration_addition(
+        substitute_parameters(parsed, &bindings).map_err(|e| e.to_string())?,
+    ));
     let token = CancellationToken::new();
     let (done, stop) = std::sync::mpsc::channel::<()>();
     let canceller = token.clone();

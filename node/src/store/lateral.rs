@@ -1,0 +1,274 @@
+//! Looking up, per solution, the triple patterns that join on a variable the left side may leave
+//! unbound: `Join(L, R)` becomes `Lateral(…Lateral(L, r1)…, rn)` (SEP-0006 `LATERAL`, which
+//! Oxigraph evaluates by running the right side once per solution of the left with that
+//! solution's values written in).
+//!
+//! Why: the official questions turn dates into day numbers with
+//! `?d ^time:inXSDDate/time:inTemporalPosition/time:numericPosition ?n` where `?d` is made by
+//! `BIND`. The planner only keys joins on variables both sides always bind (see `scope.rs`), so
+//! it scans the whole calendar for the path and joins it with everything else as a cross
+//! product; two such lookups become days² pairs before anything is filtered.
+//!
+//! What moves: in a block of triples (a BGP, with spargebra's expansion of sequence paths into
+//! triples over fresh blank nodes, and other paths joined to it), the triples that use such a
+//! variable, then those connected to them through their other variables and blank nodes, one
+//! at a time in that order, so each is an index lookup on what is already bound. Triples not
+//! connected to them stay in an ordinary join, keyed by the variables the lookups bind.
+//!
+//! Why the answer cannot change, by the SPARQL 1.1 algebra (§18.5): `Join(Ω1, Ω2)` is every
+//! `μ1 ∪ μ2` with `μ1 ∈ Ω1`, `μ2 ∈ Ω2` compatible, multiplicities multiplied, and it is
+//! associative and commutative. For a triple pattern `t`, the solutions of `t` compatible with
+//! `μ1` are exactly the solutions of `t` with `μ1`'s values written in for the variables `μ1`
+//! binds, each as often; a variable `μ1` leaves unbound (a failed `BIND`) stays a variable, so
+//! `μ1` meets every solution of `t`, as in the join. So `Lateral(L, t)` = `Join(L, t)`, and a
+//! BGP is the join of its triples (a blank node acts as a variable of its BGP; the triples that
+//! share one are always moved together). Nothing else of a join is moved: no `FILTER`,
+//! `BIND`, `OPTIONAL` or sub-select changes scope. An `OPTIONAL` of such triples becomes a
+//! lookup too, under the conditions of [`left_join`].
+//!
+//! Paths need care because Oxigraph evaluates a path whose two ends are both bound as a yes/no
+//! test (one solution) and one with a free end by walking it, which for a negated property set
+//! or a sequence gives one solution per way through; per solution, both ends may be bound where
+//! the join had them free. So a path is only moved when every way of evaluating it gives each
+//! pair of ends once: one step, an inverse, `+` (a transitive closure), or `|` (which Oxigraph
+//! deduplicates). Zero-length paths (`*`, `?`) are never moved (a start term that is not in the
+//! data behaves differently from one found by a scan); other paths stay in the ordinary join.
+
+use std::collections::BTreeSet;
+
+use oxigraph::model::Variable;
+use spargebra::algebra::{Expression, GraphPattern, PropertyPathExpression};
+use spargebra::term::{NamedNodePattern, TermPattern, TriplePattern};
+
+use super::scope::{expression_variables, scope_of, Scope};
+
+/// `Join(left, right)`, with the part of `right` that hangs off a variable `left` may leave
+/// unbound looked up per solution of `left`.
+pub(super) fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+    let maybe: BTreeSet<String> = scope_of(&left).maybe().map(name_of).collect();
+    if maybe.is_empty() || !is_triple_block(&right) {
+        return plain(left, right);
+    }
+    let mut items = Vec::new();
+    flatten(right.clone(), &mut items);
+    let (lookups, rest) = split(items, &maybe);
+    if lookups.is_empty() {
+        return plain(left, right);
+    }
+    let looked_up = lookups.into_iter().fold(left, lateral);
+    match rest.into_iter().reduce(join_items) {
+        Some(rest) => plain(looked_up, rest),
+        None => looked_up,
+    }
+}
+
+/// `LeftJoin(left, right, expression)` (an `OPTIONAL`), evaluated per solution of `left` when
+/// `right` is a block of triples that uses a variable `left` may leave unbound, possibly under
+/// `BIND`s of its own: `Lateral(left, LeftJoin({}, right, expression))`, which Oxigraph runs as
+/// its for-loop left join (for each solution, the matches of `right` that pass `expression`, or
+/// the solution alone when there are none; exactly the left join's definition, §18.5).
+///
+/// A `BIND` inside `right` sees only `right`'s own variables in the left join but would see the
+/// outer solution's too in the lookup, so one is only allowed when every variable it reads is
+/// one `right` always binds below it or one `left` never binds, it has no `EXISTS`, and its
+/// variable is not one `left` binds.
+pub(super) fn left_join(
+    left: GraphPattern,
+    right: GraphPattern,
+    expression: Option<Expression>,
+) -> GraphPattern {
+    let scope = scope_of(&left);
+    let maybe: BTreeSet<String> = scope.maybe().map(name_of).collect();
+    if !maybe.is_empty() && is_optional_lookup(&right, &scope, &maybe) {
+        let optional = GraphPattern::LeftJoin {
+            left: Box::new(GraphPattern::Bgp {
+                patterns: Vec::new(),
+            }),
+            right: Box::new(right),
+            expression,
+        };
+        return lateral(left, optional);
+    }
+    GraphPattern::LeftJoin {
+        left: Box::new(left),
+        right: Box::new(right),
+        expression,
+    }
+}
+
+fn is_optional_lookup(right: &GraphPattern, left: &Scope, maybe: &BTreeSet<String>) -> bool {
+    match right {
+        GraphPattern::Extend {
+            inner,
+            variable,
+            expression,
+        } => {
+            let below = scope_of(inner);
+            let reads_only_own = expression_variables(expression).is_some_and(|reads| {
+                reads
+                    .iter()
+                    .all(|v| below.certain.contains(v) || !left.possible.contains(v))
+            });
+            reads_only_own
+                && !left.possible.contains(variable)
+                && is_optional_lookup(inner, left, maybe)
+        }
+        block if is_triple_block(block) => {
+            let mut items = Vec::new();
+            flatten(block.clone(), &mut items);
+            items.iter().all(is_lookup_safe)
+                && items
+                    .iter()
+                    .any(|item| names_in(item).iter().any(|n| maybe.contains(n)))
+        }
+        _ => false,
+    }
+}
+
+fn plain(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+    GraphPattern::Join {
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
+
+fn lateral(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+    GraphPattern::Lateral {
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
+
+/// Two parts of a triple block joined again; neighbouring triples share one BGP.
+fn join_items(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+    match (left, right) {
+        (GraphPattern::Bgp { mut patterns }, GraphPattern::Bgp { patterns: more }) => {
+            patterns.extend(more);
+            GraphPattern::Bgp { patterns }
+        }
+        (left, right) => plain(left, right),
+    }
+}
+
+/// Triple patterns and paths joined together: what one block of triples in a group becomes.
+fn is_triple_block(pattern: &GraphPattern) -> bool {
+    match pattern {
+        GraphPattern::Bgp { .. } | GraphPattern::Path { .. } => true,
+        GraphPattern::Join { left, right } => is_triple_block(left) && is_triple_block(right),
+        _ => false,
+    }
+}
+
+/// The block's triples (each as a BGP of one) and paths, in order.
+fn flatten(block: GraphPattern, items: &mut Vec<GraphPattern>) {
+    match block {
+        GraphPattern::Join { left, right } => {
+            flatten(*left, items);
+            flatten(*right, items);
+        }
+        GraphPattern::Bgp { patterns } => items.extend(
+            patterns
+                .into_iter()
+                .map(|t| GraphPattern::Bgp { patterns: vec![t] }),
+        ),
+        other => items.push(other),
+    }
+}
+
+/// The items to look up, in lookup order (those using a `maybe` variable, then those sharing a
+/// variable or blank node with an item already taken), and the others in their first order.
+/// Paths that are not [`is_set_valued`] always stay with the others.
+fn split(
+    items: Vec<GraphPattern>,
+    maybe: &BTreeSet<String>,
+) -> (Vec<GraphPattern>, Vec<GraphPattern>) {
+    let names: Vec<Vec<String>> = items.iter().map(names_in).collect();
+    let safe: Vec<bool> = items.iter().map(is_lookup_safe).collect();
+    let mut order: Vec<usize> = (0..items.len())
+        .filter(|&i| safe[i] && names[i].iter().any(|name| maybe.contains(name)))
+        .collect();
+    let mut reached: BTreeSet<&String> = order.iter().flat_map(|&i| &names[i]).collect();
+    loop {
+        let before = order.len();
+        for i in 0..items.len() {
+            let connected = names[i].iter().any(|name| reached.contains(name));
+            if safe[i] && connected && !order.contains(&i) {
+                order.push(i);
+                reached.extend(&names[i]);
+            }
+        }
+        if order.len() == before {
+            break;
+        }
+    }
+    let mut slots: Vec<Option<GraphPattern>> = items.into_iter().map(Some).collect();
+    let lookups = order.iter().filter_map(|&i| slots[i].take()).collect();
+    let rest = slots.into_iter().flatten().collect();
+    (lookups, rest)
+}
+
+/// The variables (`?v`) and blank nodes (`_:b`) of a triple or path item.
+fn names_in(item: &GraphPattern) -> Vec<String> {
+    let term = |t: &TermPattern| match t {
+        TermPattern::Variable(_) | TermPattern::BlankNode(_) => Some(t.to_string()),
+        _ => None,
+    };
+    match item {
+        GraphPattern::Bgp { patterns } => patterns
+            .iter()
+            .flat_map(|t: &TriplePattern| {
+                let predicate = match &t.predicate {
+                    NamedNodePattern::Variable(v) => Some(name_of(v)),
+                    NamedNodePattern::NamedNode(_) => None,
+                };
+                [term(&t.subject), predicate, term(&t.object)]
+            })
+            .flatten()
+            .collect(),
+        GraphPattern::Path {
+            subject, object, ..
+        } => [term(subject), term(object)]
+            .into_iter()
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn name_of(variable: &Variable) -> String {
+    variable.to_string()
+}
+
+/// A triple, or a path that gives each pair of ends once however it is evaluated.
+fn is_lookup_safe(item: &GraphPattern) -> bool {
+    match item {
+        GraphPattern::Path { path, .. } => is_set_valued(path),
+        _ => true,
+    }
+}
+
+/// Paths whose solutions Oxigraph gives without duplicates however their ends are bound, and
+/// that cannot have length zero: one predicate, its inverse, `+`, and `|`.
+pub(super) fn is_set_valued(path: &PropertyPathExpression) -> bool {
+    use PropertyPathExpression as E;
+    match path {
+        E::NamedNode(_) => true,
+        E::Reverse(p) => is_set_valued(p),
+        E::OneOrMore(p) => without_zero_length_part(p),
+        E::Alternative(a, b) => without_zero_length_part(a) && without_zero_length_part(b),
+        E::Sequence(_, _) | E::NegatedPropertySet(_) | E::ZeroOrMore(_) | E::ZeroOrOne(_) => false,
+    }
+}
+
+/// Whether no part of `path` can be passed with zero steps (`*`, `?`).
+fn without_zero_length_part(path: &PropertyPathExpression) -> bool {
+    use PropertyPathExpression as E;
+    match path {
+        E::NamedNode(_) | E::NegatedPropertySet(_) => true,
+        E::Reverse(p) | E::OneOrMore(p) => without_zero_length_part(p),
+        E::Sequence(a, b) | E::Alternative(a, b) => {
+            without_zero_length_part(a) && without_zero_length_part(b)
+        }
+        E::ZeroOrMore(_) | E::ZeroOrOne(_) => false,
+    }
+}
