@@ -82,27 +82,15 @@ fn ticket(setup: &Setup) -> Value {
     serde_json::from_str(&read(&setup.pki, "data/admin.token")).unwrap()
 }
 
-/// A call to the admin listener at `address` over TLS: status and JSON body, or the error
-/// text when the handshake is refused.
+/// A call to the admin listener at `address` over TLS as `who` with `token` (or none).
 fn admin(
     address: SocketAddr,
     setup: &Setup,
     who: ClientIdentity<'_>,
     token: Option<&str>,
-    (method, path, body): (&str, &str, Option<Value>),
+    request: (&str, &str, Option<Value>),
 ) -> Result<(u16, Value), String> {
-    let authorization = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(value) = &authorization {
-        headers.push(("Authorization", value.as_str()));
-    }
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = (method, path, headers.as_slice(), body.as_bytes());
-    let (status, reply) = https_request(address, &setup.ca, who, request)?;
-    Ok((
-        status,
-        serde_json::from_slice(&reply).unwrap_or(Value::Null),
-    ))
+    release_support::admin_over_tls(address, &setup.ca, who, token, request)
 }
 
 /// `kikv release ARGS --admin-url URL --admin-ca dev-ca.crt.pem` run on "another machine":

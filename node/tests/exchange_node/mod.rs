@@ -95,6 +95,26 @@ pub fn issue_credential(pki: &Path) -> String {
     read(pki, "credential.jwt").trim().to_owned()
 }
 
+/// `POST /api/verifiedsparql` to `(address, ca, identity)` with `token` (or none) as bearer
+/// and `headers`; the status and the reply as JSON.
+pub fn post_verified_sparql(
+    (address, ca, identity): (std::net::SocketAddr, &str, &Pem),
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Value) {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    let mut headers = headers.to_vec();
+    if let Some(value) = &authorization {
+        headers.push(("Authorization", value));
+    }
+    let (status, reply) =
+        https_post(address, ca, identity, "/api/verifiedsparql", &headers, body).unwrap();
+    let reply = serde_json::from_slice(&reply)
+        .unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&reply)));
+    (status, reply)
+}
+
 /// Makes the PKI, the configuration and the data in `dir/pki`, issues the credential, and
 /// returns the directory and the credential.
 pub fn prepare(dir: &Path) -> (std::path::PathBuf, String) {
@@ -230,23 +250,8 @@ impl Setup {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> (u16, Value) {
-        let authorization = token.map(|t| format!("Bearer {t}"));
-        let mut headers = headers.to_vec();
-        if let Some(value) = &authorization {
-            headers.push(("Authorization", value));
-        }
-        let (status, reply) = https_post(
-            self.node.address,
-            &self.ca,
-            identity,
-            "/api/verifiedsparql",
-            &headers,
-            body,
-        )
-        .unwrap();
-        let reply = serde_json::from_slice(&reply)
-            .unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&reply)));
-        (status, reply)
+        let to = (self.node.address, self.ca.as_str(), identity);
+        post_verified_sparql(to, token, headers, body)
     }
 
     pub fn did_document(&self) -> Value {

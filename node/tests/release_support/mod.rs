@@ -14,8 +14,8 @@ use kikv::exchange::{gen1, Envelope, Generation};
 use serde_json::{json, Value};
 
 use crate::common::{
-    self, access_token, https_get, https_get_authorized, https_post, https_request, run_in, stderr,
-    stdout, ClientIdentity, Pem, RunningNode,
+    self, access_token, https_get, https_get_authorized, https_request, run_in, stderr, stdout,
+    ClientIdentity, Pem, RunningNode,
 };
 use crate::exchange_node;
 
@@ -177,22 +177,13 @@ impl Setup {
         let ticket: Value = serde_json::from_str(&read(&self.pki, "data/admin.token")).unwrap();
         let address = ticket["address"].as_str().unwrap();
         let token = ticket["token"].as_str().unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
         if ticket["certificate_sha256"].is_string() {
-            let authorization = format!("Bearer {token}");
-            let headers = [
-                ("Authorization", authorization.as_str()),
-                ("Content-Type", "application/json"),
-            ];
-            let request = (method, path, &headers[..], body.as_bytes());
             let address = address.parse().unwrap();
-            let (status, reply) =
-                https_request(address, &self.ca, ClientIdentity::None, request).unwrap();
-            return (
-                status,
-                serde_json::from_slice(&reply).unwrap_or(Value::Null),
-            );
+            let who = ClientIdentity::None;
+            return admin_over_tls(address, &self.ca, who, Some(token), (method, path, body))
+                .unwrap();
         }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut stream = std::net::TcpStream::connect(address).unwrap();
         write!(
             stream,
@@ -285,21 +276,32 @@ fn post_with(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Value) {
-    let authorization = format!("Bearer {}", setup.token(node, "zorgkantoor"));
-    let mut headers = headers.to_vec();
-    headers.push(("Authorization", authorization.as_str()));
-    let (status, reply) = https_post(
-        node.address,
-        &setup.ca,
-        &setup.identity,
-        "/api/verifiedsparql",
-        &headers,
-        body,
-    )
-    .unwrap();
-    let reply = serde_json::from_slice(&reply)
-        .unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&reply)));
-    (status, reply)
+    let token = setup.token(node, "zorgkantoor");
+    let to = (node.address, setup.ca.as_str(), &setup.identity);
+    exchange_node::post_verified_sparql(to, Some(&token), headers, body)
+}
+
+/// A call to an admin listener that speaks TLS, at `address`, trusting `ca`, as `who` with
+/// `token` (or none): status and JSON body, or the error text when the handshake is refused.
+pub fn admin_over_tls(
+    address: std::net::SocketAddr,
+    ca: &str,
+    who: ClientIdentity<'_>,
+    token: Option<&str>,
+    (method, path, body): (&str, &str, Option<Value>),
+) -> Result<(u16, Value), String> {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(value) = &authorization {
+        headers.push(("Authorization", value.as_str()));
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = (method, path, headers.as_slice(), body.as_bytes());
+    let (status, reply) = https_request(address, ca, who, request)?;
+    Ok((
+        status,
+        serde_json::from_slice(&reply).unwrap_or(Value::Null),
+    ))
 }
 
 pub fn activities(entries: &[Value]) -> Vec<&str> {
