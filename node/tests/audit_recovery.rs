@@ -10,10 +10,10 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use kikv::audit::{Activity, AuditEntry, AuditError, AuditLog, Content, LogCopy, VerifyError};
+use kikv::audit::{Activity, AuditEntry, AuditError, Content, LogCopy, VerifyError};
 use kikv::config::AuditConfig;
 
-use audit_support::{config, payloads, records, sample, sample_log, signer};
+use audit_support::{config, open_log, payloads, records, sample, sample_log, turn};
 
 const CHILD_ENV: &str = "KIKV_AUDIT_CRASH_CHILD_DIR";
 const APPENDERS: usize = 4;
@@ -31,7 +31,7 @@ fn crash_child() {
         inline_content_limit_bytes: 100,
         ..AuditConfig::default()
     };
-    let log = AuditLog::open(Path::new(&dir), &config, signer("kikv.test/child")).unwrap();
+    let log = open_log(Path::new(&dir), &config, "kikv.test/child").unwrap();
     let threads: Vec<_> = (0..APPENDERS)
         .map(|t| {
             let log = log.clone();
@@ -65,6 +65,7 @@ fn record(line: String, acks: &mut BTreeMap<u64, String>) {
 #[test]
 fn appended_entries_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
+    let turn = turn();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "crash_child",
@@ -78,6 +79,7 @@ fn appended_entries_survive_sigkill() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    drop(turn);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acknowledged = BTreeMap::new();
     while acknowledged.len() < 1500 {
@@ -91,7 +93,7 @@ fn appended_entries_survive_sigkill() {
         record(line.unwrap(), &mut acknowledged);
     }
 
-    let log = AuditLog::open(dir.path(), &config(), signer("kikv.test/after")).unwrap();
+    let log = open_log(dir.path(), &config(), "kikv.test/after").unwrap();
     let after = log.len();
     log.close();
     let copy = LogCopy::read(dir.path(), None).unwrap();
@@ -126,7 +128,7 @@ fn a_torn_last_record_is_cut_and_the_cut_logged() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("entry 9 (byte "), "{stderr}");
 
-    let log = AuditLog::open(dir.path(), &config(), signer("kikv.test/audit")).unwrap();
+    let log = open_log(dir.path(), &config(), "kikv.test/audit").unwrap();
     assert_eq!(log.len(), 10, "nine entries and the cut");
     let (entry, content) = sample(99);
     assert_eq!(log.append(entry, content).unwrap().index, 10);
@@ -161,7 +163,7 @@ fn a_torn_record_under_a_signed_checkpoint_is_not_cut() {
     let bytes = fs::read(&path).unwrap();
     let last = records(&bytes)[9].clone();
     fs::write(&path, &bytes[..last.start + 20]).unwrap();
-    let error = AuditLog::open(dir.path(), &config(), signer("kikv.test/audit")).unwrap_err();
+    let error = open_log(dir.path(), &config(), "kikv.test/audit").unwrap_err();
     assert_eq!(
         error,
         AuditError::NotIntact(VerifyError::Truncated {
@@ -186,7 +188,7 @@ fn damage_in_the_middle_is_refused_at_open() {
     let third = records(&bytes)[3].clone();
     bytes[third.start + 30] ^= 1;
     fs::write(&path, &bytes).unwrap();
-    let error = AuditLog::open(dir.path(), &config(), signer("kikv.test/audit")).unwrap_err();
+    let error = open_log(dir.path(), &config(), "kikv.test/audit").unwrap_err();
     assert_eq!(
         error,
         AuditError::NotIntact(VerifyError::Damaged {
@@ -200,9 +202,9 @@ fn damage_in_the_middle_is_refused_at_open() {
 #[test]
 fn a_log_is_opened_by_one_process_at_a_time_and_refuses_appends_once_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let log = AuditLog::open(dir.path(), &config(), signer("kikv.test/audit")).unwrap();
+    let log = open_log(dir.path(), &config(), "kikv.test/audit").unwrap();
     assert_eq!(
-        AuditLog::open(dir.path(), &config(), signer("kikv.test/audit")).unwrap_err(),
+        open_log(dir.path(), &config(), "kikv.test/audit").unwrap_err(),
         AuditError::InUse(dir.path().to_path_buf())
     );
     let (entry, content) = sample(0);
@@ -220,7 +222,7 @@ fn a_log_is_opened_by_one_process_at_a_time_and_refuses_appends_once_closed() {
 #[test]
 fn concurrent_appenders_get_distinct_durable_indexes() {
     let dir = tempfile::tempdir().unwrap();
-    let log = AuditLog::open(dir.path(), &config(), signer("kikv.test/audit")).unwrap();
+    let log = open_log(dir.path(), &config(), "kikv.test/audit").unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -269,7 +271,7 @@ fn checkpoints_are_made_at_the_configured_interval_while_the_log_is_open() {
         checkpoint_interval_secs: 1,
         ..config()
     };
-    let log = AuditLog::open(dir.path(), &config, signer("kikv.test/audit")).unwrap();
+    let log = open_log(dir.path(), &config, "kikv.test/audit").unwrap();
     for i in 0..3 {
         let (entry, content) = sample(i);
         log.append(entry, content).unwrap();

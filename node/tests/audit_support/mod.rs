@@ -3,19 +3,39 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::process::Output;
-use std::sync::Arc;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::KeyPair as _;
 use josekit::jws::EdDSA;
-use kikv::audit::{Activity, AuditEntry, AuditLog, Content, JwkCheckpointSigner, ProfileRef};
+use kikv::audit::{
+    Activity, AuditEntry, AuditError, AuditLog, Content, JwkCheckpointSigner, ProfileRef,
+};
 use kikv::config::AuditConfig;
 
 /// A fresh Ed25519 checkpoint key (never printed).
 pub fn signer(name: &str) -> Arc<JwkCheckpointSigner> {
     let pair = EdDSA.generate_key_pair(EdCurve::Ed25519).unwrap();
     Arc::new(JwkCheckpointSigner::new(name, &pair.to_jwk_key_pair()).unwrap())
+}
+
+/// Between its fork and its exec, a child process holds a copy of every file this test binary
+/// has open, the locked log file of another test included; a test that closes a log and opens
+/// it again could find its own lock still held by that child for a moment (`InUse`, seen once
+/// in CI). So starting a child and opening a log take turns.
+static TURN: Mutex<()> = Mutex::new(());
+
+/// The turn to start a child process or open a log.
+pub fn turn() -> MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`AuditLog::open`] with a fresh key named `name`, in turn with starting child processes.
+pub fn open_log(dir: &Path, config: &AuditConfig, name: &str) -> Result<AuditLog, AuditError> {
+    let signer = signer(name);
+    let _turn = turn();
+    AuditLog::open(dir, config, signer)
 }
 
 /// The default configuration with a small inline limit, so some content goes to files.
@@ -63,7 +83,7 @@ pub fn sample(i: u64) -> (AuditEntry, Option<Content>) {
 /// A closed log of `n` sample entries in `dir`, with a checkpoint after each `every` entries
 /// and one on close.
 pub fn sample_log(dir: &Path, n: u64, every: u64) {
-    let log = AuditLog::open(dir, &config(), signer("kikv.test/audit")).unwrap();
+    let log = open_log(dir, &config(), "kikv.test/audit").unwrap();
     for i in 0..n {
         let (entry, content) = sample(i);
         assert_eq!(log.append(entry, content).unwrap().index, i);
@@ -97,13 +117,20 @@ pub fn payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
 
 /// Runs the real `kikv` binary.
 pub fn kikv(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_kikv"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kikv"));
+    command
         .args(args)
         .env_remove("KIKV_CONFIG")
         .env_remove("KIKV_DATA_DIR")
         .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = {
+        let _turn = turn();
+        command.spawn().unwrap()
+    };
+    child.wait_with_output().unwrap()
 }
 
 /// `kikv audit --log DIR verify`: exit code, standard output and standard error.
