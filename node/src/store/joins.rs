@@ -3,17 +3,22 @@
 //! bind different variables is distributed (`union.rs`), and the triple patterns (plain or in
 //! an `OPTIONAL`) that use a variable the other side may leave unbound are looked up per
 //! solution (`lateral.rs`); each part of a `FILTER` moves down to where what it reads is known
-//! (`filter.rs`). `scope.rs` says which variables a pattern binds.
+//! (`filter.rs`); an `OPTIONAL` or `BIND` followed by more of its group is lifted above that
+//! join, so the planner orders the group's triples together (`lift.rs`); the pattern of each `EXISTS` becomes a chain of lookups from what the
+//! solution binds (`exists.rs`). `scope.rs` says which variables a pattern binds.
 //!
 //! A query with `GRAPH ?g` (a variable graph name) is left as it is: there Oxigraph evaluates a
 //! `+` path with both ends bound once per way through rather than once, so moving a path into a
 //! lookup could change how often a solution occurs. The official questions have none.
 
-use spargebra::algebra::GraphPattern;
+use oxigraph::model::Variable;
+use spargebra::algebra::{Expression, GraphPattern};
 use spargebra::term::NamedNodePattern;
 use spargebra::Query;
 
+use super::exists::planned;
 use super::pattern::{rewrite_bottom_up, visit, BottomUp};
+use super::scope::scope_of;
 
 /// Applies the join rewrites throughout `query` (every scope, sub-selects and `EXISTS`
 /// included). Parameters should be substituted first: a constant is never unbound.
@@ -56,8 +61,27 @@ impl BottomUp for KeyJoins {
                 left,
                 right,
                 expression,
-            } => super::lateral::left_join(*left, *right, expression),
-            GraphPattern::Filter { expr, inner } => super::filter::filter(expr, *inner),
+            } => {
+                let seen = scope_of(&left).joined(scope_of(&right)).certain;
+                let expression = expression.map(|e| planned(e, &seen));
+                super::lateral::left_join(*left, *right, expression)
+            }
+            GraphPattern::Filter { expr, inner } => {
+                let expr = planned(expr, &scope_of(&inner).certain);
+                super::filter::filter(expr, *inner)
+            }
+            GraphPattern::Extend {
+                inner,
+                variable,
+                expression,
+            } => {
+                let expression = planned(expression, &scope_of(&inner).certain);
+                GraphPattern::Extend {
+                    inner,
+                    variable,
+                    expression,
+                }
+            }
             other => other,
         }
     }
@@ -65,6 +89,18 @@ impl BottomUp for KeyJoins {
 
 /// `Join(left, right)` whose parts are already rewritten.
 fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+    if let Some((kept, optional, expression)) = super::lift::liftable(&left, &right) {
+        return super::lateral::left_join(join(kept, right), optional, expression);
+    }
+    if let Some((kept, optional, expression)) = super::lift::liftable(&right, &left) {
+        return super::lateral::left_join(join(left, kept), optional, expression);
+    }
+    if let Some((inner, variable, expression)) = super::lift::bind_liftable(&left, &right) {
+        return extend(join(inner, right), variable, expression);
+    }
+    if let Some((inner, variable, expression)) = super::lift::bind_liftable(&right, &left) {
+        return extend(join(left, inner), variable, expression);
+    }
     if let Some((a, b)) = super::union::branches_worth_joining(&left, &right) {
         let (a, b) = (whole(a.clone()), whole(b.clone()));
         return union(join(left.clone(), a), join(left, b));
@@ -90,6 +126,14 @@ fn whole(branch: GraphPattern) -> GraphPattern {
     GraphPattern::Project {
         inner: Box::new(branch),
         variables,
+    }
+}
+
+fn extend(inner: GraphPattern, variable: Variable, expression: Expression) -> GraphPattern {
+    GraphPattern::Extend {
+        inner: Box::new(inner),
+        variable,
+        expression,
     }
 }
 

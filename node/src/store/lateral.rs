@@ -151,7 +151,7 @@ fn join_items(left: GraphPattern, right: GraphPattern) -> GraphPattern {
 }
 
 /// Triple patterns and paths joined together: what one block of triples in a group becomes.
-fn is_triple_block(pattern: &GraphPattern) -> bool {
+pub(super) fn is_triple_block(pattern: &GraphPattern) -> bool {
     match pattern {
         GraphPattern::Bgp { .. } | GraphPattern::Path { .. } => true,
         GraphPattern::Join { left, right } => is_triple_block(left) && is_triple_block(right),
@@ -160,7 +160,7 @@ fn is_triple_block(pattern: &GraphPattern) -> bool {
 }
 
 /// The block's triples (each as a BGP of one) and paths, in order.
-fn flatten(block: GraphPattern, items: &mut Vec<GraphPattern>) {
+pub(super) fn flatten(block: GraphPattern, items: &mut Vec<GraphPattern>) {
     match block {
         GraphPattern::Join { left, right } => {
             flatten(*left, items);
@@ -208,7 +208,7 @@ fn split(
 }
 
 /// The variables (`?v`) and blank nodes (`_:b`) of a triple or path item.
-fn names_in(item: &GraphPattern) -> Vec<String> {
+pub(super) fn names_in(item: &GraphPattern) -> Vec<String> {
     let term = |t: &TermPattern| match t {
         TermPattern::Variable(_) | TermPattern::BlankNode(_) => Some(t.to_string()),
         _ => None,

@@ -181,7 +181,7 @@ fn aggregate_of(aggregate: AggregateExpression, r: &mut impl BottomUp) -> Aggreg
 }
 
 /// `expression` with its operands rewritten, then itself.
-fn expression_of(expression: Expression, r: &mut impl BottomUp) -> Expression {
+pub(super) fn expression_of(expression: Expression, r: &mut impl BottomUp) -> Expression {
     let done = expression_parts(expression, r);
     r.expression(done)
 }

@@ -35,7 +35,7 @@ impl Scope {
         }
     }
 
-    fn joined(mut self, other: Self) -> Self {
+    pub(super) fn joined(mut self, other: Self) -> Self {
         self.certain.extend(other.certain);
         self.possible.extend(other.possible);
         self

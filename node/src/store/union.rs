@@ -63,7 +63,7 @@ pub(super) fn branches_worth_joining<'a>(
 }
 
 /// Whether evaluating `pattern` twice gives the same solutions.
-fn is_deterministic(pattern: &GraphPattern) -> bool {
+pub(super) fn is_deterministic(pattern: &GraphPattern) -> bool {
     let mut finder = Finder::default();
     visit(pattern, &mut finder);
     !finder.random
