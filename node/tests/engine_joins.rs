@@ -422,3 +422,33 @@ fn a_bind_is_lifted_above_the_join_that_follows_it_unless_that_join_binds_what_i
     assert!(!changed, "{algebra}");
     assert!(rows.iter().all(|r| r.contains(" - ")), "{rows:?}");
 }
+
+#[test]
+fn triples_after_a_bind_that_do_not_use_it_move_below_it_when_they_hang_off_its_group() {
+    let (algebra, changed, rows) = same_answer(
+        "SELECT * WHERE { ?s ex:q ?m BIND(IRI(STR(?m)) AS ?k) ?k ex:s ?e . ?s ex:p ?o . ?x ex:link1 ?y }",
+    );
+    assert!(changed, "{algebra}");
+    let bind = algebra.find("variable: Variable { name: \"k\" }").unwrap();
+    // ?s ex:p ?o hangs off ?s: below the BIND. ?k ex:s ?e uses it and the ex:link1 triple is not
+    // connected to the group: both stay after it.
+    assert!(algebra.find("example.org/p\"").unwrap() < bind, "{algebra}");
+    assert!(algebra.find("example.org/s\"").unwrap() > bind, "{algebra}");
+    assert!(
+        algebra.find("example.org/link1\"").unwrap() > bind,
+        "{algebra}"
+    );
+    // ex:a: two ex:q × two ex:p; ex:b: one × one; each with the one ex:link1 triple.
+    assert_eq!(rows.len(), 5, "{rows:?}");
+}
+
+#[test]
+fn a_triple_binding_what_the_bind_reads_stays_after_it() {
+    // As written ?o is unbound in the BIND, so ?k is unbound and meets every ex:s triple;
+    // below the BIND, ?k would be an ex:p value and meet none.
+    let (algebra, _, rows) =
+        same_answer("SELECT * WHERE { ?s ex:q ?m BIND(?o AS ?k) ?k ex:s ?e . ?s ex:p ?o }");
+    let bind = algebra.find("variable: Variable { name: \"k\" }").unwrap();
+    assert!(algebra.find("example.org/p\"").unwrap() > bind, "{algebra}");
+    assert_eq!(rows.len(), 5 * 2, "{rows:?}");
+}

@@ -101,6 +101,11 @@ fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     if let Some((inner, variable, expression)) = super::lift::bind_liftable(&right, &left) {
         return extend(join(left, inner), variable, expression);
     }
+    if let Some(((inner, below, variable, expression), rest)) =
+        super::lift::bind_sinkable(&left, &right)
+    {
+        return join(extend(join(inner, below), variable, expression), rest);
+    }
     if let Some((a, b)) = super::union::branches_worth_joining(&left, &right) {
         let (a, b) = (whole(a.clone()), whole(b.clone()));
         return union(join(left.clone(), a), join(left, b));

@@ -24,6 +24,14 @@
 //! and nothing else changes. Official 15.4.6 computes four amounts with `BIND` before joining
 //! the invoice's location; the planner ran the whole invoice part once per location.
 //!
+//! When `C` does use `?x` (the official questions make a postcode with `BIND` and then look it
+//! up), the triples of `C` that do not, and that hang off `P` through other variables, move
+//! below the `BIND` instead: `Join(Extend(Join(P, T), ?x, e), C')`, by the same equivalence
+//! with `T` for `C` (a join is associative and commutative). In 14.2 the vestiging's number
+//! and name then come with the vestiging instead of being looked up first and the whole
+//! location part being run once per vestiging number. Triples sharing a blank node move
+//! together or not at all.
+//!
 //! Neither is lifted when either side uses `RAND()`, `BNODE()`, `UUID()` or `STRUUID()`: moved,
 //! such a value would be made once per solution of the join instead of once per solution of
 //! its own side.
@@ -36,6 +44,7 @@ use std::collections::BTreeSet;
 use oxigraph::model::Variable;
 use spargebra::algebra::{Expression, GraphPattern};
 
+use super::lateral::{flatten, is_triple_block, names_in};
 use super::scope::{expression_variables, scope_of};
 use super::union::is_deterministic;
 
@@ -86,6 +95,116 @@ pub(super) fn bind_liftable(
         .all(|v| !other.contains(v) || always.contains(v));
     (reads_the_same && !other.contains(variable))
         .then(|| ((**inner).clone(), variable.clone(), expression.clone()))
+}
+
+/// For `Join(bind, block)` where `bind` is `Extend(P, ?x, e)` and `block` a block of triples
+/// using `?x`: `Extend(P ⋈ T, ?x, e)` parts `(P, T, ?x, e)` and the rest of the block, when some
+/// triples `T` of `block` may move below the `BIND` and are connected to `P`.
+pub(super) fn bind_sinkable(
+    bind: &GraphPattern,
+    block: &GraphPattern,
+) -> Option<(
+    (GraphPattern, GraphPattern, Variable, Expression),
+    GraphPattern,
+)> {
+    let GraphPattern::Extend {
+        inner,
+        variable,
+        expression,
+    } = bind
+    else {
+        return None;
+    };
+    if !is_triple_block(block) || !is_deterministic(bind) {
+        return None;
+    }
+    let reads: BTreeSet<String> = expression_variables(expression)?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let always: BTreeSet<String> = scope_of(inner)
+        .certain
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let x = variable.to_string();
+    let mut items = Vec::new();
+    flatten(block.clone(), &mut items);
+    let groups = blank_node_groups(&items);
+    let may_move = |group: &[usize]| {
+        group.iter().all(|&i| {
+            names_in(&items[i])
+                .iter()
+                .all(|n| *n != x && (!reads.contains(n) || always.contains(n)))
+        })
+    };
+    let mut reached = always.clone();
+    let mut moved = vec![false; items.len()];
+    loop {
+        let next = groups.iter().find(|g| {
+            !moved[g[0]]
+                && may_move(g)
+                && g.iter()
+                    .any(|&i| names_in(&items[i]).iter().any(|n| reached.contains(n)))
+        });
+        let Some(group) = next else { break };
+        for &i in group {
+            moved[i] = true;
+            reached.extend(names_in(&items[i]));
+        }
+    }
+    if !moved.contains(&true) || !moved.contains(&false) {
+        return None;
+    }
+    let (mut below, mut rest) = (Vec::new(), Vec::new());
+    for (item, moved) in items.into_iter().zip(moved) {
+        if moved {
+            below.push(item)
+        } else {
+            rest.push(item)
+        }
+    }
+    let joined = |parts: Vec<GraphPattern>| {
+        parts.into_iter().reduce(|a, b| GraphPattern::Join {
+            left: Box::new(a),
+            right: Box::new(b),
+        })
+    };
+    Some((
+        (
+            (**inner).clone(),
+            joined(below)?,
+            variable.clone(),
+            expression.clone(),
+        ),
+        joined(rest)?,
+    ))
+}
+
+/// The items of a triple block grouped by the blank nodes they share (each item's indexes).
+fn blank_node_groups(items: &[GraphPattern]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut blanks: Vec<BTreeSet<String>> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let own: BTreeSet<String> = names_in(item)
+            .into_iter()
+            .filter(|n| n.starts_with("_:"))
+            .collect();
+        let mut group = vec![i];
+        let mut names = own;
+        let mut g = 0;
+        while g < groups.len() {
+            if blanks[g].is_disjoint(&names) {
+                g += 1;
+            } else {
+                group.extend(groups.remove(g));
+                names.extend(blanks.remove(g));
+            }
+        }
+        groups.push(group);
+        blanks.push(names);
+    }
+    groups
 }
 
 /// `A`, `B` and `e` of `LeftJoin(A, B, e)` or of its lookup form `Lateral(A, LeftJoin({}, B, e))`.
