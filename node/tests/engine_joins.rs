@@ -452,3 +452,35 @@ fn a_triple_binding_what_the_bind_reads_stays_after_it() {
     assert!(algebra.find("example.org/p\"").unwrap() > bind, "{algebra}");
     assert_eq!(rows.len(), 5 * 2, "{rows:?}");
 }
+
+#[test]
+fn a_filter_moves_into_the_left_of_an_optional_that_cannot_bind_what_it_reads() {
+    let (algebra, _, rows) = same_answer(
+        "SELECT ?s ?m ?v WHERE { ?s ex:q ?m OPTIONAL { ?s ex:v ?v } FILTER(?m != ex:m2) }",
+    );
+    assert!(algebra.contains("LeftJoin { left: Filter"), "{algebra}");
+    // ex:a's ex:m1 row with its ex:v; ex:b's without.
+    assert_eq!(rows.len(), 2, "{rows:?}");
+}
+
+#[test]
+fn a_filter_moves_before_a_union_that_adds_a_total_row_unless_it_reads_the_union() {
+    let total = "{ BIND(\"total\" AS ?t) } UNION { ?u ex:q ?t }";
+    let (algebra, _, rows) = same_answer(&format!(
+        "SELECT * WHERE {{ ?s ex:p ?o {total} FILTER(?o > 2) }}"
+    ));
+    assert!(algebra.contains("Join { left: Filter"), "{algebra}");
+    // ex:b 3 and ex:c 4, each with the total row and the three ex:q triples.
+    assert_eq!(rows.len(), 2 * 4, "{rows:?}");
+    // A filter on what the union binds stays above the join: only the total rows pass.
+    let (algebra, _, rows) = same_answer(&format!(
+        "SELECT * WHERE {{ ?s ex:p ?o {total} FILTER(!BOUND(?u)) }}"
+    ));
+    assert!(!algebra.contains("Join { left: Filter"), "{algebra}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    // A union without such a branch is left to the planner.
+    let (algebra, _, _) = same_answer(
+        "SELECT * WHERE { ?s ex:p ?o { ?u ex:r ?t } UNION { ?u ex:q ?t } FILTER(?o > 2) }",
+    );
+    assert!(!algebra.contains("Join { left: Filter"), "{algebra}");
+}

@@ -1,6 +1,6 @@
 //! Moving each part of a group's `FILTER` down past the per-solution lookups (`lateral.rs`,
-//! including `OPTIONAL`s turned into lookups) and `BIND`s that cannot change it, so fewer
-//! solutions reach the lookups.
+//! including `OPTIONAL`s turned into lookups), `BIND`s and `OPTIONAL`s that cannot change it,
+//! and before a `UNION` that adds a "total" row, so fewer solutions reach them.
 //!
 //! Why: SPARQL applies a group's filters to the whole group (§18.2.2.6), and Oxigraph's planner
 //! only moves a filter below a join when every variable it reads is always bound there. The
@@ -9,8 +9,16 @@
 //! for those rows the lookup's dates are unbound and the `OPTIONAL` matches every pair of
 //! calendar days before the filter throws them all away.
 //!
+//! Official 6.1 joins every worked period with the qualification levels plus a "Totaal" row
+//! and with the vestigingen plus an organisation row before its period filter; moved before
+//! those joins, the filter halves its time (11.7 s to 5.4 s at 1,000 employees). Into any join
+//! with a `UNION`, or beside any sub-pattern that is not a block of triples, it made the ledger
+//! questions (18.2, 19.x, 24.x) five times slower: the planner then orders the filtered side as
+//! one unit.
+//!
 //! Why the answer cannot change: a filter on `Lateral(L, R)` (a join, or a left join
-//! `Lateral(L, LeftJoin({}, R, e))`) whose variables `R` never binds reads, in every solution
+//! `Lateral(L, LeftJoin({}, R, e))`), `Join(L, R)` or `LeftJoin(L, R, e)` whose variables `R`
+//! never binds reads, in every solution
 //! `μ ∪ μ'`, the values `μ` from `L` gave (or none), so it keeps a solution exactly when it
 //! would keep its `μ`, and filtering `L` first keeps the same solutions, each as often (for the
 //! left join, a `μ` it removes has no solutions at all either way). `BIND` of another variable and
@@ -65,6 +73,28 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
             left: Box::new(sink(condition, *left)),
             right,
         },
+        // Into the left of an OPTIONAL, or beside a join with a part that is not a block of
+        // triples (a sub-select, a UNION adding a "total" row): there the planner keeps the
+        // part as a unit anyway, so the filter runs before the join multiplies the rows
+        // instead of after (official 6.1 joins every worked period with the qualification
+        // levels and the vestigingen before its period filter).
+        P::LeftJoin {
+            left,
+            right,
+            expression,
+        } if unseen_by(&right) => P::LeftJoin {
+            left: Box::new(sink(condition, *left)),
+            right,
+            expression,
+        },
+        P::Join { left, right } if is_union(&right) && unseen_by(&right) => P::Join {
+            left: Box::new(sink(condition, *left)),
+            right,
+        },
+        P::Join { left, right } if is_union(&left) && unseen_by(&left) => P::Join {
+            left,
+            right: Box::new(sink(condition, *right)),
+        },
         P::Minus { left, right } => P::Minus {
             left: Box::new(sink(condition, *left)),
             right,
@@ -88,4 +118,17 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
         },
         other => stays(condition, other),
     }
+}
+
+/// A `UNION` with a branch that only binds constants: the "total" row of the official
+/// questions (`{ … } UNION { BIND("Totaal" AS ?x) }`), which multiplies every solution.
+fn is_union(pattern: &GraphPattern) -> bool {
+    let only_binds = |branch: &GraphPattern| {
+        let mut branch = branch;
+        while let GraphPattern::Extend { inner, .. } = branch {
+            branch = inner;
+        }
+        matches!(branch, GraphPattern::Bgp { patterns } if patterns.is_empty())
+    };
+    matches!(pattern, GraphPattern::Union { left, right } if only_binds(left) || only_binds(right))
 }
