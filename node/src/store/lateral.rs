@@ -96,6 +96,19 @@ pub(super) fn left_join(
     }
 }
 
+/// Whether `pattern` is an `OPTIONAL`: a left join, or its lookup form made by [`left_join`].
+pub(super) fn is_left_join(pattern: &GraphPattern) -> bool {
+    match pattern {
+        GraphPattern::LeftJoin { .. } => true,
+        GraphPattern::Lateral { right, .. } => matches!(
+            right.as_ref(),
+            GraphPattern::LeftJoin { left, .. }
+                if matches!(left.as_ref(), GraphPattern::Bgp { patterns } if patterns.is_empty())
+        ),
+        _ => false,
+    }
+}
+
 fn is_optional_lookup(right: &GraphPattern, left: &Scope, maybe: &BTreeSet<String>) -> bool {
     match right {
         GraphPattern::Extend {
