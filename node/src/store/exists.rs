@@ -30,7 +30,7 @@ use oxigraph::model::Variable;
 use spargebra::algebra::{Expression, GraphPattern};
 use spargebra::term::TermPattern;
 
-use super::lateral::{flatten, is_triple_block, names_in};
+use super::lateral::{flatten, is_triple_block, lateral, names_in, plain};
 use super::pattern::BottomUp;
 use super::scope::scope_of;
 
@@ -69,7 +69,7 @@ fn plan(pattern: GraphPattern, bound: &BTreeSet<String>) -> GraphPattern {
             let mut more = bound.clone();
             more.extend(scope_of(&left).certain.iter().map(ToString::to_string));
             let right = plan(*right, &more);
-            let kind = if is_lookup(&right) { lateral } else { join };
+            let kind = if is_lookup(&right) { lateral } else { plain };
             kind(left, right)
         }
         GraphPattern::Union { left, right } => GraphPattern::Union {
@@ -142,18 +142,4 @@ fn boundness(item: &GraphPattern, bound: &BTreeSet<String>) -> i32 {
         _ => return 0,
     };
     2 * i32::from(known(subject)) + i32::from(known(object))
-}
-
-fn lateral(left: GraphPattern, right: GraphPattern) -> GraphPattern {
-    GraphPattern::Lateral {
-        left: Box::new(left),
-        right: Box::new(right),
-    }
-}
-
-fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
-    GraphPattern::Join {
-        left: Box::new(left),
-        right: Box::new(right),
-    }
 }

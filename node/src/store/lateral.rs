@@ -138,14 +138,16 @@ fn is_optional_lookup(right: &GraphPattern, left: &Scope, maybe: &BTreeSet<Strin
     }
 }
 
-fn plain(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+/// `Join(left, right)`.
+pub(super) fn plain(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     GraphPattern::Join {
         left: Box::new(left),
         right: Box::new(right),
     }
 }
 
-fn lateral(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+/// `Lateral(left, right)`: `right` evaluated per solution of `left`.
+pub(super) fn lateral(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     GraphPattern::Lateral {
         left: Box::new(left),
         right: Box::new(right),

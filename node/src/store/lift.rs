@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 use oxigraph::model::Variable;
 use spargebra::algebra::{Expression, GraphPattern};
 
-use super::lateral::{flatten, is_triple_block, names_in};
+use super::lateral::{flatten, is_triple_block, names_in, plain};
 use super::scope::{expression_variables, scope_of};
 use super::union::is_deterministic;
 
@@ -40,6 +40,21 @@ pub(super) fn bind_liftable(
     bind: &GraphPattern,
     other: &GraphPattern,
 ) -> Option<(GraphPattern, Variable, Expression)> {
+    let (inner, variable, expression) = deterministic_bind(bind, other)?;
+    let other = scope_of(other).possible;
+    let always = scope_of(inner).certain;
+    let reads_the_same = expression_variables(expression)?
+        .iter()
+        .all(|v| !other.contains(v) || always.contains(v));
+    (reads_the_same && !other.contains(variable))
+        .then(|| (inner.clone(), variable.clone(), expression.clone()))
+}
+
+/// The parts of `bind` when it is an `Extend` and neither it nor `other` makes fresh values.
+fn deterministic_bind<'a>(
+    bind: &'a GraphPattern,
+    other: &GraphPattern,
+) -> Option<(&'a GraphPattern, &'a Variable, &'a Expression)> {
     let GraphPattern::Extend {
         inner,
         variable,
@@ -48,16 +63,7 @@ pub(super) fn bind_liftable(
     else {
         return None;
     };
-    if !is_deterministic(bind) || !is_deterministic(other) {
-        return None;
-    }
-    let other = scope_of(other).possible;
-    let always = scope_of(inner).certain;
-    let reads_the_same = expression_variables(expression)?
-        .iter()
-        .all(|v| !other.contains(v) || always.contains(v));
-    (reads_the_same && !other.contains(variable))
-        .then(|| ((**inner).clone(), variable.clone(), expression.clone()))
+    (is_deterministic(bind) && is_deterministic(other)).then_some((inner, variable, expression))
 }
 
 /// For `Join(bind, block)` where `bind` is `Extend(P, ?x, e)` and `block` a block of triples
@@ -70,17 +76,10 @@ pub(super) fn bind_sinkable(
     (GraphPattern, GraphPattern, Variable, Expression),
     GraphPattern,
 )> {
-    let GraphPattern::Extend {
-        inner,
-        variable,
-        expression,
-    } = bind
-    else {
-        return None;
-    };
-    if !is_triple_block(block) || !is_deterministic(bind) {
+    if !is_triple_block(block) {
         return None;
     }
+    let (inner, variable, expression) = deterministic_bind(bind, block)?;
     let reads: BTreeSet<String> = expression_variables(expression)?
         .iter()
         .map(ToString::to_string)
@@ -127,15 +126,10 @@ pub(super) fn bind_sinkable(
             rest.push(item)
         }
     }
-    let joined = |parts: Vec<GraphPattern>| {
-        parts.into_iter().reduce(|a, b| GraphPattern::Join {
-            left: Box::new(a),
-            right: Box::new(b),
-        })
-    };
+    let joined = |parts: Vec<GraphPattern>| parts.into_iter().reduce(plain);
     Some((
         (
-            (**inner).clone(),
+            inner.clone(),
             joined(below)?,
             variable.clone(),
             expression.clone(),
