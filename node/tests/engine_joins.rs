@@ -485,3 +485,21 @@ fn a_filter_moves_before_a_union_that_adds_a_total_row_unless_it_reads_the_union
     );
     assert!(!algebra.contains("Join { left: Filter"), "{algebra}");
 }
+
+#[test]
+fn a_lookup_runs_before_a_join_with_a_table_it_does_not_need() {
+    let (algebra, _, rows) = same_answer(
+        "SELECT * WHERE { ?s ex:q ?m BIND(IF(true, ?s, ?s) AS ?x) VALUES ?n { 1 2 3 } \
+         BIND(?n * 2 AS ?d) ?x ex:p ?o }",
+    );
+    // Looked up per ?s ex:q ?m solution, then joined with the three ?n, not per (solution, ?n).
+    assert!(algebra.contains("Join { left: Lateral"), "{algebra}");
+    // ex:a: two ex:q × two ex:p, ex:b: one × one; each with three ?n.
+    assert_eq!(rows.len(), 5 * 3, "{rows:?}");
+    // A lookup on a variable the table binds stays after it.
+    let (algebra, _, rows) = same_answer(
+        "SELECT * WHERE { ?s ex:q ?m BIND(IF(true, ?s, ?s) AS ?x) VALUES ?o { 1 3 } ?x ex:p ?o }",
+    );
+    assert!(!algebra.contains("Join { left: Lateral"), "{algebra}");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+}

@@ -55,10 +55,46 @@ pub(super) fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     if lookups.is_empty() {
         return plain(left, right);
     }
-    let looked_up = lookups.into_iter().fold(left, lateral);
+    let looked_up = lookups.into_iter().fold(left, looked_up_below);
     match rest.into_iter().reduce(join_items) {
         Some(rest) => plain(looked_up, rest),
         None => looked_up,
+    }
+}
+
+/// `Lateral(left, item)` for a triple or path `item`, with the lookup moved below the `BIND`s
+/// and joins of `left` that it does not need, so it runs once per solution of the part that
+/// binds its variables instead of once per solution of everything joined to that part.
+///
+/// Why: official 1.1 joins each agreement with 100 day offsets (`VALUES ?tiendetal`,
+/// `VALUES ?eental`) and only then looks its dates up in the calendar, so every lookup ran 100
+/// times. The same answer: `Lateral(L, t)` is `Join(L, t)` (above); a join is associative and
+/// commutative, so `Join(Join(A, V), t)` is `Join(Join(A, t), V)`; and
+/// `Join(Extend(P, ?x, e), t)` is `Extend(Join(P, t), ?x, e)` under the conditions of
+/// `lift.rs`. A lookup only moves into the side of a join whose other side binds none of its
+/// variables, and never past a side that makes fresh values (`RAND()`, `BNODE()`, …).
+fn looked_up_below(left: GraphPattern, item: GraphPattern) -> GraphPattern {
+    if let Some((inner, variable, expression)) = super::lift::bind_liftable(&left, &item) {
+        return GraphPattern::Extend {
+            inner: Box::new(looked_up_below(inner, item)),
+            variable,
+            expression,
+        };
+    }
+    let names = names_in(&item);
+    let apart = |side: &GraphPattern| {
+        let possible = scope_of(side).possible;
+        super::union::is_deterministic(side)
+            && !possible.iter().any(|v| names.contains(&name_of(v)))
+    };
+    match left {
+        GraphPattern::Join { left: a, right: v } if apart(&v) && !apart(&a) => {
+            plain(looked_up_below(*a, item), *v)
+        }
+        GraphPattern::Join { left: v, right: a } if apart(&v) && !apart(&a) => {
+            plain(*v, looked_up_below(*a, item))
+        }
+        other => lateral(other, item),
     }
 }
 

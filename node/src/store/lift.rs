@@ -41,6 +41,11 @@ pub(super) fn bind_liftable(
     other: &GraphPattern,
 ) -> Option<(GraphPattern, Variable, Expression)> {
     let (inner, variable, expression) = deterministic_bind(bind, other)?;
+    if !has_triples(other) {
+        // Nothing for the planner to order together; kept below, the BIND can still be
+        // evaluated before a join with a table (`lateral.rs`, `looked_up_below`).
+        return None;
+    }
     let other = scope_of(other).possible;
     let always = scope_of(inner).certain;
     let reads_the_same = expression_variables(expression)?
@@ -162,4 +167,28 @@ fn blank_node_groups(items: &[GraphPattern]) -> Vec<Vec<usize>> {
         blanks.push(names);
     }
     groups
+}
+
+/// Whether `pattern` has a triple pattern or path anywhere outside expressions.
+fn has_triples(pattern: &GraphPattern) -> bool {
+    match pattern {
+        GraphPattern::Bgp { patterns } => !patterns.is_empty(),
+        GraphPattern::Path { .. } => true,
+        GraphPattern::Values { .. } => false,
+        GraphPattern::Join { left, right }
+        | GraphPattern::LeftJoin { left, right, .. }
+        | GraphPattern::Lateral { left, right }
+        | GraphPattern::Union { left, right }
+        | GraphPattern::Minus { left, right } => has_triples(left) || has_triples(right),
+        GraphPattern::Filter { inner, .. }
+        | GraphPattern::Graph { inner, .. }
+        | GraphPattern::Extend { inner, .. }
+        | GraphPattern::OrderBy { inner, .. }
+        | GraphPattern::Project { inner, .. }
+        | GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::Slice { inner, .. }
+        | GraphPattern::Group { inner, .. }
+        | GraphPattern::Service { inner, .. } => has_triples(inner),
+    }
 }
