@@ -24,6 +24,7 @@
 //! it filtered; nothing else (`OPTIONAL`, `BIND`, sub-select, `MINUS`) is moved or entered,
 //! since a lookup would let it see variables it must not see.
 
+use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
 use oxigraph::model::Variable;
@@ -91,27 +92,16 @@ fn is_lookup(pattern: &GraphPattern) -> bool {
     }
 }
 
-/// The triples and paths of `block` as a chain of lookups, most bound first.
+/// The triples and paths of `block` as a chain of lookups, most bound first (ties in written
+/// order).
 fn chain(block: GraphPattern, bound: &BTreeSet<String>) -> GraphPattern {
     let mut items = Vec::new();
     flatten(block, &mut items);
     let mut bound = bound.clone();
     let mut planned: Option<GraphPattern> = None;
-    while !items.is_empty() {
-        let (best, _) = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| (i, boundness(item, &bound)))
-            .fold(
-                (0, -1),
-                |best, (i, score)| {
-                    if score > best.1 {
-                        (i, score)
-                    } else {
-                        best
-                    }
-                },
-            );
+    while let Some(best) =
+        (0..items.len()).max_by_key(|&i| (boundness(&items[i], &bound), Reverse(i)))
+    {
         let item = items.remove(best);
         bound.extend(names_in(&item));
         planned = Some(match planned {

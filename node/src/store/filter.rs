@@ -87,11 +87,11 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
             right,
             expression,
         },
-        P::Join { left, right } if is_union(&right) && unseen_by(&right) => P::Join {
+        P::Join { left, right } if adds_a_total_row(&right) && unseen_by(&right) => P::Join {
             left: Box::new(sink(condition, *left)),
             right,
         },
-        P::Join { left, right } if is_union(&left) && unseen_by(&left) => P::Join {
+        P::Join { left, right } if adds_a_total_row(&left) && unseen_by(&left) => P::Join {
             left,
             right: Box::new(sink(condition, *right)),
         },
@@ -122,7 +122,7 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
 
 /// A `UNION` with a branch that only binds constants: the "total" row of the official
 /// questions (`{ … } UNION { BIND("Totaal" AS ?x) }`), which multiplies every solution.
-fn is_union(pattern: &GraphPattern) -> bool {
+fn adds_a_total_row(pattern: &GraphPattern) -> bool {
     let only_binds = |branch: &GraphPattern| {
         let mut branch = branch;
         while let GraphPattern::Extend { inner, .. } = branch {

@@ -13,12 +13,12 @@
 //! `+` path with both ends bound once per way through rather than once, so moving a path into a
 //! lookup could change how often a solution occurs. The official questions have none.
 
-use oxigraph::model::Variable;
-use spargebra::algebra::{Expression, GraphPattern};
+use spargebra::algebra::GraphPattern;
 use spargebra::term::NamedNodePattern;
 use spargebra::Query;
 
 use super::exists::planned;
+use super::lateral::extend;
 use super::pattern::{rewrite_bottom_up, visit, BottomUp};
 use super::scope::scope_of;
 
@@ -143,14 +143,6 @@ fn whole(branch: GraphPattern) -> GraphPattern {
     GraphPattern::Project {
         inner: Box::new(branch),
         variables,
-    }
-}
-
-fn extend(inner: GraphPattern, variable: Variable, expression: Expression) -> GraphPattern {
-    GraphPattern::Extend {
-        inner: Box::new(inner),
-        variable,
-        expression,
     }
 }
 

@@ -75,11 +75,7 @@ pub(super) fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
 /// variables, and never past a side that makes fresh values (`RAND()`, `BNODE()`, …).
 fn looked_up_below(left: GraphPattern, item: GraphPattern) -> GraphPattern {
     if let Some((inner, variable, expression)) = super::lift::bind_liftable(&left, &item) {
-        return GraphPattern::Extend {
-            inner: Box::new(looked_up_below(inner, item)),
-            variable,
-            expression,
-        };
+        return extend(looked_up_below(inner, item), variable, expression);
     }
     let names = names_in(&item);
     let apart = |side: &GraphPattern| {
@@ -179,6 +175,19 @@ pub(super) fn plain(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     GraphPattern::Join {
         left: Box::new(left),
         right: Box::new(right),
+    }
+}
+
+/// `Extend(inner, ?variable, expression)`: a `BIND`.
+pub(super) fn extend(
+    inner: GraphPattern,
+    variable: Variable,
+    expression: Expression,
+) -> GraphPattern {
+    GraphPattern::Extend {
+        inner: Box::new(inner),
+        variable,
+        expression,
     }
 }
 

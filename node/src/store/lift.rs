@@ -40,12 +40,12 @@ pub(super) fn bind_liftable(
     bind: &GraphPattern,
     other: &GraphPattern,
 ) -> Option<(GraphPattern, Variable, Expression)> {
-    let (inner, variable, expression) = deterministic_bind(bind, other)?;
     if !has_triples(other) {
         // Nothing for the planner to order together; kept below, the BIND can still be
         // evaluated before a join with a table (`lateral.rs`, `looked_up_below`).
         return None;
     }
+    let (inner, variable, expression) = deterministic_bind(bind, other)?;
     let other = scope_of(other).possible;
     let always = scope_of(inner).certain;
     let reads_the_same = expression_variables(expression)?
