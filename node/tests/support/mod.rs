@@ -118,11 +118,12 @@ pub fn load_records(params: &GenerateParams, records: Vec<Record>) -> Loaded {
     }
 }
 
-/// The directory of the official queries (outside the repository, CC BY-ND, never copied in).
+/// The directory of the official Zorgkantoren queries: the repository's verbatim copy
+/// (CC BY-ND 4.0, attribution KIK-V; see `queries/afsprakenset/README.md`).
 pub fn official_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/kikv-queries/zorgkantoren-1.3.5"
+        "/../queries/afsprakenset/zorgkantoren-1.3.5"
     ))
 }
 
