@@ -120,8 +120,7 @@ fn issue(config: &Config, args: IssueArgs) -> anyhow::Result<()> {
         Some(file) => {
             let query = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read query file {}", file.display()))?;
-            spargebra::SparqlParser::new()
-                .parse_query(&query)
+            crate::store::parse_read_only(&query)
                 .with_context(|| format!("{} is not a SPARQL query", file.display()))?;
             (query, None)
         }

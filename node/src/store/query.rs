@@ -73,6 +73,8 @@ pub enum QueryRefusal {
 pub struct ReadOnlyQuery {
     query: Query,
     canonical: String,
+    /// The names of the `$(name)` placeholders of the signed text (see `dialect.rs`).
+    placeholders: BTreeSet<String>,
 }
 
 impl ReadOnlyQuery {
@@ -88,7 +90,19 @@ impl ReadOnlyQuery {
         &self.canonical
     }
 
-    /// Every variable named anywhere in the query (patterns, expressions, sub-queries).
+    /// The variable a parameter named `name` binds: `?name`, or the variable standing for the
+    /// `$(name)` placeholder when the text uses one.
+    pub fn parameter_variable(&self, name: &str) -> Variable {
+        match self.placeholders.contains(name) {
+            true => {
+                Variable::new_unchecked(format!("{}{name}", super::dialect::PLACEHOLDER_PREFIX))
+            }
+            false => Variable::new_unchecked(name),
+        }
+    }
+
+    /// Every variable named anywhere in the query (patterns, expressions, sub-queries), a
+    /// `$(name)` placeholder under its parameter name.
     pub fn variables(&self) -> BTreeSet<String> {
         let mut variables = BTreeSet::new();
         let pattern = match &self.query {
@@ -98,28 +112,41 @@ impl ReadOnlyQuery {
             | Query::Ask { pattern, .. } => pattern,
         };
         walk_pattern(pattern, &mut |_| {}, &mut |v| {
-            variables.insert(v.as_str().to_owned());
+            let name = v.as_str();
+            let placeholder = name
+                .strip_prefix(super::dialect::PLACEHOLDER_PREFIX)
+                .filter(|p| self.placeholders.contains(*p));
+            variables.insert(placeholder.unwrap_or(name).to_owned());
         });
         variables
     }
 }
 
-/// Parses `text` as a query; an update or anything else is refused.
+/// Parses `text` as a query, in the KIK-V dialect the official queries are written in
+/// (`dialect.rs`); an update or anything else is refused with one line naming where.
 pub fn parse_read_only(text: &str) -> Result<ReadOnlyQuery, QueryError> {
-    match SparqlParser::new().parse_query(text) {
+    let translation =
+        super::dialect::translate(text).map_err(|e| QueryError::Syntax(e.to_string()))?;
+    match SparqlParser::new().parse_query(&translation.text) {
         Ok(query) => {
             let mut parsed = ReadOnlyQuery {
                 query,
                 canonical: String::new(),
+                placeholders: translation.placeholders.clone(),
             };
-            parsed.canonical = super::canonical_text(text, &parsed);
+            // The translated text names the placeholders' variables, so they are kept by name.
+            parsed.canonical = super::canonical_text(&translation.text, &parsed);
             Ok(parsed)
         }
         Err(error) => {
-            if SparqlParser::new().parse_update(text).is_ok() {
+            if SparqlParser::new().parse_update(&translation.text).is_ok() {
                 Err(QueryError::Update)
             } else {
-                Err(QueryError::Syntax(error.to_string()))
+                Err(QueryError::Syntax(super::syntax::explain(
+                    text,
+                    &translation,
+                    &error.to_string(),
+                )))
             }
         }
     }
@@ -433,9 +460,13 @@ impl NodeStore {
             .collect();
         // Parameters first, then the rewrite that keeps the engine's optimiser from turning
         // `date + duration` into an unevaluable `duration + date` (see `arithmetic.rs`).
+        let bindings = bindings
+            .iter()
+            .map(|(variable, value)| (query.parameter_variable(variable.as_str()), value.clone()))
+            .collect();
         let algebra = super::pin_duration_addition(super::substitute_parameters(
             query.query.clone(),
-            &bindings.iter().cloned().collect(),
+            &bindings,
         )?);
         // Cross products to keyed joins (joins.rs).
         let algebra = super::key_joins(algebra);

@@ -169,13 +169,13 @@ pub fn run_with_limit(
     parameters: &[(&str, Term)],
     limit: Duration,
 ) -> Result<(Vec<String>, Table), String> {
-    let parsed = spargebra::SparqlParser::new()
-        .parse_query(query)
-        .map_err(|e| format!("parse: {e}"))?;
+    // The node's front end: the KIK-V dialect (placeholders, reused aliases) and its parser.
+    let parsed = kikv::store::parse_read_only(query).map_err(|e| format!("parse: {e}"))?;
     let bindings: Bindings = parameters
         .iter()
-        .map(|(name, value)| (Variable::new(*name).unwrap(), value.clone()))
+        .map(|(name, value)| (parsed.parameter_variable(name), value.clone()))
         .collect();
+    let parsed = parsed.algebra().clone();
     // As the node evaluates (NodeStore::evaluate): parameters substituted, `date + duration`
     // pinned in its written order (see store/arithmetic.rs), cross-product joins keyed (see
     // store/joins.rs).
