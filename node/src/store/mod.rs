@@ -18,9 +18,11 @@ mod filter;
 mod guard;
 mod joins;
 mod lateral;
+mod lexical;
 mod lift;
 mod load;
 mod lock;
+mod numeric;
 mod pattern;
 mod query;
 mod scope;
@@ -39,7 +41,9 @@ pub use dataset::{Dataset, META_GRAPH};
 pub use dialect::{translate, DialectError, Translation, PLACEHOLDER_PREFIX};
 pub use guard::EvaluationGuard;
 pub use joins::key_joins;
+pub use lexical::keep_lexical_forms;
 pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
+pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};
 pub use query::{
     check_exchange_query, parse_read_only, QueryAnswer, QueryError, QueryLimits, QueryRefusal,
     ReadOnlyQuery,

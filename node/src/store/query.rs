@@ -434,7 +434,8 @@ impl NodeStore {
         let (algebra, dataset) = self.prepare(query, bindings)?;
         let store = self.store.clone();
         self.guard.run(limits.timeout, move |token| {
-            let mut prepared = SparqlEvaluator::new()
+            // The functions `numeric.rs` rewrites `*` and `/` to.
+            let mut prepared = super::with_numeric_functions(SparqlEvaluator::new())
                 .with_cancellation_token(token)
                 .for_query(algebra);
             *prepared.dataset_mut() = dataset;
@@ -470,6 +471,10 @@ impl NodeStore {
         )?);
         // Cross products to keyed joins (joins.rs).
         let algebra = super::key_joins(algebra);
+        // Last, so the rewrites above see the query as written: XPath decimal `*` and `/` where
+        // oxsdatatypes gives none (numeric.rs), `STR` of the query's own literals as written
+        // (lexical.rs).
+        let algebra = super::keep_lexical_forms(super::exact_decimal_arithmetic(algebra));
         let mut dataset = QueryDataset::new();
         dataset.set_default_graph(graphs);
         dataset.set_available_named_graphs(named);
