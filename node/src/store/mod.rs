@@ -45,8 +45,8 @@ pub use lexical::keep_lexical_forms;
 pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
 pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};
 pub use query::{
-    check_exchange_query, parse_read_only, QueryAnswer, QueryError, QueryLimits, QueryRefusal,
-    ReadOnlyQuery,
+    check_exchange_query, engine_algebra, evaluator, parse_read_only, QueryAnswer, QueryError,
+    QueryLimits, QueryRefusal, ReadOnlyQuery,
 };
 pub use substitute::{parameter_value, substitute_parameters, Bindings, SubstituteError};
 

@@ -434,8 +434,7 @@ impl NodeStore {
         let (algebra, dataset) = self.prepare(query, bindings)?;
         let store = self.store.clone();
         self.guard.run(limits.timeout, move |token| {
-            // The functions `numeric.rs` rewrites `*` and `/` to.
-            let mut prepared = super::with_numeric_functions(SparqlEvaluator::new())
+            let mut prepared = evaluator()
                 .with_cancellation_token(token)
                 .for_query(algebra);
             *prepared.dataset_mut() = dataset;
@@ -459,27 +458,46 @@ impl NodeStore {
                 _ => None,
             })
             .collect();
-        // Parameters first, then the rewrite that keeps the engine's optimiser from turning
-        // `date + duration` into an unevaluable `duration + date` (see `arithmetic.rs`).
-        let bindings = bindings
-            .iter()
-            .map(|(variable, value)| (query.parameter_variable(variable.as_str()), value.clone()))
-            .collect();
-        let algebra = super::pin_duration_addition(super::substitute_parameters(
-            query.query.clone(),
-            &bindings,
-        )?);
-        // Cross products to keyed joins (joins.rs).
-        let algebra = super::key_joins(algebra);
-        // Last, so the rewrites above see the query as written: XPath decimal `*` and `/` where
-        // oxsdatatypes gives none (numeric.rs), `STR` of the query's own literals as written
-        // (lexical.rs).
-        let algebra = super::keep_lexical_forms(super::exact_decimal_arithmetic(algebra));
+        let algebra = engine_algebra(query, bindings)?;
         let mut dataset = QueryDataset::new();
         dataset.set_default_graph(graphs);
         dataset.set_available_named_graphs(named);
         Ok((algebra, dataset))
     }
+}
+
+/// The algebra the engine runs for `query` with `bindings`: parameters substituted in every
+/// scope (a `$(name)` placeholder's variable for a parameter `name`), then the rewrites that keep
+/// Oxigraph's optimiser and arithmetic from changing the meaning. The node's one path from a
+/// parsed query to the engine, shared with tests and benchmarks that evaluate on plain Oxigraph.
+pub fn engine_algebra(
+    query: &ReadOnlyQuery,
+    bindings: &[(Variable, Term)],
+) -> Result<Query, QueryError> {
+    let bindings = bindings
+        .iter()
+        .map(|(variable, value)| (query.parameter_variable(variable.as_str()), value.clone()))
+        .collect();
+    // Parameters first, then the rewrite that keeps the engine's optimiser from turning
+    // `date + duration` into an unevaluable `duration + date` (see `arithmetic.rs`).
+    let algebra = super::pin_duration_addition(super::substitute_parameters(
+        query.query.clone(),
+        &bindings,
+    )?);
+    // Cross products to keyed joins (joins.rs).
+    let algebra = super::key_joins(algebra);
+    // Last, so the rewrites above see the query as written: XPath decimal `*` and `/` where
+    // oxsdatatypes gives none (numeric.rs), `STR` of the query's own literals as written
+    // (lexical.rs).
+    Ok(super::keep_lexical_forms(super::exact_decimal_arithmetic(
+        algebra,
+    )))
+}
+
+/// The evaluator [`engine_algebra`]'s output needs: Oxigraph's, with the functions
+/// `numeric.rs` rewrites `*` and `/` to.
+pub fn evaluator() -> SparqlEvaluator {
+    super::with_numeric_functions(SparqlEvaluator::new())
 }
 
 /// Reads results to the end; `None` when there are more than `max_rows`.

@@ -11,10 +11,10 @@ use kikv::generate::{collect, rdf::ProviderWriter, write_provider, GenerateParam
 use kikv::indicator::{Cell, Provider, Table};
 use kikv::reference::reasoning::materialise_subclasses;
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
-use kikv::store::{key_joins, pin_duration_addition, substitute_parameters, Bindings};
+use kikv::store::engine_algebra;
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{GraphName, Literal, NamedNode, Term, Variable};
-use oxigraph::sparql::{CancellationToken, QueryResults, SparqlEvaluator};
+use oxigraph::sparql::{CancellationToken, QueryResults};
 use oxigraph::store::Store;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -169,19 +169,14 @@ pub fn run_with_limit(
     parameters: &[(&str, Term)],
     limit: Duration,
 ) -> Result<(Vec<String>, Table), String> {
-    // The node's front end: the KIK-V dialect (placeholders, reused aliases) and its parser.
+    // The node's own path: the KIK-V dialect front end, parameter substitution and every
+    // rewrite (`kikv::store::engine_algebra`), on the node's evaluator.
     let parsed = kikv::store::parse_read_only(query).map_err(|e| format!("parse: {e}"))?;
-    let bindings: Bindings = parameters
+    let bindings: Vec<(Variable, Term)> = parameters
         .iter()
-        .map(|(name, value)| (parsed.parameter_variable(name), value.clone()))
+        .map(|(name, value)| (Variable::new(*name).unwrap(), value.clone()))
         .collect();
-    let parsed = parsed.algebra().clone();
-    // As the node evaluates (NodeStore::evaluate): parameters substituted, `date + duration`
-    // pinned in its written order (see store/arithmetic.rs), cross-product joins keyed (see
-    // store/joins.rs).
-    let substituted = key_joins(pin_duration_addition(
-        substitute_parameters(parsed, &bindings).map_err(|e| e.to_string())?,
-    ));
+    let substituted = engine_algebra(&parsed, &bindings).map_err(|e| e.to_string())?;
     let token = CancellationToken::new();
     let (done, stop) = std::sync::mpsc::channel::<()>();
     let canceller = token.clone();
@@ -201,7 +196,7 @@ fn execute(
     substituted: spargebra::Query,
     token: CancellationToken,
 ) -> Result<(Vec<String>, Table), String> {
-    let mut evaluator = SparqlEvaluator::new().with_cancellation_token(token);
+    let mut evaluator = kikv::store::evaluator().with_cancellation_token(token);
     if std::env::var_os("KIKV_NOOPT").is_some() {
         evaluator = evaluator.without_optimizations();
     }
