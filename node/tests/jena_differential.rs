@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use kikv::generate::{collect, write_provider, GenerateParams};
 use kikv::indicator::Provider;
-use kikv::reference::regions::zorgkantoor_of_region;
+use kikv::reference::regions::{zorgkantoor_of_region, ZORGKANTOREN};
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
 use kikv::store::{parse_read_only, LoadRequest, NoProgress, NodeStore, QueryAnswer, QueryLimits};
 use oxigraph::io::RdfFormat;
@@ -174,7 +174,7 @@ impl Oracle {
     /// Builds the classpath, extracts the resources and compiles the oracle.
     fn build() -> Result<Self, Unavailable> {
         for tool in ["java", "javac", "jar"] {
-            command_output(tool, &["-version"])?;
+            command_output(tool, &["--version"])?;
         }
         let jars = jena_classpath()?;
         let dir = tempfile::tempdir().unwrap();
@@ -695,6 +695,12 @@ fn choices(params: &GenerateParams) -> Choices {
                 zorgkantoren.push(iri);
             }
         }
+    }
+    // And one with no vestiging here: the filter must then leave only the organisation rows.
+    if let Some(absent) = ZORGKANTOREN.iter().find(|z| {
+        !zorgkantoren.contains(&format!("http://purl.org/ozo/onz-org#{}", z.local_name))
+    }) {
+        zorgkantoren.push(format!("http://purl.org/ozo/onz-org#{}", absent.local_name));
     }
     let vestigingsnummers: Vec<String> = provider
         .vestigingen

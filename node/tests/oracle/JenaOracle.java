@@ -102,9 +102,6 @@ public class JenaOracle {
                 }
                 query = QueryTransformOps.transform(query, substitution);
             }
-            if (job.hasKey("show") ) {
-                System.err.println(query);
-            }
             try (QueryExecution execution = QueryExecution.model(model).query(query)
                     .timeout(timeout, TimeUnit.MILLISECONDS).build()) {
                 ResultSet results = execution.execSelect();
