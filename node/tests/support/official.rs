@@ -139,7 +139,9 @@ fn stem(path: &Path) -> String {
 
 /// `15.4.10` after `15.4.9`.
 fn id_order(id: &str) -> Vec<u32> {
-    id.split('.').map(|n| n.parse().unwrap_or(u32::MAX)).collect()
+    id.split('.')
+        .map(|n| n.parse().unwrap_or(u32::MAX))
+        .collect()
 }
 
 fn parameters_of(profile: &str, path: &Path, text: &str) -> Vec<Parameter> {
@@ -338,7 +340,12 @@ impl Choices {
 /// An `xsd:date` term.
 pub fn date(value: NaiveDate) -> Term {
     Literal::new_typed_literal(
-        format!("{:04}-{:02}-{:02}", value.year(), value.month(), value.day()),
+        format!(
+            "{:04}-{:02}-{:02}",
+            value.year(),
+            value.month(),
+            value.day()
+        ),
         xsd::DATE,
     )
     .into()
