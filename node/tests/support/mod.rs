@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod official;
+
 use std::path::PathBuf;
 
 use kikv::generate::{collect, rdf::ProviderWriter, write_provider, GenerateParams, Record};
