@@ -18,6 +18,14 @@
 //!   keep its companion too; the query's own projection does not, so answers have the columns
 //!   the query names.
 //!
+//! `STR` of a *computed* number (`STR(ROUND(?a / ?b * 1000) / 1000)`, official Zorgkantoren 14.2)
+//! has no written form; the engine writes the value's XSD 1.1 canonical form, which drops the
+//! decimal point of a whole decimal (`"0"`), while Jena writes the canonical form of XML Schema
+//! 1.0 Second Edition, the edition SPARQL 1.1 references (§3.2.3.2: "the decimal point is
+//! required", so `"0.0"`). `STR` of an arithmetic expression, a rounding or one of the node's
+//! arithmetic functions becomes [`DECIMAL_STRING`], which writes a whole decimal with `.0`; any
+//! other value as `STR` does.
+//!
 //! Literals in the data are stored as values by Oxigraph and keep no written form: `STR` of a
 //! data value `"01"^^xsd:integer` is `"1"` on the node (Jena keeps `"01"`). The official queries
 //! read data numbers with `STR` only to compare or print them.
@@ -26,7 +34,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use oxigraph::model::vocab::xsd;
-use oxigraph::model::{Literal, Variable};
+use oxigraph::model::{Literal, NamedNode, Term, Variable};
+use oxigraph::sparql::SparqlEvaluator;
 use oxsdatatypes::{
     Boolean, Date, DateTime, DayTimeDuration, Decimal, Double, Duration, Float, Integer, Time,
     YearMonthDuration,
@@ -36,6 +45,56 @@ use spargebra::term::GroundTerm;
 use spargebra::Query;
 
 use super::pattern::{self, BottomUp};
+
+/// The function `STR` of a computed number becomes: its XSD 1.0 canonical form.
+pub const DECIMAL_STRING: &str = "urn:kikv:function:string";
+
+/// `evaluator` with [`DECIMAL_STRING`] registered.
+pub fn with_lexical_functions(evaluator: SparqlEvaluator) -> SparqlEvaluator {
+    evaluator.with_custom_function(
+        NamedNode::new_unchecked(DECIMAL_STRING),
+        |args| match args {
+            [Term::Literal(literal)] => {
+                Some(Literal::new_simple_literal(xsd10_form(literal)).into())
+            }
+            [Term::NamedNode(node)] => Some(Literal::new_simple_literal(node.as_str()).into()),
+            _ => None,
+        },
+    )
+}
+
+/// A literal's lexical form, a whole `xsd:decimal` with the decimal point XML Schema 1.0
+/// requires.
+fn xsd10_form(literal: &Literal) -> String {
+    let value = literal.value();
+    if literal.datatype() == xsd::DECIMAL && !value.contains('.') {
+        format!("{value}.0")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Whether `expression` computes a number whose written form the engine invents: arithmetic,
+/// a rounding, or one of the node's arithmetic functions.
+fn is_computed_number(expression: &Expression) -> bool {
+    match expression {
+        Expression::Add(..)
+        | Expression::Subtract(..)
+        | Expression::Multiply(..)
+        | Expression::Divide(..)
+        | Expression::UnaryMinus(..)
+        | Expression::UnaryPlus(..) => true,
+        Expression::FunctionCall(
+            Function::Round | Function::Ceil | Function::Floor | Function::Abs,
+            _,
+        ) => true,
+        Expression::FunctionCall(Function::Custom(name), _) => {
+            [super::numeric::MULTIPLY, super::numeric::DIVIDE].contains(&name.as_str())
+        }
+        Expression::Coalesce(list) => list.iter().any(is_computed_number),
+        _ => false,
+    }
+}
 
 /// Makes `STR` of the query's own literals (constants, `VALUES`, `BIND` of a constant) give
 /// their written lexical form throughout `query`.
@@ -251,6 +310,10 @@ impl BottomUp for KeepLexicalForms {
                         Expression::FunctionCall(Function::Str, args),
                     ])
                 }
+                [computed] if is_computed_number(computed) => Expression::FunctionCall(
+                    Function::Custom(NamedNode::new_unchecked(DECIMAL_STRING)),
+                    args,
+                ),
                 _ => Expression::FunctionCall(Function::Str, args),
             },
             other => other,

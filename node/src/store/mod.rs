@@ -41,7 +41,7 @@ pub use dataset::{Dataset, META_GRAPH};
 pub use dialect::{translate, DialectError, Translation, PLACEHOLDER_PREFIX};
 pub use guard::EvaluationGuard;
 pub use joins::key_joins;
-pub use lexical::keep_lexical_forms;
+pub use lexical::{keep_lexical_forms, with_lexical_functions, DECIMAL_STRING};
 pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
 pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};
 pub use query::{

@@ -495,9 +495,10 @@ pub fn engine_algebra(
 }
 
 /// The evaluator [`engine_algebra`]'s output needs: Oxigraph's, with the functions
-/// `numeric.rs` rewrites `*` and `/` to.
+/// `numeric.rs` rewrites `*` and `/` to and the one `lexical.rs` rewrites `STR` of a computed
+/// number to.
 pub fn evaluator() -> SparqlEvaluator {
-    super::with_numeric_functions(SparqlEvaluator::new())
+    super::with_lexical_functions(super::with_numeric_functions(SparqlEvaluator::new()))
 }
 
 /// Reads results to the end; `None` when there are more than `max_rows`.
