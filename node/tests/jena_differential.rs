@@ -34,16 +34,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kikv::generate::{collect, write_provider, GenerateParams};
-use kikv::indicator::Provider;
-use kikv::reference::regions::{zorgkantoor_of_region, ZORGKANTOREN};
+use kikv::generate::{write_provider, GenerateParams};
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
 use kikv::store::{parse_read_only, LoadRequest, NoProgress, NodeStore, QueryAnswer, QueryLimits};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{Term, Variable};
 use serde_json::{json, Value};
 use support::official::{
-    official_queries, parameter_sets, Choices, OfficialQuery, ParameterSet, Style,
+    choices_for, official_queries, parameter_sets, OfficialQuery, ParameterSet, Style,
 };
 
 /// Time limit of one evaluation, on either engine.
@@ -687,44 +685,6 @@ fn export_default_graph(store: &NodeStore, file: &Path) -> usize {
     unique.len()
 }
 
-fn choices(params: &GenerateParams) -> Choices {
-    let provider = Provider::from_records(collect(params).unwrap());
-    let mut zorgkantoren: Vec<String> = Vec::new();
-    for vestiging in provider.vestigingen.values() {
-        if let Some(z) = vestiging.region.and_then(zorgkantoor_of_region) {
-            let iri = format!("http://purl.org/ozo/onz-org#{}", z.local_name);
-            if !zorgkantoren.contains(&iri) {
-                zorgkantoren.push(iri);
-            }
-        }
-    }
-    // And one with no vestiging here: the filter must then leave only the organisation rows.
-    if let Some(absent) = ZORGKANTOREN
-        .iter()
-        .find(|z| !zorgkantoren.contains(&format!("http://purl.org/ozo/onz-org#{}", z.local_name)))
-    {
-        zorgkantoren.push(format!("http://purl.org/ozo/onz-org#{}", absent.local_name));
-    }
-    // Three vestigingen at most (first, middle, last), like the other parameters: the runs
-    // per query are the longest list of choices.
-    let all: Vec<String> = provider
-        .vestigingen
-        .values()
-        .map(|v| v.number.clone())
-        .collect();
-    let mut vestigingsnummers: Vec<String> = [0, all.len() / 2, all.len().saturating_sub(1)]
-        .iter()
-        .filter_map(|&i| all.get(i).cloned())
-        .collect();
-    vestigingsnummers.dedup();
-    Choices::for_history(
-        params.first_year(),
-        params.last_year,
-        &zorgkantoren,
-        &vestigingsnummers,
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // Jobs and the node's side.
 
@@ -816,7 +776,7 @@ fn official_queries_agree_with_jena() {
         params.last_year,
         started.elapsed()
     );
-    let choices = choices(&params);
+    let choices = choices_for(&params);
     let jobs: Vec<Job> = official_queries()
         .into_iter()
         .filter(selected)

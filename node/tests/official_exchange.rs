@@ -24,12 +24,23 @@ use kikv::credential::{
 use kikv::exchange::answer::{verify_answer, ExpectedAnswer};
 use kikv::exchange::envelope::new_message_id;
 use kikv::exchange::{gen1, Envelope, Generation as EnvelopeGeneration};
+use kikv::generate::GenerateParams;
 use kikv::store::{parse_read_only, NodeStore, QueryAnswer, QueryLimits};
 use oxigraph::model::{Term, Variable};
 use serde_json::{json, Value};
-use support::official::{official_queries, parameter_sets, Choices, Kind, OfficialQuery};
+use support::official::{choices_for, official_queries, parameter_sets, Kind, OfficialQuery};
 
 const ONTOLOGY: &str = "http://purl.org/ozo/onz-g";
+
+/// The provider `kikv generate` makes below (its arguments, as the library takes them).
+const GENERATED: GenerateParams = GenerateParams {
+    locations: 3,
+    employees: 30,
+    clients: 20,
+    years: 2,
+    last_year: 2025,
+    seed: 5,
+};
 
 fn profile_iri(folder: &str) -> String {
     format!("https://kik-v.example/afsprakenset/{folder}")
@@ -194,7 +205,7 @@ fn every_official_query_is_answered_through_the_exchange() {
         timeout: std::time::Duration::from_secs(120),
         max_rows: 100_000,
     };
-    let choices = Choices::for_history(2024, 2025, &[], &[]);
+    let choices = choices_for(&GENERATED);
     let did_document = {
         let (status, document) = common::https_get(
             node.address,

@@ -17,6 +17,9 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
+use kikv::generate::{collect, GenerateParams};
+use kikv::indicator::Provider;
+use kikv::reference::regions::{zorgkantoor_of_region, ZORGKANTOREN};
 use oxigraph::model::vocab::xsd;
 use oxigraph::model::{Literal, NamedNode, Term};
 
@@ -408,4 +411,44 @@ fn short(term: &Term) -> String {
             .to_owned(),
         other => other.to_string(),
     }
+}
+
+/// The choices for a generated provider: its zorgkantoren plus one it has no vestiging in, and
+/// three of its vestigingsnummers (first, middle, last).
+pub fn choices_for(params: &GenerateParams) -> Choices {
+    let provider = Provider::from_records(collect(params).unwrap());
+    let mut zorgkantoren: Vec<String> = Vec::new();
+    for vestiging in provider.vestigingen.values() {
+        if let Some(z) = vestiging.region.and_then(zorgkantoor_of_region) {
+            let iri = format!("http://purl.org/ozo/onz-org#{}", z.local_name);
+            if !zorgkantoren.contains(&iri) {
+                zorgkantoren.push(iri);
+            }
+        }
+    }
+    // And one with no vestiging here: the filter must then leave only the organisation rows.
+    if let Some(absent) = ZORGKANTOREN
+        .iter()
+        .find(|z| !zorgkantoren.contains(&format!("http://purl.org/ozo/onz-org#{}", z.local_name)))
+    {
+        zorgkantoren.push(format!("http://purl.org/ozo/onz-org#{}", absent.local_name));
+    }
+    // Three vestigingen at most (first, middle, last), like the other parameters: the runs
+    // per query are the longest list of choices.
+    let all: Vec<String> = provider
+        .vestigingen
+        .values()
+        .map(|v| v.number.clone())
+        .collect();
+    let mut vestigingsnummers: Vec<String> = [0, all.len() / 2, all.len().saturating_sub(1)]
+        .iter()
+        .filter_map(|&i| all.get(i).cloned())
+        .collect();
+    vestigingsnummers.dedup();
+    Choices::for_history(
+        params.first_year(),
+        params.last_year,
+        &zorgkantoren,
+        &vestigingsnummers,
+    )
 }
