@@ -162,7 +162,10 @@ fn a_failed_replace_leaves_the_old_version_serving() {
     let store = NodeStore::open(&path).unwrap();
     assert_eq!(count(&store, "Person"), 100);
     let graphs = store.oxigraph().named_graphs().count();
-    assert_eq!(graphs, 2, "the dataset's graph and the registry graph only");
+    assert_eq!(
+        graphs, 3,
+        "the dataset's graph, the served graph and the registry graph only"
+    );
 }
 
 #[test]

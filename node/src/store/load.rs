@@ -2,7 +2,8 @@
 //!
 //! One `kikv load` is all-or-nothing: every file is parsed into one Oxigraph bulk load, which
 //! makes nothing visible until it commits, and the registry then points the datasets at their
-//! graphs in one transaction. A syntax error anywhere leaves the store exactly as it was.
+//! graphs, and the queries at a served graph rebuilt from them, in one transaction. A syntax
+//! error anywhere leaves the store exactly as it was.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,7 +16,7 @@ use oxigraph::io::{RdfFormat, RdfParseError, RdfParser};
 use oxigraph::model::{GraphName, NamedNode, Quad};
 use oxigraph::store::StorageError;
 
-use super::dataset::{Dataset, PHYSICAL_PREFIX};
+use super::dataset::{fresh_graph_name, Dataset, RegistryChange, PHYSICAL_PREFIX, SERVED_PREFIX};
 use super::{NodeStore, StoreError};
 
 /// Why a load was refused. In every case nothing was changed.
@@ -222,34 +223,56 @@ impl NodeStore {
         progress: &dyn LoadProgress,
     ) -> Result<LoadReport, LoadError> {
         let inputs = request.plan()?;
+        let _one_writer = self.writing();
         let started = Instant::now();
         let targets = self.physical_targets(&inputs, request.replace)?;
+        // The served graph of the registry after this load is built in the same bulk load:
+        // every parsed triple goes into its dataset's new graph and into the served graph, so
+        // the files are read and the new versions written once; only the datasets the load
+        // leaves alone (and the current versions added to) are copied.
+        let served = fresh_graph_name(SERVED_PREFIX);
+        let others: Vec<NamedNode> = self
+            .datasets()?
+            .into_iter()
+            .filter(|other| !targets.contains_key(&other.iri))
+            .map(|other| NamedNode::new_unchecked(other.physical_graph))
+            .collect();
         let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut loader = self
             .store
             .bulk_loader()
             .with_max_memory_size_in_megabytes(request.memory_mb);
+        for target in targets.values() {
+            if let Some(current) = &target.current {
+                let current = [NamedNode::new_unchecked(&current.physical_graph)];
+                self.copy_graphs(&mut loader, &current, &target.graph)?;
+                self.copy_graphs(&mut loader, &current, &served)?;
+            }
+        }
+        self.copy_graphs(&mut loader, &others, &served)?;
         for input in &inputs {
-            let graph = targets[&input.dataset].clone();
-            load_file(&mut loader, input, graph, &counter, progress)?;
+            let graphs = [targets[&input.dataset].graph.clone(), served.clone()];
+            load_file(&mut loader, input, &graphs, &counter, progress)?;
         }
         loader.commit().map_err(|e| StoreError::Storage {
             path: self.path.clone(),
             source: e,
         })?;
         // Inferred types go into the new graphs before they become visible, so a replaced
-        // dataset is never served without them.
-        for graph in targets.values() {
+        // dataset is never served without them. A load may have brought class hierarchy (an
+        // ontology) that other datasets need: materialise them too (only types are added, so
+        // doing it in place is harmless). The served graph holds every type of every served
+        // dataset and the hierarchy is the store's, so materialising it adds exactly the union
+        // of what the datasets got.
+        for graph in targets
+            .values()
+            .map(|target| &target.graph)
+            .chain(&others)
+            .chain([&served])
+        {
             self.materialise(graph)?;
         }
-        let datasets = self.register_loaded(&inputs, &targets, &request.ontologies)?;
-        // A load may have brought class hierarchy (an ontology) that other datasets need:
-        // materialise them too. Only types are added, so doing it in place is harmless.
-        for other in self.datasets()? {
-            if !targets.contains_key(&other.iri) {
-                self.materialise(&NamedNode::new_unchecked(other.physical_graph))?;
-            }
-        }
+        let datasets = self.register_loaded(&inputs, &targets, &request.ontologies, &served)?;
         Ok(LoadReport {
             datasets,
             triples_read: counter.load(std::sync::atomic::Ordering::Relaxed),
@@ -257,23 +280,32 @@ impl NodeStore {
         })
     }
 
-    /// Chooses the physical graph of each dataset: a fresh one for a new dataset or a replace,
-    /// the current one when adding to a dataset.
+    /// A fresh physical graph for each dataset of the load, and the graph whose triples it starts
+    /// from: the current version when adding to a dataset, none for a new dataset or a replace.
+    /// Adding thus builds a new version aside like a replace does, so that neither a failure
+    /// nor a crash after the bulk load can leave triples in a dataset that the served graph
+    /// lacks.
     fn physical_targets(
         &self,
         inputs: &[RdfInput],
         replace: bool,
-    ) -> Result<BTreeMap<String, NamedNode>, StoreError> {
+    ) -> Result<BTreeMap<String, Target>, StoreError> {
         let mut targets = BTreeMap::new();
         for input in inputs {
             if targets.contains_key(&input.dataset) {
                 continue;
             }
-            let graph = match self.dataset(&input.dataset)? {
-                Some(existing) if !replace => NamedNode::new_unchecked(existing.physical_graph),
-                _ => fresh_graph_name(),
+            let current = match self.dataset(&input.dataset)? {
+                Some(existing) if !replace => Some(existing),
+                _ => None,
             };
-            targets.insert(input.dataset.clone(), graph);
+            targets.insert(
+                input.dataset.clone(),
+                Target {
+                    graph: fresh_graph_name(PHYSICAL_PREFIX),
+                    current,
+                },
+            );
         }
         Ok(targets)
     }
@@ -281,15 +313,14 @@ impl NodeStore {
     fn register_loaded(
         &self,
         inputs: &[RdfInput],
-        targets: &BTreeMap<String, NamedNode>,
+        targets: &BTreeMap<String, Target>,
         ontologies: &[String],
+        served: &NamedNode,
     ) -> Result<Vec<Dataset>, StoreError> {
         let loaded_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut datasets = Vec::new();
-        for (iri, graph) in targets {
-            let previous = self
-                .dataset(iri)?
-                .filter(|d| d.physical_graph == graph.as_str());
+        for (iri, Target { graph, current }) in targets {
+            let previous = current;
             let mut sources: Vec<String> =
                 previous.iter().flat_map(|d| d.sources.clone()).collect();
             sources.extend(
@@ -314,7 +345,11 @@ impl NodeStore {
                 ontologies: all_ontologies,
             });
         }
-        self.register(&datasets)?;
+        self.commit_registry(&RegistryChange {
+            upsert: &datasets,
+            remove: &[],
+            served,
+        })?;
         Ok(datasets)
     }
 
@@ -355,19 +390,19 @@ impl NodeStore {
     }
 }
 
-fn fresh_graph_name() -> NamedNode {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let salt: u32 = rand::random();
-    NamedNode::new_unchecked(format!("{PHYSICAL_PREFIX}{nanos:x}-{salt:08x}"))
+/// Where one dataset of a load goes.
+struct Target {
+    /// The new physical graph.
+    graph: NamedNode,
+    /// The version it adds to, when adding.
+    current: Option<Dataset>,
 }
 
-/// Streams one file into the bulk loader, every quad placed in `graph`.
+/// Streams one file into the bulk loader, every triple placed in each of `graphs`.
 fn load_file(
     loader: &mut oxigraph::store::BulkLoader<'_>,
     input: &RdfInput,
-    graph: NamedNode,
+    graphs: &[NamedNode],
     counter: &Arc<std::sync::atomic::AtomicU64>,
     progress: &dyn LoadProgress,
 ) -> Result<(), LoadError> {
@@ -395,15 +430,25 @@ fn load_file(
             progress,
         },
     );
-    let target = GraphName::NamedNode(graph);
-    let quads = parser.for_reader(reader).map(|quad| {
-        quad.map(|q| {
+    let quads = parser.for_reader(reader).flat_map(|quad| match quad {
+        Ok(q) => {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if n.is_multiple_of(10_000) {
                 progress.triples(n);
             }
-            Quad::new(q.subject, q.predicate, q.object, target.clone())
-        })
+            graphs
+                .iter()
+                .map(|graph| {
+                    Ok(Quad::new(
+                        q.subject.clone(),
+                        q.predicate.clone(),
+                        q.object.clone(),
+                        GraphName::NamedNode(graph.clone()),
+                    ))
+                })
+                .collect::<Vec<_>>()
+        }
+        Err(e) => vec![Err(e)],
     });
     let result: Result<(), QuadLoadError> = loader.load_ok_quads(quads);
     progress.triples(counter.load(std::sync::atomic::Ordering::Relaxed));

@@ -5,8 +5,9 @@
 //! (what the catalogue publishes); the triples sit in a *physical graph* that the registry
 //! ([`dataset`]) points to. Replacing a dataset loads a fresh physical graph and then moves the
 //! pointer in one small transaction, so a failed or interrupted load leaves the previous version
-//! untouched and serving. Queries see, as their default graph, the union of the physical graphs
-//! of all registered datasets ([`query`]).
+//! untouched and serving. Queries see, as their default graph, the *served graph*: the set union
+//! of the physical graphs of all registered datasets, rebuilt aside and swapped in by the same
+//! transaction ([`dataset`]).
 
 mod answer;
 mod arithmetic;
@@ -94,6 +95,9 @@ pub struct NodeStore {
     store: Store,
     path: PathBuf,
     guard: EvaluationGuard,
+    /// Held by every change of the registry (load, removal), so that two changes in one process
+    /// never build their served graphs from each other's half-done state.
+    writes: std::sync::Mutex<()>,
     _lock: Option<StoreLock>,
 }
 
@@ -112,9 +116,11 @@ impl NodeStore {
             store,
             path: path.to_path_buf(),
             guard: EvaluationGuard::default(),
+            writes: std::sync::Mutex::new(()),
             _lock: Some(lock),
         };
         node_store.collect_orphan_graphs()?;
+        node_store.ensure_served_graph()?;
         Ok(node_store)
     }
 
@@ -129,6 +135,7 @@ impl NodeStore {
             store,
             path: path.to_path_buf(),
             guard: EvaluationGuard::default(),
+            writes: std::sync::Mutex::new(()),
             _lock: None,
         })
     }
@@ -159,6 +166,15 @@ impl NodeStore {
         self.store
             .backup(target)
             .map_err(|source| storage(&self.path, source))
+    }
+
+    /// Waits until no other change of the registry runs in this process. A panic in another
+    /// change left nothing half-committed (the registry moves in one transaction), so a
+    /// poisoned lock is taken over.
+    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes everything written so far durable on disk.

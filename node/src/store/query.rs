@@ -444,19 +444,18 @@ impl NodeStore {
 
     /// The algebra the engine runs (parameters substituted in every scope, then the rewrites
     /// that keep Oxigraph's optimiser from changing the meaning) and the dataset it runs over:
-    /// the registered datasets' graphs as default graph and as the named graphs.
+    /// the served graph (the set union of the registered datasets) as default graph, the
+    /// datasets' physical graphs as the named graphs.
     fn prepare(
         &self,
         query: &ReadOnlyQuery,
         bindings: &[(Variable, Term)],
     ) -> Result<(Query, QueryDataset), QueryError> {
         let graphs = self.query_graphs()?;
-        let named: Vec<NamedOrBlankNode> = graphs
-            .iter()
-            .filter_map(|g| match g {
-                oxigraph::model::GraphName::NamedNode(n) => Some(n.clone().into()),
-                _ => None,
-            })
+        let named: Vec<NamedOrBlankNode> = self
+            .physical_graphs()?
+            .into_iter()
+            .map(NamedOrBlankNode::from)
             .collect();
         let algebra = engine_algebra(query, bindings)?;
         let mut dataset = QueryDataset::new();
