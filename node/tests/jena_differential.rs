@@ -20,7 +20,7 @@
 //! - `KIKV_DIFF_ONLY=zorgkantoren-1.3.5/11.1,nza-wmg-1.1.1` runs only those queries (a profile
 //!   name selects all of its queries);
 //! - `KIKV_DIFF_EMPLOYEES=1000` generates a bigger provider (default 60 employees);
-//! - `KIKV_DIFF_REPORT=/path` also writes the outcome listing to that file;
+//! - `KIKV_DIFF_REPORT=/path` also appends the outcome listing of each provider to that file;
 //! - without Java or Jena the test prints a notice and passes, unless `CI` is set.
 
 #![allow(clippy::panic)] // a test fails by panicking
@@ -761,9 +761,28 @@ fn millis(time: Duration) -> String {
 
 #[test]
 fn official_queries_agree_with_jena() {
+    differential(provider_params());
+}
+
+/// A second provider, of another size, seed and history (2022 to 2024), so that no agreement
+/// rests on one draw of the generator.
+#[test]
+fn official_queries_agree_with_jena_on_a_second_provider() {
+    differential(GenerateParams {
+        locations: 5,
+        employees: 35,
+        clients: 30,
+        years: 3,
+        last_year: 2024,
+        seed: 11,
+    });
+}
+
+/// Runs every selected official query with its parameter sets on `params`'s provider, on the
+/// node and on Jena, and fails on any difference not allowed.
+fn differential(params: GenerateParams) {
     let Some(oracle) = oracle() else { return };
     let allowances = allowances(&std::fs::read_to_string(ALLOWED).unwrap());
-    let params = provider_params();
     let work = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let store = load_store(&params, work.path());
@@ -876,7 +895,20 @@ fn official_queries_agree_with_jena() {
     let _ = writeln!(report, "\n{summary}");
     println!("{report}");
     if let Ok(path) = std::env::var("KIKV_DIFF_REPORT") {
-        std::fs::write(&path, &report).unwrap();
+        // Appended: each provider's test adds its listing under its own heading.
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let heading = format!(
+            "== provider: {} employees, seed {}, {} to {}\n",
+            params.employees,
+            params.seed,
+            params.first_year(),
+            params.last_year
+        );
+        std::io::Write::write_all(&mut file, (heading + &report).as_bytes()).unwrap();
     }
     assert!(
         failures.is_empty(),
