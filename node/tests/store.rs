@@ -283,6 +283,41 @@ fn parameters_are_substituted_by_the_engine() {
 }
 
 #[test]
+fn a_placeholder_is_filled_with_the_parameter_as_a_term_never_as_text() {
+    // `$(name)`, as NZa kostenonderzoek writes its parameters: a value that would close the
+    // query if it were spliced into the text stays one string literal.
+    let (_dir, store) = with_people(10);
+    let text = "SELECT ?v (COUNT(*) AS ?n) WHERE {\n  # BIND($(commented) AS ?c)\n  BIND ($(min) AS ?v)\n  ?s <http://example.org/age> ?age FILTER(?age >= ?v)\n} GROUP BY ?v";
+    let query = parse_read_only(text).unwrap();
+    assert!(query.variables().contains("min"));
+    assert!(!query.variables().contains("commented"));
+    let bindings = [(Variable::new_unchecked("min"), Term::from(Literal::from(7)))];
+    let QueryAnswer::Solutions { rows, .. } = store.evaluate(&query, &bindings, LIMITS).unwrap()
+    else {
+        panic!("a SELECT answers solutions");
+    };
+    assert_eq!(
+        rows,
+        [[Some(Literal::from(7).into()), Some(Literal::from(3).into())]]
+    );
+    let hostile = "\") } SELECT * WHERE { ?s ?p ?o } #";
+    let query = parse_read_only("SELECT ?v WHERE { BIND($(x) AS ?v) }").unwrap();
+    let bindings = [(
+        Variable::new_unchecked("x"),
+        Term::from(Literal::from(hostile)),
+    )];
+    assert_eq!(
+        first_cell(store.evaluate(&query, &bindings, LIMITS).unwrap()),
+        Some(Term::from(Literal::from(hostile)))
+    );
+    // Left out, the placeholder is unbound, as an optional `?name` parameter is.
+    assert_eq!(
+        first_cell(store.evaluate(&query, &[], LIMITS).unwrap()),
+        None
+    );
+}
+
+#[test]
 fn parameters_reach_into_nested_sub_selects() {
     // Shaped like the official questions: the parameter is used only inside a sub-select,
     // where the engine's own initial bindings cannot reach.
