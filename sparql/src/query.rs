@@ -342,4 +342,3 @@ pub fn engine_algebra(
 pub fn evaluator() -> SparqlEvaluator {
     crate::with_lexical_functions(crate::with_numeric_functions(SparqlEvaluator::new()))
 }
-

@@ -258,8 +258,9 @@ fn rewrites_keep_the_solutions_of_random_queries_on_random_graphs() {
             fresh: 0,
         }
         .query();
-        let parsed = parse_read_only(&text)
-            .unwrap_or_else(|e| panic!("case seed {case_seed}: generated query rejected: {e}\n{text}"));
+        let parsed = parse_read_only(&text).unwrap_or_else(|e| {
+            panic!("case seed {case_seed}: generated query rejected: {e}\n{text}")
+        });
         let store = Store::new().expect("in-memory store");
         store.extend(quads.iter().cloned()).expect("insert");
         let rewritten = engine_algebra(&parsed, &[])

@@ -115,8 +115,8 @@ pub enum QueryAnswer {
 impl NodeStore {
     /// Evaluates `query` over the registered datasets within `limits` and the store's
     /// [`EvaluationGuard`], each binding substituted for its variable in every scope of the
-    /// parsed query (see `substitute.rs`: the engine's own initial bindings do not reach
-    /// sub-selects; values never touch the query text).
+    /// parsed query (see `sparql/src/substitute.rs`: the engine's own initial bindings do not
+    /// reach sub-selects; values never touch the query text).
     pub fn evaluate(
         &self,
         query: &ReadOnlyQuery,
