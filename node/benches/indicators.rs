@@ -3,7 +3,7 @@
 //! (default 5,000 employees, 3,000 clients, 5 years, seed 42), each timed twice on the same store:
 //!
 //! - **node**: `NodeStore::evaluate`, the exchange's path: the parsed query with the parameters
-//!   bound by substitution in the algebra and `date + duration` pinned (store/arithmetic.rs), over
+//!   bound by substitution in the algebra and `date + duration` pinned (sparql/src/arithmetic.rs), over
 //!   the registered datasets, with the node's time limit;
 //! - **plain**: plain Oxigraph on the same store and graphs, the parameters substituted into the
 //!   query *text* (every `?name` token replaced by the value), cancelled after the same limit.
@@ -17,7 +17,7 @@
 //! `KIKV_BENCH_LIMIT_SECS` (per-query limit, default 60), `KIKV_BENCH_ONLY` (run only names
 //! containing this text), `KIKV_BENCH_CALENDAR=1` (also run official 1.1 and 11.1–11.4 on plain
 //! Oxigraph, whose plans for them grow by gigabytes before the limit can stop them; the node
-//! rewrites those joins, see store/joins.rs and tests/indicators_official.rs).
+//! rewrites those joins, see sparql/src/joins.rs and tests/indicators_official.rs).
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -1,4 +1,4 @@
-//! The node's join rewrites (store/joins.rs, lateral.rs, union.rs) on tiny hand-written data in
+//! The node's join rewrites (sparql/src/joins.rs, lateral.rs, union.rs) on tiny hand-written data in
 //! a real on-disk store: each query is evaluated by Oxigraph as parsed and as rewritten, and
 //! the two answers must be the same rows, each as often. Every test also checks whether the
 //! rewrite happened, so a rewrite that silently stops applying (or starts applying where it

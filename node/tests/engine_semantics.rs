@@ -95,7 +95,7 @@ fn the_optimiser_swaps_date_plus_duration_into_an_order_the_engine_cannot_add() 
         assert_eq!(
             eval(&expression),
             None,
-            "{expression} now works on plain Oxigraph: revisit store/arithmetic.rs"
+            "{expression} now works on plain Oxigraph: revisit sparql/src/arithmetic.rs"
         );
     }
     for (date, months) in failing.into_iter().chain(working) {
@@ -150,7 +150,7 @@ fn quarter_end_expression_of_the_official_queries() {
     println!("quarter ends plain Oxigraph gets wrong: {failing:?}");
     assert!(
         !failing.is_empty(),
-        "plain Oxigraph gets every quarter end right now: store/arithmetic.rs may be dropped"
+        "plain Oxigraph gets every quarter end right now: sparql/src/arithmetic.rs may be dropped"
     );
 }
 
@@ -292,7 +292,7 @@ fn shown(term: Term) -> String {
 /// Departure 1. oxsdatatypes 0.2.4 gives no product when the exact one needs more than 18
 /// fractional digits, and no quotient for a zero dividend over a divisor with a fractional part
 /// or for a large dividend over one with many fractional digits; XPath rounds instead
-/// (store/numeric.rs). Jena's values are exact (products) or rounded at 24 digits (quotients);
+/// (sparql/src/numeric.rs). Jena's values are exact (products) or rounded at 24 digits (quotients);
 /// the node rounds to the nearest at the 18 digits it keeps, so its value is Jena's rounded there.
 #[test]
 fn decimal_products_and_quotients_have_a_value_where_oxsdatatypes_gives_none() {
@@ -306,7 +306,7 @@ fn decimal_products_and_quotients_have_a_value_where_oxsdatatypes_gives_none() {
         assert_eq!(
             eval(expression),
             None,
-            "{expression} works on plain Oxigraph now: revisit store/numeric.rs"
+            "{expression} works on plain Oxigraph now: revisit sparql/src/numeric.rs"
         );
     }
     Node::empty().assert_values(&[
@@ -400,7 +400,7 @@ fn the_part_time_factor_chain_of_the_official_queries() {
 }
 
 /// Departure 2. The engine keeps the query's numbers as values, so `STR(01)` was `"1"`
-/// (store/lexical.rs). Jena: "01", "1.50", "1e0".
+/// (sparql/src/lexical.rs). Jena: "01", "1.50", "1e0".
 #[test]
 fn str_of_a_number_the_query_writes_is_its_written_form() {
     let plain = eval("STR(01)");
@@ -570,7 +570,7 @@ fn numeric_rounding_and_casts() {
         (r#"xsd:decimal("-0")"#, Some("0^^decimal")),
         ("xsd:decimal(2.5e0)", Some("2.5^^decimal")),
         ("xsd:decimal(1)", Some("1^^decimal")),
-        // A double becomes the closest decimal (XPath 3.1 §19.1.2.3; store/numeric.rs). Jena:
+        // A double becomes the closest decimal (XPath 3.1 §19.1.2.3; sparql/src/numeric.rs). Jena:
         // 0.1 (the double's shortest form; the text wins), 100000000000000000000.0 and
         // 1000000 (the same values). Plain Oxigraph: 0.1, 99999999999999997748.809823456034029568
         // and 999999.999999999983222784.
@@ -653,7 +653,7 @@ fn groups_over_unbound_keys_and_aggregates_over_unbound_values() {
                 some("2^^integer"),
                 some("0.736111111111111111^^decimal"),
                 // Jena's exact 0.3680555555555555555 needs 19 digits: a tie, to the even 6
-                // (the engine's own AVG truncates to …555; store/numeric.rs rewrites it).
+                // (the engine's own AVG truncates to …555; sparql/src/numeric.rs rewrites it).
                 some("0.368055555555555556^^decimal"),
                 some("0.236111111111111111^^decimal"),
                 some("0.5^^decimal"),

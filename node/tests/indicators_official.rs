@@ -142,7 +142,7 @@ fn check_official(
             }
         }
         // Quarters whose end plain Oxigraph computes wrong (2024 Q1, 2023 Q1, 2025 Q2; see
-        // store/arithmetic.rs) and right (2025 Q4), each with a reference date.
+        // sparql/src/arithmetic.rs) and right (2025 Q4), each with a reference date.
         for (peildatum, quarter) in [
             (
                 day(2024, 3, 31),
@@ -207,7 +207,7 @@ fn check_official(
 /// Oxigraph 0.5.13 keys a join only on variables both sides always bind, so as written it plans
 /// both as cross products (the two calendar lookups alone are days² pairs, gigabytes within
 /// seconds). The node rewrites such joins before evaluation without changing the answer
-/// (store/joins.rs: lookups per solution and the join distributed over the UNION); that is
+/// (sparql/src/joins.rs: lookups per solution and the join distributed over the UNION); that is
 /// what lets them run here at all.
 ///
 /// The official definition and ours agree on everything this compares: the three agreement
@@ -227,7 +227,7 @@ fn official_1_2_agrees() {
 }
 /// 2.1 (hours worked by care staff per quarter) computes its quarter's end as
 /// `start + "P3M" + "-P1D"`: it answers at all only because the node pins that addition (see
-/// store/arithmetic.rs); on plain Oxigraph it answers nothing for most quarters.
+/// sparql/src/arithmetic.rs); on plain Oxigraph it answers nothing for most quarters.
 ///
 /// Its per-vestiging branch starts with `BIND(COALESCE(?locatie, <urn:sparql:guard:no-locatie>)
 /// AS ?locatie_safe)` inside `{ … } UNION { … }`. SPARQL evaluates a group bottom-up (SPARQL 1.1

@@ -349,7 +349,7 @@ fn parameters_reach_into_nested_sub_selects() {
 
 /// The official quarter questions' `?start + "P3M"^^xsd:duration + "-P1D"^^xsd:duration`, with
 /// the start bound as a parameter: plain Oxigraph leaves it unbound for 2024-01-01 (its
-/// optimiser swaps the operands, see store/arithmetic.rs); the node answers every quarter.
+/// optimiser swaps the operands, see sparql/src/arithmetic.rs); the node answers every quarter.
 #[test]
 fn the_quarter_end_of_the_official_questions_is_computed_for_every_quarter() {
     let (_dir, store) = with_people(1);

@@ -10,46 +10,30 @@
 //! transaction ([`dataset`]).
 
 mod answer;
-mod arithmetic;
-mod canonical;
 mod dataset;
-mod dialect;
-mod exists;
-mod filter;
 mod guard;
-mod joins;
-mod lateral;
-mod lexical;
-mod lift;
 mod load;
 mod lock;
-mod numeric;
-mod pattern;
 mod query;
-mod scope;
-mod substitute;
-mod syntax;
-mod union;
 
 use std::path::{Path, PathBuf};
 
 use oxigraph::store::{StorageError, Store};
 
 pub use answer::{output_format, Printout};
-pub use arithmetic::pin_duration_addition;
-pub use canonical::canonical_text;
 pub use dataset::{Dataset, META_GRAPH};
-pub use dialect::{translate, DialectError, Translation, PLACEHOLDER_PREFIX};
 pub use guard::EvaluationGuard;
-pub use joins::key_joins;
-pub use lexical::{keep_lexical_forms, with_lexical_functions, DECIMAL_STRING};
-pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
-pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};
-pub use query::{
-    check_exchange_query, engine_algebra, evaluator, parse_read_only, QueryAnswer, QueryError,
-    QueryLimits, QueryRefusal, ReadOnlyQuery,
+// The query layer (the `kikv-sparql` crate), re-exported so that the node's modules, tests and
+// benchmarks name it where they always did.
+pub use kikv_sparql::{
+    canonical_text, check_exchange_query, evaluator, exact_decimal_arithmetic, keep_lexical_forms,
+    key_joins, parameter_value, pin_duration_addition, substitute_parameters, translate,
+    with_lexical_functions, with_numeric_functions, Bindings, DialectError, QueryRefusal,
+    ReadOnlyQuery, SubstituteError, Translation, DECIMAL_STRING, DIVIDE, MULTIPLY,
+    PLACEHOLDER_PREFIX,
 };
-pub use substitute::{parameter_value, substitute_parameters, Bindings, SubstituteError};
+pub use load::{format_of, LoadError, LoadProgress, LoadReport, LoadRequest, NoProgress, RdfInput};
+pub use query::{engine_algebra, parse_read_only, QueryAnswer, QueryError, QueryLimits};
 
 use lock::StoreLock;
 

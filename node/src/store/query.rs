@@ -1,17 +1,15 @@
-//! Read-only SPARQL over the store: parsing with the policy checks of the exchange, and
-//! evaluation with a time limit that really stops the engine and a cap on result rows.
+//! Read-only SPARQL over the store: the query layer's parsing and engine algebra (the
+//! `kikv-sparql` crate) with the node's error, and evaluation with a time limit that really stops
+//! the engine and a cap on result rows.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
+use kikv_sparql::{evaluator, QueryRefusal, ReadOnlyQuery, SparqlError};
 use oxigraph::model::{NamedOrBlankNode, Term, Triple};
 use oxigraph::sparql::{
-    BoundPreparedSparqlQuery, QueryDataset, QueryEvaluationError, QueryResults, SparqlEvaluator,
-    Variable,
+    BoundPreparedSparqlQuery, QueryDataset, QueryEvaluationError, QueryResults, Variable,
 };
-use spargebra::algebra::{AggregateExpression, Expression, GraphPattern, OrderExpression};
-use spargebra::term::{NamedNodePattern, TermPattern};
-use spargebra::{Query, SparqlParser};
+use spargebra::Query;
 
 use super::{NodeStore, StoreError};
 
@@ -52,281 +50,32 @@ pub enum QueryError {
     Store(#[from] StoreError),
 }
 
-/// What the exchange refuses in a query that is otherwise valid and read-only
-/// (SPEC §4 step 6: "a read-only SELECT or ASK with no SERVICE, no update, no external FROM").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum QueryRefusal {
-    /// CONSTRUCT or DESCRIBE.
-    #[error("only SELECT and ASK queries are allowed, not {0}")]
-    Form(&'static str),
-    /// A SERVICE clause would send data to, or fetch it from, another server.
-    #[error("SERVICE clauses are not allowed")]
-    Service,
-    /// FROM or FROM NAMED would choose graphs the profile does not.
-    #[error("FROM and FROM NAMED are not allowed")]
-    From,
-}
-
-/// A parsed query that is known not to be an update.
-#[derive(Debug, Clone)]
-pub struct ReadOnlyQuery {
-    query: Query,
-    canonical: String,
-    /// The names of the `$(name)` placeholders of the signed text (see `dialect.rs`).
-    placeholders: BTreeSet<String>,
-}
-
-impl ReadOnlyQuery {
-    /// The parsed algebra. Two parses of the same text can differ in the names the parser
-    /// invents for aggregates and blank nodes; compare queries with [`Self::canonical`].
-    pub fn algebra(&self) -> &Query {
-        &self.query
-    }
-
-    /// The canonical text: equal for texts that differ only in whitespace, comments, prefixes
-    /// and invented names (see [`super::canonical_text`]).
-    pub fn canonical(&self) -> &str {
-        &self.canonical
-    }
-
-    /// The variable a parameter named `name` binds: `?name`, or the variable standing for the
-    /// `$(name)` placeholder when the text uses one.
-    pub fn parameter_variable(&self, name: &str) -> Variable {
-        match self.placeholders.contains(name) {
-            true => {
-                Variable::new_unchecked(format!("{}{name}", super::dialect::PLACEHOLDER_PREFIX))
-            }
-            false => Variable::new_unchecked(name),
+impl From<SparqlError> for QueryError {
+    fn from(error: SparqlError) -> Self {
+        match error {
+            SparqlError::Syntax(message) => Self::Syntax(message),
+            SparqlError::Update => Self::Update,
+            SparqlError::Refused(refusal) => Self::Refused(refusal),
+            SparqlError::Parameter(parameter) => Self::Parameter(parameter),
         }
     }
-
-    /// Every variable named anywhere in the query (patterns, expressions, sub-queries), a
-    /// `$(name)` placeholder under its parameter name.
-    pub fn variables(&self) -> BTreeSet<String> {
-        let mut variables = BTreeSet::new();
-        let pattern = match &self.query {
-            Query::Select { pattern, .. }
-            | Query::Construct { pattern, .. }
-            | Query::Describe { pattern, .. }
-            | Query::Ask { pattern, .. } => pattern,
-        };
-        walk_pattern(pattern, &mut |_| {}, &mut |v| {
-            let name = v.as_str();
-            let placeholder = name
-                .strip_prefix(super::dialect::PLACEHOLDER_PREFIX)
-                .filter(|p| self.placeholders.contains(*p));
-            variables.insert(placeholder.unwrap_or(name).to_owned());
-        });
-        variables
-    }
 }
 
-/// Parses `text` as a query, in the KIK-V dialect the official queries are written in
-/// (`dialect.rs`); an update or anything else is refused with one line naming where.
+/// Parses `text` as a query, in the KIK-V dialect the official queries are written in; an update
+/// or anything else is refused with one line naming where (see [`kikv_sparql::parse_read_only`]).
 pub fn parse_read_only(text: &str) -> Result<ReadOnlyQuery, QueryError> {
-    let translation =
-        super::dialect::translate(text).map_err(|e| QueryError::Syntax(e.to_string()))?;
-    match SparqlParser::new().parse_query(&translation.text) {
-        Ok(query) => {
-            let mut parsed = ReadOnlyQuery {
-                query,
-                canonical: String::new(),
-                placeholders: translation.placeholders.clone(),
-            };
-            // The translated text names the placeholders' variables, so they are kept by name.
-            parsed.canonical = super::canonical_text(&translation.text, &parsed);
-            Ok(parsed)
-        }
-        Err(error) => {
-            if SparqlParser::new().parse_update(&translation.text).is_ok() {
-                Err(QueryError::Update)
-            } else {
-                Err(QueryError::Syntax(super::syntax::explain(
-                    text,
-                    &translation,
-                    &error.to_string(),
-                )))
-            }
-        }
-    }
+    Ok(kikv_sparql::parse_read_only(text)?)
 }
 
-/// Checks the exchange policy: SELECT or ASK, no SERVICE anywhere, no FROM.
-pub fn check_exchange_query(query: &ReadOnlyQuery) -> Result<(), QueryRefusal> {
-    let (pattern, dataset) = match &query.query {
-        Query::Select {
-            pattern, dataset, ..
-        }
-        | Query::Ask {
-            pattern, dataset, ..
-        } => (pattern, dataset),
-        Query::Construct { .. } => return Err(QueryRefusal::Form("CONSTRUCT")),
-        Query::Describe { .. } => return Err(QueryRefusal::Form("DESCRIBE")),
-    };
-    if dataset.is_some() {
-        return Err(QueryRefusal::From);
-    }
-    let mut service = false;
-    walk_pattern(
-        pattern,
-        &mut |p| service |= matches!(p, GraphPattern::Service { .. }),
-        &mut |_| {},
-    );
-    if service {
-        return Err(QueryRefusal::Service);
-    }
-    Ok(())
-}
-
-/// Visits every graph pattern and every variable, descending into EXISTS, sub-selects,
-/// aggregates and ORDER BY expressions.
-fn walk_pattern(
-    pattern: &GraphPattern,
-    on_pattern: &mut dyn FnMut(&GraphPattern),
-    on_variable: &mut dyn FnMut(&Variable),
-) {
-    walk(pattern, on_pattern, on_variable);
-}
-
-fn walk(
-    pattern: &GraphPattern,
-    on_pattern: &mut dyn FnMut(&GraphPattern),
-    on_variable: &mut dyn FnMut(&Variable),
-) {
-    on_pattern(pattern);
-    let term = |t: &TermPattern, on_variable: &mut dyn FnMut(&Variable)| {
-        if let TermPattern::Variable(v) = t {
-            on_variable(v);
-        }
-    };
-    match pattern {
-        GraphPattern::Bgp { patterns } => {
-            for triple in patterns {
-                term(&triple.subject, on_variable);
-                if let NamedNodePattern::Variable(v) = &triple.predicate {
-                    on_variable(v);
-                }
-                term(&triple.object, on_variable);
-            }
-        }
-        GraphPattern::Path {
-            subject, object, ..
-        } => {
-            term(subject, on_variable);
-            term(object, on_variable);
-        }
-        GraphPattern::Join { left, right }
-        | GraphPattern::Lateral { left, right }
-        | GraphPattern::Union { left, right }
-        | GraphPattern::Minus { left, right } => {
-            walk(left, on_pattern, on_variable);
-            walk(right, on_pattern, on_variable);
-        }
-        GraphPattern::LeftJoin {
-            left,
-            right,
-            expression,
-        } => {
-            walk(left, on_pattern, on_variable);
-            walk(right, on_pattern, on_variable);
-            if let Some(e) = expression {
-                walk_expression(e, on_pattern, on_variable);
-            }
-        }
-        GraphPattern::Filter { expr, inner } => {
-            walk_expression(expr, on_pattern, on_variable);
-            walk(inner, on_pattern, on_variable);
-        }
-        GraphPattern::Graph { name, inner } | GraphPattern::Service { name, inner, .. } => {
-            if let NamedNodePattern::Variable(v) = name {
-                on_variable(v);
-            }
-            walk(inner, on_pattern, on_variable);
-        }
-        GraphPattern::Extend {
-            inner,
-            variable,
-            expression,
-        } => {
-            walk(inner, on_pattern, on_variable);
-            on_variable(variable);
-            walk_expression(expression, on_pattern, on_variable);
-        }
-        GraphPattern::Values { variables, .. } => variables.iter().for_each(on_variable),
-        GraphPattern::OrderBy { inner, expression } => {
-            walk(inner, on_pattern, on_variable);
-            for order in expression {
-                let (OrderExpression::Asc(e) | OrderExpression::Desc(e)) = order;
-                walk_expression(e, on_pattern, on_variable);
-            }
-        }
-        GraphPattern::Project { inner, variables } => {
-            walk(inner, on_pattern, on_variable);
-            variables.iter().for_each(on_variable);
-        }
-        GraphPattern::Distinct { inner }
-        | GraphPattern::Reduced { inner }
-        | GraphPattern::Slice { inner, .. } => walk(inner, on_pattern, on_variable),
-        GraphPattern::Group {
-            inner,
-            variables,
-            aggregates,
-        } => {
-            walk(inner, on_pattern, on_variable);
-            variables.iter().for_each(&mut *on_variable);
-            for (variable, aggregate) in aggregates {
-                on_variable(variable);
-                if let AggregateExpression::FunctionCall { expr, .. } = aggregate {
-                    walk_expression(expr, on_pattern, on_variable);
-                }
-            }
-        }
-    }
-}
-
-fn walk_expression(
-    expression: &Expression,
-    on_pattern: &mut dyn FnMut(&GraphPattern),
-    on_variable: &mut dyn FnMut(&Variable),
-) {
-    use Expression as E;
-    match expression {
-        E::NamedNode(_) | E::Literal(_) => {}
-        E::Variable(v) | E::Bound(v) => on_variable(v),
-        E::Exists(pattern) => walk(pattern, on_pattern, on_variable),
-        E::UnaryPlus(a) | E::UnaryMinus(a) | E::Not(a) => {
-            walk_expression(a, on_pattern, on_variable)
-        }
-        E::Or(a, b)
-        | E::And(a, b)
-        | E::Equal(a, b)
-        | E::SameTerm(a, b)
-        | E::Greater(a, b)
-        | E::GreaterOrEqual(a, b)
-        | E::Less(a, b)
-        | E::LessOrEqual(a, b)
-        | E::Add(a, b)
-        | E::Subtract(a, b)
-        | E::Multiply(a, b)
-        | E::Divide(a, b) => {
-            walk_expression(a, on_pattern, on_variable);
-            walk_expression(b, on_pattern, on_variable);
-        }
-        E::In(a, list) => {
-            walk_expression(a, on_pattern, on_variable);
-            list.iter()
-                .for_each(|e| walk_expression(e, on_pattern, on_variable));
-        }
-        E::If(a, b, c) => {
-            for e in [a, b, c] {
-                walk_expression(e, on_pattern, on_variable);
-            }
-        }
-        E::Coalesce(list) | E::FunctionCall(_, list) => list
-            .iter()
-            .for_each(|e| walk_expression(e, on_pattern, on_variable)),
-    }
+/// The algebra the engine runs for `query` with `bindings`: parameters substituted in every
+/// scope, then the rewrites that keep Oxigraph's optimiser and arithmetic from changing the
+/// meaning (see [`kikv_sparql::engine_algebra`]). The node's one path from a parsed query to the
+/// engine, shared with tests and benchmarks that evaluate on plain Oxigraph.
+pub fn engine_algebra(
+    query: &ReadOnlyQuery,
+    bindings: &[(Variable, Term)],
+) -> Result<Query, QueryError> {
+    Ok(kikv_sparql::engine_algebra(query, bindings)?)
 }
 
 /// Limits of one evaluation.
@@ -366,8 +115,8 @@ pub enum QueryAnswer {
 impl NodeStore {
     /// Evaluates `query` over the registered datasets within `limits` and the store's
     /// [`EvaluationGuard`], each binding substituted for its variable in every scope of the
-    /// parsed query (see `substitute.rs`: the engine's own initial bindings do not reach
-    /// sub-selects; values never touch the query text).
+    /// parsed query (see `sparql/src/substitute.rs`: the engine's own initial bindings do not
+    /// reach sub-selects; values never touch the query text).
     pub fn evaluate(
         &self,
         query: &ReadOnlyQuery,
@@ -463,41 +212,6 @@ impl NodeStore {
         dataset.set_available_named_graphs(named);
         Ok((algebra, dataset))
     }
-}
-
-/// The algebra the engine runs for `query` with `bindings`: parameters substituted in every
-/// scope (a `$(name)` placeholder's variable for a parameter `name`), then the rewrites that keep
-/// Oxigraph's optimiser and arithmetic from changing the meaning. The node's one path from a
-/// parsed query to the engine, shared with tests and benchmarks that evaluate on plain Oxigraph.
-pub fn engine_algebra(
-    query: &ReadOnlyQuery,
-    bindings: &[(Variable, Term)],
-) -> Result<Query, QueryError> {
-    let bindings = bindings
-        .iter()
-        .map(|(variable, value)| (query.parameter_variable(variable.as_str()), value.clone()))
-        .collect();
-    // Parameters first, then the rewrite that keeps the engine's optimiser from turning
-    // `date + duration` into an unevaluable `duration + date` (see `arithmetic.rs`).
-    let algebra = super::pin_duration_addition(super::substitute_parameters(
-        query.query.clone(),
-        &bindings,
-    )?);
-    // Cross products to keyed joins (joins.rs).
-    let algebra = super::key_joins(algebra);
-    // Last, so the rewrites above see the query as written: XPath decimal `*` and `/` where
-    // oxsdatatypes gives none (numeric.rs), `STR` of the query's own literals as written
-    // (lexical.rs).
-    Ok(super::keep_lexical_forms(super::exact_decimal_arithmetic(
-        algebra,
-    )))
-}
-
-/// The evaluator [`engine_algebra`]'s output needs: Oxigraph's, with the functions
-/// `numeric.rs` rewrites `*` and `/` to and the one `lexical.rs` rewrites `STR` of a computed
-/// number to.
-pub fn evaluator() -> SparqlEvaluator {
-    super::with_lexical_functions(super::with_numeric_functions(SparqlEvaluator::new()))
 }
 
 /// Reads results to the end; `None` when there are more than `max_rows`.

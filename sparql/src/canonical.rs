@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::store::ReadOnlyQuery;
+use crate::ReadOnlyQuery;
 
 fn variable_token() -> &'static Regex {
     static TOKEN: OnceLock<Regex> = OnceLock::new();
@@ -66,7 +66,7 @@ pub fn canonical_text(source: &str, query: &ReadOnlyQuery) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::parse_read_only;
+    use crate::parse_read_only;
 
     fn canonical(text: &str) -> String {
         canonical_text(text, &parse_read_only(text).unwrap())

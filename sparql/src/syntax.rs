@@ -71,11 +71,11 @@ fn found(source: &str, offset: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{parse_read_only, QueryError};
+    use crate::{parse_read_only, SparqlError};
 
     fn syntax(text: &str) -> String {
         match parse_read_only(text) {
-            Err(QueryError::Syntax(message)) => message,
+            Err(SparqlError::Syntax(message)) => message,
             other => panic!("not a syntax error: {other:?}"),
         }
     }

@@ -1,0 +1,38 @@
+//! The SPARQL query layer of the KIK-V node, apart from any store: the KIK-V dialect front end
+//! (`$(name)` placeholders, reused SELECT aliases) and parser glue, the exchange's policy checks,
+//! the canonical text of a query, parameter binding in every scope, and the planner and semantic
+//! rewrites that keep Oxigraph's optimiser and arithmetic from changing a query's meaning.
+//!
+//! [`parse_read_only`] turns a text into a [`ReadOnlyQuery`]; [`engine_algebra`] gives the
+//! algebra the engine runs for it with parameter bindings, and [`evaluator`] the engine that
+//! understands that algebra's functions. The node evaluates the result on its on-disk store;
+//! tests and benchmarks evaluate it on an in-memory Oxigraph dataset.
+
+mod arithmetic;
+mod canonical;
+mod dialect;
+mod exists;
+mod filter;
+mod joins;
+mod lateral;
+mod lexical;
+mod lift;
+mod numeric;
+mod pattern;
+mod query;
+mod scope;
+mod substitute;
+mod syntax;
+mod union;
+
+pub use arithmetic::pin_duration_addition;
+pub use canonical::canonical_text;
+pub use dialect::{translate, DialectError, Translation, PLACEHOLDER_PREFIX};
+pub use joins::key_joins;
+pub use lexical::{keep_lexical_forms, with_lexical_functions, DECIMAL_STRING};
+pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};
+pub use query::{
+    check_exchange_query, engine_algebra, evaluator, parse_read_only, QueryRefusal, ReadOnlyQuery,
+    SparqlError,
+};
+pub use substitute::{parameter_value, substitute_parameters, Bindings, SubstituteError};
