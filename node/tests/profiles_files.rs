@@ -31,9 +31,14 @@ fn uses(text: &str, name: &str) -> bool {
         })
 }
 
+/// The node's own query files; `queries/afsprakenset/` (the verbatim official queries, which the
+/// shipped profiles do not register yet; `official_exchange.rs` registers them) is left out.
 fn query_files(dir: &Path, out: &mut BTreeSet<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.ends_with("afsprakenset") {
+            continue;
+        }
         if path.is_dir() {
             query_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rq") {
