@@ -13,23 +13,12 @@ use chrono::NaiveDate;
 use kikv::indicator::{self, Quarter, Table};
 use kikv::reference::regions::zorgkantoor_of_region;
 use oxigraph::model::Term;
+use support::official::declared_parameters;
 use support::*;
 
 fn official(id: &str) -> String {
     let path = official_dir().join(format!("{id}.rq"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The parameter names a file declares in its `# Parameters:` header line.
-fn declared_parameters(text: &str) -> Vec<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("# Parameters:"))
-        .map(|list| {
-            list.split([',', ' '])
-                .filter_map(|p| p.trim().strip_prefix('?').map(|p| p.trim().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
