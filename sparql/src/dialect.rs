@@ -333,14 +333,14 @@ enum Kind {
 }
 
 #[derive(Debug, Clone)]
-struct Token {
+struct Token<'a> {
     kind: Kind,
     start: usize,
     end: usize,
-    text: String,
+    text: &'a str,
 }
 
-impl Token {
+impl Token<'_> {
     fn is_word(&self, keyword: &str) -> bool {
         self.kind == Kind::Word && self.text.eq_ignore_ascii_case(keyword)
     }
@@ -352,7 +352,7 @@ fn is_name_char(c: char) -> bool {
 
 /// Splits a SPARQL text into the tokens the translation looks at; comments and whitespace are
 /// dropped, strings and IRIs are single tokens so nothing inside them is taken for syntax.
-fn tokenize(text: &str) -> Vec<Token> {
+fn tokenize(text: &str) -> Vec<Token<'_>> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let offset = |i: usize| chars.get(i).map_or(text.len(), |&(o, _)| o);
     let mut tokens = Vec::new();
@@ -434,7 +434,7 @@ fn tokenize(text: &str) -> Vec<Token> {
             kind,
             start: offset(start),
             end: offset(i),
-            text: text[offset(start)..offset(i)].to_owned(),
+            text: &text[offset(start)..offset(i)],
         });
     }
     tokens

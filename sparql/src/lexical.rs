@@ -99,9 +99,19 @@ fn is_computed_number(expression: &Expression) -> bool {
 /// Makes `STR` of the query's own literals (constants, `VALUES`, `BIND` of a constant) give
 /// their written lexical form throughout `query`.
 pub fn keep_lexical_forms(query: Query) -> Query {
-    let mut found = Written::default();
-    pattern::rewrite_bottom_up(query.clone(), &mut found);
-    let companions = found.companions();
+    // A read-only first pass (no copy of the algebra): every variable name, for fresh companion
+    // names, and the variables that need a companion.
+    let (Query::Select { pattern: whole, .. }
+    | Query::Ask { pattern: whole, .. }
+    | Query::Construct { pattern: whole, .. }
+    | Query::Describe { pattern: whole, .. }) = &query;
+    let mut bound = Written::default();
+    let mut names = BTreeSet::new();
+    super::query::walk_pattern(whole, &mut |p| bound.pattern(p), &mut |v| {
+        names.insert(v.as_str().to_owned());
+    });
+    bound.names = names;
+    let companions = bound.companions();
     let mut rewrite = KeepLexicalForms { companions };
     let rewritten = pattern::rewrite_bottom_up(query, &mut rewrite);
     restore_outer_projection(rewritten, &rewrite.companions)
@@ -182,15 +192,16 @@ impl Written {
     }
 }
 
-impl BottomUp for Written {
-    fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
-        match &pattern {
+impl Written {
+    /// Reads a pattern: the variables a `VALUES` table or a `BIND` of a constant binds to a
+    /// literal written otherwise than its canonical form.
+    fn pattern(&mut self, pattern: &GraphPattern) {
+        match pattern {
             GraphPattern::Values {
                 variables,
                 bindings,
             } => {
                 for (column, variable) in variables.iter().enumerate() {
-                    self.names.insert(variable.as_str().to_owned());
                     let written = bindings.iter().any(|row| {
                         matches!(row.get(column), Some(Some(GroundTerm::Literal(l))) if canonical_differs(l))
                     });
@@ -201,24 +212,13 @@ impl BottomUp for Written {
             }
             GraphPattern::Extend {
                 variable,
-                expression,
+                expression: Expression::Literal(l),
                 ..
-            } => {
-                self.names.insert(variable.as_str().to_owned());
-                if matches!(expression, Expression::Literal(l) if canonical_differs(l)) {
-                    self.bound.insert(variable.clone());
-                }
+            } if canonical_differs(l) => {
+                self.bound.insert(variable.clone());
             }
             _ => {}
         }
-        pattern
-    }
-
-    fn expression(&mut self, expression: Expression) -> Expression {
-        if let Expression::Variable(v) = &expression {
-            self.names.insert(v.as_str().to_owned());
-        }
-        expression
     }
 }
 

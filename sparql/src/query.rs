@@ -160,7 +160,7 @@ pub fn check_exchange_query(query: &ReadOnlyQuery) -> Result<(), QueryRefusal> {
 
 /// Visits every graph pattern and every variable, descending into EXISTS, sub-selects,
 /// aggregates and ORDER BY expressions.
-fn walk_pattern(
+pub(crate) fn walk_pattern(
     pattern: &GraphPattern,
     on_pattern: &mut dyn FnMut(&GraphPattern),
     on_variable: &mut dyn FnMut(&Variable),
