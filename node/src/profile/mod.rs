@@ -6,6 +6,9 @@
 //! an id as the Afsprakenset numbers it, a SPARQL file, and the parameters with their type and
 //! bounds (inline, or from a SHACL shape file). See `profiles/README.md` for the format.
 
+mod header;
+mod import;
+mod manifest;
 mod parameter;
 mod shape;
 
@@ -17,8 +20,15 @@ use serde::{Deserialize, Serialize};
 use crate::config::parse_toml;
 use crate::store::{check_exchange_query, parse_read_only, QueryError, ReadOnlyQuery};
 
-pub use parameter::{bind_parameters, Bound, ParameterError, ParameterSpec, ParameterType};
-pub use shape::read_shape_file;
+pub use header::{convention, HeaderParameter, QueryHeader};
+pub use import::{
+    import_folder, write_manifest, ImportError, ImportRequest, ImportWarning, ImportedProfile,
+    ImportedQuery, ParameterSource,
+};
+pub use parameter::{
+    bind_parameters, Bound, ParameterError, ParameterSpec, ParameterType, UnknownParameterType,
+};
+pub use shape::{read_shape_file, ShapeError};
 
 /// What is wrong with a profile file or one of its queries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -293,7 +303,14 @@ fn default_true() -> bool {
 /// Reads and checks one profile file.
 pub fn read_profile(file: &Path) -> Result<Profile, ProfileError> {
     let text = std::fs::read_to_string(file).map_err(|e| ProfileError::Read(e.to_string()))?;
-    let parsed: ProfileFile = parse_toml(&text).map_err(|p| ProfileError::Format {
+    parse_profile(&text, file)
+}
+
+/// Checks the text of a profile file as if it were read from `file` (whose directory the query
+/// and shape paths are relative to), without reading `file` itself: an importer checks a
+/// manifest this way before it writes it.
+pub fn parse_profile(text: &str, file: &Path) -> Result<Profile, ProfileError> {
+    let parsed: ProfileFile = parse_toml(text).map_err(|p| ProfileError::Format {
         key: p.key,
         line: p.line,
         column: p.column,

@@ -28,6 +28,11 @@ pub enum ParameterType {
     Iri,
     /// `xsd:boolean`.
     Boolean,
+    /// `xsd:gYear`, a calendar year written `YYYY` (JSON number or string), as the Afsprakenset's
+    /// shapes declare `?jaar`. Bound as an `xsd:gYear` literal, so `STR(?jaar)` gives the year.
+    /// A time zone (`2024Z`) is refused: the official queries build dates from `STR(?jaar)`.
+    #[serde(rename = "gyear", alias = "gYear")]
+    GYear,
 }
 
 impl std::fmt::Display for ParameterType {
@@ -39,7 +44,50 @@ impl std::fmt::Display for ParameterType {
             Self::Date => "date (YYYY-MM-DD)",
             Self::Iri => "IRI",
             Self::Boolean => "boolean",
+            Self::GYear => "year (xsd:gYear, YYYY)",
         })
+    }
+}
+
+impl ParameterType {
+    /// Every type, by the name a profile file gives it (`type = "…"`).
+    pub const NAMES: [(&'static str, Self); 7] = [
+        ("integer", Self::Integer),
+        ("decimal", Self::Decimal),
+        ("string", Self::String),
+        ("date", Self::Date),
+        ("iri", Self::Iri),
+        ("boolean", Self::Boolean),
+        ("gyear", Self::GYear),
+    ];
+
+    /// The name a profile file gives this type.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map_or("string", |(name, _)| name)
+    }
+}
+
+/// A type name that no profile file uses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown parameter type `{0}` (one of integer, decimal, string, date, iri, boolean, gyear)"
+)]
+pub struct UnknownParameterType(pub String);
+
+impl std::str::FromStr for ParameterType {
+    type Err = UnknownParameterType;
+
+    /// A type by the name a profile file gives it (`gYear` accepted for `gyear`).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let lower = name.to_ascii_lowercase();
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == lower)
+            .map(|(_, kind)| *kind)
+            .ok_or_else(|| UnknownParameterType(name.to_owned()))
     }
 }
 
@@ -54,6 +102,8 @@ pub enum Bound {
     Decimal(f64),
     /// Bound of a date parameter.
     Date(NaiveDate),
+    /// Bound of a year (`xsd:gYear`) parameter.
+    Year(i64),
 }
 
 /// One declared parameter of a profile query.
@@ -186,6 +236,10 @@ impl ParameterSpec {
                 "true" | "false" => Literal::new_typed_literal(lexical, xsd::BOOLEAN).into(),
                 _ => return Err(wrong()),
             },
+            ParameterType::GYear => {
+                parse_year(lexical).ok_or_else(wrong)?;
+                Literal::new_typed_literal(lexical, xsd::G_YEAR).into()
+            }
         })
     }
 
@@ -213,6 +267,7 @@ impl ParameterSpec {
             Some(Bound::Integer(n)) => n.to_string(),
             Some(Bound::Decimal(d)) => d.to_string(),
             Some(Bound::Date(d)) => d.to_string(),
+            Some(Bound::Year(y)) => y.to_string(),
             None => "…".into(),
         };
         format!("{} to {}", show(&self.min), show(&self.max))
@@ -259,7 +314,18 @@ fn compare(lexical: &str, bound: &Bound) -> std::cmp::Ordering {
             .unwrap_or(std::cmp::Ordering::Equal),
         Bound::Date(b) => NaiveDate::parse_from_str(lexical, "%Y-%m-%d")
             .map_or(std::cmp::Ordering::Equal, |v| v.cmp(b)),
+        Bound::Year(b) => parse_year(lexical).map_or(std::cmp::Ordering::Equal, |v| v.cmp(b)),
     }
+}
+
+/// The year of an `xsd:gYear` lexical form without time zone: an optional `-`, then four or more
+/// digits, no leading zero beyond four (XML Schema 1.1, where `0000` is 1 BCE).
+fn parse_year(lexical: &str) -> Option<i64> {
+    let digits = lexical.strip_prefix('-').unwrap_or(lexical);
+    let well_formed = digits.len() >= 4
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !(digits.len() > 4 && digits.starts_with('0'));
+    well_formed.then(|| lexical.parse().ok()).flatten()
 }
 
 /// `xsd:decimal` lexical form: optional sign, digits, optional fraction.
@@ -280,6 +346,9 @@ pub(crate) fn parse_bound(kind: ParameterType, text: &str) -> Result<Bound, Stri
         ParameterType::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map(Bound::Date)
             .map_err(|e| e.to_string()),
+        ParameterType::GYear => parse_year(text)
+            .map(Bound::Year)
+            .ok_or_else(|| format!("`{text}` is not a year (YYYY)")),
         other => Err(format!("a {other} parameter cannot have bounds")),
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Each `sh:property` of the shape is one parameter: its name is `sh:name`, or else the local
 //! name of `sh:path`; its type comes from `sh:datatype` (`xsd:integer`, `xsd:decimal`,
-//! `xsd:string`, `xsd:date`, `xsd:boolean`) or `sh:nodeKind sh:IRI`; `sh:minInclusive`,
+//! `xsd:string`, `xsd:date`, `xsd:boolean`, `xsd:gYear`) or `sh:nodeKind sh:IRI`; `sh:minInclusive`,
 //! `sh:maxInclusive`, `sh:in` and `sh:pattern` bound it; as in SHACL, it is required only when
 //! `sh:minCount` is at least 1.
 
@@ -23,12 +23,61 @@ fn sh(local: &str) -> String {
     format!("{SH}{local}")
 }
 
+/// Why a SHACL parameter shape cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShapeError {
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Read(String),
+    /// The file is not Turtle.
+    #[error("not Turtle: {0}")]
+    Syntax(String),
+    /// An `sh:property` points to a literal.
+    #[error("sh:property must point to a node")]
+    NotANode,
+    /// A property has no name.
+    #[error("a sh:property has neither sh:name nor sh:path")]
+    Unnamed,
+    /// A property says nothing about its type.
+    #[error("parameter `{0}`: needs sh:datatype or sh:nodeKind sh:IRI")]
+    Untyped(String),
+    /// A property has a datatype the node cannot bind.
+    #[error("parameter `{name}`: unsupported sh:datatype <{datatype}>")]
+    UnsupportedDatatype {
+        /// The parameter.
+        name: String,
+        /// The datatype IRI.
+        datatype: String,
+    },
+    /// A bound does not fit the parameter's type.
+    #[error("parameter `{name}`: {reason}")]
+    Bound {
+        /// The parameter.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// An `sh:in` that is not a well-formed list.
+    #[error("{0}")]
+    List(&'static str),
+}
+
+impl ShapeError {
+    /// Whether the shape declares a type the node does not support, as opposed to being
+    /// unreadable or incomplete: an importer can fall back to other declarations for the
+    /// latter, not for the former (the publication asks for something the node cannot check).
+    pub fn is_unsupported_type(&self) -> bool {
+        matches!(self, Self::UnsupportedDatatype { .. })
+    }
+}
+
 /// Reads the parameters declared in the SHACL file `file` (Turtle).
-pub fn read_shape_file(file: &Path) -> Result<Vec<ParameterSpec>, String> {
-    let text = std::fs::read(file).map_err(|e| e.to_string())?;
+pub fn read_shape_file(file: &Path) -> Result<Vec<ParameterSpec>, ShapeError> {
+    let text = std::fs::read(file).map_err(|e| ShapeError::Read(e.to_string()))?;
     let mut graph = Graph::new();
     for triple in RdfParser::from_format(RdfFormat::Turtle).for_slice(&text) {
-        let quad = triple.map_err(|e| e.to_string())?;
+        let quad = triple.map_err(|e| ShapeError::Syntax(e.to_string()))?;
         graph.insert(quad.as_ref());
     }
     let property = sh("property");
@@ -40,7 +89,7 @@ pub fn read_shape_file(file: &Path) -> Result<Vec<ParameterSpec>, String> {
         let node = match triple.object {
             TermRef::NamedNode(n) => NamedOrBlankNodeRef::from(n),
             TermRef::BlankNode(b) => NamedOrBlankNodeRef::from(b),
-            _ => return Err("sh:property must point to a node".into()),
+            _ => return Err(ShapeError::NotANode),
         };
         specs.push(read_property(&graph, node)?);
     }
@@ -48,7 +97,10 @@ pub fn read_shape_file(file: &Path) -> Result<Vec<ParameterSpec>, String> {
     Ok(specs)
 }
 
-fn read_property(graph: &Graph, node: NamedOrBlankNodeRef<'_>) -> Result<ParameterSpec, String> {
+fn read_property(
+    graph: &Graph,
+    node: NamedOrBlankNodeRef<'_>,
+) -> Result<ParameterSpec, ShapeError> {
     let value = |local: &str| {
         let predicate = sh(local);
         graph.object_for_subject_predicate(node, NamedNodeRef::new_unchecked(&predicate))
@@ -61,21 +113,26 @@ fn read_property(graph: &Graph, node: NamedOrBlankNodeRef<'_>) -> Result<Paramet
     let name = match (lexical("name"), lexical("path")) {
         (Some(name), _) => name,
         (None, Some(path)) => local_name(&path).to_owned(),
-        (None, None) => return Err("a sh:property has neither sh:name nor sh:path".into()),
+        (None, None) => return Err(ShapeError::Unnamed),
     };
     let kind = match (lexical("datatype"), lexical("nodeKind")) {
-        (Some(datatype), _) => datatype_kind(&datatype)
-            .ok_or_else(|| format!("parameter `{name}`: unsupported sh:datatype <{datatype}>"))?,
-        (None, Some(kind)) if kind == sh("IRI") => ParameterType::Iri,
-        _ => {
-            return Err(format!(
-                "parameter `{name}`: needs sh:datatype or sh:nodeKind sh:IRI"
-            ))
+        (Some(datatype), _) => {
+            datatype_kind(&datatype).ok_or_else(|| ShapeError::UnsupportedDatatype {
+                name: name.clone(),
+                datatype,
+            })?
         }
+        (None, Some(kind)) if kind == sh("IRI") => ParameterType::Iri,
+        _ => return Err(ShapeError::Untyped(name)),
     };
     let bound = |local: &str| {
         lexical(local)
-            .map(|text| parse_bound(kind, &text).map_err(|e| format!("parameter `{name}`: {e}")))
+            .map(|text| {
+                parse_bound(kind, &text).map_err(|reason| ShapeError::Bound {
+                    name: name.clone(),
+                    reason,
+                })
+            })
             .transpose()
     };
     let allowed = match value("in") {
@@ -99,7 +156,8 @@ fn read_property(graph: &Graph, node: NamedOrBlankNodeRef<'_>) -> Result<Paramet
 
 fn datatype_kind(datatype: &str) -> Option<ParameterType> {
     Some(match datatype.strip_prefix(XSD)? {
-        "integer" | "int" | "long" | "gYear" => ParameterType::Integer,
+        "integer" | "int" | "long" => ParameterType::Integer,
+        "gYear" => ParameterType::GYear,
         "decimal" => ParameterType::Decimal,
         "string" => ParameterType::String,
         "date" => ParameterType::Date,
@@ -113,7 +171,7 @@ fn local_name(iri: &str) -> &str {
 }
 
 /// Reads an RDF collection of literals or IRIs.
-fn read_list(graph: &Graph, head: TermRef<'_>) -> Result<Vec<String>, String> {
+fn read_list(graph: &Graph, head: TermRef<'_>) -> Result<Vec<String>, ShapeError> {
     let mut items = Vec::new();
     let mut node = head;
     // A malformed (cyclic) list must not loop forever.
@@ -122,18 +180,22 @@ fn read_list(graph: &Graph, head: TermRef<'_>) -> Result<Vec<String>, String> {
             TermRef::NamedNode(n) if n.as_str().ends_with("#nil") => return Ok(items),
             TermRef::NamedNode(n) => NamedOrBlankNodeRef::from(n),
             TermRef::BlankNode(b) => NamedOrBlankNodeRef::from(b),
-            _ => return Err("sh:in must be an RDF list".into()),
+            _ => return Err(ShapeError::List("sh:in must be an RDF list")),
         };
         match graph.object_for_subject_predicate(subject, NamedNodeRef::new_unchecked(RDF_FIRST)) {
             Some(TermRef::Literal(l)) => items.push(l.value().to_owned()),
             Some(TermRef::NamedNode(n)) => items.push(n.as_str().to_owned()),
-            _ => return Err("sh:in list items must be literals or IRIs".into()),
+            _ => {
+                return Err(ShapeError::List(
+                    "sh:in list items must be literals or IRIs",
+                ))
+            }
         }
         node = graph
             .object_for_subject_predicate(subject, NamedNodeRef::new_unchecked(RDF_REST))
-            .ok_or("sh:in list is not terminated by rdf:nil")?;
+            .ok_or(ShapeError::List("sh:in list is not terminated by rdf:nil"))?;
     }
-    Err("sh:in list is too long or cyclic".into())
+    Err(ShapeError::List("sh:in list is too long or cyclic"))
 }
 
 #[cfg(test)]
@@ -182,7 +244,7 @@ p:Shape a sh:NodeShape ;
         .unwrap();
         let error = read_shape_file(&file).unwrap_err();
         assert_eq!(
-            error,
+            error.to_string(),
             "parameter `x`: needs sh:datatype or sh:nodeKind sh:IRI"
         );
     }
