@@ -48,6 +48,7 @@ pub fn run(_config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let config = Config::from_file(&config_file)?;
     load_data(&config, &dir, args.employees)?;
     let credential = issue_demo_credential(&config, &dir)?;
+    print_profiles(&config)?;
     print_instructions(&dir, &config_file, &credential, args.port);
     if args.no_serve {
         return Ok(());
@@ -227,4 +228,18 @@ fn print_instructions(dir: &Path, config_file: &Path, credential: &Path, port: u
         config_file.display()
     );
     println!("  {kikv} --config {} profiles list", config_file.display());
+}
+
+/// What the node will serve: the shipped profiles, the official Afsprakenset ones among them.
+fn print_profiles(config: &Config) -> anyhow::Result<()> {
+    let (registry, _) = crate::profile::Registry::load_dir(&config.profiles.dir)
+        .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let queries: usize = registry.profiles().iter().map(|p| p.queries.len()).sum();
+    println!(
+        "kikv demo: {} exchange profiles ({queries} queries) from {}: the node's own and the \
+         official KIK-V Afsprakenset ones, as published",
+        registry.profiles().len(),
+        config.profiles.dir.display()
+    );
+    Ok(())
 }

@@ -28,7 +28,7 @@ enum ProfilesCommand {
     /// Register a published profile folder (its .rq queries and .ttl parameter shapes) as it is:
     /// writes a profile file that refers to the folder's files, never copying or editing them
     #[command(disable_version_flag = true)]
-    Import(ImportArgs),
+    Import(Box<ImportArgs>),
 }
 
 /// Arguments of `kikv profiles import`.
@@ -85,7 +85,7 @@ enum ReleaseMode {
 /// Lists or checks the profiles in `profiles.dir`, or imports a published folder.
 pub fn run(config: &Config, args: ProfilesArgs) -> anyhow::Result<()> {
     if let ProfilesCommand::Import(import) = args.command {
-        return run_import(config, import);
+        return run_import(config, *import);
     }
     let (registry, problems) =
         Registry::load_dir(&config.profiles.dir).map_err(|problem| anyhow::anyhow!("{problem}"))?;
