@@ -322,63 +322,44 @@ fn what_cannot_be_registered_is_refused_with_one_line() {
     std::fs::write(&file, QUERY).unwrap();
     assert_eq!(refused(&file), format!("{}: not a folder", file.display()));
 
-    let empty = Folder::new().with("README.md", "no queries\n");
-    let dir = empty.dir().canonicalize().unwrap();
-    assert_eq!(
-        empty.import().unwrap_err().to_string(),
-        format!(
-            "{}: no .rq file: not a published profile folder",
-            dir.display()
-        )
-    );
-
-    let broken = Folder::new().with("1.rq", "# Parameters: -\nSELECT * WHERE { ?s ?p }\n");
-    let file = broken.dir().canonicalize().unwrap().join("1.rq");
-    assert_eq!(
-        broken.import().unwrap_err().to_string(),
-        format!(
-            "{}: SPARQL syntax error: line 3, column 1: unexpected end of query",
-            file.display()
-        )
-    );
-
-    let update = Folder::new().with("1.rq", "INSERT DATA { <urn:a> <urn:b> <urn:c> }\n");
-    let file = update.dir().canonicalize().unwrap().join("1.rq");
-    assert_eq!(
-        update.import().unwrap_err().to_string(),
-        format!(
-            "{}: update queries are refused: only read-only queries run here",
-            file.display()
-        )
-    );
-
-    let unknown_type = Folder::new().with("1.rq", QUERY).with(
-        "1.ttl",
-        &format!(
-            "{SHAPE_HEAD}ex:S sh:property [ sh:name \"peildatum\" ; sh:datatype xsd:gYearMonth ] .\n"
+    let cases: [(Folder, &str); 5] = [
+        (
+            Folder::new().with("README.md", "no queries\n"),
+            "DIR: no .rq file: not a published profile folder",
         ),
-    );
-    let shape = unknown_type.dir().canonicalize().unwrap().join("1.ttl");
-    assert_eq!(
-        unknown_type.import().unwrap_err().to_string(),
-        format!(
-            "{}: parameter `peildatum`: unsupported sh:datatype <http://www.w3.org/2001/XMLSchema#gYearMonth>",
-            shape.display()
-        )
-    );
-
-    let unknown_name = Folder::new().with(
-        "1.rq",
-        "# Parameters: ?regio\nSELECT ?x WHERE { ?x <urn:in> ?regio }\n",
-    );
-    let file = unknown_name.dir().canonicalize().unwrap().join("1.rq");
-    assert_eq!(
-        unknown_name.import().unwrap_err().to_string(),
-        format!(
-            "{}: parameter `regio` has no shape and no known type (give one: --parameter-type regio=TYPE)",
-            file.display()
-        )
-    );
+        (
+            Folder::new().with("1.rq", "# Parameters: -\nSELECT * WHERE { ?s ?p }\n"),
+            "DIR/1.rq: SPARQL syntax error: line 3, column 1: unexpected end of query",
+        ),
+        (
+            Folder::new().with("1.rq", "INSERT DATA { <urn:a> <urn:b> <urn:c> }\n"),
+            "DIR/1.rq: update queries are refused: only read-only queries run here",
+        ),
+        (
+            Folder::new().with("1.rq", QUERY).with(
+                "1.ttl",
+                &format!(
+                    "{SHAPE_HEAD}ex:S sh:property [ sh:name \"peildatum\" ; sh:datatype xsd:gYearMonth ] .\n"
+                ),
+            ),
+            "DIR/1.ttl: parameter `peildatum`: unsupported sh:datatype \
+             <http://www.w3.org/2001/XMLSchema#gYearMonth>",
+        ),
+        (
+            Folder::new().with(
+                "1.rq",
+                "# Parameters: ?regio\nSELECT ?x WHERE { ?x <urn:in> ?regio }\n",
+            ),
+            "DIR/1.rq: parameter `regio` has no shape and no known type \
+             (give one: --parameter-type regio=TYPE)",
+        ),
+    ];
+    for (folder, expected) in &cases {
+        let dir = folder.dir().canonicalize().unwrap();
+        let error = folder.import().unwrap_err().to_string();
+        assert_eq!(error.replace(dir.to_str().unwrap(), "DIR"), *expected);
+    }
+    let unknown_name = &cases[4].0;
     // Given its type, it registers.
     let mut typed = request(&unknown_name.dir(), unknown_name.0.path());
     typed
@@ -507,6 +488,13 @@ fn the_shipped_official_manifests_are_what_the_import_command_writes_now() {
     );
 }
 
+/// Runs `kikv profiles import` with these space-separated arguments in `dir`.
+fn import(dir: &Path, args: &str) -> std::process::Output {
+    let mut words = vec!["profiles", "import"];
+    words.extend(args.split(' '));
+    run_in(dir, &words)
+}
+
 #[test]
 fn the_command_writes_a_profile_that_the_node_loads() {
     let root = tempfile::tempdir().unwrap();
@@ -515,24 +503,7 @@ fn the_command_writes_a_profile_that_the_node_loads() {
     std::fs::write(folder.join("1.rq"), QUERY).unwrap();
     std::fs::write(folder.join("1.ttl"), "not turtle").unwrap();
     std::fs::create_dir(root.path().join("profiles")).unwrap();
-    let output = run_in(
-        root.path(),
-        &[
-            "profiles",
-            "import",
-            "published",
-            "--iri",
-            "https://profiles.test/p",
-            "--version",
-            "2.0",
-            "--consumer",
-            "Test",
-            "--release",
-            "manual",
-            "--deadline-hours",
-            "24",
-        ],
-    );
+    let output = import(root.path(), "published --iri https://profiles.test/p --version 2.0 --consumer Test --release manual --deadline-hours 24");
     assert!(output.status.success(), "{}", stderr(&output));
     let written = root.path().join("profiles/published.toml");
     assert_eq!(
@@ -562,34 +533,16 @@ fn the_command_writes_a_profile_that_the_node_loads() {
     assert!(stdout(&output).starts_with("ok: 1 profile(s), 1 quer(ies)"));
 
     // A refusal is one line and exit code 2, and writes nothing.
-    let output = run_in(
+    let output = import(
         root.path(),
-        &[
-            "profiles",
-            "import",
-            "missing",
-            "--iri",
-            "https://profiles.test/q",
-            "--version",
-            "1",
-        ],
+        "missing --iri https://profiles.test/q --version 1",
     );
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(stderr(&output), "kikv: error: missing: not a folder");
     assert!(!root.path().join("profiles/missing.toml").exists());
-    let output = run_in(
+    let output = import(
         root.path(),
-        &[
-            "profiles",
-            "import",
-            "published",
-            "--iri",
-            "https://profiles.test/q",
-            "--version",
-            "1",
-            "--parameter-type",
-            "x=year",
-        ],
+        "published --iri https://profiles.test/q --version 1 --parameter-type x=year",
     );
     assert_eq!(
         stderr(&output),

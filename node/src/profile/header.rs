@@ -87,16 +87,7 @@ fn parameter_names(list: &str) -> Vec<HeaderParameter> {
 /// `"Q1"`…`"Q4"`, a twelve-digit `vestigingsnummer`, and a `zorgkantoor` IRI that may be left out
 /// (all zorgkantoren). Every other name is unknown: its type must be given.
 pub fn convention(name: &str) -> Option<ParameterSpec> {
-    let mut spec = ParameterSpec {
-        name: name.to_owned(),
-        kind: ParameterType::String,
-        min: None,
-        max: None,
-        allowed: Vec::new(),
-        pattern: None,
-        required: true,
-        description: None,
-    };
+    let mut spec = ParameterSpec::new(name, ParameterType::String);
     match name {
         "peildatum"
         | "startperiode"

@@ -430,16 +430,7 @@ fn declare(
     name: String,
 ) -> Result<ParameterSpec, ImportError> {
     if let Some(&kind) = request.parameter_types.get(&name) {
-        return Ok(ParameterSpec {
-            name,
-            kind,
-            min: None,
-            max: None,
-            allowed: Vec::new(),
-            pattern: None,
-            required: true,
-            description: None,
-        });
+        return Ok(ParameterSpec::new(&name, kind));
     }
     convention(&name).ok_or_else(|| ImportError::UnknownParameterType {
         file: file.to_path_buf(),

@@ -191,6 +191,20 @@ pub fn bind_parameters(
 }
 
 impl ParameterSpec {
+    /// A required parameter of this type with no bounds, allowed values or pattern.
+    pub fn new(name: &str, kind: ParameterType) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind,
+            min: None,
+            max: None,
+            allowed: Vec::new(),
+            pattern: None,
+            required: true,
+            description: None,
+        }
+    }
+
     /// Turns one supplied value into the RDF term to substitute, or says why it is refused.
     pub fn bind(&self, value: &serde_json::Value) -> Result<Term, ParameterError> {
         let lexical = match value {
@@ -359,16 +373,7 @@ mod tests {
     use serde_json::json;
 
     fn spec(name: &str, kind: ParameterType) -> ParameterSpec {
-        ParameterSpec {
-            name: name.into(),
-            kind,
-            min: None,
-            max: None,
-            allowed: Vec::new(),
-            pattern: None,
-            required: true,
-            description: None,
-        }
+        ParameterSpec::new(name, kind)
     }
 
     fn specs() -> Vec<ParameterSpec> {
