@@ -28,6 +28,8 @@ fn entries_of<'a>(log: &'a [LoggedEntry], thread: &str) -> Vec<&'a LoggedEntry> 
     log.iter().filter(|e| e.entry.thread_id == thread).collect()
 }
 
+const JSON_GEN1: [(&str, &str); 1] = [("Content-Type", kikv::exchange::gen1::MEDIA_TYPE)];
+
 /// One answered question in conversation `thread`.
 fn ask(setup: &Setup, thread: &str) {
     let body = envelope(&setup.consumer, &setup.credential, NODE_DID, thread);
@@ -91,15 +93,39 @@ fn a_backup_taken_while_serving_restores_every_entry_up_to_it() {
     let mut setup = Setup::start();
     ask(&setup, "before-1");
     ask(&setup, "before-2");
+    // Questions keep arriving while the backup is taken: the log grows during the snapshot.
+    let bodies: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            envelope(
+                &setup.consumer,
+                &setup.credential,
+                NODE_DID,
+                &format!("during-{i}"),
+            )
+        })
+        .collect();
+    let (address, ca, token) = (setup.node.address, setup.ca.clone(), setup.token.clone());
+    let consumer = identity(&setup.pki, "zorgkantoor");
+    let during = std::thread::spawn(move || {
+        for body in bodies {
+            let to = (address, ca.as_str(), &consumer);
+            let (status, reply) = post_verified_sparql(to, Some(&token), &JSON_GEN1, &body);
+            assert_eq!(status, 200, "{reply}");
+        }
+    });
     let output = run_in(&setup.pki, &["backup", "node.tar.gz"]);
     assert!(output.status.success(), "{}", stderr(&output));
+    during.join().unwrap();
     assert!(
         stdout(&output).starts_with("kikv: backup written to node.tar.gz: store, exchange log of "),
         "{}",
         stdout(&output)
     );
     // The staging directory inside the data directory is gone, and so is the partial file.
-    assert_eq!(leftovers(&setup.pki.join("data"), ".store."), Vec::<String>::new());
+    assert_eq!(
+        leftovers(&setup.pki.join("data"), ".store."),
+        Vec::<String>::new()
+    );
     assert_eq!(leftovers(&setup.pki, "node.tar.gz"), ["node.tar.gz"]);
     ask(&setup, "after-1");
     stop_gracefully(&mut setup.node);
@@ -121,12 +147,26 @@ fn a_backup_taken_while_serving_restores_every_entry_up_to_it() {
     let restored = read_log(&setup.pki.join("restored/audit"));
 
     // Every entry logged before the backup, exactly as logged; none after it.
-    assert!(restored.len() < live.len(), "{} {}", restored.len(), live.len());
+    assert!(
+        restored.len() < live.len(),
+        "{} {}",
+        restored.len(),
+        live.len()
+    );
     assert_eq!(restored[..], live[..restored.len()]);
     for thread in ["before-1", "before-2"] {
         let logged = entries_of(&live, thread);
         assert!(!logged.is_empty(), "{thread}");
         assert_eq!(entries_of(&restored, thread), logged, "{thread}");
+    }
+    // Each conversation during the backup is in the copy as far as it had come.
+    for i in 0..4 {
+        let thread = format!("during-{i}");
+        let (logged, copied) = (entries_of(&live, &thread), entries_of(&restored, &thread));
+        assert!(
+            !logged.is_empty() && copied[..] == logged[..copied.len()],
+            "{thread}"
+        );
     }
     assert!(!entries_of(&live, "after-1").is_empty());
     assert!(entries_of(&restored, "after-1").is_empty());
@@ -135,7 +175,11 @@ fn a_backup_taken_while_serving_restores_every_entry_up_to_it() {
     let restored_bytes = std::fs::read(setup.pki.join("restored/audit/entries.log")).unwrap();
     assert!(live_bytes.starts_with(&restored_bytes));
     // The state files came along.
-    for file in ["replay-cache.jsonl", "restored-from/kikv.toml", "restored-from/manifest.json"] {
+    for file in [
+        "replay-cache.jsonl",
+        "restored-from/kikv.toml",
+        "restored-from/manifest.json",
+    ] {
         assert!(setup.pki.join("restored").join(file).is_file(), "{file}");
     }
     assert_eq!(

@@ -140,7 +140,10 @@ fn a_backup_archive_restores_to_a_data_directory_a_node_can_use() {
     let dir = loaded();
     let output = run_in(dir.path(), &["backup", "copy.tar.gz"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let output = run_in(dir.path(), &["--data-dir", "copy", "restore", "copy.tar.gz"]);
+    let output = run_in(
+        dir.path(),
+        &["--data-dir", "copy", "restore", "copy.tar.gz"],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let output = run_in(
         dir.path(),

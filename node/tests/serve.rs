@@ -245,7 +245,10 @@ fn load_query_and_backup_go_through_the_running_node() {
         "{catalogue}"
     );
     drop(node);
-    let output = run_in(dir.path(), &["--data-dir", "copy", "restore", "copy.tar.gz"]);
+    let output = run_in(
+        dir.path(),
+        &["--data-dir", "copy", "restore", "copy.tar.gz"],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let output = run_in(
         dir.path(),

@@ -11,8 +11,8 @@ use flate2::Compression;
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    sync_dir, BackupError, FileDigest, LogSummary, Manifest, Staging, AUDIT, CONFIG_MEMBER,
-    FORMAT, MANIFEST, OPERATORS, OUTBOX, RELEASE, REPLAY, STORE,
+    sync_dir, BackupError, FileDigest, LogSummary, Manifest, Staging, AUDIT, CONFIG_MEMBER, FORMAT,
+    MANIFEST, OPERATORS, OUTBOX, RELEASE, REPLAY, STORE,
 };
 use crate::audit::merkle::Hash;
 use crate::audit::record::{self, CHECKPOINTS_MAGIC, ENTRIES_MAGIC};
@@ -148,7 +148,11 @@ fn copy_log(
     write_new(&to.join(ENTRIES_FILE), &entries[..end])?;
     write_new(&to.join(CHECKPOINTS_FILE), &checkpoints[..checkpoints_end])?;
     write_new(&to.join(VERIFIER_KEY_FILE), &keys_text)?;
-    copy_content(&LogCopy::read(to, None)?, &content_dir, &to.join(CONTENT_DIR))?;
+    copy_content(
+        &LogCopy::read(to, None)?,
+        &content_dir,
+        &to.join(CONTENT_DIR),
+    )?;
     let checked = LogCopy::read(to, None)?.verify(None)?;
     if let Some((size, root)) = head {
         if checked.tree.len() != size || checked.tree.root() != root {

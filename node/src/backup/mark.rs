@@ -121,7 +121,9 @@ impl LogMark {
         let root = value(ROOT)?
             .and_then(|v| hex::decode(v).ok())
             .and_then(|bytes| Hash::try_from(bytes).ok());
-        Ok(entries.zip(root).map(|(entries, root)| Self { entries, root }))
+        Ok(entries
+            .zip(root)
+            .map(|(entries, root)| Self { entries, root }))
     }
 
     /// Replaces the mark kept in `store` with this one, in one transaction.
@@ -231,7 +233,9 @@ pub async fn keep_log_mark(
         let store = Arc::clone(&store);
         match tokio::task::spawn_blocking(move || mark.write(&store)).await {
             Ok(Ok(())) => written = mark,
-            Ok(Err(error)) => tracing::warn!(%error, "the exchange log's mark could not be written"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the exchange log's mark could not be written")
+            }
             Err(error) => tracing::warn!(%error, "the exchange log's mark could not be written"),
         }
     }

@@ -202,7 +202,7 @@ impl Manifest {
         let log = match &self.log {
             None => "no exchange log".to_owned(),
             Some(log) => format!(
-                "exchange log of {} entries ({} signed checkpoints, the last covering {})",
+                "exchange log of {} entries ({} signed checkpoint(s), the last covering {})",
                 log.entries,
                 log.checkpoints,
                 log.last_checkpoint_size.unwrap_or(0)

@@ -81,14 +81,13 @@ pub fn restore(archive: &Path, target: &RestoreTarget) -> Result<Restored, Backu
         )));
     }
     for listed in &manifest.files {
-        let (bytes, sha256) =
-            members
-                .remove(&listed.path)
-                .ok_or_else(|| BackupError::Members {
-                    archive: archive.to_path_buf(),
-                    member: listed.path.clone(),
-                    why: "is listed in the manifest but missing",
-                })?;
+        let (bytes, sha256) = members
+            .remove(&listed.path)
+            .ok_or_else(|| BackupError::Members {
+                archive: archive.to_path_buf(),
+                member: listed.path.clone(),
+                why: "is listed in the manifest but missing",
+            })?;
         if bytes != listed.bytes || sha256 != listed.sha256 {
             return Err(BackupError::DigestMismatch {
                 archive: archive.to_path_buf(),

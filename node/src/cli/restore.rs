@@ -34,7 +34,11 @@ pub fn run(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
     if manifest.config_file.is_some() {
         println!(
             "kikv: the configuration at backup time is in {}",
-            target.data_dir.join(RESTORED_FROM_DIR).join("kikv.toml").display()
+            target
+                .data_dir
+                .join(RESTORED_FROM_DIR)
+                .join("kikv.toml")
+                .display()
         );
     }
     println!(

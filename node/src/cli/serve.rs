@@ -131,9 +131,14 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             let mut mark_stopped = stopped.clone();
             let every = std::time::Duration::from_secs(config.audit.checkpoint_interval_secs);
             let (log, store) = (exchange.audit.clone(), Arc::clone(&exchange.store));
-            tokio::spawn(crate::backup::keep_log_mark(log, store, every, async move {
-                let _ = mark_stopped.changed().await;
-            }))
+            tokio::spawn(crate::backup::keep_log_mark(
+                log,
+                store,
+                every,
+                async move {
+                    let _ = mark_stopped.changed().await;
+                },
+            ))
         });
         let mut admin_stopped = stopped.clone();
         let admin_task = tokio::spawn(async move {
@@ -153,7 +158,11 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         http::tls::serve(listener, tls, http::app(state), shutdown).await?;
         drop(stop);
         let _ = admin_task.await;
-        for task in delivery_task.into_iter().chain(expiry_task).chain(mark_task) {
+        for task in delivery_task
+            .into_iter()
+            .chain(expiry_task)
+            .chain(mark_task)
+        {
             let _ = task.await;
         }
         if let Some(exchange) = &exchange {
