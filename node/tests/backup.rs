@@ -10,11 +10,10 @@
 mod common;
 mod exchange_node;
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use common::{access_token, kikv, run_in, stderr, stdout, stop_gracefully, RunningNode};
+use common::{access_token, run_in, stderr, stdout, stop_gracefully, RunningNode};
 use exchange_node::*;
 use kikv::audit::{LogCopy, LoggedEntry};
 
@@ -50,27 +49,17 @@ fn use_data_dir(pki: &Path, data_dir: &str) {
     std::fs::write(pki.join("kikv.toml"), config).unwrap();
 }
 
-/// Starts `kikv serve` with `args` in `dir`, as [`RunningNode::start`] does without them.
-fn start_with(dir: &Path, args: &[&str]) -> RunningNode {
-    let mut child = kikv()
-        .current_dir(dir)
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let Some(address) = line.split("https://").nth(1) else {
-        let mut err = String::new();
-        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-        panic!("node did not start: {line:?} {err}");
-    };
-    let address = address.split_whitespace().next().unwrap().parse().unwrap();
-    RunningNode { child, address }
+/// (Re)starts the node of `setup` with `args`, and takes a new access token from it (tokens
+/// live in the node's memory only).
+fn restart(setup: &mut Setup, args: &[&str]) {
+    setup.node = RunningNode::start_with(&setup.pki, args);
+    setup.token = access_token(
+        setup.node.address,
+        &setup.ca,
+        &setup.identity,
+        &setup.consumer,
+        NODE_DID,
+    );
 }
 
 /// The last line the command wrote to standard error (the node logs above it).
@@ -189,14 +178,7 @@ fn a_backup_taken_while_serving_restores_every_entry_up_to_it() {
 
     // A node starts from the restored directory, answers, and goes on with the restored log.
     use_data_dir(&setup.pki, "restored");
-    setup.node = RunningNode::start(&setup.pki);
-    setup.token = access_token(
-        setup.node.address,
-        &setup.ca,
-        &setup.identity,
-        &setup.consumer,
-        NODE_DID,
-    );
+    restart(&mut setup, &[]);
     ask(&setup, "restored-1");
     stop_gracefully(&mut setup.node);
     let continued = read_log(&setup.pki.join("restored/audit"));
@@ -253,14 +235,7 @@ fn a_node_refuses_a_log_that_is_missing_or_behind_unless_told() {
 
     // Told explicitly, the node starts on the shorter log, answers, and from then on it is
     // the log the store knows: a plain start works again.
-    setup.node = start_with(&pki, &["--accept-log-reset"]);
-    setup.token = access_token(
-        setup.node.address,
-        &setup.ca,
-        &setup.identity,
-        &setup.consumer,
-        NODE_DID,
-    );
+    restart(&mut setup, &["--accept-log-reset"]);
     ask(&setup, "two");
     stop_gracefully(&mut setup.node);
     assert!(!entries_of(&read_log(&audit), "two").is_empty());
@@ -270,7 +245,7 @@ fn a_node_refuses_a_log_that_is_missing_or_behind_unless_told() {
     // The log removed once more, and the start allowed with the flag: a new log begins.
     std::fs::remove_dir_all(&audit).unwrap();
     assert_eq!(run_in(&pki, &["serve"]).status.code(), Some(2));
-    setup.node = start_with(&pki, &["--accept-log-reset"]);
+    setup.node = RunningNode::start_with(&pki, &["--accept-log-reset"]);
     stop_gracefully(&mut setup.node);
     assert!(read_log(&audit).is_empty());
 }
