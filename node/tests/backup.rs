@@ -287,6 +287,8 @@ fn a_damaged_or_altered_archive_is_refused_and_nothing_is_left_behind() {
     ask(&setup, "one");
     stop_gracefully(&mut setup.node);
     let pki: PathBuf = setup.pki.clone();
+    let output = run_in(&pki, &["operator", "add", "Anna de Vries"]);
+    assert!(output.status.success(), "{}", stderr(&output));
     // Without a running node the command reads the data directory itself.
     let output = run_in(&pki, &["backup", "good.tar.gz"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -380,5 +382,61 @@ fn a_damaged_or_altered_archive_is_refused_and_nothing_is_left_behind() {
     assert_eq!(
         read_log(&pki.join("target/audit")),
         read_log(&pki.join("data/audit"))
+    );
+    assert_eq!(
+        read(&pki, "target/operators.json"),
+        read(&pki, "data/operators.json")
+    );
+
+    // A configuration that keeps the log and the operator tokens elsewhere gets them there.
+    let custom = format!(
+        "{}
+[audit]
+dir = \"elsewhere/log\"
+[admin]
+operators_file = \"elsewhere/operators.json\"
+",
+        read(&pki, "kikv.toml")
+    );
+    std::fs::write(pki.join("custom.toml"), custom).unwrap();
+    let output = run_in(
+        &pki,
+        &[
+            "--config",
+            "custom.toml",
+            "--data-dir",
+            "other",
+            "restore",
+            "good.tar.gz",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        read_log(&pki.join("elsewhere/log")),
+        read_log(&pki.join("data/audit"))
+    );
+    assert_eq!(
+        read(&pki, "elsewhere/operators.json"),
+        read(&pki, "data/operators.json")
+    );
+    assert!(!pki.join("other/audit").exists());
+    assert!(pki.join("other/store/CURRENT").is_file());
+    // And a second restore with it finds the log's place taken.
+    std::fs::remove_dir_all(pki.join("other")).unwrap();
+    let output = run_in(
+        &pki,
+        &[
+            "--config",
+            "custom.toml",
+            "--data-dir",
+            "other",
+            "restore",
+            "good.tar.gz",
+        ],
+    );
+    assert_eq!(
+        last_error_line(&output),
+        "kikv: error: restore target elsewhere/log is not empty; restore into a new or empty \
+         directory"
     );
 }

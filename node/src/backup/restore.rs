@@ -327,8 +327,14 @@ mod tests {
     fn only_plain_paths_of_the_standard_layout_are_members() {
         let name = |path: &str| member_name(Path::new(path));
         assert_eq!(name("store/CURRENT").as_deref(), Some("store/CURRENT"));
-        assert_eq!(name("audit/content/ab").as_deref(), Some("audit/content/ab"));
-        assert_eq!(name("config/kikv.toml").as_deref(), Some("config/kikv.toml"));
+        assert_eq!(
+            name("audit/content/ab").as_deref(),
+            Some("audit/content/ab")
+        );
+        assert_eq!(
+            name("config/kikv.toml").as_deref(),
+            Some("config/kikv.toml")
+        );
         assert_eq!(name("manifest.json").as_deref(), Some("manifest.json"));
         for refused in [
             "/etc/passwd",
