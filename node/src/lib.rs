@@ -7,6 +7,7 @@
 //! Modules follow the nouns of the product specification:
 //! - [`config`]: the node's TOML configuration;
 //! - [`audit`]: the tamper-evident, write-ahead exchange log;
+//! - [`backup`]: complete backup archives and restoring a node from one;
 //! - [`store`]: the persistent RDF store, dataset loading and local queries;
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
 //! - [`catalog`]: the DCAT catalogue of the datasets the node offers;
@@ -19,6 +20,7 @@
 //! - [`indicator`]: indicators computed straight from generated records, to check query answers.
 
 pub mod audit;
+pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -136,9 +136,14 @@ fn query_without_a_store_says_what_to_do() {
 }
 
 #[test]
-fn backup_makes_a_data_directory_a_node_can_use() {
+fn a_backup_archive_restores_to_a_data_directory_a_node_can_use() {
     let dir = loaded();
-    let output = run_in(dir.path(), &["backup", "copy"]);
+    let output = run_in(dir.path(), &["backup", "copy.tar.gz"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run_in(
+        dir.path(),
+        &["--data-dir", "copy", "restore", "copy.tar.gz"],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let output = run_in(
         dir.path(),
@@ -146,8 +151,13 @@ fn backup_makes_a_data_directory_a_node_can_use() {
     );
     assert_eq!(stdout(&output), "n\r\n2\r\n");
     assert_refused(
+        &run_in(dir.path(), &["backup", "copy.tar.gz"]),
+        "backup target copy.tar.gz exists already; name a new file",
+    );
+    // The old form named a new directory; an existing one is refused the same way.
+    assert_refused(
         &run_in(dir.path(), &["backup", "copy"]),
-        "backup target copy exists already",
+        "backup target copy exists already; name a new file",
     );
 }
 

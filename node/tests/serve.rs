@@ -229,7 +229,7 @@ fn load_query_and_backup_go_through_the_running_node() {
         "{}",
         stderr(&output)
     );
-    let output = run_in(dir.path(), &["backup", "copy"]);
+    let output = run_in(dir.path(), &["backup", "copy.tar.gz"]);
     assert!(output.status.success(), "{}", stderr(&output));
     // The node saw the new dataset at once; the backup holds both datasets.
     let (_, catalogue) = https_get(
@@ -245,6 +245,11 @@ fn load_query_and_backup_go_through_the_running_node() {
         "{catalogue}"
     );
     drop(node);
+    let output = run_in(
+        dir.path(),
+        &["--data-dir", "copy", "restore", "copy.tar.gz"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
     let output = run_in(
         dir.path(),
         &["--data-dir", "copy", "query", count, "--format", "csv"],

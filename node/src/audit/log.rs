@@ -147,6 +147,14 @@ impl AuditLog {
         self.len() == 0
     }
 
+    /// The number of durable entries and the Merkle root over them, read together under the
+    /// log's lock: the exact prefix a backup copies while the node keeps appending (entries
+    /// are only ever appended, so these stay the first entries of the files).
+    pub fn snapshot_sizes(&self) -> (u64, super::merkle::Hash) {
+        let state = self.inner.shared.lock();
+        (state.tree.len(), state.tree.root())
+    }
+
     /// Appends an entry and returns once it is durable. `content`, the full request or
     /// response, is kept inline when small and otherwise written (durably, first) beside the
     /// log. Blocks the calling thread: from async code use [`append_async`](Self::append_async).

@@ -20,7 +20,7 @@ mod log;
 pub mod merkle;
 pub mod note;
 mod receipt;
-mod record;
+pub(crate) mod record;
 mod verify;
 
 use std::path::PathBuf;

@@ -53,7 +53,7 @@ pub fn run(_config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     if args.no_serve {
         return Ok(());
     }
-    super::serve::run(&config, super::serve::ServeArgs {})
+    super::serve::run(&config, super::serve::ServeArgs::default())
 }
 
 /// The shipped profiles: `./profiles` when run from the repository, else the copy next to the

@@ -23,6 +23,7 @@ mod operator;
 mod profiles;
 mod query;
 mod release;
+mod restore;
 mod serve;
 mod status_list;
 
@@ -59,8 +60,10 @@ enum Command {
     Load(load::LoadArgs),
     /// Run a read-only SPARQL query on the local store (the operator's own check of the data)
     Query(query::QueryArgs),
-    /// Write a consistent copy of the store to a directory
+    /// Write a complete backup archive (store, exchange log, queues, tokens, configuration)
     Backup(backup::BackupArgs),
+    /// Rebuild a node's data directory from a backup archive
+    Restore(restore::RestoreArgs),
     /// Registered exchange profiles
     Profiles(profiles::ProfilesArgs),
     /// Operator: the web console's address (with the admin token) for the running node
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => load::run(&config, args),
         Command::Query(args) => query::run(&config, args),
         Command::Backup(args) => backup::run(&config, args),
+        Command::Restore(args) => restore::run(&config, args),
         Command::Profiles(args) => profiles::run(&config, args),
         Command::Release(args) => release::run(&config, args),
         Command::Operator(args) => operator::run(&config, args),

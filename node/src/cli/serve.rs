@@ -17,13 +17,18 @@ use crate::store::QueryLimits;
 use sha2::Digest as _;
 
 /// Arguments of `kikv serve`.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Start even though the exchange log is missing, or holds fewer or other entries than this
+    /// node's store last saw (a log lost on purpose); the node goes on with the log it finds
+    #[arg(long)]
+    pub accept_log_reset: bool,
+}
 
 /// Opens the store, reads the profiles (refusing to start if any is invalid), starts the
 /// verified exchange when a node key is configured (exchange log, verifier, outbox and its
 /// delivery loop), and serves the mutual-TLS listener until interrupted.
-pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     http::tls::install_crypto_provider();
     let tls = http::tls::server_config(&config.tls, config.dev_mode)?;
@@ -41,6 +46,7 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         console: ConsoleState::new(config, Arc::new(profiles.clone()), None),
         exchange: None,
         operators: Operators::at(&config.operators_file()),
+        config: Arc::new(config.clone()),
     };
     // The node key is read once: it is published in the DID document and signs answers and
     // log checkpoints. Without one the node serves its catalogue but not the exchange.
@@ -48,9 +54,16 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         Some(_) => {
             let key = Arc::new(crate::credential::node_key(config)?);
             let document = Arc::new(DidDocument::for_key(&key.public_jwk())?);
+            // Before the log is opened: opening would begin a missing log anew.
+            if let Some(accepted) =
+                crate::backup::check_log_at_start(config, &store, args.accept_log_reset)?
+            {
+                tracing::warn!("{accepted}; going on with it (--accept-log-reset)");
+            }
             let exchange =
                 crate::exchange::service::open(config, key, Arc::clone(&store), profiles.clone())
                     .context("cannot start the verified exchange")?;
+            crate::backup::LogMark::of(&exchange.audit).write(&store)?;
             (Some(document), Some(Arc::new(exchange)))
         }
         None => (None, None),
@@ -114,6 +127,19 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
                 let _ = expiry_stopped.changed().await;
             }))
         });
+        let mark_task = exchange.clone().map(|exchange| {
+            let mut mark_stopped = stopped.clone();
+            let every = std::time::Duration::from_secs(config.audit.checkpoint_interval_secs);
+            let (log, store) = (exchange.audit.clone(), Arc::clone(&exchange.store));
+            tokio::spawn(crate::backup::keep_log_mark(
+                log,
+                store,
+                every,
+                async move {
+                    let _ = mark_stopped.changed().await;
+                },
+            ))
+        });
         let mut admin_stopped = stopped.clone();
         let admin_task = tokio::spawn(async move {
             let stopped = async move {
@@ -132,13 +158,22 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         http::tls::serve(listener, tls, http::app(state), shutdown).await?;
         drop(stop);
         let _ = admin_task.await;
-        for task in delivery_task.into_iter().chain(expiry_task) {
+        for task in delivery_task
+            .into_iter()
+            .chain(expiry_task)
+            .chain(mark_task)
+        {
             let _ = task.await;
         }
         if let Some(exchange) = &exchange {
             // Writes what is queued and a final checkpoint; blocks on the fsync.
-            let audit = exchange.audit.clone();
-            let _ = tokio::task::spawn_blocking(move || audit.close()).await;
+            let (audit, store) = (exchange.audit.clone(), Arc::clone(&exchange.store));
+            let _ = tokio::task::spawn_blocking(move || {
+                audit.close();
+                // The store's last word on the log: everything it holds now.
+                crate::backup::LogMark::of(&audit).write(&store)
+            })
+            .await;
         }
         let _ = std::fs::remove_file(config.data_dir.join(admin::TOKEN_FILE));
         announce("kikv: stopped");

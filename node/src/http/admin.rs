@@ -49,6 +49,8 @@ pub struct AdminState {
     pub exchange: Option<Arc<crate::exchange::pipeline::Exchange>>,
     /// The operators whose tokens are accepted besides the node's own.
     pub operators: Operators,
+    /// The node's configuration, for what a backup copies.
+    pub config: Arc<crate::config::Config>,
 }
 
 /// Who an admin request comes from; every request past the sign-in check carries one.
@@ -164,10 +166,11 @@ impl QueryBody {
     }
 }
 
-/// A backup request as sent by `kikv backup`.
+/// A backup request as sent by `kikv backup`; the reply is the archive's
+/// [`crate::backup::Manifest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupBody {
-    /// Absolute path of the store copy to create.
+    /// Absolute path, on the node's machine, of the archive to create.
     pub target: PathBuf,
 }
 
@@ -318,13 +321,19 @@ async fn query(
     Ok(bytes.into_response())
 }
 
+/// Writes a complete backup archive; the node's own open log is snapshotted under its lock,
+/// so the node keeps serving meanwhile.
 async fn backup(
     State(state): State<AdminState>,
     Json(body): Json<BackupBody>,
-) -> Result<StatusCode, AdminError> {
-    let store = state.store;
-    blocking(move || store.backup(&body.target).map_err(bad)).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Json<crate::backup::Manifest>, AdminError> {
+    let log = state.exchange.as_ref().map(|e| e.audit.clone());
+    let manifest = blocking(move || {
+        crate::backup::write_archive(&state.config, &state.store, log.as_ref(), &body.target)
+            .map_err(bad)
+    })
+    .await?;
+    Ok(Json(manifest))
 }
 
 /// Where a running node's admin listener is and the token it wants; kept in

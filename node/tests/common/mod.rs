@@ -161,9 +161,15 @@ pub struct RunningNode {
 impl RunningNode {
     /// Starts `kikv serve` in `dir` and waits for its "listening on" line.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// Starts `kikv serve ARGS` in `dir` and waits for its "listening on" line.
+    pub fn start_with(dir: &Path, args: &[&str]) -> Self {
         let mut child = kikv()
             .current_dir(dir)
             .arg("serve")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
