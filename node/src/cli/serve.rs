@@ -63,6 +63,9 @@ pub fn run(config: &Config, _args: ServeArgs) -> anyhow::Result<()> {
         profiles: Arc::new(profiles),
         did_document,
         exchange: exchange.clone(),
+        rate: Arc::new(crate::exchange::rate::RateLimiter::new(
+            config.exchange.rate_limit_per_minute,
+        )),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

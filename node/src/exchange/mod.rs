@@ -17,6 +17,7 @@
 //! - [`token`]: step 2, `POST /oauth2/token` and the bearer token's check;
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
 //! - [`metrics`]: Prometheus counters for `GET /metrics`;
+//! - [`rate`]: requests per client certificate;
 //! - [`service`]: the exchange built from the configuration, and its delivery loop.
 
 pub mod allow;
@@ -32,9 +33,11 @@ pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
 pub mod presentation;
+pub mod rate;
 pub mod reason;
 pub mod reply;
 pub mod service;
+pub mod summary;
 pub mod token;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeRules, Generation};

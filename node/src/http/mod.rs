@@ -38,6 +38,8 @@ pub struct AppState {
     /// The verified exchange (`POST /api/verifiedsparql`); absent until `trust.node_key` is
     /// configured.
     pub exchange: Option<Arc<crate::exchange::pipeline::Exchange>>,
+    /// Requests per client certificate on `POST /api/verifiedsparql`.
+    pub rate: Arc<crate::exchange::rate::RateLimiter>,
 }
 
 /// The router of the consumer-facing listener. Tests can drive it without a socket.
