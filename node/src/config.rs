@@ -528,6 +528,17 @@ impl Config {
         if self.audit.group_commit_max_batch == 0 {
             return Err(refuse("audit.group_commit_max_batch", "must be at least 1"));
         }
+        if let Some(bad) = self
+            .exchange
+            .reply_allowed_networks
+            .iter()
+            .find(|n| n.parse::<crate::exchange::network::Network>().is_err())
+        {
+            return Err(refuse(
+                "exchange.reply_allowed_networks",
+                &format!("`{bad}` is not a network in CIDR notation (such as 10.20.0.0/16)"),
+            ));
+        }
         if oxigraph::model::NamedNode::new(&self.store.default_ontology).is_err() {
             return Err(refuse("store.default_ontology", "must be an absolute IRI"));
         }

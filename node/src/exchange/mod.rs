@@ -18,6 +18,7 @@
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
 //! - [`metrics`]: Prometheus counters for `GET /metrics`;
 //! - [`rate`]: requests per client certificate;
+//! - [`network`]: which resolved addresses answers may be delivered to;
 //! - [`service`]: the exchange built from the configuration, and its delivery loop.
 
 pub mod allow;
@@ -30,6 +31,7 @@ pub mod envelope;
 pub mod gen1;
 pub mod gen2;
 pub mod metrics;
+pub mod network;
 pub mod outbox;
 pub mod pipeline;
 pub mod presentation;
