@@ -78,3 +78,28 @@ fn a_log_that_cannot_be_written_is_reported_and_heals_without_a_restart() {
     let logged = setup.stop_and_read_log(&["thread-back"]);
     assert!(!logged[0].is_empty());
 }
+
+/// SIGHUP (a closed terminal, an operator expecting a reload) is logged and the node keeps
+/// serving; it still stops cleanly on SIGTERM, with its final checkpoint.
+#[test]
+fn sighup_is_logged_and_the_node_keeps_serving() {
+    let mut setup = Setup::start();
+    let status = Command::new("kill")
+        .args(["-HUP", &setup.node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "thread-after-hup");
+    let (status, reply) = setup.post(&body);
+    assert_eq!(status, 200, "{reply}");
+    // Stops with SIGTERM and exit code 0, then `kikv audit verify` checks the whole log.
+    let logged = setup.stop_and_read_log(&["thread-after-hup"]);
+    assert_eq!(logged[0].len(), 3, "received, verified, executed");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(setup.node.child.stderr.as_mut().unwrap(), &mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("SIGHUP received and ignored"),
+        "{stderr}"
+    );
+}

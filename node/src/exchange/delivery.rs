@@ -84,6 +84,25 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// Why a certificate cannot authenticate the node as a TLS client, which delivering answers
+/// to reply addresses requires; `None` when it can (its extended key usage names
+/// `clientAuth`, or any usage, or it has no such extension).
+pub fn client_auth_problem(der: &[u8]) -> Option<String> {
+    let (_, certificate) = match x509_parser::parse_x509_certificate(der) {
+        Ok(parsed) => parsed,
+        Err(e) => return Some(format!("the certificate cannot be read: {e}")),
+    };
+    match certificate.extended_key_usage() {
+        Ok(None) => None,
+        Ok(Some(usage)) if usage.value.client_auth || usage.value.any => None,
+        Ok(Some(_)) => Some(
+            "its extended key usage does not include clientAuth (TLS client authentication)"
+                .into(),
+        ),
+        Err(e) => Some(format!("its extended key usage cannot be read: {e}")),
+    }
+}
+
 /// Posts answers over mutual TLS.
 #[derive(Clone)]
 pub struct DeliveryClient {
@@ -218,5 +237,29 @@ impl DeliveryClient {
         } else {
             Err(DeliveryError::Status(status))
         }
+    }
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose as Eku, KeyPair};
+
+    use super::client_auth_problem;
+
+    fn certificate(usages: Vec<Eku>) -> Vec<u8> {
+        let mut params = CertificateParams::new(vec!["node.test".to_owned()]).unwrap();
+        params.extended_key_usages = usages;
+        params.self_signed(&KeyPair::generate().unwrap()).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn delivery_needs_a_certificate_for_client_authentication() {
+        assert_eq!(
+            client_auth_problem(&certificate(vec![Eku::ServerAuth])).as_deref(),
+            Some("its extended key usage does not include clientAuth (TLS client authentication)")
+        );
+        assert_eq!(client_auth_problem(&certificate(vec![Eku::ServerAuth, Eku::ClientAuth])), None);
+        assert_eq!(client_auth_problem(&certificate(Vec::new())), None);
+        assert!(client_auth_problem(b"not a certificate").is_some());
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::allow::QueryIndex;
 use super::cache::AnswerCache;
 use super::credentials::NodeCheckpointSigner;
-use super::delivery::{client_config, DeliveryClient};
+use super::delivery::{client_auth_problem, client_config, DeliveryClient};
 use super::metrics::Metrics;
 use super::network::ReplyPolicy;
 use super::outbox::{DeliveryReport, Outbox, OutboxError, RetryPolicy};
@@ -103,6 +103,13 @@ pub fn open(
 /// client identity to servers whose certificates chain to the client trust anchors.
 fn open_outbox(config: &Config) -> Result<Outbox, StartError> {
     let (chain, key) = node_identity(&config.tls, config.dev_mode)?;
+    if let Some(problem) = chain.first().and_then(|leaf| client_auth_problem(leaf)) {
+        tracing::warn!(
+            certificate = ?config.tls.certificate,
+            "the node's TLS certificate cannot deliver answers to reply addresses: {problem}; \
+             every delivery will fail until the certificate allows clientAuth"
+        );
+    }
     let roots = trust_anchors(&config.tls.client_trust_anchors, config.dev_mode)?;
     // Answers go to public addresses, the operator's allowed networks, and in dev_mode loopback.
     let policy = ReplyPolicy::new(&config.exchange.reply_allowed_networks, config.dev_mode)
