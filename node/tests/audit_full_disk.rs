@@ -4,6 +4,8 @@
 //! failed write must leave the files valid, the log must report the failure and heal by itself
 //! once writes work again, and the log must verify and open afterwards.
 
+#![allow(clippy::panic, clippy::unwrap_in_result)]
+
 mod audit_support;
 
 use std::fs;

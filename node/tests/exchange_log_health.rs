@@ -57,13 +57,13 @@ fn a_log_that_cannot_be_written_is_reported_and_heals_without_a_restart() {
     assert_eq!(report["status"], "degraded");
     assert_eq!(report["audit_log"]["writable"], false);
     let error = report["audit_log"]["error"].as_str().unwrap();
-    assert!(
-        error.starts_with("entries.log: File too large"),
-        "{error}"
-    );
+    assert!(error.starts_with("entries.log: File too large"), "{error}");
     let metrics = setup.metrics();
     assert!(metrics.contains("kikv_audit_writable 0"), "{metrics}");
-    assert!(!metrics.contains("kikv_audit_write_failures 0"), "{metrics}");
+    assert!(
+        !metrics.contains("kikv_audit_write_failures 0"),
+        "{metrics}"
+    );
 
     // Space is back: the same process answers, and says it is healthy.
     limit_file_size(setup.node.child.id(), None);
@@ -89,17 +89,18 @@ fn sighup_is_logged_and_the_node_keeps_serving() {
         .status()
         .unwrap();
     assert!(status.success());
-    let body = envelope(&setup.consumer, &setup.credential, NODE_DID, "thread-after-hup");
+    let body = envelope(
+        &setup.consumer,
+        &setup.credential,
+        NODE_DID,
+        "thread-after-hup",
+    );
     let (status, reply) = setup.post(&body);
     assert_eq!(status, 200, "{reply}");
     // Stops with SIGTERM and exit code 0, then `kikv audit verify` checks the whole log.
     let logged = setup.stop_and_read_log(&["thread-after-hup"]);
     assert_eq!(logged[0].len(), 3, "received, verified, executed");
     let mut stderr = String::new();
-    std::io::Read::read_to_string(setup.node.child.stderr.as_mut().unwrap(), &mut stderr)
-        .unwrap();
-    assert!(
-        stderr.contains("SIGHUP received and ignored"),
-        "{stderr}"
-    );
+    std::io::Read::read_to_string(setup.node.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("SIGHUP received and ignored"), "{stderr}");
 }

@@ -22,12 +22,17 @@ fn internal_reply_addresses_are_refused_unless_allowed() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = receiver(&pki, listener, 0).await;
-        let strict = pki.client(&pki.node).with_policy(ReplyPolicy::public_only());
+        let strict = pki
+            .client(&pki.node)
+            .with_policy(ReplyPolicy::public_only());
         let cases = [
             (format!("https://localhost:{port}/reply"), None),
             (format!("https://127.0.0.1:{port}/reply"), Some("127.0.0.1")),
             (format!("https://[::1]:{port}/reply"), Some("::1")),
-            ("https://169.254.169.254/latest/meta-data".into(), Some("169.254.169.254")),
+            (
+                "https://169.254.169.254/latest/meta-data".into(),
+                Some("169.254.169.254"),
+            ),
             ("https://10.1.2.3/reply".into(), Some("10.1.2.3")),
             ("https://192.168.1.1:8443/reply".into(), Some("192.168.1.1")),
             ("https://[fd00::1]/reply".into(), Some("fd00::1")),

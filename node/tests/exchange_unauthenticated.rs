@@ -66,7 +66,10 @@ fn an_unauthenticated_body_is_logged_as_its_digest_size_and_headers_only() {
     assert_eq!(summary["body_sha256"], hex::encode(Sha256::digest(&body)));
     assert_eq!(summary["body_length"], body.len());
     let headers = summary["headers"].as_array().unwrap();
-    assert!(headers.contains(&serde_json::json!(["x-probe", "one\ttwo"])), "{summary}");
+    assert!(
+        headers.contains(&serde_json::json!(["x-probe", "one\ttwo"])),
+        "{summary}"
+    );
     assert!(!summary.to_string().contains("xxxxxxxx"));
 }
 

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::entry::{AuditEntry, LoggedEntry};
+use super::health::Health;
 use super::merkle::{leaf_hash, Hash, MerkleTree};
 use super::note::{Checkpoint, CheckpointSigner};
 use super::record::{self, MAX_PAYLOAD};
-use super::health::Health;
 use super::{AuditError, CHECKPOINTS_FILE, ENTRIES_FILE};
 use crate::config::AuditConfig;
 

@@ -32,8 +32,8 @@ pub use content::{ContentError, ContentStore};
 pub use entry::{Activity, AuditEntry, Content, ContentRef, CoveredQuery, LoggedEntry, ProfileRef};
 pub use health::LogHealth;
 pub use log::AuditLog;
-pub use printable::printable;
 pub use note::{Checkpoint, CheckpointSigner, JwkCheckpointSigner, NoteError, NoteVerifier};
+pub use printable::printable;
 pub use receipt::{Receipt, ReceiptError};
 pub use verify::{Checked, LogCopy, StoredCheckpoint, VerifyError};
 

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 
 /// Whether `c` would change what a human reads beyond its own glyph.
 fn unprintable(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `text` with every unprintable character escaped; borrowed when there is none.
@@ -33,7 +34,9 @@ mod tests {
     #[test]
     fn control_and_reordering_characters_are_escaped() {
         assert_eq!(
-            printable("did:web:a\n     7  2026-01-01T00:00:00+00:00  executed\r\u{1b}[2J\u{202e}x\u{85}"),
+            printable(
+                "did:web:a\n     7  2026-01-01T00:00:00+00:00  executed\r\u{1b}[2J\u{202e}x\u{85}"
+            ),
             "did:web:a\\n     7  2026-01-01T00:00:00+00:00  executed\\r\\u{1b}[2J\\u{202e}x\\u{85}"
         );
     }

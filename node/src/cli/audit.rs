@@ -226,7 +226,10 @@ fn show(
         }
         let e = &logged.entry;
         // Every string may hold a consumer's text: shown escaped, so it cannot forge lines.
-        let or_dash = |v: &Option<String>| v.as_deref().map_or("-".into(), |s| printable(s).into_owned());
+        let or_dash = |v: &Option<String>| {
+            v.as_deref()
+                .map_or("-".into(), |s| printable(s).into_owned())
+        };
         writeln!(
             out,
             "{:>6}  {}  {:<20}  outcome={}  consumer={}  profile={}  query={}  operator={}{}",
@@ -235,11 +238,13 @@ fn show(
             e.activity.as_str(),
             or_dash(&e.outcome),
             or_dash(&e.consumer),
-            e.profile.as_ref().map_or("-".into(), |p| printable(&format!(
-                "{}@{}",
-                p.iri, p.version
-            ))
-            .into_owned()),
+            e.profile
+                .as_ref()
+                .map_or("-".into(), |p| printable(&format!(
+                    "{}@{}",
+                    p.iri, p.version
+                ))
+                .into_owned()),
             or_dash(&e.query_id),
             or_dash(&e.operator),
             e.description

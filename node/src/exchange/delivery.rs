@@ -96,8 +96,7 @@ pub fn client_auth_problem(der: &[u8]) -> Option<String> {
         Ok(None) => None,
         Ok(Some(usage)) if usage.value.client_auth || usage.value.any => None,
         Ok(Some(_)) => Some(
-            "its extended key usage does not include clientAuth (TLS client authentication)"
-                .into(),
+            "its extended key usage does not include clientAuth (TLS client authentication)".into(),
         ),
         Err(e) => Some(format!("its extended key usage cannot be read: {e}")),
     }
@@ -249,7 +248,11 @@ mod usage_tests {
     fn certificate(usages: Vec<Eku>) -> Vec<u8> {
         let mut params = CertificateParams::new(vec!["node.test".to_owned()]).unwrap();
         params.extended_key_usages = usages;
-        params.self_signed(&KeyPair::generate().unwrap()).unwrap().der().to_vec()
+        params
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap()
+            .der()
+            .to_vec()
     }
 
     #[test]
@@ -258,7 +261,10 @@ mod usage_tests {
             client_auth_problem(&certificate(vec![Eku::ServerAuth])).as_deref(),
             Some("its extended key usage does not include clientAuth (TLS client authentication)")
         );
-        assert_eq!(client_auth_problem(&certificate(vec![Eku::ServerAuth, Eku::ClientAuth])), None);
+        assert_eq!(
+            client_auth_problem(&certificate(vec![Eku::ServerAuth, Eku::ClientAuth])),
+            None
+        );
         assert_eq!(client_auth_problem(&certificate(Vec::new())), None);
         assert!(client_auth_problem(b"not a certificate").is_some());
     }

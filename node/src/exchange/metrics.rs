@@ -152,8 +152,7 @@ impl Metrics {
 
     /// Sets the exchange log's write health.
     pub fn audit_health(&self, health: &crate::audit::LogHealth) {
-        self.audit_writable
-            .set(i64::from(health.problem.is_none()));
+        self.audit_writable.set(i64::from(health.problem.is_none()));
         self.audit_write_failures
             .set(i64::try_from(health.failures).unwrap_or(i64::MAX));
     }

@@ -66,9 +66,7 @@ fn prefix_eq(a: &[u8], b: &[u8], prefix: u8) -> bool {
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
@@ -112,9 +110,8 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let segments = ip.segments();
-    let embedded = |hi: u16, lo: u16| {
-        Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
-    };
+    let embedded =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address that decides.
     if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return is_public_v4(embedded(segments[6], segments[7]));
@@ -234,13 +231,22 @@ mod tests {
 
     #[test]
     fn a_network_must_be_cidr() {
-        for bad in ["10.0.0.0", "10.0.0.0/33", "fd00::/129", "example.org/8", "10.0.0.0/x"] {
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "fd00::/129",
+            "example.org/8",
+            "10.0.0.0/x",
+        ] {
             assert_eq!(
                 bad.parse::<Network>(),
                 Err(NetworkError(bad.to_owned())),
                 "{bad}"
             );
         }
-        assert!("0.0.0.0/0".parse::<Network>().unwrap().contains(ip("8.8.8.8")));
+        assert!("0.0.0.0/0"
+            .parse::<Network>()
+            .unwrap()
+            .contains(ip("8.8.8.8")));
     }
 }

@@ -47,8 +47,7 @@ impl RateLimiter {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() > PRUNE_ABOVE {
             buckets.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_second
-                    < capacity
+                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_second < capacity
             });
         }
         let bucket = buckets.entry(*certificate).or_insert(Bucket {

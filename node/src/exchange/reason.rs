@@ -23,7 +23,9 @@ pub enum RejectError {
     #[error("no client certificate was presented")]
     NoClientCertificate,
     /// Step 1: this client certificate sent more requests than the node takes per minute.
-    #[error("too many requests from this client certificate: at most {0} a minute; try again later")]
+    #[error(
+        "too many requests from this client certificate: at most {0} a minute; try again later"
+    )]
     RateLimited(u32),
     /// Step 2: the access token was missing or refused; `code` is the token layer's reason.
     #[error("{message}")]

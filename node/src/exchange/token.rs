@@ -288,8 +288,8 @@ impl Tokens {
             .ok_or(TokenError::NoCertificateDid)?;
         // Bind first, resolve after: the claimed issuer must be the certificate's DID before
         // its DID document is fetched from the host the DID names.
-        let claimed =
-            assertion_issuer(&self.verifier, assertion.as_bytes()).map_err(TokenError::Assertion)?;
+        let claimed = assertion_issuer(&self.verifier, assertion.as_bytes())
+            .map_err(TokenError::Assertion)?;
         if claimed != certificate {
             return Err(TokenError::CertificateMismatch {
                 issuer: claimed,

@@ -38,9 +38,15 @@ pub async fn verifiedsparql(
     let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
     // Rate first: a certificate over its allowance costs no read, no parse and no log entry.
     if let Some(leaf) = &leaf {
-        if !state.rate.allow(&thumbprint(leaf), std::time::Instant::now()) {
+        if !state
+            .rate
+            .allow(&thumbprint(leaf), std::time::Instant::now())
+        {
             let limit = state.rate.per_minute();
-            tracing::debug!(limit, "request refused: client certificate over its rate limit");
+            tracing::debug!(
+                limit,
+                "request refused: client certificate over its rate limit"
+            );
             let error = RejectError::RateLimited(limit);
             return response(exchange.reply_error(None, generation, &error, now));
         }

@@ -80,8 +80,9 @@ impl Pki {
             .collect();
         let key = PrivateKeyDer::from_pem_slice(identity.key.as_bytes()).unwrap();
         // The receivers of these tests listen on loopback, which must be allowed explicitly.
-        DeliveryClient::new(client_config(chain, key, self.roots()).unwrap())
-            .with_policy(ReplyPolicy::new(&["127.0.0.0/8".into(), "::1/128".into()], false).unwrap())
+        DeliveryClient::new(client_config(chain, key, self.roots()).unwrap()).with_policy(
+            ReplyPolicy::new(&["127.0.0.0/8".into(), "::1/128".into()], false).unwrap(),
+        )
     }
 
     pub fn server_config(&self) -> Arc<ServerConfig> {
