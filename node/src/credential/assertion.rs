@@ -43,13 +43,21 @@ pub fn assertion_issuer(
     verifier: &PresentationVerifier,
     assertion: &[u8],
 ) -> Result<String, CredentialError> {
+    decode_with_issuer(verifier, assertion).map(|(_, iss)| iss)
+}
+
+/// The assertion decoded (algorithm checked) and its `iss`, which must equal its `sub`.
+fn decode_with_issuer(
+    verifier: &PresentationVerifier,
+    assertion: &[u8],
+) -> Result<(DecodedJwt, String), CredentialError> {
     let policy = verifier.credentials().policy();
     let decoded = DecodedJwt::decode(assertion, policy.max_token_bytes, &policy.algorithms)?;
     let iss = decoded.string("iss")?.to_owned();
     if decoded.string("sub")? != iss {
         return Err(CredentialError::invalid("sub", "differs from iss"));
     }
-    Ok(iss)
+    Ok((decoded, iss))
 }
 
 /// Checks a token request's assertion, in this order: algorithm (before anything else),
@@ -62,11 +70,7 @@ pub async fn verify_assertion(
     expected: &AssertionExpectation,
 ) -> Result<VerifiedAssertion, CredentialError> {
     let policy = verifier.credentials().policy();
-    let decoded = DecodedJwt::decode(assertion, policy.max_token_bytes, &policy.algorithms)?;
-    let iss = decoded.string("iss")?.to_owned();
-    if decoded.string("sub")? != iss {
-        return Err(CredentialError::invalid("sub", "differs from iss"));
-    }
+    let (decoded, iss) = decode_with_issuer(verifier, assertion)?;
     verifier
         .credentials()
         .resolver()
