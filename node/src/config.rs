@@ -269,6 +269,14 @@ pub struct ExchangeConfig {
     pub token_lifetime_secs: u64,
     /// Longest validity (`exp` - `iat`) of a token request's JWT assertion, in seconds.
     pub token_assertion_max_secs: u64,
+    /// Requests a minute one client certificate may send to `POST /api/verifiedsparql`, in
+    /// bursts of up to as many; more are refused with `429 rate_limited` before their body is
+    /// read or logged. 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Networks (CIDR, such as `10.20.0.0/16` or `fd00::/8`) that reply addresses may resolve
+    /// into although they are private, loopback, link-local or otherwise not public. Empty by
+    /// default: answers go to public addresses only (in `dev_mode` loopback is allowed too).
+    pub reply_allowed_networks: Vec<String>,
 }
 
 impl Default for ExchangeConfig {
@@ -282,6 +290,8 @@ impl Default for ExchangeConfig {
             outbox_expiry_secs: 3 * 24 * 3600,
             token_lifetime_secs: 3600,
             token_assertion_max_secs: 300,
+            rate_limit_per_minute: 3000,
+            reply_allowed_networks: Vec::new(),
         }
     }
 }
@@ -517,6 +527,17 @@ impl Config {
         }
         if self.audit.group_commit_max_batch == 0 {
             return Err(refuse("audit.group_commit_max_batch", "must be at least 1"));
+        }
+        if let Some(bad) = self
+            .exchange
+            .reply_allowed_networks
+            .iter()
+            .find(|n| n.parse::<crate::exchange::network::Network>().is_err())
+        {
+            return Err(refuse(
+                "exchange.reply_allowed_networks",
+                &format!("`{bad}` is not a network in CIDR notation (such as 10.20.0.0/16)"),
+            ));
         }
         if oxigraph::model::NamedNode::new(&self.store.default_ontology).is_err() {
             return Err(refuse("store.default_ontology", "must be an absolute IRI"));

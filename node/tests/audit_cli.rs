@@ -165,3 +165,39 @@ fn a_missing_log_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// A consumer's `iss` with line breaks and a terminal escape, as a presentation could carry it,
+/// must not show as forged entries: `show` prints one line per entry (plus its description)
+/// with the control characters escaped.
+#[test]
+fn show_escapes_a_consumers_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let forged = "did:web:evil.example\n     9  2026-01-01T00:00:00+00:00  delivered             outcome=answered";
+    let log = AuditLog::open(dir.path(), &config(), signer("kikv.test/audit")).unwrap();
+    let mut entry = AuditEntry::new("thread-x", Activity::Rejected);
+    entry.consumer = Some(forged.into());
+    entry.outcome = Some("presentation_invalid\r\u{1b}[2K".into());
+    entry.description = Some("iss \u{202e}elpmaxe.live\n(forged)".into());
+    log.append(entry, None).unwrap();
+    log.close();
+    let (code, out, err) = run(&[
+        "audit",
+        "--log",
+        dir.path().to_str().unwrap(),
+        "show",
+        "--thread",
+        "thread-x",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("     0  "), "{out}");
+    assert!(
+        lines[0].contains(
+            "outcome=presentation_invalid\\r\\u{1b}[2K  consumer=did:web:evil.example\\n     9  2026"
+        ),
+        "{out}"
+    );
+    assert_eq!(lines[1], "        iss \\u{202e}elpmaxe.live\\n(forged)");
+    assert!(!out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{202e}'));
+}

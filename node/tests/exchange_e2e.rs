@@ -112,6 +112,12 @@ fn the_header_envelope_is_answered_in_its_own_generation() {
         ("To", NODE_DID),
         ("References", "thread-gen2"),
     ];
+    // Without `References` (the conversation id) the request is refused before anything runs,
+    // as a generation-1 envelope without `thread_id` is.
+    let without: Vec<(&str, &str)> = headers[..5].to_vec();
+    let (status, report) = setup.post_with(&without, presentation.as_bytes());
+    assert_eq!(status, 400, "{report}");
+    assert_eq!(report["reason"], "envelope_field_missing", "{report}");
     let (status, document) = setup.post_with(&headers, presentation.as_bytes());
     assert_eq!(status, 200, "{document}");
     assert_eq!(

@@ -369,3 +369,41 @@ fn every_token_refusal_is_a_403_with_its_reason_and_is_logged() {
         assert_eq!(entries[1]["outcome"], reason, "{thread}");
     }
 }
+
+/// The token endpoint binds before it resolves: an assertion claiming a `did:web` on a host the
+/// caller names (here a listener on loopback that counts connections) over a certificate of
+/// another DID is refused as a certificate mismatch, and the node never connects to that host.
+#[test]
+fn an_assertion_of_another_did_is_refused_before_its_did_is_resolved() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let setup = Setup::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    {
+        let connections = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                connections.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+    }
+    let elsewhere = format!("did:web:127.0.0.1%3A{port}");
+    let mut forged = claims(&setup.consumer);
+    forged["iss"] = json!(elsewhere);
+    forged["sub"] = json!(elsewhere);
+    let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": format!("{elsewhere}#key-1")});
+    let reply = setup.token_with(&jws(&setup.consumer, &header, &forged));
+    refused(
+        reply,
+        "invalid_grant",
+        &format!(
+            "the assertion is issued by {elsewhere}, but the client certificate is of {}",
+            setup.consumer.did()
+        ),
+    );
+    // The refusal came back, so any fetch would have happened already.
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "the node connected");
+}

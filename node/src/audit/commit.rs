@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::entry::{AuditEntry, LoggedEntry};
+use super::health::Health;
 use super::merkle::{leaf_hash, Hash, MerkleTree};
 use super::note::{Checkpoint, CheckpointSigner};
 use super::record::{self, MAX_PAYLOAD};
-use super::{AuditError, CHECKPOINTS_FILE};
+use super::{AuditError, CHECKPOINTS_FILE, ENTRIES_FILE};
 use crate::config::AuditConfig;
 
 /// Where an appended entry landed. Returned only once the entry is durable.
@@ -59,6 +60,8 @@ type Pending = (Box<AuditEntry>, Reply);
 pub(super) struct Shared {
     pub(super) signer: Arc<dyn CheckpointSigner>,
     state: Mutex<TreeState>,
+    /// Whether the files can be written at the moment.
+    pub(super) health: Health,
 }
 
 pub(super) struct TreeState {
@@ -78,6 +81,7 @@ impl Shared {
         Self {
             signer,
             state: Mutex::new(TreeState { tree, latest: None }),
+            health: Health::default(),
         }
     }
 
@@ -257,51 +261,99 @@ impl Committer {
     }
 }
 
+/// One of the log's files, and the length up to which its content is durable and valid.
+///
+/// A failed write or fsync leaves unknown bytes after that length (a partial record, or data the
+/// kernel dropped); the file is cut back to it before anything else is written, so a failure can
+/// never leave a torn record in the middle of the file.
+struct LogFile {
+    file: File,
+    name: &'static str,
+    valid: u64,
+    /// The file still has bytes past `valid` that could not be cut yet.
+    dirty: bool,
+}
+
+impl LogFile {
+    fn new(file: File, name: &'static str) -> std::io::Result<Self> {
+        let valid = file.metadata()?.len();
+        Ok(Self {
+            file,
+            name,
+            valid,
+            dirty: false,
+        })
+    }
+
+    /// Cuts whatever a failed write left after the valid content; a no-op when nothing failed.
+    fn repair(&mut self) -> std::io::Result<()> {
+        if self.dirty {
+            self.file.set_len(self.valid)?;
+            self.file.sync_data()?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Appends `bytes` durably; on failure the file is cut back (now, or before the next write
+    /// if the cut fails too) and the operating system's words are returned.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let written = self
+            .repair()
+            .and_then(|()| self.file.write_all(bytes))
+            .and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                self.valid += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.dirty = true;
+                // Cut now if possible; otherwise the next write tries again first.
+                let _ = self.repair();
+                Err(format!("{}: {e}", self.name))
+            }
+        }
+    }
+}
+
 /// The files, and what the next entry links to.
 pub(super) struct Writer {
-    entries: File,
-    checkpoints: File,
+    entries: LogFile,
+    checkpoints: LogFile,
     shared: Arc<Shared>,
     next_index: u64,
     prev: Hash,
     persisted: u64,
-    failed: Option<String>,
 }
 
 impl Writer {
     /// A writer appending to `entries` and `checkpoints`, whose last stored checkpoint covers
-    /// `persisted` entries.
+    /// `persisted` entries. The files must end with a whole record (recovery cut torn tails).
     pub(super) fn new(
         entries: File,
         checkpoints: File,
         shared: Arc<Shared>,
         persisted: u64,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let (next_index, prev) = {
             let state = shared.lock();
             let len = state.tree.len();
             let last = len.checked_sub(1).and_then(|i| state.tree.leaf(i));
             (len, last.unwrap_or([0; 32]))
         };
-        Self {
-            entries,
-            checkpoints,
+        Ok(Self {
+            entries: LogFile::new(entries, ENTRIES_FILE)?,
+            checkpoints: LogFile::new(checkpoints, CHECKPOINTS_FILE)?,
             shared,
             next_index,
             prev,
             persisted,
-            failed: None,
-        }
+        })
     }
 
     /// Writes a batch with one write and one fsync, then answers every appender.
     fn commit(&mut self, batch: Vec<Pending>) {
-        if let Some(reason) = &self.failed {
-            for (_, reply) in batch {
-                reply.send(Err(AuditError::Unavailable(reason.clone())));
-            }
-            return;
-        }
         let mut buffer = Vec::new();
         let mut written = Vec::with_capacity(batch.len());
         let mut prev = self.prev;
@@ -326,19 +378,19 @@ impl Writer {
             prev = leaf_hash(&bytes);
             written.push((logged.index, prev, reply));
         }
-        if let Err(e) = self
-            .entries
-            .write_all(&buffer)
-            .and_then(|()| self.entries.sync_data())
-        {
-            // What reached the file is unknown: take no more entries until recovery.
-            let reason = e.to_string();
-            self.failed = Some(reason.clone());
+        if written.is_empty() {
+            return;
+        }
+        if let Err(reason) = self.entries.append(&buffer) {
+            // None of the batch is in the log (the file was cut back, or will be before the
+            // next write): every appender hears so, and the next batch tries again.
+            self.shared.health.failed(&reason);
             for (_, _, reply) in written {
                 reply.send(Err(AuditError::Unavailable(reason.clone())));
             }
             return;
         }
+        self.shared.health.succeeded();
         {
             let mut state = self.shared.lock();
             written
@@ -352,8 +404,10 @@ impl Writer {
         }
     }
 
+    /// The periodic checkpoint: stored when the log has grown since the last one, or when the
+    /// log is failing, as the probe that notices that writes work again.
     fn checkpoint_if_grown(&mut self) {
-        if self.next_index > self.persisted && self.failed.is_none() {
+        if self.next_index > self.persisted || self.shared.health.problem().is_some() {
             // A failed periodic checkpoint is retried at the next interval; the entries are
             // already durable, so nothing is lost meanwhile.
             let _ = self.store_checkpoint();
@@ -369,10 +423,18 @@ impl Writer {
         };
         let mut buffer = Vec::new();
         record::encode(note.as_bytes(), &mut buffer);
-        self.checkpoints
-            .write_all(&buffer)
-            .and_then(|()| self.checkpoints.sync_data())
-            .map_err(|e| AuditError::Unavailable(format!("{CHECKPOINTS_FILE}: {e}")))?;
+        if let Err(reason) = self.checkpoints.append(&buffer) {
+            self.shared.health.failed(&reason);
+            return Err(AuditError::Unavailable(reason));
+        }
+        // The entry file may still hold bytes of a failed batch: cut them now rather than at
+        // the next append, so that health turns green only when both files are clean.
+        if let Err(e) = self.entries.repair() {
+            let reason = format!("{ENTRIES_FILE}: {e}");
+            self.shared.health.failed(&reason);
+            return Err(AuditError::Unavailable(reason));
+        }
+        self.shared.health.succeeded();
         self.persisted = checkpoint.size;
         Ok(checkpoint)
     }

@@ -12,6 +12,7 @@ use fs2::FileExt as _;
 use super::commit::{Appended, Committer, Shared, Writer};
 use super::content::{sync_dir, ContentStore};
 use super::entry::{Activity, AuditEntry, Content};
+use super::health::LogHealth;
 use super::note::{Checkpoint, CheckpointSigner, NoteVerifier};
 use super::receipt::Receipt;
 use super::record::{CHECKPOINTS_MAGIC, ENTRIES_MAGIC};
@@ -82,7 +83,8 @@ impl AuditLog {
         }
         let persisted = checked.checkpoints.last().map_or(0, |c| c.checkpoint.size);
         let shared = Arc::new(Shared::new(signer, checked.tree));
-        let writer = Writer::new(entries, checkpoints, Arc::clone(&shared), persisted);
+        let writer = Writer::new(entries, checkpoints, Arc::clone(&shared), persisted)
+            .map_err(|e| io_error(dir, &e))?;
         let content = ContentStore::new(content_dir, config.inline_content_limit_bytes);
         let log = Self::start(dir, Committer::new(writer, config), shared, content)?;
         if let Some((offset, bytes)) = torn.entries {
@@ -209,6 +211,13 @@ impl AuditLog {
         self.inner.committer.checkpoint()
     }
 
+    /// Whether the log can be written at the moment, and how many writes failed since it was
+    /// opened. A failing log heals by itself: every append, and the periodic checkpoint, tries
+    /// again.
+    pub fn health(&self) -> LogHealth {
+        self.inner.shared.health.snapshot()
+    }
+
     /// The checkpoint key's verifier: what consumers need to check receipts.
     pub fn verifier(&self) -> Result<NoteVerifier, AuditError> {
         Ok(NoteVerifier::of(self.inner.shared.signer.as_ref())?)
@@ -248,7 +257,10 @@ fn open_file(dir: &Path, name: &str, magic: &[u8; 8]) -> Result<File, AuditError
         .create(true)
         .open(&path)
         .map_err(fail)?;
-    if !exists || file.metadata().map_err(fail)?.len() == 0 {
+    // A file shorter than its magic is one whose creation failed part way (a full disk): it
+    // holds nothing yet, so it is started again.
+    if !exists || file.metadata().map_err(fail)?.len() < magic.len() as u64 {
+        file.set_len(0).map_err(fail)?;
         file.write_all(magic).map_err(fail)?;
         file.sync_all().map_err(fail)?;
         sync_dir(dir).map_err(|e| io_error(dir, &e))?;
@@ -270,13 +282,12 @@ fn register_key(dir: &Path, verifier: &NoteVerifier) -> Result<(), AuditError> {
         return Ok(());
     }
     let path = dir.join(VERIFIER_KEY_FILE);
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .map_err(|e| io_error(&path, &e))?;
-    writeln!(file, "{}", verifier.to_text())
-        .and_then(|()| file.sync_all())
-        .and_then(|()| sync_dir(dir))
-        .map_err(|e| io_error(&path, &e))
+    // Rewritten whole (write and rename), so a failure leaves the old list, never half a line.
+    let mut text = fs::read_to_string(&path).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&verifier.to_text());
+    text.push('\n');
+    crate::durable::replace(&path, text.as_bytes(), false).map_err(|e| io_error(&path, &e))
 }

@@ -16,9 +16,11 @@
 mod commit;
 mod content;
 mod entry;
+mod health;
 mod log;
 pub mod merkle;
 pub mod note;
+mod printable;
 mod receipt;
 pub(crate) mod record;
 mod verify;
@@ -28,8 +30,10 @@ use std::path::PathBuf;
 pub use commit::Appended;
 pub use content::{ContentError, ContentStore};
 pub use entry::{Activity, AuditEntry, Content, ContentRef, CoveredQuery, LoggedEntry, ProfileRef};
+pub use health::LogHealth;
 pub use log::AuditLog;
 pub use note::{Checkpoint, CheckpointSigner, JwkCheckpointSigner, NoteError, NoteVerifier};
+pub use printable::printable;
 pub use receipt::{Receipt, ReceiptError};
 pub use verify::{Checked, LogCopy, StoredCheckpoint, VerifyError};
 
@@ -69,8 +73,8 @@ pub enum AuditError {
     /// An entry is larger than a record may be (large content belongs in `content`).
     #[error("audit entry of {0} bytes is too large for one record")]
     EntryTooLarge(usize),
-    /// An earlier write or fsync failed; the log takes no more entries until the node restarts
-    /// (and recovery cuts whatever was half written).
+    /// A write or fsync failed (a full disk, a lost permission): the entry is not in the log.
+    /// Whatever was half written is cut, and the next append tries again.
     #[error("the audit log cannot be written: {0}")]
     Unavailable(String),
     /// The log was closed.

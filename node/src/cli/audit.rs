@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::audit::merkle::{verify_consistency, verify_inclusion, Hash};
-use crate::audit::{Checked, LogCopy, LoggedEntry, NoteVerifier, Receipt, CONTENT_DIR};
+use crate::audit::{printable, Checked, LogCopy, LoggedEntry, NoteVerifier, Receipt, CONTENT_DIR};
 use crate::config::Config;
 
 /// Arguments of `kikv audit`.
@@ -225,7 +225,11 @@ fn show(
             continue;
         }
         let e = &logged.entry;
-        let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        // Every string may hold a consumer's text: shown escaped, so it cannot forge lines.
+        let or_dash = |v: &Option<String>| {
+            v.as_deref()
+                .map_or("-".into(), |s| printable(s).into_owned())
+        };
         writeln!(
             out,
             "{:>6}  {}  {:<20}  outcome={}  consumer={}  profile={}  query={}  operator={}{}",
@@ -236,12 +240,16 @@ fn show(
             or_dash(&e.consumer),
             e.profile
                 .as_ref()
-                .map_or("-".into(), |p| format!("{}@{}", p.iri, p.version)),
+                .map_or("-".into(), |p| printable(&format!(
+                    "{}@{}",
+                    p.iri, p.version
+                ))
+                .into_owned()),
             or_dash(&e.query_id),
             or_dash(&e.operator),
             e.description
-                .as_ref()
-                .map_or(String::new(), |d| format!("\n        {d}")),
+                .as_deref()
+                .map_or(String::new(), |d| format!("\n        {}", printable(d))),
         )?;
     }
     if found == 0 {

@@ -76,6 +76,9 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         profiles: Arc::new(profiles),
         did_document,
         exchange: exchange.clone(),
+        rate: Arc::new(crate::exchange::rate::RateLimiter::new(
+            config.exchange.rate_limit_per_minute,
+        )),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -236,16 +239,34 @@ fn init_tracing() {
 /// manager too. The handlers are installed *now*, before the node announces that it listens:
 /// a signal arriving between the announcement and the first poll would otherwise take the
 /// default action and kill the node without a clean shutdown.
+///
+/// Two more signals would kill the node by default and are handled instead: SIGHUP (sent by a
+/// closing terminal, or by an operator expecting a reload) is logged and ignored, since the
+/// configuration is read at start-up only; SIGXFSZ (a file reached the process's file-size
+/// limit) is logged, and the write that hit the limit fails with an error the exchange log
+/// reports and recovers from, as from a full disk.
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut file_size = signal(SignalKind::from_raw(SIGXFSZ))?;
         Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
+            loop {
+                tokio::select! {
+                    _ = interrupt.recv() => return,
+                    _ = terminate.recv() => return,
+                    _ = hangup.recv() => tracing::warn!(
+                        "SIGHUP received and ignored: the configuration, profiles, trust lists \
+                         and certificates are read at start-up; restart the node to apply changes"
+                    ),
+                    _ = file_size.recv() => tracing::error!(
+                        "SIGXFSZ received: a file reached the process's file-size limit; \
+                         the write fails and is reported"
+                    ),
+                }
             }
         })
     }
@@ -256,3 +277,10 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         })
     }
 }
+
+/// SIGXFSZ's number: 25 on Linux (every architecture but MIPS, 31, and PA-RISC, 30), and on the
+/// BSDs and macOS.
+#[cfg(all(unix, not(any(target_arch = "mips", target_arch = "mips64"))))]
+const SIGXFSZ: i32 = 25;
+#[cfg(all(unix, any(target_arch = "mips", target_arch = "mips64")))]
+const SIGXFSZ: i32 = 31;

@@ -35,6 +35,31 @@ pub struct VerifiedAssertion {
     pub jti: String,
 }
 
+/// The DID an assertion claims to be from (`iss`, equal to `sub`), read without checking its
+/// signature: what the token endpoint binds to the client certificate *before* it resolves that
+/// DID, so a caller cannot make the node fetch a `did:web` document from a host it names
+/// unless the caller's certificate is of that very DID.
+pub fn assertion_issuer(
+    verifier: &PresentationVerifier,
+    assertion: &[u8],
+) -> Result<String, CredentialError> {
+    decode_with_issuer(verifier, assertion).map(|(_, iss)| iss)
+}
+
+/// The assertion decoded (algorithm checked) and its `iss`, which must equal its `sub`.
+fn decode_with_issuer(
+    verifier: &PresentationVerifier,
+    assertion: &[u8],
+) -> Result<(DecodedJwt, String), CredentialError> {
+    let policy = verifier.credentials().policy();
+    let decoded = DecodedJwt::decode(assertion, policy.max_token_bytes, &policy.algorithms)?;
+    let iss = decoded.string("iss")?.to_owned();
+    if decoded.string("sub")? != iss {
+        return Err(CredentialError::invalid("sub", "differs from iss"));
+    }
+    Ok((decoded, iss))
+}
+
 /// Checks a token request's assertion, in this order: algorithm (before anything else),
 /// `iss` = `sub`, the signature by a key of `iss` named by `kid`, `aud`, the time claims with
 /// the configured skew (`exp` and `iat` required, `exp` at most `max_lifetime_secs` after
@@ -45,11 +70,7 @@ pub async fn verify_assertion(
     expected: &AssertionExpectation,
 ) -> Result<VerifiedAssertion, CredentialError> {
     let policy = verifier.credentials().policy();
-    let decoded = DecodedJwt::decode(assertion, policy.max_token_bytes, &policy.algorithms)?;
-    let iss = decoded.string("iss")?.to_owned();
-    if decoded.string("sub")? != iss {
-        return Err(CredentialError::invalid("sub", "differs from iss"));
-    }
+    let (decoded, iss) = decode_with_issuer(verifier, assertion)?;
     verifier
         .credentials()
         .resolver()

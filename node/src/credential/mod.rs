@@ -37,7 +37,9 @@ pub mod status;
 mod trust;
 mod vc;
 
-pub use assertion::{create_assertion, verify_assertion, AssertionExpectation, VerifiedAssertion};
+pub use assertion::{
+    assertion_issuer, create_assertion, verify_assertion, AssertionExpectation, VerifiedAssertion,
+};
 pub use error::{CredentialError, Token};
 pub use key::{KeyAlgorithm, KeyError, NodeKey};
 pub use presentation::{

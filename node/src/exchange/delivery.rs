@@ -14,6 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
+use super::network::ReplyPolicy;
+
 /// How long one delivery attempt may take, connection and answer included.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of the receiver's response body is read (and then dropped).
@@ -26,6 +28,18 @@ pub enum DeliveryError {
     /// The reply address is not an absolute https URL with a host.
     #[error("the reply address `{0}` is not an absolute https URL")]
     BadUrl(String),
+    /// The reply address resolves to an address answers may not go to (private, loopback,
+    /// link-local and the like, unless the operator allowed its network).
+    #[error(
+        "the reply address {address} resolves to {ip}, which is not a public address; \
+         the node does not deliver there (allow it in exchange.reply_allowed_networks)"
+    )]
+    AddressRefused {
+        /// The URL's host and port.
+        address: String,
+        /// The refused address.
+        ip: std::net::IpAddr,
+    },
     /// The TCP connection could not be made.
     #[error("cannot connect to {address}: {reason}")]
     Connect {
@@ -70,11 +84,30 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// Why a certificate cannot authenticate the node as a TLS client, which delivering answers
+/// to reply addresses requires; `None` when it can (its extended key usage names
+/// `clientAuth`, or any usage, or it has no such extension).
+pub fn client_auth_problem(der: &[u8]) -> Option<String> {
+    let (_, certificate) = match x509_parser::parse_x509_certificate(der) {
+        Ok(parsed) => parsed,
+        Err(e) => return Some(format!("the certificate cannot be read: {e}")),
+    };
+    match certificate.extended_key_usage() {
+        Ok(None) => None,
+        Ok(Some(usage)) if usage.value.client_auth || usage.value.any => None,
+        Ok(Some(_)) => Some(
+            "its extended key usage does not include clientAuth (TLS client authentication)".into(),
+        ),
+        Err(e) => Some(format!("its extended key usage cannot be read: {e}")),
+    }
+}
+
 /// Posts answers over mutual TLS.
 #[derive(Clone)]
 pub struct DeliveryClient {
     connector: TlsConnector,
     timeout: Duration,
+    policy: Arc<ReplyPolicy>,
 }
 
 impl std::fmt::Debug for DeliveryClient {
@@ -91,7 +124,15 @@ impl DeliveryClient {
         Self {
             connector: TlsConnector::from(config),
             timeout: ATTEMPT_TIMEOUT,
+            policy: Arc::new(ReplyPolicy::public_only()),
         }
+    }
+
+    /// The same client delivering to the addresses `policy` allows (public ones only by
+    /// default).
+    pub fn with_policy(mut self, policy: ReplyPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
     }
 
     /// POSTs `body` with `headers` to `url`; succeeds on a 2xx status only.
@@ -105,6 +146,35 @@ impl DeliveryClient {
             Ok(result) => result,
             Err(_) => Err(DeliveryError::Timeout(self.timeout)),
         }
+    }
+
+    /// Resolves `host` and checks every address it gives against the policy (one refused
+    /// address refuses the host: a name mixing public and internal addresses is a trick); the
+    /// connection then goes to the addresses checked (in turn), not to a second resolution.
+    async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+        address: &str,
+    ) -> Result<Vec<std::net::SocketAddr>, DeliveryError> {
+        let connect = |reason: String| DeliveryError::Connect {
+            address: address.to_owned(),
+            reason,
+        };
+        let resolved: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| connect(e.to_string()))?
+            .collect();
+        if let Some(refused) = resolved.iter().find(|a| !self.policy.allows(a.ip())) {
+            return Err(DeliveryError::AddressRefused {
+                address: address.to_owned(),
+                ip: refused.ip(),
+            });
+        }
+        if resolved.is_empty() {
+            return Err(connect("the host resolves to no address".into()));
+        }
+        Ok(resolved)
     }
 
     async fn attempt(
@@ -126,7 +196,8 @@ impl DeliveryClient {
             .to_owned();
         let port = uri.port_u16().unwrap_or(443);
         let address = format!("{host}:{port}");
-        let tcp = tokio::net::TcpStream::connect((bare.as_str(), port))
+        let targets = self.resolve(&bare, port, &address).await?;
+        let tcp = tokio::net::TcpStream::connect(targets.as_slice())
             .await
             .map_err(|e| DeliveryError::Connect {
                 address: address.clone(),
@@ -165,5 +236,36 @@ impl DeliveryClient {
         } else {
             Err(DeliveryError::Status(status))
         }
+    }
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose as Eku, KeyPair};
+
+    use super::client_auth_problem;
+
+    fn certificate(usages: Vec<Eku>) -> Vec<u8> {
+        let mut params = CertificateParams::new(vec!["node.test".to_owned()]).unwrap();
+        params.extended_key_usages = usages;
+        params
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap()
+            .der()
+            .to_vec()
+    }
+
+    #[test]
+    fn delivery_needs_a_certificate_for_client_authentication() {
+        assert_eq!(
+            client_auth_problem(&certificate(vec![Eku::ServerAuth])).as_deref(),
+            Some("its extended key usage does not include clientAuth (TLS client authentication)")
+        );
+        assert_eq!(
+            client_auth_problem(&certificate(vec![Eku::ServerAuth, Eku::ClientAuth])),
+            None
+        );
+        assert_eq!(client_auth_problem(&certificate(Vec::new())), None);
+        assert!(client_auth_problem(b"not a certificate").is_some());
     }
 }

@@ -31,8 +31,9 @@ pub const IN_REPLY_TO: &str = "in-reply-to";
 pub const REASON: &str = "kikv-reason";
 
 /// Parses and checks a gen 2 request (SPEC §4 step 3). The size of headers plus body is
-/// checked before anything is read. When `References` is absent the request starts a
-/// conversation, whose id is then its own `Message-ID`.
+/// checked before anything is read. `References`, the conversation id, is required, as
+/// generation 1's `thread_id` is: a request without it is refused (`envelope_field_missing`)
+/// rather than starting a conversation under an id the consumer never chose.
 pub fn parse_request(
     headers: &HeaderMap,
     body: &[u8],
@@ -54,8 +55,7 @@ pub fn parse_request(
         .to_owned();
     let envelope = Envelope {
         generation: Generation::Two,
-        thread_id: optional(headers, REFERENCES, "References")?
-            .unwrap_or_else(|| message_id.clone()),
+        thread_id: required(headers, REFERENCES, "References")?,
         message_id,
         from: required(headers, FROM, "From")?,
         to: required(headers, TO, "To")?,
@@ -185,21 +185,13 @@ mod tests {
     }
 
     #[test]
-    fn without_references_the_message_starts_the_thread() {
-        let envelope = edited(|h| {
-            h.remove(REFERENCES);
-        })
-        .unwrap();
-        assert_eq!(envelope.thread_id, "<m-1@zorgkantoor.test>");
-    }
-
-    #[test]
     fn each_required_header_is_named_when_missing() {
         for (name, display) in [
             (SUBJECT_HEADER, "Subject"),
             (MESSAGE_ID, "Message-ID"),
             (FROM, "From"),
             (TO, "To"),
+            (REFERENCES, "References"),
         ] {
             let result = edited(|h| {
                 h.remove(name);

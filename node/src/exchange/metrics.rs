@@ -42,6 +42,8 @@ pub struct Metrics {
     audit_appends: IntCounterVec,
     tokens: IntCounterVec,
     release_pending: IntGauge,
+    audit_writable: IntGauge,
+    audit_write_failures: IntGauge,
 }
 
 /// The media type of the text exposition format.
@@ -90,6 +92,16 @@ impl Metrics {
             "Requests waiting in the manual release queue for the operator's decision",
         )?;
         registry.register(Box::new(release_pending.clone()))?;
+        let audit_writable = IntGauge::new(
+            "kikv_audit_writable",
+            "1 while the exchange log can be written, 0 while its writes fail",
+        )?;
+        let audit_write_failures = IntGauge::new(
+            "kikv_audit_write_failures",
+            "Writes to the exchange log (entry batches, checkpoints) that failed since start-up",
+        )?;
+        registry.register(Box::new(audit_writable.clone()))?;
+        registry.register(Box::new(audit_write_failures.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -97,6 +109,8 @@ impl Metrics {
             audit_appends,
             tokens,
             release_pending,
+            audit_writable,
+            audit_write_failures,
         })
     }
 
@@ -134,6 +148,13 @@ impl Metrics {
     pub fn release_pending(&self, pending: usize) {
         self.release_pending
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the exchange log's write health.
+    pub fn audit_health(&self, health: &crate::audit::LogHealth) {
+        self.audit_writable.set(i64::from(health.problem.is_none()));
+        self.audit_write_failures
+            .set(i64::try_from(health.failures).unwrap_or(i64::MAX));
     }
 
     /// Everything in the text exposition format.

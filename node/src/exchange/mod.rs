@@ -17,6 +17,8 @@
 //! - [`token`]: step 2, `POST /oauth2/token` and the bearer token's check;
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
 //! - [`metrics`]: Prometheus counters for `GET /metrics`;
+//! - [`rate`]: requests per client certificate;
+//! - [`network`]: which resolved addresses answers may be delivered to;
 //! - [`service`]: the exchange built from the configuration, and its delivery loop.
 
 pub mod allow;
@@ -29,12 +31,15 @@ pub mod envelope;
 pub mod gen1;
 pub mod gen2;
 pub mod metrics;
+pub mod network;
 pub mod outbox;
 pub mod pipeline;
 pub mod presentation;
+pub mod rate;
 pub mod reason;
 pub mod reply;
 pub mod service;
+pub mod summary;
 pub mod token;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeRules, Generation};

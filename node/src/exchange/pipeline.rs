@@ -132,7 +132,12 @@ impl Exchange {
             Activity::Received,
         );
         received.consumer = parsed.as_ref().ok().map(|e| e.from.clone());
-        let content = request_content(&request);
+        // Before the request is authenticated only its digest, size and headers are kept.
+        let content = if request.token_refusal.is_some() {
+            super::summary::request_summary(&request)
+        } else {
+            request_content(&request)
+        };
         if let Err(error) = self.log(received, Some(content)).await {
             return self.reply_error(parsed.as_ref().ok(), request.generation, &error, now);
         }

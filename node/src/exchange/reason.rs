@@ -22,6 +22,11 @@ pub enum RejectError {
     /// Step 1: the connection presented no client certificate.
     #[error("no client certificate was presented")]
     NoClientCertificate,
+    /// Step 1: this client certificate sent more requests than the node takes per minute.
+    #[error(
+        "too many requests from this client certificate: at most {0} a minute; try again later"
+    )]
+    RateLimited(u32),
     /// Step 2: the access token was missing or refused; `code` is the token layer's reason.
     #[error("{message}")]
     Token {
@@ -68,6 +73,8 @@ pub enum RejectError {
 pub enum ReasonCode {
     /// `client_certificate_missing`
     ClientCertificateMissing,
+    /// `rate_limited`: too many requests from one client certificate.
+    RateLimited,
     /// A reason of the access-token layer (`token_…`), passed through.
     Token(String),
     /// `envelope_too_large`
@@ -150,6 +157,7 @@ impl ReasonCode {
         use ReasonCode as R;
         match self {
             R::ClientCertificateMissing => "client_certificate_missing",
+            R::RateLimited => "rate_limited",
             R::Token(code) | R::Credential(code) => code,
             R::EnvelopeTooLarge => "envelope_too_large",
             R::EnvelopeMalformed => "envelope_malformed",
@@ -191,7 +199,7 @@ impl ReasonCode {
 
     /// The HTTP status of a refusal with this reason: 403 for transport, token and credential
     /// problems (as the specification says for tokens), 400 for a bad envelope, 413 for an
-    /// oversized one, 422 for a policy refusal (and a query stopped at the memory limit), 504
+    /// oversized one, 429 for a client over its rate limit, 422 for a policy refusal (and a query stopped at the memory limit), 504
     /// for a query stopped at its time limit, 503 when the node could not check a credential's
     /// status or had no evaluation slot free in time (try again later), 500 for the node's own
     /// faults.
@@ -202,6 +210,7 @@ impl ReasonCode {
             // cache could not be read): the consumer may try again later.
             R::Credential(code) if TEMPORARY_CREDENTIAL_CODES.contains(&code.as_str()) => 503,
             R::ClientCertificateMissing | R::Token(_) | R::Credential(_) => 403,
+            R::RateLimited => 429,
             R::EnvelopeTooLarge => 413,
             R::EnvelopeMalformed
             | R::EnvelopeFieldMissing
@@ -242,6 +251,7 @@ impl From<&RejectError> for ReasonCode {
         use ReasonCode as R;
         match error {
             RejectError::NoClientCertificate => R::ClientCertificateMissing,
+            RejectError::RateLimited(_) => R::RateLimited,
             RejectError::Token { code, .. } => R::Token(code.clone()),
             RejectError::Envelope(e) => match e {
                 EnvelopeError::TooLarge { .. } => R::EnvelopeTooLarge,

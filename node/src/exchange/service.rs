@@ -7,9 +7,10 @@ use std::sync::Arc;
 use super::allow::QueryIndex;
 use super::cache::AnswerCache;
 use super::credentials::NodeCheckpointSigner;
-use super::delivery::{client_config, DeliveryClient};
+use super::delivery::{client_auth_problem, client_config, DeliveryClient};
 use super::metrics::Metrics;
-use super::outbox::{Outbox, OutboxError, RetryPolicy};
+use super::network::ReplyPolicy;
+use super::outbox::{DeliveryReport, Outbox, OutboxError, RetryPolicy};
 use super::pipeline::{log_delivery, Exchange};
 use super::token::{TokenSettings, Tokens};
 use crate::audit::{AuditError, AuditLog, NoteError};
@@ -102,8 +103,19 @@ pub fn open(
 /// client identity to servers whose certificates chain to the client trust anchors.
 fn open_outbox(config: &Config) -> Result<Outbox, StartError> {
     let (chain, key) = node_identity(&config.tls, config.dev_mode)?;
+    if let Some(problem) = chain.first().and_then(|leaf| client_auth_problem(leaf)) {
+        tracing::warn!(
+            certificate = ?config.tls.certificate,
+            "the node's TLS certificate cannot deliver answers to reply addresses: {problem}; \
+             every delivery will fail until the certificate allows clientAuth"
+        );
+    }
     let roots = trust_anchors(&config.tls.client_trust_anchors, config.dev_mode)?;
-    let client = DeliveryClient::new(client_config(chain, key, roots).map_err(StartError::Client)?);
+    // Answers go to public addresses, the operator's allowed networks, and in dev_mode loopback.
+    let policy = ReplyPolicy::new(&config.exchange.reply_allowed_networks, config.dev_mode)
+        .map_err(|e| StartError::Client(e.to_string()))?;
+    let client = DeliveryClient::new(client_config(chain, key, roots).map_err(StartError::Client)?)
+        .with_policy(policy);
     Ok(Outbox::open(
         &config.data_dir.join(OUTBOX_DIR),
         RetryPolicy::from(&config.exchange),
@@ -121,6 +133,23 @@ pub async fn deliver(exchange: Arc<Exchange>, shutdown: impl std::future::Future
     let audit = exchange.audit.clone();
     let logger = tokio::spawn(async move {
         while let Some(report) = received.recv().await {
+            // Every failed attempt reaches the operator's log, not only the exchange log.
+            if let DeliveryReport::Failed {
+                thread_id,
+                attempts,
+                error,
+                retry_in,
+                ..
+            } = &report
+            {
+                tracing::warn!(
+                    thread = %crate::audit::printable(thread_id),
+                    attempts,
+                    retry_in_secs = retry_in.as_secs(),
+                    %error,
+                    "delivery of an answer failed"
+                );
+            }
             if let Err(error) = log_delivery(&audit, &report).await {
                 tracing::error!(%error, "a delivery report could not be logged");
             }

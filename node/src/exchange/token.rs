@@ -17,7 +17,7 @@ use super::metrics::Metrics;
 use super::reason::RejectError;
 use crate::credential::jwt::b64url_encode;
 use crate::credential::{
-    verify_assertion, AssertionExpectation, CredentialError, PresentationVerifier,
+    assertion_issuer, verify_assertion, AssertionExpectation, CredentialError, PresentationVerifier,
 };
 use crate::http::exchange::certificate_did;
 
@@ -286,6 +286,16 @@ impl Tokens {
             .certificate
             .and_then(|leaf| Some((leaf, certificate_did(leaf)?)))
             .ok_or(TokenError::NoCertificateDid)?;
+        // Bind first, resolve after: the claimed issuer must be the certificate's DID before
+        // its DID document is fetched from the host the DID names.
+        let claimed = assertion_issuer(&self.verifier, assertion.as_bytes())
+            .map_err(TokenError::Assertion)?;
+        if claimed != certificate {
+            return Err(TokenError::CertificateMismatch {
+                issuer: claimed,
+                certificate,
+            });
+        }
         let expected = AssertionExpectation {
             audiences: self.audiences(transport.host),
             max_lifetime_secs: self.assertion_max_secs,

@@ -12,7 +12,8 @@ use http_body_util::BodyExt;
 use super::tls::ClientCertificate;
 use super::AppState;
 use crate::exchange::pipeline::{generation_of, Inbound, Reply};
-use crate::exchange::token::BearerError;
+use crate::exchange::reason::RejectError;
+use crate::exchange::token::{thumbprint, BearerError};
 
 /// Bytes read beyond the envelope limit: enough for the pipeline to see that the body is too
 /// large and refuse it with its own reason (`envelope_too_large`) and log entry.
@@ -32,6 +33,24 @@ pub async fn verifiedsparql(
         )
             .into_response();
     };
+    let generation = generation_of(&headers);
+    let now = chrono::Utc::now().timestamp();
+    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
+    // Rate first: a certificate over its allowance costs no read, no parse and no log entry.
+    if let Some(leaf) = &leaf {
+        if !state
+            .rate
+            .allow(&thumbprint(leaf), std::time::Instant::now())
+        {
+            let limit = state.rate.per_minute();
+            tracing::debug!(
+                limit,
+                "request refused: client certificate over its rate limit"
+            );
+            let error = RejectError::RateLimited(limit);
+            return response(exchange.reply_error(None, generation, &error, now));
+        }
+    }
     let cap = exchange
         .config
         .max_envelope_bytes
@@ -47,11 +66,9 @@ pub async fn verifiedsparql(
                 .into_response();
         }
     };
-    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    let now = chrono::Utc::now().timestamp();
     let checked = match &exchange.tokens {
         Some(tokens) => tokens.check_bearer(authorization, leaf.as_deref(), now),
         None => Err(BearerError::Invalid(
@@ -63,7 +80,7 @@ pub async fn verifiedsparql(
         Err(refusal) => (None, Some(refusal)),
     };
     let request = Inbound {
-        generation: generation_of(&headers),
+        generation,
         headers,
         body,
         token_consumer,

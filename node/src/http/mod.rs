@@ -38,6 +38,8 @@ pub struct AppState {
     /// The verified exchange (`POST /api/verifiedsparql`); absent until `trust.node_key` is
     /// configured.
     pub exchange: Option<Arc<crate::exchange::pipeline::Exchange>>,
+    /// Requests per client certificate on `POST /api/verifiedsparql`.
+    pub rate: Arc<crate::exchange::rate::RateLimiter>,
 }
 
 /// The router of the consumer-facing listener. Tests can drive it without a socket.
@@ -46,7 +48,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/datacatalog", get(datacatalog))
         .route("/.well-known/did.json", get(did_document))
-        .route("/metrics", get(crate::exchange::metrics::endpoint))
+        .route("/metrics", get(metrics))
         .route("/api/verifiedsparql", post(exchange::verifiedsparql))
         .route("/api/verifiedsparql/{thread_id}", get(release::poll))
         .route(crate::exchange::token::TOKEN_PATH, post(token::token))
@@ -73,20 +75,47 @@ async fn blocking<T: Send + 'static>(
         .map_err(InternalError)
 }
 
-async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, InternalError> {
+/// `GET /health`: `200` with `"status": "ok"` while the node can serve; `503` with
+/// `"status": "degraded"` and the reason while the exchange log cannot be written (every exchange
+/// request is then refused with `audit_unavailable`). The log heals by itself, and so does this.
+async fn health(State(state): State<AppState>) -> Result<Response, InternalError> {
     let store = Arc::clone(&state.store);
     let (datasets, version) = blocking(move || {
         let datasets = store.datasets().map_err(|e| e.to_string())?.len();
         Ok((datasets, store.data_version().map_err(|e| e.to_string())?))
     })
     .await?;
-    Ok(Json(json!({
-        "status": "ok",
+    let log = state.exchange.as_ref().map(|e| e.audit.health());
+    let problem = log.as_ref().and_then(|l| l.problem.clone());
+    let (code, status) = match problem {
+        Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "degraded"),
+        None => (StatusCode::OK, "ok"),
+    };
+    let mut body = json!({
+        "status": status,
         "did": state.config.node.did,
         "datasets": datasets,
         "profiles": state.profiles.profiles().len(),
         "data_version": version,
-    })))
+    });
+    if let Some(log) = log {
+        body["audit_log"] = json!({
+            "writable": log.problem.is_none(),
+            "error": log.problem,
+            "write_failures": log.failures,
+        });
+    }
+    Ok((code, Json(body)).into_response())
+}
+
+/// `GET /metrics`: the process's metrics, with the exchange log's write health read now.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let (Some(metrics), Some(exchange)) =
+        (crate::exchange::metrics::Metrics::global(), &state.exchange)
+    {
+        metrics.audit_health(&exchange.audit.health());
+    }
+    crate::exchange::metrics::endpoint().await
 }
 
 /// `GET /.well-known/did.json`: the node's DID document (404 when no node key is configured).

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use kikv::exchange::delivery::{client_config, DeliveryClient};
+use kikv::exchange::network::ReplyPolicy;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -78,7 +79,10 @@ impl Pki {
             .map(Result::unwrap)
             .collect();
         let key = PrivateKeyDer::from_pem_slice(identity.key.as_bytes()).unwrap();
-        DeliveryClient::new(client_config(chain, key, self.roots()).unwrap())
+        // The receivers of these tests listen on loopback, which must be allowed explicitly.
+        DeliveryClient::new(client_config(chain, key, self.roots()).unwrap()).with_policy(
+            ReplyPolicy::new(&["127.0.0.0/8".into(), "::1/128".into()], false).unwrap(),
+        )
     }
 
     pub fn server_config(&self) -> Arc<ServerConfig> {

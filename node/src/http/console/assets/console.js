@@ -138,7 +138,19 @@ function t(key, values) {
   return text;
 }
 
-// h("p", {class: "x"}, "text", child…): an element; strings become text nodes.
+// Control characters and the invisible characters that reorder text (bidirectional overrides
+// and isolates), shown escaped (\n, \u{202e}) so a consumer's string cannot forge or reorder
+// what the operator reads; `keep` lists the ones a multi-line view shows as they are.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+function printable(text, keep) {
+  return text.replace(UNPRINTABLE, (c) => {
+    if (keep && keep.includes(c)) return c;
+    const escaped = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }[c];
+    return escaped ?? `\\u{${c.codePointAt(0).toString(16)}}`;
+  });
+}
+
+// h("p", {class: "x"}, "text", child…): an element; strings become text nodes, escaped.
 function h(tag, attrs, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
@@ -148,7 +160,7 @@ function h(tag, attrs, ...children) {
   }
   for (const child of children.flat()) {
     if (child === null || child === undefined) continue;
-    element.append(child instanceof Node ? child : String(child));
+    element.append(child instanceof Node ? child : printable(String(child)));
   }
   return element;
 }
@@ -456,7 +468,7 @@ async function showContent(index) {
   const dialog = document.getElementById("content-dialog");
   const opener = document.activeElement;
   document.getElementById("content-heading").textContent = t("conv.contentOf", { i: index });
-  document.getElementById("content-body").textContent = text;
+  document.getElementById("content-body").textContent = printable(text, "\n\t");
   document.getElementById("content-close").onclick = () => dialog.close();
   dialog.onclose = () => { if (opener && document.contains(opener)) opener.focus(); };
   dialog.showModal();
