@@ -3,8 +3,9 @@
 //! on three engines over the same triples:
 //!
 //! - the node: the provider and the reference data loaded by `NodeStore::load` into a store on
-//!   disk, every run parsed with `parse_read_only` and answered by `NodeStore::evaluate` (first
-//!   answer: no answer cache, nothing precomputed);
+//!   disk, reopened and serving from memory as `kikv serve` does (`serve_from_memory`), every
+//!   run parsed with `parse_read_only` and answered by `NodeStore::evaluate` (first answer: no
+//!   answer cache, no answer precomputed);
 //! - Apache Jena 4.5 ARQ (Debian's `libapache-jena-java`) over an in-memory model, one JVM
 //!   (`tests/oracle/JenaOracle.java`), timed per run from parse to the last row;
 //! - plain Oxigraph: an in-memory `Store` holding the node's default graph as its default
@@ -18,7 +19,9 @@
 //!   profiles);
 //! - `KIKV_BENCH_JENA=0` leaves Jena out; `KIKV_BENCH_XMX=8g` Jena's heap (default 8g);
 //! - `KIKV_BENCH_TIMEOUT=60` seconds per run and engine;
-//! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run.
+//! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run;
+//! - `KIKV_BENCH_MEMORY=0` answers from disk (the node without `serve_from_memory`, as
+//!   `kikv query` without a running node does).
 //!
 //! Prints per query (all its parameter sets summed): node, Jena and Oxigraph seconds and the
 //! ratios node/Jena and node/Oxigraph (below 1: the node is faster); the data size; the
@@ -123,6 +126,13 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
     let loaded = started.elapsed();
     // At rest: the store as a starting node opens it, after the load's buffers are gone.
     let store = NodeStore::open(&dir.join("store")).unwrap();
+    let on_disk = status_kib("VmRSS:");
+    let copied = Instant::now();
+    let memory = env("KIKV_BENCH_MEMORY").as_deref() != Some("0");
+    if memory {
+        store.serve_from_memory().unwrap();
+    }
+    let copied = copied.elapsed();
     let rest = status_kib("VmRSS:");
     let data = dir.join("default-graph.nt");
     let triples = export_served(&store, &data);
@@ -176,23 +186,28 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
         .collect();
     let peak = status_kib("VmHWM:");
     println!(
-        "node resident memory: {:.0} MiB at rest, {:.0} MiB peak while answering",
+        "node resident memory: {:.0} MiB at rest ({:.0} MiB with the store opened, {}), \
+         {:.0} MiB peak while answering",
         mib(rest),
+        mib(on_disk),
+        if memory {
+            format!("in-memory copy built in {:.1} s", copied.as_secs_f64())
+        } else {
+            "no in-memory copy: KIKV_BENCH_MEMORY=0".into()
+        },
         mib(peak)
     );
     drop(store);
 
-    let memory = Store::new().unwrap();
-    memory
-        .bulk_loader()
-        .load_from_reader(
-            RdfFormat::NTriples,
-            std::fs::File::open(&data).unwrap(),
-        )
+    let plain = Store::new().unwrap();
+    let mut loader = plain.bulk_loader();
+    loader
+        .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
         .unwrap();
+    loader.commit().unwrap();
     let oxigraph: Vec<Outcome> = runs
         .iter()
-        .map(|run| on_oxigraph(&memory, run, timeout))
+        .map(|run| on_oxigraph(&plain, run, timeout))
         .collect();
 
     report(&runs, &node, jena_results.as_ref(), &oxigraph);

@@ -20,6 +20,7 @@
 //! - `KIKV_DIFF_ONLY=zorgkantoren-1.3.5/11.1,nza-wmg-1.1.1` runs only those queries (a profile
 //!   name selects all of its queries);
 //! - `KIKV_DIFF_EMPLOYEES=1000` generates a bigger provider (default 60 employees);
+//! - `KIKV_DIFF_DISK=1` answers on the store on disk instead of its in-memory copy;
 //! - `KIKV_DIFF_REPORT=/path` also appends the outcome listing of each provider to that file;
 //! - without Java or Jena the test prints a notice and passes, unless `CI` is set.
 
@@ -788,6 +789,13 @@ fn differential(params: GenerateParams) {
     let store = load_store(&params, work.path());
     let data = work.path().join("default-graph.nt");
     let triples = export_default_graph(&store, &data);
+    // The node answers as `kikv serve` does, from the in-memory copy of the served graph (the
+    // triples Jena gets were read from disk); `KIKV_DIFF_DISK=1`: from the store on disk, as
+    // `kikv query` without a running node does.
+    if std::env::var_os("KIKV_DIFF_DISK").is_none() {
+        store.serve_from_memory().unwrap();
+        assert!(store.serves_from_memory().unwrap());
+    }
     println!(
         "provider: {} employees, {} to {}; default graph {triples} triples, loaded and exported in {:?}",
         params.employees,
