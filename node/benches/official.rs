@@ -77,8 +77,7 @@ fn main() {
         .map(|s| s.trim().parse().expect("KIKV_BENCH_EMPLOYEES: numbers"))
         .collect();
     let timeout = Duration::from_secs(
-        env("KIKV_BENCH_TIMEOUT")
-            .map_or(60, |t| t.parse().expect("KIKV_BENCH_TIMEOUT: seconds")),
+        env("KIKV_BENCH_TIMEOUT").map_or(60, |t| t.parse().expect("KIKV_BENCH_TIMEOUT: seconds")),
     );
     let jena = if env("KIKV_BENCH_JENA").as_deref() == Some("0") {
         None
@@ -318,9 +317,8 @@ fn on_oxigraph(store: &Store, run: &Run, timeout: Duration) -> Outcome {
         .and_then(|query| engine_algebra(&query, &bindings(&run.set)));
     let rows = algebra.and_then(|algebra| {
         guard.run(timeout, move |token| {
-            let evaluation = |e: oxigraph::sparql::QueryEvaluationError| {
-                QueryError::Evaluation(e.to_string())
-            };
+            let evaluation =
+                |e: oxigraph::sparql::QueryEvaluationError| QueryError::Evaluation(e.to_string());
             let results = evaluator()
                 .with_cancellation_token(token)
                 .for_query(algebra)

@@ -108,6 +108,7 @@ fn a_query_naming_a_graph_reads_the_dataset_graphs() {
     let store = NodeStore::open(&dir.path().join("store")).unwrap();
     load(&store, &one, "urn:dataset:one");
     store.serve_from_memory().unwrap();
-    let query = "SELECT (COUNT(*) AS ?n) WHERE { ?x <urn:p> ?y FILTER EXISTS { GRAPH ?g { ?x ?q ?y } } }";
+    let query =
+        "SELECT (COUNT(*) AS ?n) WHERE { ?x <urn:p> ?y FILTER EXISTS { GRAPH ?g { ?x ?q ?y } } }";
     assert_eq!(number(&store, query), 1);
 }

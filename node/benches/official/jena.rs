@@ -57,7 +57,10 @@ fn output(program: &str, args: &[&str]) -> Result<String, String> {
 }
 
 fn classpath() -> Result<Vec<PathBuf>, String> {
-    let depends = output("dpkg-query", &["-W", "-f=${Depends}", "libapache-jena-java"])?;
+    let depends = output(
+        "dpkg-query",
+        &["-W", "-f=${Depends}", "libapache-jena-java"],
+    )?;
     let mut packages = vec!["libapache-jena-java".to_owned()];
     for alternative in depends.split(',') {
         let name = alternative.split('|').next().unwrap_or("").trim();

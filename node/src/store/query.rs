@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use kikv_sparql::{evaluator, QueryRefusal, ReadOnlyQuery, SparqlError};
 use oxigraph::model::{GraphName, NamedOrBlankNode, Term, Triple};
-use oxigraph::store::Store;
 use oxigraph::sparql::{
     BoundPreparedSparqlQuery, QueryDataset, QueryEvaluationError, QueryResults, Variable,
 };
+use oxigraph::store::Store;
 use spargebra::Query;
 
 use super::{NodeStore, StoreError};
