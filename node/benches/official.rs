@@ -19,7 +19,7 @@
 //!   profiles);
 //! - `KIKV_BENCH_JENA=0` leaves Jena out; `KIKV_BENCH_XMX=8g` Jena's heap (default 8g);
 //! - `KIKV_BENCH_TIMEOUT=60` seconds per run and engine;
-//! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run;
+//! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run, as it ends;
 //! - `KIKV_BENCH_MEMORY=0` answers from disk (the node without `serve_from_memory`, as
 //!   `kikv query` without a running node does).
 //!
@@ -30,7 +30,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result, missing_docs)]
 
-#[path = "official/jena.rs"]
+#[path = "../tests/support/jena.rs"]
 mod jena;
 #[path = "../tests/support/official.rs"]
 mod official;
@@ -82,7 +82,7 @@ fn main() {
     let jena = if env("KIKV_BENCH_JENA").as_deref() == Some("0") {
         None
     } else {
-        match Jena::compile() {
+        match Jena::find().and_then(Jena::compile) {
             Ok(jena) => Some(jena),
             Err(reason) => {
                 println!("NOTICE: Jena left out: {reason}");
@@ -181,7 +181,7 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
     reset_peak();
     let node: Vec<Outcome> = runs
         .iter()
-        .map(|run| on_node(&store, run, timeout))
+        .map(|run| progress("node", run, on_node(&store, run, timeout)))
         .collect();
     let peak = status_kib("VmHWM:");
     println!(
@@ -206,7 +206,7 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
     loader.commit().unwrap();
     let oxigraph: Vec<Outcome> = runs
         .iter()
-        .map(|run| on_oxigraph(&plain, run, timeout))
+        .map(|run| progress("oxigraph", run, on_oxigraph(&plain, run, timeout)))
         .collect();
 
     report(&runs, &node, jena_results.as_ref(), &oxigraph);
@@ -340,6 +340,20 @@ fn on_oxigraph(store: &Store, run: &Run, timeout: Duration) -> Outcome {
         time: started.elapsed(),
         rows: rows.map_err(|e| e.to_string()),
     }
+}
+
+/// Prints `outcome` as it comes when `KIKV_BENCH_RUNS` is set (a long run shows where it is).
+fn progress(engine: &str, run: &Run, outcome: Outcome) -> Outcome {
+    if env("KIKV_BENCH_RUNS").is_some_and(|v| v != "0") {
+        println!(
+            "  {engine:<8} {:<40} [{}] {} s, rows {:?}",
+            run.key,
+            run.set.label,
+            seconds(outcome.time),
+            outcome.rows
+        );
+    }
+    outcome
 }
 
 fn seconds(time: Duration) -> String {

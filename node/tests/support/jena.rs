@@ -1,10 +1,14 @@
-//! Apache Jena 4.5 ARQ (Debian's `libapache-jena-java`) for the benchmark: the oracle of the
-//! differential test (`tests/oracle/JenaOracle.java`, run unchanged) compiled here, one JVM
-//! with a bounded heap answering every job over an in-memory model of the same triples.
+//! Apache Jena 4.5 ARQ (Debian's `libapache-jena-java`) as the reference engine: the oracle
+//! `tests/oracle/JenaOracle.java` found and compiled against Jena's jars, for the differential
+//! test (`tests/jena_differential.rs`, which reads full answers) and the official benchmark
+//! (`benches/official.rs`, [`Jena::run`]: times and row counts, one JVM with a bounded heap).
 //!
-//! The classpath and the Xerces resource fix follow `tests/jena_differential.rs`: Debian's
-//! unversioned jars of the package and its dependencies (no slf4j bindings), and the resources
-//! of jena-core's shaded Xerces copied to the name its code looks them up by.
+//! The classpath: Debian's unversioned jars of the package and of the packages it depends on,
+//! directly in `/usr/share/java` (the versioned names are links to the same files), without
+//! slf4j's bindings and bridges (several bindings on one classpath make slf4j complain; with
+//! the API alone it logs nothing).
+
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,8 +21,10 @@ const ORACLE_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/J
 
 /// A compiled oracle.
 pub struct Jena {
+    /// Keeps the classes and extracted resources alive.
     _dir: tempfile::TempDir,
-    classpath: String,
+    /// The JVM's classpath: the oracle's classes, the Xerces resources, Jena's jars.
+    pub classpath: String,
 }
 
 /// One query run for Jena: the query file and its parameters as N-Triples terms.
@@ -101,6 +107,10 @@ fn classpath() -> Result<Vec<PathBuf>, String> {
     Ok(jars)
 }
 
+/// Debian's jena-core.jar keeps the resources of its shaded Xerces under
+/// `org/apache/jena/ext/xerces/`, but the shaded code looks them up under `xerces/` (a
+/// packaging bug: typed literals such as `xsd:date` fail with a MissingResourceException).
+/// Extracts them with the JDK's `jar` tool and places them at both names in `target`.
 fn xerces_resources(core: &Path, target: &Path) -> Result<(), String> {
     const PREFIX: &str = "org/apache/jena/ext/xerces/";
     let listing = output("jar", &["tf", &core.to_string_lossy()])?;
@@ -129,12 +139,17 @@ fn xerces_resources(core: &Path, target: &Path) -> Result<(), String> {
 }
 
 impl Jena {
-    /// Finds Java and Jena and compiles the oracle; the reason when it cannot.
-    pub fn compile() -> Result<Self, String> {
+    /// The JDK's tools and Jena's jars, or why they are missing.
+    pub fn find() -> Result<Vec<PathBuf>, String> {
         for tool in ["java", "javac", "jar"] {
             output(tool, &["--version"])?;
         }
-        let jars = classpath()?;
+        classpath()
+    }
+
+    /// Extracts the resources and compiles the oracle against `jars` (from [`Jena::find`]);
+    /// a failure here is a broken harness, not a missing Jena.
+    pub fn compile(jars: Vec<PathBuf>) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let classes = dir.path().join("classes");
         let resources = dir.path().join("resources");
