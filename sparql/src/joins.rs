@@ -18,7 +18,7 @@ use spargebra::term::NamedNodePattern;
 use spargebra::Query;
 
 use super::exists::planned;
-use super::lateral::extend;
+use super::lateral::{extend, plain};
 use super::pattern::{rewrite_bottom_up, visit, BottomUp};
 use super::scope::scope_of;
 
@@ -98,6 +98,9 @@ fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     if let Some((inner, variable, expression)) = super::lift::bind_liftable(&right, &left) {
         return extend(join(left, inner), variable, expression);
     }
+    if let Some((bind, table)) = table_aside(&left, &right) {
+        return plain(join(bind, right), table);
+    }
     if let Some(((inner, below, variable, expression), rest)) =
         super::lift::bind_sinkable(&left, &right)
     {
@@ -112,6 +115,33 @@ fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
         return union(join(a, right.clone()), join(b, right));
     }
     super::lateral::join(left, right)
+}
+
+/// `(B, V)` when `left` is `Join(B, V)` with `B` a `BIND` that may be lifted above a join with
+/// `right` and `V` a `VALUES` table that neither reads: the join is then
+/// `Join(Join(B, right), V)` (a join is associative and commutative, SPARQL 1.1 §18.5), so the
+/// `BIND` is lifted and its triples planned together with `right`'s.
+///
+/// Why: official IGJ 1.4.1 and 1.4.2 compute hours and dates of worked periods with `BIND`,
+/// then join a `VALUES` of agreement types, then the agreements. With the table between them,
+/// the `BIND`s stayed below and the planner ran the worked-period part once per agreement,
+/// planned from the vestigingsnummer as if the agreement were not bound: every worked period
+/// of the vestiging, per agreement (230,538 lookups for 912 rows on 300 employees, 128 s).
+fn table_aside(left: &GraphPattern, right: &GraphPattern) -> Option<(GraphPattern, GraphPattern)> {
+    let GraphPattern::Join {
+        left: bind,
+        right: table,
+    } = left
+    else {
+        return None;
+    };
+    let GraphPattern::Values { variables, .. } = table.as_ref() else {
+        return None;
+    };
+    let bind_scope = scope_of(bind).possible;
+    let independent = variables.iter().all(|v| !bind_scope.contains(v));
+    (independent && super::lift::bind_liftable(bind, right).is_some())
+        .then(|| (bind.as_ref().clone(), table.as_ref().clone()))
 }
 
 /// An `OPTIONAL` operand of a join, projected (see [`whole`]) so that Oxigraph evaluates it
