@@ -163,6 +163,10 @@ pub struct StoreConfig {
     /// A query is stopped when the node has grown by more than this many megabytes while it
     /// runs [0: no limit].
     pub max_query_memory_mb: u64,
+    /// `kikv serve` keeps a copy of the served datasets in memory and answers from it (several
+    /// times faster than from disk; costs memory in proportion to the data), rebuilt after
+    /// every load [default true].
+    pub serve_from_memory: bool,
 }
 
 /// The exchange log: where it is, how often checkpoints are signed, how appends are batched.
@@ -406,6 +410,7 @@ impl Default for StoreConfig {
             load_memory_mb: 1024,
             max_concurrent_queries: 0,
             max_query_memory_mb: 2048,
+            serve_from_memory: true,
         }
     }
 }

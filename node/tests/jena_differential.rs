@@ -20,6 +20,7 @@
 //! - `KIKV_DIFF_ONLY=zorgkantoren-1.3.5/11.1,nza-wmg-1.1.1` runs only those queries (a profile
 //!   name selects all of its queries);
 //! - `KIKV_DIFF_EMPLOYEES=1000` generates a bigger provider (default 60 employees);
+//! - `KIKV_DIFF_DISK=1` answers on the store on disk instead of its in-memory copy;
 //! - `KIKV_DIFF_REPORT=/path` also appends the outcome listing of each provider to that file;
 //! - without Java or Jena the test prints a notice and passes, unless `CI` is set.
 
@@ -40,6 +41,7 @@ use kikv::store::{parse_read_only, LoadRequest, NoProgress, NodeStore, QueryAnsw
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{Term, Variable};
 use serde_json::{json, Value};
+use support::jena::Jena;
 use support::official::{
     choices_for, official_queries, parameter_sets, OfficialQuery, ParameterSet, Style,
 };
@@ -51,164 +53,20 @@ const ALLOWED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/oracle/allowed-differences.txt"
 );
-const ORACLE_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/JenaOracle.java");
 
 // ---------------------------------------------------------------------------------------------
 // The oracle: Jena found, its classpath built, JenaOracle.java compiled.
 
-/// A compiled oracle, ready to run.
+/// A compiled oracle, ready to run (`support::jena`).
 struct Oracle {
-    /// Keeps the classes and extracted resources alive.
-    _dir: tempfile::TempDir,
-    classpath: String,
+    jena: Jena,
 }
 
 /// Why the oracle cannot run here.
 #[derive(Debug)]
 struct Unavailable(String);
 
-fn command_output(program: &str, args: &[&str]) -> Result<String, Unavailable> {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| Unavailable(format!("{program}: {e}")))?;
-    if !output.status.success() {
-        return Err(Unavailable(format!(
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// The jars of `libapache-jena-java` and of the packages it depends on, as Debian installs
-/// them: unversioned names directly in `/usr/share/java` (the versioned names are links to the
-/// same files), without slf4j's bindings and bridges (several bindings on one classpath make
-/// slf4j complain; with the API alone it logs nothing).
-fn jena_classpath() -> Result<Vec<PathBuf>, Unavailable> {
-    let depends = command_output(
-        "dpkg-query",
-        &["-W", "-f=${Depends}", "libapache-jena-java"],
-    )?;
-    let mut packages = vec!["libapache-jena-java".to_owned()];
-    for alternative in depends.split(',') {
-        // `a (>= 1) | b`: the first alternative, without its version.
-        let name = alternative.split('|').next().unwrap_or("").trim();
-        let name = name.split([' ', '(']).next().unwrap_or("").trim();
-        if !name.is_empty() {
-            packages.push(name.to_owned());
-        }
-    }
-    let mut jars = Vec::new();
-    for package in &packages {
-        let Ok(files) = command_output("dpkg", &["-L", package]) else {
-            continue; // an alternative that is not installed
-        };
-        for line in files.lines() {
-            let path = Path::new(line);
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            let Some(name) = name else { continue };
-            let versioned = name.contains(|c: char| c.is_ascii_digit())
-                && name
-                    .split('-')
-                    .any(|part| part.starts_with(|c: char| c.is_ascii_digit()));
-            let slf4j_binding = name.contains("slf4j") && name != "slf4j-api.jar";
-            if path.parent() == Some(Path::new("/usr/share/java"))
-                && name.ends_with(".jar")
-                && !versioned
-                && !slf4j_binding
-                && path.exists()
-            {
-                jars.push(path.to_path_buf());
-            }
-        }
-    }
-    if !jars.iter().any(|j| j.ends_with("jena-arq.jar")) {
-        return Err(Unavailable("jena-arq.jar not found".into()));
-    }
-    // Guava comes as guava.jar only once.
-    jars.sort();
-    jars.dedup();
-    Ok(jars)
-}
-
-/// Debian's jena-core.jar keeps the resources of its shaded Xerces under
-/// `org/apache/jena/ext/xerces/`, but the shaded code looks them up under `xerces/` (a
-/// packaging bug: typed literals such as `xsd:date` fail with a MissingResourceException).
-/// Extracts them with the JDK's `jar` tool and places them at both names in `target`.
-fn xerces_resources(jena_core: &Path, target: &Path) {
-    const PREFIX: &str = "org/apache/jena/ext/xerces/";
-    let listing = command_output("jar", &["tf", &jena_core.to_string_lossy()])
-        .unwrap_or_else(|Unavailable(e)| panic!("{e}"));
-    let resources: Vec<&str> = listing
-        .lines()
-        .filter(|l| l.starts_with(PREFIX) && !l.ends_with('/') && !l.ends_with(".class"))
-        .collect();
-    let status = Command::new("jar")
-        .arg("xf")
-        .arg(jena_core)
-        .args(&resources)
-        .current_dir(target)
-        .status()
-        .unwrap();
-    assert!(status.success(), "jar xf {} failed", jena_core.display());
-    for resource in resources {
-        let to = target
-            .join("xerces")
-            .join(resource.trim_start_matches(PREFIX));
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(target.join(resource), &to).unwrap();
-    }
-}
-
-/// The JDK's tools and Jena's jars, or why they are missing.
-fn find_jena() -> Result<Vec<PathBuf>, Unavailable> {
-    for tool in ["java", "javac", "jar"] {
-        command_output(tool, &["--version"])?;
-    }
-    jena_classpath()
-}
-
 impl Oracle {
-    /// Extracts the resources and compiles the oracle against `jars`; any failure here is a
-    /// broken harness, not a missing Jena, so it panics.
-    fn compile(jars: Vec<PathBuf>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let classes = dir.path().join("classes");
-        let resources = dir.path().join("resources");
-        std::fs::create_dir_all(&classes).unwrap();
-        std::fs::create_dir_all(&resources).unwrap();
-        let core = jars
-            .iter()
-            .find(|j| j.ends_with("jena-core.jar"))
-            .expect("jena-core.jar on the classpath");
-        xerces_resources(core, &resources);
-        let output = Command::new("javac")
-            .arg("-nowarn")
-            .arg("-d")
-            .arg(&classes)
-            .arg("-cp")
-            .arg(std::env::join_paths(&jars).unwrap())
-            .arg(ORACLE_SOURCE)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "JenaOracle.java does not compile:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let mut entries = vec![classes, resources];
-        entries.extend(jars);
-        let classpath = std::env::join_paths(entries)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        Self {
-            _dir: dir,
-            classpath,
-        }
-    }
-
     /// Starts one JVM for `jobs` over `data`; its answers are read with [`JenaRun::finish`].
     fn start(&self, data: &Path, jobs: &[Job], work: &Path) -> JenaRun {
         let spec = json!({
@@ -227,7 +85,7 @@ impl Oracle {
         let child = Command::new("java")
             .arg("-Xmx4g")
             .arg("-cp")
-            .arg(&self.classpath)
+            .arg(&self.jena.classpath)
             .arg("JenaOracle")
             .arg(&spec_file)
             .arg(&out_file)
@@ -269,7 +127,13 @@ impl JenaRun {
 /// Compiled once per test binary; `None` with the reason when Java or Jena is missing.
 fn oracle() -> Option<&'static Oracle> {
     static ORACLE: std::sync::OnceLock<Result<Oracle, Unavailable>> = std::sync::OnceLock::new();
-    match ORACLE.get_or_init(|| find_jena().map(Oracle::compile)) {
+    let found = || {
+        let jars = Jena::find().map_err(Unavailable)?;
+        // Java and Jena are there: failing to compile is a broken harness.
+        let jena = Jena::compile(jars).unwrap_or_else(|e| panic!("the Jena oracle: {e}"));
+        Ok(Oracle { jena })
+    };
+    match ORACLE.get_or_init(found) {
         Ok(oracle) => Some(oracle),
         Err(Unavailable(reason)) => {
             assert!(
@@ -788,6 +652,13 @@ fn differential(params: GenerateParams) {
     let store = load_store(&params, work.path());
     let data = work.path().join("default-graph.nt");
     let triples = export_default_graph(&store, &data);
+    // The node answers as `kikv serve` does, from the in-memory copy of the served graph (the
+    // triples Jena gets were read from disk); `KIKV_DIFF_DISK=1`: from the store on disk, as
+    // `kikv query` without a running node does.
+    if std::env::var_os("KIKV_DIFF_DISK").is_none() {
+        store.serve_from_memory().unwrap();
+        assert!(store.serves_from_memory().unwrap());
+    }
     println!(
         "provider: {} employees, {} to {}; default graph {triples} triples, loaded and exported in {:?}",
         params.employees,

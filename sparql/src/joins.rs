@@ -18,7 +18,7 @@ use spargebra::term::NamedNodePattern;
 use spargebra::Query;
 
 use super::exists::planned;
-use super::lateral::extend;
+use super::lateral::{extend, plain};
 use super::pattern::{rewrite_bottom_up, visit, BottomUp};
 use super::scope::scope_of;
 
@@ -98,6 +98,9 @@ fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     if let Some((inner, variable, expression)) = super::lift::bind_liftable(&right, &left) {
         return extend(join(left, inner), variable, expression);
     }
+    if let Some((bind, table)) = table_aside(&left, &right) {
+        return join(bind, plain(table, right));
+    }
     if let Some(((inner, below, variable, expression), rest)) =
         super::lift::bind_sinkable(&left, &right)
     {
@@ -112,6 +115,36 @@ fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
         return union(join(a, right.clone()), join(b, right));
     }
     super::lateral::join(left, right)
+}
+
+/// `(B, V)` when `left` is `Join(B, V)` with `B` a `BIND` that may be lifted above a join with
+/// `Join(V, right)` and `V` a `VALUES` table of variables `B` does not bind: the join is then
+/// `Join(B, Join(V, right))` (a join is associative, SPARQL 1.1 §18.5), so the `BIND` is
+/// lifted and its triples are planned together with `right`'s and the table (which stays
+/// next to the triples that use it: NZa kostenonderzoek restricts its postings with one).
+///
+/// Why: official IGJ 1.4.1 and 1.4.2 compute hours and dates of worked periods with `BIND`,
+/// then join a `VALUES` of agreement types, then the agreements. With the table between them,
+/// the `BIND`s stayed below and the planner ran the worked-period part once per agreement,
+/// planned from the vestigingsnummer as if the agreement were not bound: every worked period
+/// of the vestiging, per agreement (230,538 lookups for 912 rows on 300 employees, 128 s;
+/// 1,000 employees from memory: over 20 s per run before, 2.3 s now).
+fn table_aside(left: &GraphPattern, right: &GraphPattern) -> Option<(GraphPattern, GraphPattern)> {
+    let GraphPattern::Join {
+        left: bind,
+        right: table,
+    } = left
+    else {
+        return None;
+    };
+    let GraphPattern::Values { variables, .. } = table.as_ref() else {
+        return None;
+    };
+    let bind_scope = scope_of(bind).possible;
+    let independent = variables.iter().all(|v| !bind_scope.contains(v));
+    let with_table = plain(table.as_ref().clone(), right.clone());
+    (independent && super::lift::bind_liftable(bind, &with_table).is_some())
+        .then(|| (bind.as_ref().clone(), table.as_ref().clone()))
 }
 
 /// An `OPTIONAL` operand of a join, projected (see [`whole`]) so that Oxigraph evaluates it

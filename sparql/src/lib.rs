@@ -32,7 +32,7 @@ pub use joins::key_joins;
 pub use lexical::{keep_lexical_forms, with_lexical_functions, DECIMAL_STRING};
 pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};
 pub use query::{
-    check_exchange_query, engine_algebra, evaluator, parse_read_only, QueryRefusal, ReadOnlyQuery,
-    SparqlError,
+    check_exchange_query, engine_algebra, evaluator, names_graphs, parse_read_only, QueryRefusal,
+    ReadOnlyQuery, SparqlError,
 };
 pub use substitute::{parameter_value, substitute_parameters, Bindings, SubstituteError};

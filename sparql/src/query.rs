@@ -158,6 +158,22 @@ pub fn check_exchange_query(query: &ReadOnlyQuery) -> Result<(), QueryRefusal> {
     Ok(())
 }
 
+/// Whether `query` names a graph anywhere (`GRAPH`, in any scope): only such a query can see
+/// more than the default graph.
+pub fn names_graphs(query: &ReadOnlyQuery) -> bool {
+    let (Query::Select { pattern, .. }
+    | Query::Ask { pattern, .. }
+    | Query::Construct { pattern, .. }
+    | Query::Describe { pattern, .. }) = &query.query;
+    let mut named = false;
+    walk_pattern(
+        pattern,
+        &mut |p| named |= matches!(p, GraphPattern::Graph { .. }),
+        &mut |_| {},
+    );
+    named
+}
+
 /// Visits every graph pattern and every variable, descending into EXISTS, sub-selects,
 /// aggregates and ORDER BY expressions.
 pub(crate) fn walk_pattern(

@@ -167,7 +167,7 @@ impl Generator<'_> {
         let mut elements = vec![self.triple()];
         let extra = self.rng.random_range(0..if depth == 0 { 2 } else { 4 });
         for _ in 0..extra {
-            let element = match self.rng.random_range(0..if depth == 0 { 3 } else { 10 }) {
+            let element = match self.rng.random_range(0..if depth == 0 { 3 } else { 11 }) {
                 0 | 1 => self.triple(),
                 2 => format!("FILTER({})", self.condition(depth.saturating_sub(1))),
                 3 => format!("OPTIONAL {{ {} }}", self.group(depth - 1)),
@@ -192,6 +192,18 @@ impl Generator<'_> {
                 }
                 7 => self.subselect(depth - 1),
                 8 => format!("FILTER({})", self.condition(depth)),
+                // A table, of a variable the triples use or of a fresh one (joins.rs moves a
+                // table of its own aside so that a BIND before it lifts).
+                9 => {
+                    let variable = match self.rng.random_bool(0.5) {
+                        true => self.pick(&NODES).to_owned(),
+                        false => {
+                            self.fresh += 1;
+                            format!("?v{}", self.fresh)
+                        }
+                    };
+                    format!("VALUES {variable} {{ ex:s0 ex:s1 ex:s1 }}")
+                }
                 _ => format!("{{ {} }}", self.group(depth - 1)),
             };
             elements.push(element);

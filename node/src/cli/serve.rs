@@ -37,6 +37,9 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         NodeStore::open(&config.store_dir())?
             .with_guard(crate::store::EvaluationGuard::from(&config.store)),
     );
+    if config.store.serve_from_memory {
+        store.serve_from_memory()?;
+    }
     let profiles = load_profiles(config)?;
     let mut admin_state = AdminState {
         store: Arc::clone(&store),

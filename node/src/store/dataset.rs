@@ -385,6 +385,10 @@ impl NodeStore {
         for graph in unused {
             self.drop_graph(&graph)?;
         }
+        // The change is committed; without a fresh copy, queries simply run on disk.
+        if let Err(error) = self.refresh_memory() {
+            tracing::warn!("the in-memory copy of the served graph was not rebuilt: {error}");
+        }
         Ok(())
     }
 

@@ -14,6 +14,7 @@ mod dataset;
 mod guard;
 mod load;
 mod lock;
+mod memory;
 mod query;
 
 use std::path::{Path, PathBuf};
@@ -82,6 +83,8 @@ pub struct NodeStore {
     /// Held by every change of the registry (load, removal), so that two changes in one process
     /// never build their served graphs from each other's half-done state.
     writes: std::sync::Mutex<()>,
+    /// The in-memory copy of the served graph, when kept ([`NodeStore::serve_from_memory`]).
+    memory: memory::Memory,
     _lock: Option<StoreLock>,
 }
 
@@ -101,6 +104,7 @@ impl NodeStore {
             path: path.to_path_buf(),
             guard: EvaluationGuard::default(),
             writes: std::sync::Mutex::new(()),
+            memory: memory::Memory::default(),
             _lock: Some(lock),
         };
         node_store.collect_orphan_graphs()?;
@@ -120,6 +124,7 @@ impl NodeStore {
             path: path.to_path_buf(),
             guard: EvaluationGuard::default(),
             writes: std::sync::Mutex::new(()),
+            memory: memory::Memory::default(),
             _lock: None,
         })
     }

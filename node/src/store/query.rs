@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use kikv_sparql::{evaluator, QueryRefusal, ReadOnlyQuery, SparqlError};
-use oxigraph::model::{NamedOrBlankNode, Term, Triple};
+use oxigraph::model::{GraphName, NamedOrBlankNode, Term, Triple};
 use oxigraph::sparql::{
     BoundPreparedSparqlQuery, QueryDataset, QueryEvaluationError, QueryResults, Variable,
 };
+use oxigraph::store::Store;
 use spargebra::Query;
 
 use super::{NodeStore, StoreError};
@@ -171,7 +172,8 @@ impl NodeStore {
         })
     }
 
-    /// Runs `finish` on the prepared query bound to the store, on an evaluation thread of the
+    /// Runs `finish` on the prepared query bound to the store (its in-memory copy when it has
+    /// one of the current served graph), on an evaluation thread of the
     /// [`EvaluationGuard`](super::EvaluationGuard) with the time limit of `limits`.
     fn run<T: Send + 'static>(
         &self,
@@ -180,8 +182,7 @@ impl NodeStore {
         limits: QueryLimits,
         finish: impl FnOnce(BoundPreparedSparqlQuery<'_>) -> Result<T, QueryError> + Send + 'static,
     ) -> Result<T, QueryError> {
-        let (algebra, dataset) = self.prepare(query, bindings)?;
-        let store = self.store.clone();
+        let (algebra, dataset, store) = self.prepare(query, bindings)?;
         self.guard.run(limits.timeout, move |token| {
             let mut prepared = evaluator()
                 .with_cancellation_token(token)
@@ -192,25 +193,35 @@ impl NodeStore {
     }
 
     /// The algebra the engine runs (parameters substituted in every scope, then the rewrites
-    /// that keep Oxigraph's optimiser from changing the meaning) and the dataset it runs over:
-    /// the served graph (the set union of the registered datasets) as default graph, the
-    /// datasets' physical graphs as the named graphs.
+    /// that keep Oxigraph's optimiser from changing the meaning), the dataset it runs over and
+    /// the store that holds it: the served graph (the set union of the registered datasets) as
+    /// default graph, the datasets' physical graphs as the named graphs. A query that names no
+    /// graph runs on the in-memory copy of the served graph when there is one, with that copy's
+    /// default graph (a `FROM` is overridden there as on disk).
     fn prepare(
         &self,
         query: &ReadOnlyQuery,
         bindings: &[(Variable, Term)],
-    ) -> Result<(Query, QueryDataset), QueryError> {
+    ) -> Result<(Query, QueryDataset, Store), QueryError> {
         let graphs = self.query_graphs()?;
+        let algebra = engine_algebra(query, bindings)?;
+        if let [GraphName::NamedNode(served)] = graphs.as_slice() {
+            if let Some(memory) = self
+                .memory_store(served)
+                .filter(|_| !kikv_sparql::names_graphs(query))
+            {
+                return Ok((algebra, QueryDataset::new(), memory));
+            }
+        }
         let named: Vec<NamedOrBlankNode> = self
             .physical_graphs()?
             .into_iter()
             .map(NamedOrBlankNode::from)
             .collect();
-        let algebra = engine_algebra(query, bindings)?;
         let mut dataset = QueryDataset::new();
         dataset.set_default_graph(graphs);
         dataset.set_available_named_graphs(named);
-        Ok((algebra, dataset))
+        Ok((algebra, dataset, self.store.clone()))
     }
 }
 

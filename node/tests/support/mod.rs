@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod jena;
 pub mod official;
 
 use std::path::PathBuf;

@@ -1,0 +1,514 @@
+//! Every official query of the six KIK-V profiles (`queries/afsprakenset/*/*.rq`, 121 queries,
+//! with the parameter sets of the Jena differential test) on a generated provider, in one run,
+//! on three engines over the same triples:
+//!
+//! - the node: the provider and the reference data loaded by `NodeStore::load` into a store on
+//!   disk, reopened and serving from memory as `kikv serve` does (`serve_from_memory`), every
+//!   run parsed with `parse_read_only` and answered by `NodeStore::evaluate` (first answer: no
+//!   answer cache, no answer precomputed);
+//! - Apache Jena 4.5 ARQ (Debian's `libapache-jena-java`) over an in-memory model, one JVM
+//!   (`tests/oracle/JenaOracle.java`), timed per run from parse to the last row;
+//! - plain Oxigraph: an in-memory `Store` holding the node's default graph as its default
+//!   graph, answering the same engine algebra (`engine_algebra`: the dialect needs the node's
+//!   parser and rewrites to mean what Jena reads).
+//!
+//! Run: `cargo bench --profile dev -p kikv --bench official` (the dev profile optimises every
+//! dependency; see the workspace's Cargo.toml). Environment:
+//! - `KIKV_BENCH_EMPLOYEES=1000,5000` sizes, each × 5 years (default 1000);
+//! - `KIKV_BENCH_ONLY=zorgkantoren-1.3.5/2.2,igj-onaangekondigd-1.2.0` a subset (keys or
+//!   profiles);
+//! - `KIKV_BENCH_JENA=0` leaves Jena out; `KIKV_BENCH_XMX=8g` Jena's heap (default 8g);
+//! - `KIKV_BENCH_TIMEOUT=60` seconds per run and engine;
+//! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run, as it ends;
+//! - `KIKV_BENCH_MEMORY=0` answers from disk (the node without `serve_from_memory`, as
+//!   `kikv query` without a running node does).
+//!
+//! Prints per query (all its parameter sets summed): node, Jena and Oxigraph seconds and the
+//! ratios node/Jena and node/Oxigraph (below 1: the node is faster); the data size; the
+//! node's resident memory at rest (store reopened after the load) and its peak while answering
+//! (VmHWM, reset before the runs).
+
+#![allow(clippy::panic, clippy::unwrap_in_result, missing_docs)]
+
+#[path = "../tests/support/jena.rs"]
+mod jena;
+#[path = "../tests/support/official.rs"]
+mod official;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use jena::{Jena, JenaJob, JenaResult};
+use kikv::generate::{write_provider, GenerateParams};
+use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
+use kikv::store::{
+    engine_algebra, evaluator, parse_read_only, EvaluationGuard, LoadRequest, NoProgress,
+    NodeStore, QueryAnswer, QueryError, QueryLimits,
+};
+use official::{choices_for, official_queries, parameter_sets, OfficialQuery, ParameterSet, Style};
+use oxigraph::io::RdfFormat;
+use oxigraph::model::{GraphName, Term, Variable};
+use oxigraph::sparql::QueryResults;
+use oxigraph::store::Store;
+
+/// One query with one parameter set.
+struct Run {
+    key: String,
+    query: OfficialQuery,
+    set: ParameterSet,
+}
+
+/// One engine's outcome of one run.
+#[derive(Debug, Clone)]
+struct Outcome {
+    time: Duration,
+    rows: Result<usize, String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn main() {
+    let sizes: Vec<u32> = env("KIKV_BENCH_EMPLOYEES")
+        .unwrap_or_else(|| "1000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("KIKV_BENCH_EMPLOYEES: numbers"))
+        .collect();
+    let timeout = Duration::from_secs(
+        env("KIKV_BENCH_TIMEOUT").map_or(60, |t| t.parse().expect("KIKV_BENCH_TIMEOUT: seconds")),
+    );
+    let jena = if env("KIKV_BENCH_JENA").as_deref() == Some("0") {
+        None
+    } else {
+        match Jena::find().and_then(Jena::compile) {
+            Ok(jena) => Some(jena),
+            Err(reason) => {
+                println!("NOTICE: Jena left out: {reason}");
+                None
+            }
+        }
+    };
+    for employees in sizes {
+        bench_size(employees, jena.as_ref(), timeout);
+    }
+}
+
+fn selected(query: &OfficialQuery) -> bool {
+    match env("KIKV_BENCH_ONLY") {
+        Some(only) => only
+            .split(',')
+            .map(str::trim)
+            .any(|s| s == query.key() || s == query.profile),
+        None => true,
+    }
+}
+
+fn params(employees: u32) -> GenerateParams {
+    GenerateParams {
+        locations: (employees / 20).clamp(4, 40),
+        employees,
+        clients: (employees * 2 / 3).max(30),
+        years: 5,
+        last_year: 2025,
+        seed: 7,
+    }
+}
+
+fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
+    let params = params(employees);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let started = Instant::now();
+    load(&params, dir);
+    let loaded = started.elapsed();
+    // At rest: the store as a starting node opens it, after the load's buffers are gone.
+    let store = NodeStore::open(&dir.join("store")).unwrap();
+    let on_disk = status_kib("VmRSS:");
+    let copied = Instant::now();
+    let memory = env("KIKV_BENCH_MEMORY").as_deref() != Some("0");
+    if memory {
+        store.serve_from_memory().unwrap();
+    }
+    let copied = copied.elapsed();
+    let rest = status_kib("VmRSS:");
+    let data = dir.join("default-graph.nt");
+    let triples = export_served(&store, &data);
+    println!(
+        "\n== {employees} employees × {} years ({} to {}): default graph {triples} triples; \
+         generated and loaded in {:.1} s",
+        params.years,
+        params.first_year(),
+        params.last_year,
+        loaded.as_secs_f64()
+    );
+
+    let choices = choices_for(&params);
+    let runs: Vec<Run> = official_queries()
+        .into_iter()
+        .filter(selected)
+        .flat_map(|query| {
+            parameter_sets(&query, &choices)
+                .into_iter()
+                .enumerate()
+                .map(move |(i, set)| Run {
+                    key: format!("{}#{i}", query.key()),
+                    query: query.clone(),
+                    set,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+
+    // One engine at a time, so that none competes with another for the cores.
+    let jena_results = jena.map(|jena| {
+        let jobs: Vec<JenaJob> = runs
+            .iter()
+            .map(|run| JenaJob {
+                key: run.key.clone(),
+                query: run.query.path.clone(),
+                placeholders: terms(&run.set, Style::Placeholder),
+                bindings: terms(&run.set, Style::Variable),
+            })
+            .collect();
+        let xmx = env("KIKV_BENCH_XMX").unwrap_or_else(|| "8g".into());
+        let (results, loaded) = jena.run(&data, &jobs, timeout, &xmx, dir).unwrap();
+        println!("{loaded}");
+        results
+    });
+
+    reset_peak();
+    let node: Vec<Outcome> = runs
+        .iter()
+        .map(|run| progress("node", run, on_node(&store, run, timeout)))
+        .collect();
+    let peak = status_kib("VmHWM:");
+    println!(
+        "node resident memory: {:.0} MiB at rest ({:.0} MiB with the store opened, {}), \
+         {:.0} MiB peak while answering",
+        mib(rest),
+        mib(on_disk),
+        if memory {
+            format!("in-memory copy built in {:.1} s", copied.as_secs_f64())
+        } else {
+            "no in-memory copy: KIKV_BENCH_MEMORY=0".into()
+        },
+        mib(peak)
+    );
+    drop(store);
+
+    let plain = Store::new().unwrap();
+    let mut loader = plain.bulk_loader();
+    loader
+        .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
+        .unwrap();
+    loader.commit().unwrap();
+    let oxigraph: Vec<Outcome> = runs
+        .iter()
+        .map(|run| progress("oxigraph", run, on_oxigraph(&plain, run, timeout)))
+        .collect();
+
+    report(&runs, &node, jena_results.as_ref(), &oxigraph);
+}
+
+/// The provider and the reference data (calendar one year beyond the history on each side),
+/// loaded as two datasets as `kikv load` would.
+fn load(params: &GenerateParams, dir: &Path) {
+    let provider = dir.join("provider.nt");
+    let reference = dir.join("reference.nt");
+    let mut writer = TripleWriter::new(
+        std::fs::File::create(&provider).unwrap(),
+        RdfFormat::NTriples,
+    );
+    write_provider(params, &mut writer).unwrap();
+    writer.finish().unwrap();
+    let options =
+        ReferenceOptions::for_years(params.first_year() - 1, params.last_year + 1).unwrap();
+    let mut writer = TripleWriter::new(
+        std::fs::File::create(&reference).unwrap(),
+        RdfFormat::NTriples,
+    );
+    write_reference(&options, &mut writer).unwrap();
+    writer.finish().unwrap();
+    let store = NodeStore::open(&dir.join("store")).unwrap();
+    store
+        .load(
+            &LoadRequest {
+                files: vec![provider, reference],
+                graph: None,
+                replace: false,
+                format: None,
+                ontologies: Vec::new(),
+                memory_mb: 1024,
+            },
+            &NoProgress,
+        )
+        .unwrap();
+}
+
+/// Writes the node's default graph (the served graph, a set) as N-Triples; its size.
+fn export_served(store: &NodeStore, file: &Path) -> usize {
+    let graphs = store.query_graphs().unwrap();
+    let [GraphName::NamedNode(served)] = graphs.as_slice() else {
+        panic!("one served graph expected, found {graphs:?}");
+    };
+    let mut writer = TripleWriter::new(
+        std::io::BufWriter::new(std::fs::File::create(file).unwrap()),
+        RdfFormat::NTriples,
+    );
+    let mut count = 0;
+    for quad in store
+        .oxigraph()
+        .quads_for_pattern(None, None, None, Some(served.as_ref().into()))
+    {
+        let quad = quad.unwrap();
+        kikv::reference::TripleSink::push(&mut writer, quad.into()).unwrap();
+        count += 1;
+    }
+    writer.finish().unwrap();
+    count
+}
+
+/// The parameters of `style` as `{name: N-Triples term}`.
+fn terms(set: &ParameterSet, style: Style) -> BTreeMap<String, String> {
+    set.values
+        .iter()
+        .filter(|(p, _)| p.style == style)
+        .map(|(p, term)| (p.name.clone(), term.to_string()))
+        .collect()
+}
+
+/// Every parameter as a binding of its name (the node fills `$(name)` from it).
+fn bindings(set: &ParameterSet) -> Vec<(Variable, Term)> {
+    set.values
+        .iter()
+        .map(|(p, term)| (Variable::new(&p.name).unwrap(), term.clone()))
+        .collect()
+}
+
+fn on_node(store: &NodeStore, run: &Run, timeout: Duration) -> Outcome {
+    let started = Instant::now();
+    let answer = parse_read_only(&run.query.text).and_then(|query| {
+        store.evaluate(
+            &query,
+            &bindings(&run.set),
+            QueryLimits {
+                timeout,
+                max_rows: 10_000_000,
+            },
+        )
+    });
+    Outcome {
+        time: started.elapsed(),
+        rows: match answer {
+            Ok(QueryAnswer::Solutions { rows, .. }) => Ok(rows.len()),
+            Ok(other) => Err(format!("not a SELECT answer: {other:?}")),
+            Err(e) => Err(e.to_string()),
+        },
+    }
+}
+
+fn on_oxigraph(store: &Store, run: &Run, timeout: Duration) -> Outcome {
+    let started = Instant::now();
+    let guard = EvaluationGuard::new(1, None);
+    let store = store.clone();
+    let algebra = parse_read_only(&run.query.text)
+        .and_then(|query| engine_algebra(&query, &bindings(&run.set)));
+    let rows = algebra.and_then(|algebra| {
+        guard.run(timeout, move |token| {
+            let evaluation =
+                |e: oxigraph::sparql::QueryEvaluationError| QueryError::Evaluation(e.to_string());
+            let results = evaluator()
+                .with_cancellation_token(token)
+                .for_query(algebra)
+                .on_store(&store)
+                .execute()
+                .map_err(evaluation)?;
+            let QueryResults::Solutions(solutions) = results else {
+                return Err(QueryError::Evaluation("not a SELECT answer".into()));
+            };
+            let mut rows = 0;
+            for solution in solutions {
+                solution.map_err(evaluation)?;
+                rows += 1;
+            }
+            Ok(rows)
+        })
+    });
+    Outcome {
+        time: started.elapsed(),
+        rows: rows.map_err(|e| e.to_string()),
+    }
+}
+
+/// Prints `outcome` as it comes when `KIKV_BENCH_RUNS` is set (a long run shows where it is).
+fn progress(engine: &str, run: &Run, outcome: Outcome) -> Outcome {
+    if env("KIKV_BENCH_RUNS").is_some_and(|v| v != "0") {
+        println!(
+            "  {engine:<8} {:<40} [{}] {} s, rows {:?}",
+            run.key,
+            run.set.label,
+            seconds(outcome.time),
+            outcome.rows
+        );
+    }
+    outcome
+}
+
+fn seconds(time: Duration) -> String {
+    format!("{:.3}", time.as_secs_f64())
+}
+
+fn ratio(node: Duration, other: Duration) -> f64 {
+    node.as_secs_f64() / other.as_secs_f64().max(1e-6)
+}
+
+/// `!` when an engine failed or the row counts differ from the node's.
+fn mark(node: &Result<usize, String>, other: &Result<usize, String>) -> &'static str {
+    match (node, other) {
+        (Ok(a), Ok(b)) if a == b => "",
+        (Err(_), _) | (_, Err(_)) => " ERR",
+        _ => " ROWS",
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    runs: usize,
+    node: Duration,
+    jena: Duration,
+    oxigraph: Duration,
+    flags: String,
+}
+
+fn report(
+    runs: &[Run],
+    node: &[Outcome],
+    jena: Option<&BTreeMap<String, JenaResult>>,
+    oxigraph: &[Outcome],
+) {
+    let detail = env("KIKV_BENCH_RUNS").is_some_and(|v| v != "0");
+    let mut per_query: BTreeMap<(usize, String), Totals> = BTreeMap::new();
+    let mut order: BTreeMap<String, usize> = BTreeMap::new();
+    for ((run, node), oxigraph) in runs.iter().zip(node).zip(oxigraph) {
+        let key = run.query.key();
+        let next = order.len();
+        let position = *order.entry(key.clone()).or_insert(next);
+        let totals = per_query.entry((position, key)).or_default();
+        totals.runs += 1;
+        totals.node += node.time;
+        totals.oxigraph += oxigraph.time;
+        let mut flags = mark(&node.rows, &oxigraph.rows).replace(' ', " ox:");
+        if let Some(result) = jena.and_then(|j| j.get(&run.key)) {
+            totals.jena += result.time;
+            flags += &mark(&node.rows, &result.rows).replace(' ', " jena:");
+        }
+        if let Err(e) = &node.rows {
+            flags += " node-error";
+            println!("node error {} [{}]: {e}", run.key, run.set.label);
+        }
+        if !flags.is_empty() && !totals.flags.contains(&flags) {
+            totals.flags += &flags;
+        }
+        if detail {
+            println!(
+                "  {:<40} [{}] rows {:?} node {} ox {}{flags}",
+                run.key,
+                run.set.label,
+                node.rows.as_ref().ok(),
+                seconds(node.time),
+                seconds(oxigraph.time)
+            );
+        }
+    }
+    println!(
+        "\n{:<38} {:>4} {:>8} {:>8} {:>8} {:>9} {:>8}",
+        "query", "runs", "node s", "jena s", "oxi s", "node/jena", "node/oxi"
+    );
+    let mut jena_ratios = Vec::new();
+    let mut oxigraph_ratios = Vec::new();
+    let (mut node_total, mut jena_total, mut oxigraph_total) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut heaviest = (Duration::ZERO, String::new());
+    for ((_, key), t) in &per_query {
+        let to_jena = ratio(t.node, t.jena);
+        let to_oxigraph = ratio(t.node, t.oxigraph);
+        oxigraph_ratios.push(to_oxigraph);
+        node_total += t.node;
+        oxigraph_total += t.oxigraph;
+        jena_total += t.jena;
+        let max_run = t.node / t.runs.max(1) as u32;
+        if max_run > heaviest.0 {
+            heaviest = (max_run, key.clone());
+        }
+        let jena_columns = if jena.is_some() {
+            jena_ratios.push(to_jena);
+            (seconds(t.jena), format!("{to_jena:.2}"))
+        } else {
+            ("-".into(), "-".into())
+        };
+        println!(
+            "{key:<38} {:>4} {:>8} {:>8} {:>8} {:>9} {:>8.2}{}",
+            t.runs,
+            seconds(t.node),
+            jena_columns.0,
+            seconds(t.oxigraph),
+            jena_columns.1,
+            to_oxigraph,
+            t.flags
+        );
+    }
+    println!(
+        "{:<38} {:>4} {:>8} {:>8} {:>8}",
+        "total",
+        runs.len(),
+        seconds(node_total),
+        seconds(jena_total),
+        seconds(oxigraph_total)
+    );
+    let summary = |name: &str, ratios: &mut Vec<f64>| {
+        if ratios.is_empty() {
+            return;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let slower = ratios.iter().filter(|r| **r > 1.0).count();
+        let geomean = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
+        println!(
+            "node/{name}: slower on {slower} of {} queries; median {:.2}, geometric mean {:.2}, \
+             worst {:.2}",
+            ratios.len(),
+            ratios[ratios.len() / 2],
+            geomean,
+            ratios[ratios.len() - 1]
+        );
+    };
+    summary("jena", &mut jena_ratios);
+    summary("oxigraph", &mut oxigraph_ratios);
+    println!(
+        "heaviest on the node: {} at {} s per run on average",
+        heaviest.1,
+        seconds(heaviest.0)
+    );
+}
+
+/// A field of /proc/self/status, in KiB.
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resets VmHWM to the current resident size (Linux: `5` to clear_refs).
+fn reset_peak() {
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        println!("NOTICE: the peak memory cannot be reset ({e}); it includes the load");
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}

@@ -1,0 +1,99 @@
+//! An in-memory copy of the served graph, for a node that answers queries: Oxigraph's
+//! in-memory store answers the same algebra several times faster than its RocksDB store (no
+//! key encoding into byte strings, no iterator setup per lookup), and the served graph changes
+//! only when the registry does.
+//!
+//! The copy holds the served graph as its default graph and is tagged with the served graph's
+//! name. A query runs on it only when that name is still the one the registry points to (so a
+//! query never sees data older than the registry) and when it names no graph (`GRAPH`: the
+//! datasets' physical graphs are not copied); otherwise it runs on disk as before. Every change
+//! of the registry builds a new copy (the old one is dropped first, so memory does not double).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use oxigraph::model::{GraphName, NamedNode, Quad};
+use oxigraph::store::{StorageError, Store};
+
+use super::{storage, NodeStore, StoreError};
+
+/// The copy and the served graph it copies.
+#[derive(Clone)]
+pub(super) struct MemoryCopy {
+    served: NamedNode,
+    store: Store,
+}
+
+/// Whether this store keeps a copy in memory, and the current copy.
+#[derive(Default)]
+pub(super) struct Memory {
+    /// `None` while disabled; `Some(None)` while enabled with no copy (being rebuilt).
+    copy: Mutex<Option<Option<Arc<MemoryCopy>>>>,
+}
+
+impl Memory {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Option<Arc<MemoryCopy>>>> {
+        self.copy.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl NodeStore {
+    /// Keeps an in-memory copy of the served graph from now on and answers queries from it;
+    /// builds the copy now (it takes about as long as reading every triple once) and again
+    /// after every load or removal. Costs memory in proportion to the data: see the official
+    /// benchmark (`node/benches/official.rs`) for the figures.
+    pub fn serve_from_memory(&self) -> Result<(), StoreError> {
+        let _one_writer = self.writing();
+        *self.memory.lock() = Some(None);
+        self.refresh_memory()
+    }
+
+    /// Rebuilds the copy for the served graph the registry points to now; does nothing unless
+    /// [`serve_from_memory`](Self::serve_from_memory) was called.
+    pub(super) fn refresh_memory(&self) -> Result<(), StoreError> {
+        {
+            let mut copy = self.memory.lock();
+            match copy.as_mut() {
+                None => return Ok(()),
+                // The old copy goes first: queries run on disk while the new one is built.
+                Some(current) => *current = None,
+            }
+        }
+        let Some(served) = self.served_graph()? else {
+            return Ok(());
+        };
+        let store = Store::new().map_err(|e| storage(&self.path, e))?;
+        let quads = self
+            .store
+            .quads_for_pattern(None, None, None, Some(served.as_ref().into()))
+            .map(|quad| {
+                quad.map(|q| Quad::new(q.subject, q.predicate, q.object, GraphName::DefaultGraph))
+            });
+        let mut loader = store.bulk_loader();
+        loader
+            .load_ok_quads::<_, StorageError>(quads)
+            .map_err(|e| storage(&self.path, e))?;
+        loader.commit().map_err(|e| storage(&self.path, e))?;
+        if let Some(current) = self.memory.lock().as_mut() {
+            *current = Some(Arc::new(MemoryCopy { served, store }));
+        }
+        Ok(())
+    }
+
+    /// The in-memory store to evaluate on when its copy is of `served`.
+    pub(super) fn memory_store(&self, served: &NamedNode) -> Option<Store> {
+        let copy = self.memory.lock();
+        let copy = copy.as_ref()?.as_ref()?;
+        (copy.served == *served).then(|| copy.store.clone())
+    }
+}
+
+impl NodeStore {
+    /// Whether queries that name no graph are answered from an in-memory copy of the current
+    /// served graph right now.
+    pub fn serves_from_memory(&self) -> Result<bool, StoreError> {
+        Ok(match self.served_graph()? {
+            Some(served) => self.memory_store(&served).is_some(),
+            None => false,
+        })
+    }
+}
