@@ -19,6 +19,17 @@ fn function(key: &str) -> Function {
         .unwrap_or(FUNCTIONS[0])
 }
 
+/// The function one qualification level up that care staff are promoted to, if any.
+fn promotion(from: Function) -> Option<Function> {
+    let to = match from.key {
+        "zorgassistent" => "helpende",
+        "helpende" | "leerling-verzorgende" => "verzorgende-ig",
+        "verzorgende-ig" => "verpleegkundige",
+        _ => return None,
+    };
+    Some(function(to))
+}
+
 pub(super) fn employee(params: &GenerateParams, layout: &Layout, id: Id) -> Medewerker {
     let mut dice = Dice::for_entity(params.seed, "medewerker", u64::from(id));
     let first = params.first_day();
@@ -206,10 +217,11 @@ impl Builder<'_> {
         loop {
             let (function, locatie, size) = match list.last() {
                 Some(previous) => (
-                    if self.dice.chance(80) {
-                        previous.function
-                    } else {
-                        self.pick_function(kind)
+                    match promotion(previous.function) {
+                        // Care staff who qualify move up a level (Zorgkantoren 13.3 counts them).
+                        Some(next) if self.dice.chance(25) => next,
+                        _ if self.dice.chance(80) => previous.function,
+                        _ => self.pick_function(kind),
                     },
                     if self.dice.chance(85) {
                         previous.locatie
@@ -363,10 +375,12 @@ impl Builder<'_> {
     /// first active day of the month and covers that month's contracted hours, with some noise for
     /// worked hours. On-call work has no contract size: its hours are drawn per month.
     ///
-    /// In the last week of each quarter (the roster weeks, which hold the quarter-end reference
-    /// dates the IGJ and Zorgkantoren questions ask about) worked hours are recorded as
-    /// individual shifts with start and end times and a location; the month's period then holds
-    /// only the remaining hours, so every month's total is unchanged.
+    /// In the last week of each year (the roster week, which holds the year-end reference date
+    /// the IGJ questions are asked about) worked hours are recorded as individual shifts with
+    /// start and end times and a location; the month's period then holds only the remaining
+    /// hours, so every month's total is unchanged. One week a year, not every day: the IGJ shift
+    /// questions join every shift with every afspraak, and both engines slow down with the
+    /// number of shifts.
     fn hours(
         &mut self,
         kind: AgreementKind,
@@ -389,7 +403,7 @@ impl Builder<'_> {
                 .unwrap_or(plus_days(last, 1));
             let begin = month.max(start);
             let month_end = plus_days(next, -1).min(last);
-            let roster_week = month.month() % 3 == 0;
+            let roster_week = month.month() == 12;
             month = next;
             if begin > month_end {
                 continue;
