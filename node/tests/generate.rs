@@ -231,5 +231,8 @@ fn every_kind_of_indication_and_the_zvw_invoice_codes_occur() {
         assert!(kinds.contains(&kind), "no {kind:?} indication");
     }
     assert!(codes.contains(&("1001", false)), "no ELV code: {codes:?}");
-    assert!(codes.contains(&("972800066", true)), "no GRZ code: {codes:?}");
+    assert!(
+        codes.contains(&("972800066", true)),
+        "no GRZ code: {codes:?}"
+    );
 }

@@ -91,7 +91,11 @@ enum Coverage {
     Trivial(Vec<String>),
 }
 
-fn cover(loaded: &support::Loaded, query: &OfficialQuery, choices: &support::official::Choices) -> Coverage {
+fn cover(
+    loaded: &support::Loaded,
+    query: &OfficialQuery,
+    choices: &support::official::Choices,
+) -> Coverage {
     let mut tried = Vec::new();
     for set in parameter_sets(query, choices) {
         let parameters: Vec<(&str, Term)> = set
@@ -117,12 +121,22 @@ fn cover(loaded: &support::Loaded, query: &OfficialQuery, choices: &support::off
 fn trivial_answers_are_recognised() {
     let text = |s: &str| Cell::Text(s.into());
     assert!(!non_trivial(&[]));
-    assert!(!non_trivial(&[vec![text("Organisatie"), Cell::Hundredths(0)]]));
+    assert!(!non_trivial(&[vec![
+        text("Organisatie"),
+        Cell::Hundredths(0)
+    ]]));
     assert!(!non_trivial(&[vec![text("Organisatie"), Cell::Undefined]]));
-    assert!(!non_trivial(&[vec![text("0.000^^http://www.w3.org/2001/XMLSchema#decimal")]]));
+    assert!(!non_trivial(&[vec![text(
+        "0.000^^http://www.w3.org/2001/XMLSchema#decimal"
+    )]]));
     assert!(!non_trivial(&[vec![text("")]]));
-    assert!(non_trivial(&[vec![text("Organisatie"), Cell::Hundredths(5)]]));
-    assert!(non_trivial(&[vec![text("0.125^^http://www.w3.org/2001/XMLSchema#decimal")]]));
+    assert!(non_trivial(&[vec![
+        text("Organisatie"),
+        Cell::Hundredths(5)
+    ]]));
+    assert!(non_trivial(&[vec![text(
+        "0.125^^http://www.w3.org/2001/XMLSchema#decimal"
+    )]]));
     assert!(!non_trivial(&[vec![text("Niveau 1"), text("")]]));
 }
 
@@ -135,7 +149,10 @@ fn provider_params() -> GenerateParams {
         return default;
     }
     let employees = std::env::var("KIKV_COVERAGE_EMPLOYEES")
-        .map(|e| e.parse::<u32>().expect("KIKV_COVERAGE_EMPLOYEES is a number"))
+        .map(|e| {
+            e.parse::<u32>()
+                .expect("KIKV_COVERAGE_EMPLOYEES is a number")
+        })
         .unwrap_or(100);
     GenerateParams {
         locations: (employees / 25).clamp(2, 40),

@@ -123,7 +123,13 @@ pub(super) fn ledger(
                 let training = salaries * dice.between(1, 2) / 100;
                 post("423100", booked, training, at, on_record)?;
                 for (account, low, high) in PER_BUILDING {
-                    post(account, booked, buildings * dice.between(low, high), at, on_record)?;
+                    post(
+                        account,
+                        booked,
+                        buildings * dice.between(low, high),
+                        at,
+                        on_record,
+                    )?;
                 }
                 let revenue = salaries * dice.between(130, 160) / 100;
                 post("811100", booked, revenue, at, on_record)?;

@@ -474,7 +474,9 @@ impl Builder<'_> {
             .take_while(|d| *d <= to)
             .filter(|d| afspraak.start <= *d && afspraak.end.is_none_or(|e| e >= *d))
             .collect();
-        let wanted = ((weekly + SHIFT / 2) / SHIFT).clamp(1, 5).min(budget / SHIFT);
+        let wanted = ((weekly + SHIFT / 2) / SHIFT)
+            .clamp(1, 5)
+            .min(budget / SHIFT);
         let locatie = afspraak.locatie.or_else(|| self.any_location());
         let mut days = Vec::new();
         while (days.len() as i64) < wanted && !free.is_empty() {
@@ -489,7 +491,9 @@ impl Builder<'_> {
                 hundredths: SHIFT,
                 locatie,
                 shift: Some(Shift {
-                    begin_minute: self.dice.pick(&[(7 * 60, 50), (15 * 60, 30), (23 * 60, 20)]),
+                    begin_minute: self
+                        .dice
+                        .pick(&[(7 * 60, 50), (15 * 60, 30), (23 * 60, 20)]),
                     minutes: (SHIFT * 60 / 100) as u32,
                 }),
             })

@@ -44,11 +44,11 @@ use std::io;
 use chrono::NaiveDate;
 use oxigraph::model::{vocab::rdf, vocab::xsd, Literal, NamedNode, Term, Triple};
 
+use super::ledger::nza_rubrieken;
 use super::records::{
     AbsenceKind, Afspraak, Client, EindSaldo, Grootboekpost, HoursPeriod, IndicationKind, Locatie,
     Medewerker, Overeenkomst, Record, SizeUnit, Vestiging, WoonEenheid,
 };
-use super::ledger::nza_rubrieken;
 use super::{GenerateParams, FUNCTIONS};
 use crate::reference::catalogue::{odb_level, unit_fte36, unit_hours_per_week};
 use crate::reference::vocab::{fin, g, org, pers, postcode, rdfs, zorg};

@@ -193,7 +193,11 @@ pub fn write_catalogue(sink: &mut dyn TripleSink) -> io::Result<()> {
         (unit_fte36(), 36, "FTE (36 uur per week)"),
     ] {
         labelled(unit.clone(), g("UnitOfMeasure"), text.into(), sink)?;
-        sink.push(Triple::new(unit.clone(), g("hasDataValue"), Literal::from(factor)))?;
+        sink.push(Triple::new(
+            unit.clone(),
+            g("hasDataValue"),
+            Literal::from(factor),
+        ))?;
         // Both units measure hours per week (NZa kostenonderzoek 1.1 and 3.2 read the unit this
         // way, as a ratio of two quantities).
         sink.push(Triple::new(
@@ -201,7 +205,11 @@ pub fn write_catalogue(sink: &mut dyn TripleSink) -> io::Result<()> {
             pers("hasNumeratorQualityValue"),
             g("Uur"),
         ))?;
-        sink.push(Triple::new(unit, pers("hasDenominatorQualityValue"), g("Week")))?;
+        sink.push(Triple::new(
+            unit,
+            pers("hasDenominatorQualityValue"),
+            g("Week"),
+        ))?;
     }
     labelled(g("percent"), g("UnitOfMeasure"), "procent".into(), sink)?;
     for sector in SECTORS {
