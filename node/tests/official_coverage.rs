@@ -61,7 +61,7 @@ fn nonzero(cell: &Cell) -> Option<bool> {
             let numeric = ["decimal", "double", "float", "integer"]
                 .iter()
                 .any(|t| datatype.ends_with(&format!("#{t}")));
-            numeric.then(|| value.parse::<f64>().map_or(true, |v| v != 0.0))
+            numeric.then(|| value.parse::<f64>().ok().is_none_or(|v| v != 0.0))
         }
         Cell::Undefined => None,
     }
