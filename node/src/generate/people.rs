@@ -219,7 +219,7 @@ impl Builder<'_> {
                 Some(previous) => (
                     match promotion(previous.function) {
                         // Care staff who qualify move up a level (Zorgkantoren 13.3 counts them).
-                        Some(next) if self.dice.chance(25) => next,
+                        Some(next) if self.dice.chance(40) => next,
                         _ if self.dice.chance(80) => previous.function,
                         _ => self.pick_function(kind),
                     },
@@ -375,10 +375,10 @@ impl Builder<'_> {
     /// first active day of the month and covers that month's contracted hours, with some noise for
     /// worked hours. On-call work has no contract size: its hours are drawn per month.
     ///
-    /// In the last week of each year (the roster week, which holds the year-end reference date
+    /// In the last three days of each year (the roster days, which hold the year-end reference date
     /// the IGJ questions are asked about) worked hours are recorded as individual shifts with
     /// start and end times and a location; the month's period then holds only the remaining
-    /// hours, so every month's total is unchanged. One week a year, not every day: the IGJ shift
+    /// hours, so every month's total is unchanged. Three days a year, not every day: the IGJ shift
     /// questions join every shift with every afspraak, and both engines slow down with the
     /// number of shifts.
     fn hours(
@@ -433,7 +433,7 @@ impl Builder<'_> {
                 None
             };
             let shifts = if !paid && roster_week {
-                let roster = (plus_days(next, -7).max(begin), month_end);
+                let roster = (plus_days(next, -3).max(begin), month_end);
                 self.shifts(roster, afspraak, hundredths * 7 / days, hundredths)
             } else {
                 Vec::new()
