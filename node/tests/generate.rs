@@ -159,3 +159,80 @@ fn the_generated_data_contains_the_edge_cases_the_comparisons_rely_on() {
         assert!(count > 0, "no {what} in the test data");
     }
 }
+
+/// Shifts (diensten) lie in the roster days (the last three days of December), one per day per agreement, inside the afspraak of their month, eight hours at a
+/// location, starting at 07:00, 15:00 or 23:00; and some of each kind occur.
+#[test]
+fn shifts_lie_in_the_roster_weeks_inside_their_afspraak_at_a_location() {
+    use chrono::Datelike;
+    let records = collect(&params(5)).unwrap();
+    let mut starts = std::collections::BTreeMap::new();
+    for record in &records {
+        let Record::Medewerker(m) = record else {
+            continue;
+        };
+        for o in &m.overeenkomsten {
+            let mut days = std::collections::BTreeSet::new();
+            for w in &o.worked {
+                let Some(shift) = w.shift else { continue };
+                let key = format!("medewerker {} overeenkomst {} {}", m.id, o.index, w.start);
+                let last = w.start.with_day(1).unwrap() + chrono::Months::new(1);
+                let days_left = (last - w.start).num_days();
+                assert!(
+                    w.start.month() == 12 && (1..=3).contains(&days_left),
+                    "{key}: not in a roster week"
+                );
+                assert!(days.insert(w.start), "{key}: two shifts on one day");
+                assert!(w.locatie.is_some(), "{key}: no location");
+                assert_eq!((w.hundredths, shift.minutes, w.end), (800, 480, w.start));
+                assert!(
+                    o.afspraken
+                        .iter()
+                        .any(|a| a.start <= w.start && a.end.is_none_or(|e| e >= w.start)),
+                    "{key}: outside every afspraak"
+                );
+                *starts.entry(shift.begin_minute).or_insert(0) += 1;
+            }
+            assert!(o.paid.iter().all(|p| p.shift.is_none() && p.end >= p.start));
+        }
+    }
+    assert_eq!(
+        starts.keys().copied().collect::<Vec<_>>(),
+        [7 * 60, 15 * 60, 23 * 60],
+        "day, evening and night shifts all occur"
+    );
+}
+
+/// Every kind of indication occurs, and the Zvw invoices carry short-stay (ELV) performance codes
+/// and geriatric-rehabilitation (GRZ) product codes, the codes IGJ 1.1.3 tells apart.
+#[test]
+fn every_kind_of_indication_and_the_zvw_invoice_codes_occur() {
+    use kikv::generate::IndicationKind;
+    let records = collect(&params(5)).unwrap();
+    let mut kinds = Vec::new();
+    let mut codes = std::collections::BTreeSet::new();
+    for record in &records {
+        let Record::Client(c) = record else { continue };
+        for i in &c.indicaties {
+            if !kinds.contains(&i.kind) {
+                kinds.push(i.kind);
+            }
+            if i.kind == IndicationKind::Zvw {
+                codes.extend(i.process.invoices.iter().map(|v| (v.code, v.product)));
+            }
+        }
+    }
+    for kind in [
+        IndicationKind::Wlz,
+        IndicationKind::Zvw,
+        IndicationKind::Wmo,
+        IndicationKind::Forensisch,
+    ] {
+        assert!(kinds.contains(&kind), "no {kind:?} indication");
+    }
+    assert!(codes.contains(&("1001", false)), "no ELV code: {codes:?}");
+    assert!(
+        codes.contains(&("972800066", true)),
+        "no GRZ code: {codes:?}"
+    );
+}

@@ -15,22 +15,22 @@ use crate::reference::{write_reference, ReferenceOptions, TripleWriter};
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
     /// Number of locations (buildings); vestigingen hold one to three of them
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = GenerateParams::default().locations)]
     pub locations: u32,
     /// Number of employees, volunteers, trainees and hired staff
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = GenerateParams::default().employees)]
     pub employees: u32,
     /// Number of clients
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = GenerateParams::default().clients)]
     pub clients: u32,
     /// Years of history, ending with --last-year
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = GenerateParams::default().years)]
     pub years: u32,
     /// Last year of history (fixed, so the output never depends on the clock)
-    #[arg(long, default_value_t = 2025)]
+    #[arg(long, default_value_t = GenerateParams::default().last_year)]
     pub last_year: i32,
     /// Seed: the same arguments always give the same file
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = GenerateParams::default().seed)]
     pub seed: u64,
     /// Output file; `.nt` writes N-Triples, anything else Turtle
     #[arg(long, value_name = "FILE")]

@@ -1,5 +1,6 @@
-//! Clients: Wlz indications with a care profile and delivery form, the occasional Zvw or Wmo
-//! indication, the care process delivering each, and monthly care invoices.
+//! Clients: Wlz indications with a care profile and delivery form, the occasional Zvw (short-term
+//! stay, geriatric rehabilitation), Wmo or forensic indication, the care process delivering each,
+//! and monthly care invoices.
 
 use chrono::{Datelike, Months, NaiveDate};
 
@@ -18,9 +19,10 @@ pub(super) fn client(params: &GenerateParams, layout: &Layout, id: Id) -> Client
     let earliest = NaiveDate::from_ymd_opt(first.year() - 3, 1, 1).unwrap_or(first);
     let start = dice.day(earliest, plus_days(params.last_day(), -10));
     let kind = dice.pick(&[
-        (IndicationKind::Wlz, 88),
+        (IndicationKind::Wlz, 86),
         (IndicationKind::Zvw, 7),
-        (IndicationKind::Wmo, 5),
+        (IndicationKind::Wmo, 4),
+        (IndicationKind::Forensisch, 3),
     ]);
     let mut indicaties = vec![indication(&mut dice, params, layout, 0, kind, start, None)];
     // A Wlz client whose needs grow gets a new indication with a heavier profile the next day.
@@ -93,8 +95,20 @@ fn indication(
     };
     let process_start = plus_days(start, dice.between(0, 20));
     let process_end = end.map(|e| e.max(process_start));
-    let korsakov = kind == IndicationKind::Wlz && dice.chance(3);
-    let invoices = invoices(dice, params, process_start, process_end, profile, korsakov);
+    let code = match kind {
+        IndicationKind::Wlz if dice.chance(3) => ("EX001", false), // Korsakov
+        IndicationKind::Wlz => ("Z100", false),
+        // Zvw: a short-term stay (ELV, prestatiecode), geriatric rehabilitation (GRZ,
+        // zorgproductcode) or other Zvw care.
+        IndicationKind::Zvw => dice.pick(&[
+            (("1001", false), 45),
+            (("972800066", true), 35),
+            (("ZVW01", false), 20),
+        ]),
+        IndicationKind::Wmo => ("WMO01", false),
+        IndicationKind::Forensisch => ("FZ001", false),
+    };
+    let invoices = invoices(dice, params, process_start, process_end, profile, code);
     Indicatie {
         index,
         kind,
@@ -119,7 +133,7 @@ fn invoices(
     start: NaiveDate,
     end: Option<NaiveDate>,
     profile: Option<&str>,
-    korsakov: bool,
+    (code, product): (&'static str, bool),
 ) -> Vec<Invoice> {
     let daily = match profile {
         Some("4VV") => 18_000,
@@ -127,11 +141,6 @@ fn invoices(
         Some("7VV") | Some("8VV") => 32_000,
         Some(_) => 29_000,
         None => 9_000,
-    };
-    let code = if korsakov {
-        "EX001"
-    } else {
-        profile.map_or("ZVW01", |_| "Z100")
     };
     let mut list = Vec::new();
     let last = end.unwrap_or(params.last_day()).min(params.last_day());
@@ -150,6 +159,7 @@ fn invoices(
                 cents: daily * days,
                 approved: dice.chance(97),
                 code,
+                product,
             });
         }
         month = next;

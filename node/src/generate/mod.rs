@@ -16,6 +16,7 @@ use crate::reference::TripleSink;
 
 mod care;
 pub mod dice;
+pub mod ledger;
 mod organisation;
 mod people;
 pub mod rdf;
@@ -38,6 +39,21 @@ pub struct GenerateParams {
     pub last_year: i32,
     /// Seed of all randomness.
     pub seed: u64,
+}
+
+impl Default for GenerateParams {
+    /// The defaults of `kikv generate`: a mid-sized nursing home over four years (2022 to 2025:
+    /// NZa kostenonderzoek 1.1, 3.2 and 4.x ask about the fixed years 2022 and 2023).
+    fn default() -> Self {
+        Self {
+            locations: 6,
+            employees: 200,
+            clients: 150,
+            years: 4,
+            last_year: 2025,
+            seed: 1,
+        }
+    }
 }
 
 /// Bounds on the parameters: large enough for any realistic provider, small enough that dates
@@ -221,7 +237,7 @@ pub fn generate(
     for id in 0..params.clients {
         on_record(Record::Client(care::client(params, &layout, id)))?;
     }
-    organisation::ledger(params, &layout, on_record)
+    ledger::ledger(params, &layout, on_record)
 }
 
 /// Counts of what [`write_provider`] wrote.

@@ -7,7 +7,7 @@ use super::dice::{plus_days, Dice};
 use super::organisation::Layout;
 use super::records::{
     Absence, AbsenceKind, AbsenceValue, Afspraak, AgreementKind, ContractSize, Function,
-    HoursPeriod, Id, Medewerker, Overeenkomst, SizeUnit,
+    HoursPeriod, Id, Medewerker, Overeenkomst, Shift, SizeUnit,
 };
 use super::{GenerateParams, FUNCTIONS};
 
@@ -17,6 +17,17 @@ fn function(key: &str) -> Function {
         .copied()
         .find(|f| f.key == key)
         .unwrap_or(FUNCTIONS[0])
+}
+
+/// The function one qualification level up that care staff are promoted to, if any.
+fn promotion(from: Function) -> Option<Function> {
+    let to = match from.key {
+        "zorgassistent" => "helpende",
+        "helpende" | "leerling-verzorgende" => "verzorgende-ig",
+        "verzorgende-ig" => "verpleegkundige",
+        _ => return None,
+    };
+    Some(function(to))
 }
 
 pub(super) fn employee(params: &GenerateParams, layout: &Layout, id: Id) -> Medewerker {
@@ -167,6 +178,10 @@ impl Builder<'_> {
         if self.dice.chance(8) {
             return None;
         }
+        self.any_location()
+    }
+
+    fn any_location(&mut self) -> Option<Id> {
         let index = self.dice.below(self.layout.locaties.len() as u64) as usize;
         self.layout.locaties.get(index).map(|l| l.id)
     }
@@ -202,10 +217,11 @@ impl Builder<'_> {
         loop {
             let (function, locatie, size) = match list.last() {
                 Some(previous) => (
-                    if self.dice.chance(80) {
-                        previous.function
-                    } else {
-                        self.pick_function(kind)
+                    match promotion(previous.function) {
+                        // Care staff who qualify move up a level (Zorgkantoren 13.3 counts them).
+                        Some(next) if self.dice.chance(40) => next,
+                        _ if self.dice.chance(80) => previous.function,
+                        _ => self.pick_function(kind),
                     },
                     if self.dice.chance(85) {
                         previous.locatie
@@ -358,6 +374,13 @@ impl Builder<'_> {
     /// One worked (or paid) period per month the agreement is active in history: it starts on the
     /// first active day of the month and covers that month's contracted hours, with some noise for
     /// worked hours. On-call work has no contract size: its hours are drawn per month.
+    ///
+    /// In the last three days of each year (the roster days, which hold the year-end reference date
+    /// the IGJ questions are asked about) worked hours are recorded as individual shifts with
+    /// start and end times and a location; the month's period then holds only the remaining
+    /// hours, so every month's total is unchanged. Three days a year, not every day: the IGJ shift
+    /// questions join every shift with every afspraak, and both engines slow down with the
+    /// number of shifts.
     fn hours(
         &mut self,
         kind: AgreementKind,
@@ -380,6 +403,7 @@ impl Builder<'_> {
                 .unwrap_or(plus_days(last, 1));
             let begin = month.max(start);
             let month_end = plus_days(next, -1).min(last);
+            let roster_week = month.month() == 12;
             month = next;
             if begin > month_end {
                 continue;
@@ -408,13 +432,71 @@ impl Builder<'_> {
             } else {
                 None
             };
-            list.push(HoursPeriod {
-                index: list.len() as u32,
-                start: begin,
-                hundredths,
-                locatie,
-            });
+            let shifts = if !paid && roster_week {
+                let roster = (plus_days(next, -3).max(begin), month_end);
+                self.shifts(roster, afspraak, hundredths * 7 / days, hundredths)
+            } else {
+                Vec::new()
+            };
+            let rostered: i64 = shifts.iter().map(|s| s.hundredths).sum();
+            if hundredths > rostered {
+                list.push(HoursPeriod {
+                    index: list.len() as u32,
+                    start: begin,
+                    end: month_end,
+                    hundredths: hundredths - rostered,
+                    locatie,
+                    shift: None,
+                });
+            }
+            for shift in shifts {
+                list.push(HoursPeriod {
+                    index: list.len() as u32,
+                    ..shift
+                });
+            }
         }
         list
+    }
+
+    /// Eight-hour day (07:00), evening (15:00) or night (23:00) shifts on distinct days of
+    /// `roster` inside `afspraak`, about `weekly` hours (in hundredths) and at most `budget`.
+    fn shifts(
+        &mut self,
+        (from, to): (NaiveDate, NaiveDate),
+        afspraak: &Afspraak,
+        weekly: i64,
+        budget: i64,
+    ) -> Vec<HoursPeriod> {
+        const SHIFT: i64 = 800;
+        let mut free: Vec<NaiveDate> = from
+            .iter_days()
+            .take_while(|d| *d <= to)
+            .filter(|d| afspraak.start <= *d && afspraak.end.is_none_or(|e| e >= *d))
+            .collect();
+        let wanted = ((weekly + SHIFT / 2) / SHIFT)
+            .clamp(1, 5)
+            .min(budget / SHIFT);
+        let locatie = afspraak.locatie.or_else(|| self.any_location());
+        let mut days = Vec::new();
+        while (days.len() as i64) < wanted && !free.is_empty() {
+            days.push(free.remove(self.dice.below(free.len() as u64) as usize));
+        }
+        days.sort();
+        days.into_iter()
+            .map(|day| HoursPeriod {
+                index: 0,
+                start: day,
+                end: day,
+                hundredths: SHIFT,
+                locatie,
+                shift: Some(Shift {
+                    begin_minute: self
+                        .dice
+                        .pick(&[(7 * 60, 50), (15 * 60, 30), (23 * 60, 20)]),
+                    minutes: (SHIFT * 60 / 100) as u32,
+                }),
+            })
+            .collect()
     }
 }

@@ -6,25 +6,34 @@
 //! - location `a onz-org:Locatie ; onz-g:partOf <vestiging>`; living unit `onz-g:partOf <location>`
 //!   with an occupancy quality and a capacity quality;
 //! - agreement `a onz-pers:…Overeenkomst ; onz-pers:heeftOpdrachtnemer <person> ; onz-g:startDatum ;
-//!   onz-g:eindDatum? ; onz-g:hasPart <afspraak>`; afspraak `a onz-pers:WerkOvereenkomstAfspraak ;
-//!   onz-g:startDatum ; onz-g:eindDatum? ; onz-g:isAbout <function>, <location>? ; onz-g:hasPart
-//!   [a onz-pers:ContractOmvang ; onz-g:isAbout [a onz-pers:ContractOmvangWaarde ;
-//!   onz-g:hasDataValue n ; onz-g:hasUnitOfMeasure <unit>]]`;
+//!   onz-g:eindDatum? ; onz-g:hasPart <afspraak>, <omvang>`; afspraak `a
+//!   onz-pers:WerkOvereenkomstAfspraak ; onz-g:startDatum ; onz-g:eindDatum? ; onz-g:isAbout
+//!   <function>, <location>? ; onz-g:hasPart <omvang>`; omvang `a onz-pers:ContractOmvang ;
+//!   onz-g:partOf <agreement> ; onz-g:startDatum ; onz-g:eindDatum? ; onz-g:isAbout [a
+//!   onz-pers:ContractOmvangWaarde ; onz-g:hasDataValue n ; onz-g:hasUnitOfMeasure <unit>]`;
 //! - absence `a onz-pers:ZiektePeriode ; onz-g:definedBy <agreement> ; onz-g:startDatum ;
 //!   onz-g:eindDatum? ; onz-g:hasQuality [a onz-pers:VerzuimTijdKwaliteit ; onz-g:hasQualityValue
-//!   [onz-g:hasUnitOfMeasure onz-g:percent ; onz-g:startDatum ; onz-g:eindDatum? ; onz-g:hasDataValue p]]`;
+//!   [a onz-g:DurationValue ; onz-g:hasUnitOfMeasure onz-g:percent ; onz-g:startDatum ;
+//!   onz-g:eindDatum? ; onz-g:hasDataValue p]]`, and `<person> onz-g:isParticipantIn <absence>`;
 //! - worked period `a onz-pers:GewerktePeriode ; onz-g:definedBy <agreement> ;
-//!   onz-g:hasBeginTimeStamp dateTime ; onz-g:hasQuality/onz-g:hasQualityValue/onz-g:hasDataValue h ;
-//!   onz-g:hasPerdurantLocation <location>?`; paid period the same as `onz-fin:VerloondePeriode` with
-//!   `onz-g:startDatum`;
+//!   onz-g:hasBeginTimeStamp dateTime ; onz-g:hasEndTimeStamp dateTime? ;
+//!   onz-g:hasQuality/onz-g:hasQualityValue/onz-g:hasDataValue h ; onz-g:hasPerdurantLocation
+//!   <location>?` (a shift has an end time and a location; a month's hours start at 08:00 on
+//!   its first day and have no end time); paid period `a onz-fin:VerloondePeriode ;
+//!   onz-g:definedBy <agreement> ; onz-g:startDatum ; onz-g:eindDatum ;
+//!   onz-g:hasQuality/onz-g:hasQualityValue [onz-g:hasDataValue h ; onz-g:hasUnitOfMeasure
+//!   onz-g:Uur]`, and `<agreement> onz-g:defines <paid period>`;
 //! - indication `a onz-zorg:WlzIndicatie ; onz-g:isAbout <client> ; onz-g:startDatum ;
 //!   onz-g:eindDatum? ; onz-g:hasPart onz-zorg:5VV, onz-zorg:instelling ;
-//!   onz-zorg:heeftIndicatieBehandeling b`; care process `a onz-zorg:NursingProcess ;
+//!   onz-zorg:heeftIndicatieBehandeling b ; onz-g:isAbout <care process>` (Zvw, Wmo and forensic
+//!   indications the same without profile and delivery form); care process `a onz-zorg:NursingProcess ;
 //!   onz-g:definedBy <indication> ; onz-g:hasParticipant <client> ; onz-g:startDatum ; onz-g:eindDatum? ;
 //!   onz-g:hasPerdurantLocation <location>?`; invoice `a onz-g:CareInvoice ; onz-g:isAbout <process>
-//!   ; onz-g:hasDate ; onz-g:goedgekeurd ; onz-fin:heeftGeldBedrag ; onz-fin:heeftZorgPrestatieCode`;
-//! - ledger post `a onz-fin:Grootboekpost ; onz-g:partOf onz-fin:<account> ; onz-g:hasDate ;
-//!   onz-fin:heeftGeldBedrag ; onz-g:isAbout <kostenplaats>?`, closing balance `onz-fin:<account>
+//!   ; onz-g:hasDate ; onz-g:goedgekeurd ; onz-fin:heeftGeldBedrag ; onz-fin:heeftZorgPrestatieCode
+//!   (or onz-fin:heeftZorgProductCode)`;
+//! - ledger post `a onz-fin:Grootboekpost ; onz-g:partOf onz-fin:<account>, onz-fin:PM<nza>… ;
+//!   onz-g:hasDate ; onz-fin:heeftGeldBedrag ; onz-g:isAbout <kostenplaats>?, [a
+//!   onz-fin:FinancialEntity ; onz-g:hasQuality/onz-g:hasQualityValue/onz-g:hasDataValue amount]`, closing balance `onz-fin:<account>
 //!   onz-g:isAbout [a onz-fin:EindSaldo ; onz-fin:heeftGeldBedrag ; onz-g:hasDate]`.
 //!
 //! Only asserted types are written (a fixed-term contract is typed
@@ -35,6 +44,7 @@ use std::io;
 use chrono::NaiveDate;
 use oxigraph::model::{vocab::rdf, vocab::xsd, Literal, NamedNode, Term, Triple};
 
+use super::ledger::nza_rubrieken;
 use super::records::{
     AbsenceKind, Afspraak, Client, EindSaldo, Grootboekpost, HoursPeriod, IndicationKind, Locatie,
     Medewerker, Overeenkomst, Record, SizeUnit, Vestiging, WoonEenheid,
@@ -56,6 +66,14 @@ pub fn decimal_literal(hundredths: i64) -> Literal {
     Literal::new_typed_literal(
         format!("{sign}{}.{:02}", abs / 100, abs % 100),
         xsd::DECIMAL,
+    )
+}
+
+/// An `xsd:dateTime` literal without time zone, e.g. `2025-12-31T23:00:00`.
+pub fn date_time(moment: chrono::NaiveDateTime) -> Literal {
+    Literal::new_typed_literal(
+        moment.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        xsd::DATE_TIME,
     )
 }
 
@@ -291,6 +309,7 @@ impl<'a> ProviderWriter<'a> {
                 self.p.has_unit.clone(),
             );
             self.t(&a, &db, node.clone())?;
+            self.t(person, &g("isParticipantIn"), a.clone())?;
             self.period(&a, absence.start, absence.end)?;
             let quality = self.node(&format!("{path}/verzuim/{}/kwaliteit", absence.index));
             self.t(&a, &hq, quality.clone())?;
@@ -298,6 +317,7 @@ impl<'a> ProviderWriter<'a> {
             for (index, value) in absence.values.iter().enumerate() {
                 let v = self.node(&format!("{path}/verzuim/{}/waarde/{index}", absence.index));
                 self.t(&quality, &hqv, v.clone())?;
+                self.a(&v, g("DurationValue"))?;
                 self.t(&v, &unit, g("percent"))?;
                 self.period(&v, value.start, value.end)?;
                 self.t(&v, &dv, Literal::from(i64::from(value.percent)))?;
@@ -330,6 +350,12 @@ impl<'a> ProviderWriter<'a> {
             let (dv, unit) = (self.p.has_data_value.clone(), self.p.has_unit.clone());
             self.t(&node, &has_part, omvang.clone())?;
             self.a(&omvang, pers("ContractOmvang"))?;
+            // The older shape NZa kostenonderzoek 1.1 and 3.2 read: the size is part of the
+            // agreement itself and carries the afspraak's period.
+            let part_of = self.p.part_of.clone();
+            self.t(agreement, &has_part, omvang.clone())?;
+            self.t(&omvang, &part_of, agreement.clone())?;
+            self.period(&omvang, a.start, a.end)?;
             self.t(&omvang, &is_about, value.clone())?;
             self.a(&value, pers("ContractOmvangWaarde"))?;
             self.t(&value, &dv, decimal_literal(size.hundredths))?;
@@ -362,12 +388,26 @@ impl<'a> ProviderWriter<'a> {
         );
         if paid {
             self.a(&node, fin("VerloondePeriode"))?;
-            let start = self.p.start.clone();
-            self.t(&node, &start, date_literal(h.start))?;
+            self.period(&node, h.start, Some(h.end))?;
+            // NZa kostenonderzoek 2.1 goes from the agreement to its paid periods.
+            self.t(agreement, &g("defines"), node.clone())?;
+            self.t(&value, &self.p.has_unit.clone(), g("Uur"))?;
         } else {
             self.a(&node, pers("GewerktePeriode"))?;
-            let stamp = Literal::new_typed_literal(format!("{}T08:00:00", h.start), xsd::DATE_TIME);
-            self.t(&node, &g("hasBeginTimeStamp"), stamp)?;
+            match h.shift {
+                // A month's hours: no times of day, only the day they are booked on.
+                None => {
+                    let stamp = date_time(h.start.and_hms_opt(8, 0, 0).unwrap_or_default());
+                    self.t(&node, &g("hasBeginTimeStamp"), stamp)?;
+                }
+                Some(shift) => {
+                    let begin = h.start.and_hms_opt(0, 0, 0).unwrap_or_default()
+                        + chrono::Duration::minutes(i64::from(shift.begin_minute));
+                    let end = begin + chrono::Duration::minutes(i64::from(shift.minutes));
+                    self.t(&node, &g("hasBeginTimeStamp"), date_time(begin))?;
+                    self.t(&node, &g("hasEndTimeStamp"), date_time(end))?;
+                }
+            }
         }
         self.t(&node, &db, agreement.clone())?;
         self.t(&node, &hq, quality.clone())?;
@@ -397,6 +437,7 @@ impl<'a> ProviderWriter<'a> {
                 IndicationKind::Wlz => "WlzIndicatie",
                 IndicationKind::Zvw => "ZvwIndicatie",
                 IndicationKind::Wmo => "WmoIndicatie",
+                IndicationKind::Forensisch => "ForensischeIndicatieStelling",
             };
             self.a(&node, zorg(class))?;
             self.t(&node, &is_about, client.clone())?;
@@ -422,6 +463,9 @@ impl<'a> ProviderWriter<'a> {
             self.t(&process, &db, node.clone())?;
             self.t(&process, &g("hasParticipant"), client.clone())?;
             self.period(&process, i.process.start, i.process.end)?;
+            // Both directions: the IGJ questions go from the indication to the process it is
+            // about, the Zorgkantoren questions from the process to the indication defining it.
+            self.t(&node, &is_about, process.clone())?;
             if let Some(location) = i.process.locatie {
                 let location = self.location_node(location);
                 self.t(&process, &loc, location)?;
@@ -433,11 +477,12 @@ impl<'a> ProviderWriter<'a> {
                 self.t(&n, &g("hasDate"), date_literal(invoice.date))?;
                 self.t(&n, &g("goedgekeurd"), Literal::from(invoice.approved))?;
                 self.t(&n, &fin("heeftGeldBedrag"), decimal_literal(invoice.cents))?;
-                self.t(
-                    &n,
-                    &fin("heeftZorgPrestatieCode"),
-                    Literal::from(invoice.code),
-                )?;
+                let code = if invoice.product {
+                    "heeftZorgProductCode"
+                } else {
+                    "heeftZorgPrestatieCode"
+                };
+                self.t(&n, &fin(code), Literal::from(invoice.code))?;
             }
         }
         Ok(())
@@ -450,6 +495,25 @@ impl<'a> ProviderWriter<'a> {
         self.t(&node, &part_of, fin(p.account))?;
         self.t(&node, &g("hasDate"), date_literal(p.date))?;
         self.t(&node, &fin("heeftGeldBedrag"), decimal_literal(p.cents))?;
+        // The NZa convention: the post's NZa rubrieken, and the amount as the value of the
+        // financial entity the post is about.
+        for rubriek in nza_rubrieken(p.account) {
+            self.t(&node, &part_of, fin(rubriek))?;
+        }
+        let cost = self.node(&format!("grootboekpost/{}/bedrag", p.id));
+        let quality = self.node(&format!("grootboekpost/{}/bedrag/kwaliteit", p.id));
+        let value = self.node(&format!("grootboekpost/{}/bedrag/waarde", p.id));
+        let (is_about, hq, hqv, dv) = (
+            self.p.is_about.clone(),
+            self.p.has_quality.clone(),
+            self.p.has_quality_value.clone(),
+            self.p.has_data_value.clone(),
+        );
+        self.t(&node, &is_about, cost.clone())?;
+        self.a(&cost, fin("FinancialEntity"))?;
+        self.t(&cost, &hq, quality.clone())?;
+        self.t(&quality, &hqv, value.clone())?;
+        self.t(&value, &dv, decimal_literal(p.cents))?;
         if let Some(vestiging) = p.vestiging {
             let cost_centre = self.node(&format!("kostenplaats/{vestiging}"));
             let is_about = self.p.is_about.clone();

@@ -190,17 +190,31 @@ pub struct Absence {
     pub values: Vec<AbsenceValue>,
 }
 
-/// Hours worked (or paid) in a period starting on a day.
+/// One rostered shift (dienst): its start time and length. A shift may run past midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shift {
+    /// Start, in minutes after midnight of the period's start day.
+    pub begin_minute: u32,
+    /// Length in minutes.
+    pub minutes: u32,
+}
+
+/// Hours worked (or paid) in a period starting on a day: a month's hours (or what is left of
+/// them after the month's rostered shifts), or one shift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoursPeriod {
     /// Index within the agreement.
     pub index: u32,
     /// The day the period starts.
     pub start: NaiveDate,
+    /// The last day it covers (the day a shift starts on, for a shift).
+    pub end: NaiveDate,
     /// Hours, in hundredths.
     pub hundredths: i64,
     /// Where the work was done, when recorded (else the agreement's location applies).
     pub locatie: Option<Id>,
+    /// The shift, when the period is one; `None` for a month's hours.
+    pub shift: Option<Shift>,
 }
 
 /// A work agreement (overeenkomst) of an employee, with what happened under it.
@@ -244,6 +258,8 @@ pub enum IndicationKind {
     Zvw,
     /// Social support act (`onz-zorg:WmoIndicatie`).
     Wmo,
+    /// Forensic care (`onz-zorg:ForensischeIndicatieStelling`).
+    Forensisch,
 }
 
 /// A monthly care invoice.
@@ -257,8 +273,11 @@ pub struct Invoice {
     pub cents: i64,
     /// Whether it was approved.
     pub approved: bool,
-    /// Care performance code (prestatiecode).
+    /// Care performance code (prestatiecode), or product code when `product` is set.
     pub code: &'static str,
+    /// Whether `code` is a care product code (zorgproductcode, e.g. of a GRZ treatment) rather
+    /// than a performance code.
+    pub product: bool,
 }
 
 /// The care process delivering an indication.
@@ -279,7 +298,7 @@ pub struct Zorgproces {
 pub struct Indicatie {
     /// Index within the client.
     pub index: u32,
-    /// Wlz, Zvw or Wmo.
+    /// Wlz, Zvw, Wmo or forensic.
     pub kind: IndicationKind,
     /// First day.
     pub start: NaiveDate,

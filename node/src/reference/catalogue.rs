@@ -25,6 +25,10 @@ pub fn class_hierarchy() -> Vec<(NamedNode, NamedNode)> {
         ),
         (pers("ArbeidsOvereenkomstBBL"), pers("ArbeidsOvereenkomst")),
         (pers("ZorgverlenerFunctie"), g("OccupationalPositionRole")),
+        // Reflexive, as RDFS entails (rule rdfs10): NZa Wmg 1.1.x find a function's classes
+        // with `?class rdfs:subClassOf onz-g:OccupationalPositionRole`, which must hold for a
+        // function typed with that class itself (a non-care function). Materialisation skips it.
+        (g("OccupationalPositionRole"), g("OccupationalPositionRole")),
         (pers("ZiektePeriode"), pers("VerzuimPeriode")),
         (pers("ZwangerschapsVerlof"), pers("VerzuimPeriode")),
         (pers("VerzuimTijdKwaliteit"), g("Quality")),
@@ -107,12 +111,19 @@ const fn rekening(code: &'static str, parent: &'static str, label: &'static str)
     }
 }
 
-/// The chart of accounts (Prismant-style codes).
-pub const CHART: [Account; 34] = [
+/// The chart of accounts (Prismant-style codes). Balance accounts cover the categories the
+/// Zorgkantoren ratios read (equity `0511`/`05311`, financial fixed assets `03`, long-term debt
+/// `07`, short-term debt `14`/`15`); expense and revenue accounts one account per NZa
+/// kostenonderzoek question (the generator books each also on its NZa rubriek, see
+/// `generate::ledger`).
+pub const CHART: [Account; 59] = [
     rubriek("01", None, "Materiele vaste activa"),
     rekening("010100", "01", "Gebouwen"),
+    rubriek("03", None, "Financiele vaste activa"),
+    rekening("031100", "03", "Deelnemingen"),
     rubriek("05", None, "Eigen vermogen"),
-    rekening("050100", "05", "Algemene reserve"),
+    rekening("051100", "05", "Kapitaal"),
+    rekening("053110", "05", "Bestemmingsreserve"),
     rubriek("07", None, "Langlopende schulden"),
     rekening("070100", "07", "Leningen"),
     rubriek("12", None, "Vorderingen"),
@@ -129,20 +140,42 @@ pub const CHART: [Account; 34] = [
     rekening("411100", "411", "Salarissen"),
     rubriek("418", Some("41"), "Personeel niet in loondienst"),
     rekening("418100", "418", "Uitzendkrachten en inhuur"),
-    rubriek("42", None, "Sociale lasten"),
+    rubriek("42", None, "Sociale lasten en overige personeelskosten"),
     rubriek("422", Some("42"), "Sociale lasten"),
     rekening("422100", "422", "Premies sociale verzekeringen"),
-    rubriek("45", None, "Algemene kosten"),
-    rekening("450100", "45", "Kantoorkosten"),
+    rubriek("423", Some("42"), "Overige personeelskosten"),
+    rekening("423100", "423", "Opleidingskosten"),
+    rubriek("43", None, "Voedingsmiddelen en hotelmatige kosten"),
+    rekening("431100", "43", "Voedingsmiddelen"),
+    rubriek("44", None, "Algemene kosten"),
+    rekening("441100", "44", "Kantoorkosten"),
+    rekening("443100", "44", "Automatiseringskosten"),
+    rubriek("45", None, "Patient- en bewonersgebonden kosten"),
+    rekening("451100", "45", "Medische middelen"),
+    rubriek("46", None, "Onderhoud"),
+    rekening("461100", "46", "Onderhoud gebouwen"),
+    rubriek("47", None, "Terrein- en gebouwgebonden kosten"),
+    rekening("471100", "47", "Huur gebouwen"),
+    rekening("472000", "47", "Dotatie onderhoudsvoorziening"),
+    rekening("473300", "47", "Elektriciteit"),
     rubriek("48", None, "Afschrijvingen en rente"),
-    rubriek("480", Some("48"), "Afschrijvingen"),
-    rekening("480100", "480", "Afschrijving gebouwen"),
+    rubriek("482", Some("48"), "Afschrijvingen gebouwen"),
+    rekening("482112", "482", "Afschrijving gebouwen"),
+    rubriek("484", Some("48"), "Afschrijvingen inventaris"),
+    rekening("484222", "484", "Afschrijving inventaris"),
     rubriek("485", Some("48"), "Rentelasten"),
     rekening("485100", "485", "Rente leningen"),
+    rubriek("49", None, "Overige bedrijfskosten"),
+    rekening("491000", "49", "Overige bedrijfskosten"),
     rubriek("81", None, "Opbrengsten zorgprestaties"),
     rekening("811100", "81", "Opbrengsten Wlz"),
+    rekening("812100", "81", "Opbrengsten Zvw"),
+    rubriek("82", None, "Opbrengsten Wmo"),
+    rekening("822100", "82", "Opbrengsten Wmo"),
     rubriek("83", None, "Overige opbrengsten"),
     rekening("831100", "83", "Overige bedrijfsopbrengsten"),
+    rubriek("89", None, "Subsidies"),
+    rekening("891100", "89", "Subsidies"),
 ];
 
 /// Writes the class hierarchy, units, care vocabulary, qualification levels and chart.
@@ -160,7 +193,23 @@ pub fn write_catalogue(sink: &mut dyn TripleSink) -> io::Result<()> {
         (unit_fte36(), 36, "FTE (36 uur per week)"),
     ] {
         labelled(unit.clone(), g("UnitOfMeasure"), text.into(), sink)?;
-        sink.push(Triple::new(unit, g("hasDataValue"), Literal::from(factor)))?;
+        sink.push(Triple::new(
+            unit.clone(),
+            g("hasDataValue"),
+            Literal::from(factor),
+        ))?;
+        // Both units measure hours per week (NZa kostenonderzoek 1.1 and 3.2 read the unit this
+        // way, as a ratio of two quantities).
+        sink.push(Triple::new(
+            unit.clone(),
+            pers("hasNumeratorQualityValue"),
+            g("Uur"),
+        ))?;
+        sink.push(Triple::new(
+            unit,
+            pers("hasDenominatorQualityValue"),
+            g("Week"),
+        ))?;
     }
     labelled(g("percent"), g("UnitOfMeasure"), "procent".into(), sink)?;
     for sector in SECTORS {
@@ -174,7 +223,7 @@ pub fn write_catalogue(sink: &mut dyn TripleSink) -> io::Result<()> {
     for profile in CARE_PROFILES {
         labelled(
             zorg(profile),
-            zorg("Zorgprofiel"),
+            zorg("ZorgProfiel"),
             format!("Zorgprofiel {profile}"),
             sink,
         )?;

@@ -271,8 +271,9 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 impl Choices {
     /// Choices for data from `first_year` to `last_year`, three of each (the runs per query
     /// are the longest list, so three keeps the whole set of official queries quick): both ends
-    /// as years and three quarters, peildata at a year's end, middle and first quarter, a whole
-    /// year, a quarter and the whole history as periods. `zorgkantoren` (the data's, and
+    /// as years and three quarters, peildata at a year's end, middle and first quarter (a year's
+    /// end lies in the generator's roster week, so the IGJ shift questions find shifts on it), a
+    /// whole year, a quarter and the whole history as periods. `zorgkantoren` (the data's, and
     /// ideally one with no vestiging in the data) are given after none (unbound).
     pub fn for_history(
         first_year: i32,
