@@ -46,18 +46,14 @@ use kikv::store::{
     engine_algebra, evaluator, parse_read_only, EvaluationGuard, LoadRequest, NoProgress,
     NodeStore, QueryAnswer, QueryError, QueryLimits,
 };
-use official::{choices_for, official_queries, parameter_sets, OfficialQuery, ParameterSet, Style};
+use official::{choices_for, official_runs, OfficialQuery, OfficialRun, Style};
 use oxigraph::io::RdfFormat;
-use oxigraph::model::{GraphName, Term, Variable};
+use oxigraph::model::GraphName;
 use oxigraph::sparql::QueryResults;
 use oxigraph::store::Store;
 
 /// One query with one parameter set.
-struct Run {
-    key: String,
-    query: OfficialQuery,
-    set: ParameterSet,
-}
+type Run = OfficialRun;
 
 /// One engine's outcome of one run.
 #[derive(Debug, Clone)]
@@ -145,21 +141,7 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
     );
 
     let choices = choices_for(&params);
-    let runs: Vec<Run> = official_queries()
-        .into_iter()
-        .filter(selected)
-        .flat_map(|query| {
-            parameter_sets(&query, &choices)
-                .into_iter()
-                .enumerate()
-                .map(move |(i, set)| Run {
-                    key: format!("{}#{i}", query.key()),
-                    query: query.clone(),
-                    set,
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let runs: Vec<Run> = official_runs(&choices, selected);
 
     // One engine at a time, so that none competes with another for the cores.
     let jena_results = jena.map(|jena| {
@@ -168,8 +150,8 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
             .map(|run| JenaJob {
                 key: run.key.clone(),
                 query: run.query.path.clone(),
-                placeholders: terms(&run.set, Style::Placeholder),
-                bindings: terms(&run.set, Style::Variable),
+                placeholders: run.set.terms(Style::Placeholder),
+                bindings: run.set.terms(Style::Variable),
             })
             .collect();
         let xmx = env("KIKV_BENCH_XMX").unwrap_or_else(|| "8g".into());
@@ -270,29 +252,12 @@ fn export_served(store: &NodeStore, file: &Path) -> usize {
     count
 }
 
-/// The parameters of `style` as `{name: N-Triples term}`.
-fn terms(set: &ParameterSet, style: Style) -> BTreeMap<String, String> {
-    set.values
-        .iter()
-        .filter(|(p, _)| p.style == style)
-        .map(|(p, term)| (p.name.clone(), term.to_string()))
-        .collect()
-}
-
-/// Every parameter as a binding of its name (the node fills `$(name)` from it).
-fn bindings(set: &ParameterSet) -> Vec<(Variable, Term)> {
-    set.values
-        .iter()
-        .map(|(p, term)| (Variable::new(&p.name).unwrap(), term.clone()))
-        .collect()
-}
-
 fn on_node(store: &NodeStore, run: &Run, timeout: Duration) -> Outcome {
     let started = Instant::now();
     let answer = parse_read_only(&run.query.text).and_then(|query| {
         store.evaluate(
             &query,
-            &bindings(&run.set),
+            &run.set.bindings(),
             QueryLimits {
                 timeout,
                 max_rows: 10_000_000,
@@ -314,7 +279,7 @@ fn on_oxigraph(store: &Store, run: &Run, timeout: Duration) -> Outcome {
     let guard = EvaluationGuard::new(1, None);
     let store = store.clone();
     let algebra = parse_read_only(&run.query.text)
-        .and_then(|query| engine_algebra(&query, &bindings(&run.set)));
+        .and_then(|query| engine_algebra(&query, &run.set.bindings()));
     let rows = algebra.and_then(|algebra| {
         guard.run(timeout, move |token| {
             let evaluation =

@@ -39,11 +39,11 @@ use kikv::generate::{write_provider, GenerateParams};
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
 use kikv::store::{parse_read_only, LoadRequest, NoProgress, NodeStore, QueryAnswer, QueryLimits};
 use oxigraph::io::RdfFormat;
-use oxigraph::model::{Term, Variable};
+use oxigraph::model::Term;
 use serde_json::{json, Value};
 use support::jena::Jena;
 use support::official::{
-    choices_for, official_queries, parameter_sets, OfficialQuery, ParameterSet, Style,
+    choices_for, official_runs, OfficialQuery, OfficialRun, ParameterSet, Style,
 };
 
 /// Time limit of one evaluation, on either engine.
@@ -75,8 +75,8 @@ impl Oracle {
             "jobs": jobs.iter().map(|job| json!({
                 "key": job.key,
                 "query": job.query.path,
-                "placeholders": job.terms(Style::Placeholder),
-                "bindings": job.terms(Style::Variable),
+                "placeholders": job.set.terms(Style::Placeholder),
+                "bindings": job.set.terms(Style::Variable),
             })).collect::<Vec<_>>(),
         });
         let spec_file = work.join("jobs.json");
@@ -553,23 +553,9 @@ fn export_default_graph(store: &NodeStore, file: &Path) -> usize {
 // Jobs and the node's side.
 
 /// One query with one parameter set.
-struct Job {
-    key: String,
-    query: OfficialQuery,
-    set: ParameterSet,
-}
+type Job = OfficialRun;
 
 impl Job {
-    /// The parameters of `style` as `{name: N-Triples term}`.
-    fn terms(&self, style: Style) -> BTreeMap<String, String> {
-        self.set
-            .values
-            .iter()
-            .filter(|(p, _)| p.style == style)
-            .map(|(p, term)| (p.name.clone(), term.to_string()))
-            .collect()
-    }
-
     /// The node is given every parameter as a binding of its name, placeholders included (the
     /// node fills `$(name)` from the binding `name`).
     fn run_on_node(&self, store: &NodeStore) -> Answer {
@@ -582,12 +568,7 @@ impl Job {
             Ok(query) => query,
             Err(e) => return error(e.to_string()),
         };
-        let bindings: Vec<(Variable, Term)> = self
-            .set
-            .values
-            .iter()
-            .map(|(p, term)| (Variable::new(&p.name).unwrap(), term.clone()))
-            .collect();
+        let bindings = self.set.bindings();
         let limits = QueryLimits {
             timeout: TIMEOUT,
             max_rows: 1_000_000,
@@ -667,21 +648,7 @@ fn differential(params: GenerateParams) {
         started.elapsed()
     );
     let choices = choices_for(&params);
-    let jobs: Vec<Job> = official_queries()
-        .into_iter()
-        .filter(selected)
-        .flat_map(|query| {
-            parameter_sets(&query, &choices)
-                .into_iter()
-                .enumerate()
-                .map(move |(i, set)| Job {
-                    key: format!("{}#{i}", query.key()),
-                    query: query.clone(),
-                    set,
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let jobs: Vec<Job> = official_runs(&choices, selected);
     assert!(!jobs.is_empty(), "KIKV_DIFF_ONLY selects no query");
     // Jena runs in its own process while the node answers here.
     let jena_run = oracle.start(&data, &jobs, work.path());

@@ -14,6 +14,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
@@ -21,7 +22,7 @@ use kikv::generate::{collect, GenerateParams};
 use kikv::indicator::Provider;
 use kikv::reference::regions::{zorgkantoor_of_region, ZORGKANTOREN};
 use oxigraph::model::vocab::xsd;
-use oxigraph::model::{Literal, NamedNode, Term};
+use oxigraph::model::{Literal, NamedNode, Term, Variable};
 
 /// The six profiles, as folders of `queries/afsprakenset/`.
 pub const PROFILES: [&str; 6] = [
@@ -364,6 +365,26 @@ pub struct ParameterSet {
     pub values: Vec<(Parameter, Term)>,
 }
 
+impl ParameterSet {
+    /// The parameters of `style` as `{name: N-Triples term}`, as the Jena oracle takes them.
+    pub fn terms(&self, style: Style) -> BTreeMap<String, String> {
+        self.values
+            .iter()
+            .filter(|(p, _)| p.style == style)
+            .map(|(p, term)| (p.name.clone(), term.to_string()))
+            .collect()
+    }
+
+    /// Every parameter as a binding of its name, placeholders included (the node fills
+    /// `$(name)` from the binding `name`).
+    pub fn bindings(&self) -> Vec<(Variable, Term)> {
+        self.values
+            .iter()
+            .map(|(p, term)| (Variable::new(&p.name).unwrap(), term.clone()))
+            .collect()
+    }
+}
+
 /// The parameter sets `query` runs with: every choice of each of its parameters appears in at
 /// least one set (the `i`-th set takes the `i`-th choice of every parameter, cycling), so
 /// the number of sets is the longest list of choices, not their product.
@@ -452,4 +473,35 @@ pub fn choices_for(params: &GenerateParams) -> Choices {
         &zorgkantoren,
         &vestigingsnummers,
     )
+}
+
+/// One official query with one of its parameter sets, keyed `folder/id#n`: a unit of work of the
+/// Jena differential and of the official benchmark.
+#[derive(Debug, Clone)]
+pub struct OfficialRun {
+    pub key: String,
+    pub query: OfficialQuery,
+    pub set: ParameterSet,
+}
+
+/// Every official query that `selected` keeps, once with each of its parameter sets.
+pub fn official_runs(
+    choices: &Choices,
+    selected: impl Fn(&OfficialQuery) -> bool,
+) -> Vec<OfficialRun> {
+    official_queries()
+        .into_iter()
+        .filter(|query| selected(query))
+        .flat_map(|query| {
+            parameter_sets(&query, choices)
+                .into_iter()
+                .enumerate()
+                .map(move |(i, set)| OfficialRun {
+                    key: format!("{}#{i}", query.key()),
+                    query: query.clone(),
+                    set,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
