@@ -72,15 +72,8 @@ fn addition(a: Expression, b: Expression) -> Expression {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spargebra::SparqlParser;
 
-    fn parse(text: &str) -> Query {
-        SparqlParser::new()
-            .parse_query(&format!(
-                "PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> {text}"
-            ))
-            .unwrap()
-    }
+    use crate::test_support::parse;
 
     #[test]
     fn an_addition_of_a_duration_literal_becomes_a_subtraction_of_its_negation() {

@@ -369,15 +369,8 @@ fn restore_outer_projection(query: Query, companions: &BTreeMap<Variable, Variab
 #[allow(clippy::panic)] // a test fails by panicking
 mod tests {
     use super::*;
-    use spargebra::SparqlParser;
 
-    fn parse(text: &str) -> Query {
-        SparqlParser::new()
-            .parse_query(&format!(
-                "PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> {text}"
-            ))
-            .unwrap()
-    }
+    use crate::test_support::parse;
 
     #[test]
     fn written_forms_that_differ_from_the_canonical_one() {

@@ -36,3 +36,18 @@ pub use query::{
     ReadOnlyQuery, SparqlError,
 };
 pub use substitute::{parameter_value, substitute_parameters, Bindings, SubstituteError};
+
+/// Helpers shared by the unit tests of the rewrite modules.
+#[cfg(test)]
+mod test_support {
+    use spargebra::{Query, SparqlParser};
+
+    /// Parses `text` with the `xsd:` prefix declared, panicking on a syntax error.
+    pub(crate) fn parse(text: &str) -> Query {
+        SparqlParser::new()
+            .parse_query(&format!(
+                "PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> {text}"
+            ))
+            .unwrap()
+    }
+}
