@@ -14,6 +14,7 @@
 //! - [`credential`]: DIDs, keys, validated-query credentials, presentations, status lists;
 //! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
 //! - [`release`]: the manual release queue (SPEC §4 step 8);
+//! - [`setup`]: a production node's first files (`kikv init`) and `kikv config check`;
 //! - [`http`]: the mutual-TLS listener and its handlers;
 //! - [`generate`]: the synthetic provider generator;
 //! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation;
@@ -34,4 +35,5 @@ pub mod operator;
 pub mod profile;
 pub mod reference;
 pub mod release;
+pub mod setup;
 pub mod store;

@@ -13,11 +13,14 @@ mod access;
 mod ask;
 mod audit;
 mod backup;
+mod config_check;
 mod console;
 mod credential;
 mod demo;
 mod dev_pki;
 mod generate;
+mod init;
+mod key;
 mod load;
 mod operator;
 mod profiles;
@@ -82,6 +85,12 @@ enum Command {
     StatusList(status_list::StatusListArgs),
     /// Generate a synthetic provider (and reference data) in the KIK-V vocabulary
     Generate(generate::GenerateArgs),
+    /// A production node's signing key, DID document, TLS key and request, and kikv.toml
+    Init(init::InitArgs),
+    /// Check the configuration and every file it names, without starting the node
+    Config(config_check::ConfigArgs),
+    /// The node's signing key: rotate it, or print the DID document it publishes
+    Key(key::KeyArgs),
 }
 
 /// Runs the command line and turns any failure into one line on standard error and exit code 2.
@@ -116,5 +125,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Credential(args) => credential::run(&config, args),
         Command::StatusList(args) => status_list::run(&config, args),
         Command::Generate(args) => generate::run(&config, args),
+        Command::Init(args) => init::run(&config, args),
+        Command::Config(args) => config_check::run(&config, args),
+        Command::Key(args) => key::run(&config, args),
     }
 }

@@ -6,7 +6,6 @@ use anyhow::Context;
 
 use crate::config::Config;
 
-use crate::credential::did::DidDocument;
 use crate::http::admin::{self, AdminState, AdminTicket};
 use crate::http::console::ConsoleState;
 use crate::http::{self, AppState};
@@ -55,8 +54,11 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     // log checkpoints. Without one the node serves its catalogue but not the exchange.
     let (did_document, exchange) = match &config.trust.node_key {
         Some(_) => {
-            let key = Arc::new(crate::credential::node_key(config)?);
-            let document = Arc::new(DidDocument::for_key(&key.public_jwk())?);
+            // The current key signs; retired keys stay in the document for verification.
+            let identity = crate::credential::NodeIdentity::from_config(config)
+                .context("cannot read the node key")?;
+            let key = Arc::new(identity.key);
+            let document = Arc::new(identity.document);
             // Before the log is opened: opening would begin a missing log anew.
             if let Some(accepted) =
                 crate::backup::check_log_at_start(config, &store, args.accept_log_reset)?

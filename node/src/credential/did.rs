@@ -62,6 +62,10 @@ pub struct VerificationMethod {
         skip_serializing_if = "Option::is_none"
     )]
     pub public_key_multibase: Option<String>,
+    /// When the key stopped signing (RFC 3339; W3C Controlled Identifiers `expires`): set on a
+    /// node's retired keys, which stay listed so what they signed before can still be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// A verification relationship entry: a reference to a method, or the method itself.
@@ -95,6 +99,7 @@ impl DidDocument {
             controller: did.clone(),
             public_key_jwk: Some(minimal_public_jwk(public).into()),
             public_key_multibase: None,
+            expires: None,
         };
         Ok(Self {
             context: Some(serde_json::json!([
@@ -106,6 +111,31 @@ impl DidDocument {
             assertion_method: vec![MethodReference::Reference(kid.to_owned())],
             authentication: vec![MethodReference::Reference(kid.to_owned())],
         })
+    }
+
+    /// A node's document: its current key (with `kid`) for assertion and authentication, and
+    /// its retired keys in `verificationMethod` only, each with `expires` set to when it was
+    /// retired. A consumer looking up an old answer's `kid` still finds its key; no verifier
+    /// that follows `assertionMethod` accepts anything new signed with it.
+    pub fn for_node(
+        current: &Jwk,
+        retired: &[super::key::RetiredKey],
+    ) -> Result<Self, CredentialError> {
+        let mut document = Self::for_key(current)?;
+        for key in retired {
+            if document.verification_method.iter().any(|m| m.id == key.kid) {
+                continue;
+            }
+            document.verification_method.push(VerificationMethod {
+                id: key.kid.clone(),
+                kind: "JsonWebKey2020".into(),
+                controller: document.id.clone(),
+                public_key_jwk: Some(key.public_key_jwk.clone()),
+                public_key_multibase: None,
+                expires: Some(key.retired.clone()),
+            });
+        }
+        Ok(document)
     }
 
     /// The public key of `kid` (an absolute DID URL), if it may sign assertions.

@@ -5,14 +5,15 @@
 //! with mode 0600 and is never printed: [`NodeKey`]'s `Debug` shows only the public half.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::{Jwk, KeyPair};
 use josekit::jws::{JwsSigner, ES256};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::did;
+use super::did::{self, DidDocument};
 
 /// Why a key could not be made, read, written or used.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,27 @@ pub enum KeyError {
     /// The cryptographic library failed to sign.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// The key file holds a key of another DID than the node's.
+    #[error("{file} is a key of {did}, not of node.did {node_did}")]
+    NotOfNode {
+        /// The key file.
+        file: String,
+        /// The DID its `kid` names.
+        did: String,
+        /// The configured `node.did`.
+        node_did: String,
+    },
+    /// The retired-keys file beside the node key is not valid.
+    #[error("retired keys {file}: {reason}")]
+    Retired {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The DID document could not be made from the keys.
+    #[error("DID document: {0}")]
+    Document(String),
 }
 
 /// A JWS signature algorithm this node implements.
@@ -265,6 +287,200 @@ impl NodeKey {
             .map_err(|e| KeyError::Sign(e.to_string()))?;
         josekit::jwt::encode_with_signer(&payload, &header, self.signer.as_ref())
             .map_err(|e| KeyError::Sign(e.to_string()))
+    }
+}
+
+/// A key the node signed with before a rotation. Only its public half is kept, so answers,
+/// receipts and checkpoints signed with it can still be checked against the DID document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    /// Its key id (a DID URL of the node's DID), as in the signatures it made.
+    pub kid: String,
+    /// The public key (`kty`, `crv`, `x`, `y`), never `d`.
+    #[serde(rename = "publicKeyJwk")]
+    pub public_key_jwk: Map<String, Value>,
+    /// When it stopped signing (RFC 3339): published as the verification method's `expires`.
+    pub retired: String,
+}
+
+/// The retired-keys file: `{"retiredKeys": [...]}`, oldest first.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetiredKeysFile {
+    #[serde(rename = "retiredKeys")]
+    retired_keys: Vec<RetiredKey>,
+}
+
+/// The file holding the retired public keys of the node key `key_file`: beside it, named
+/// `<name>.retired.json` (`node.jwk.json` → `node.jwk.retired.json`).
+pub fn retired_keys_file(key_file: &Path) -> PathBuf {
+    let name = key_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".json").unwrap_or(&name);
+    key_file.with_file_name(format!("{stem}.retired.json"))
+}
+
+/// Reads the retired keys of the node key `key_file`; none when the file does not exist.
+pub fn read_retired_keys(key_file: &Path) -> Result<Vec<RetiredKey>, KeyError> {
+    let file = retired_keys_file(key_file);
+    let retired = |reason: String| KeyError::Retired {
+        file: file.display().to_string(),
+        reason,
+    };
+    let bytes = match std::fs::read(&file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(retired(e.to_string())),
+    };
+    let parsed: RetiredKeysFile =
+        serde_json::from_slice(&bytes).map_err(|e| retired(e.to_string()))?;
+    for key in &parsed.retired_keys {
+        if key.public_key_jwk.contains_key("d") {
+            return Err(retired(format!("{} holds a private key", key.kid)));
+        }
+        if chrono::DateTime::parse_from_rfc3339(&key.retired).is_err() {
+            return Err(retired(format!(
+                "{}: `retired` {:?} is not an RFC 3339 time",
+                key.kid, key.retired
+            )));
+        }
+    }
+    Ok(parsed.retired_keys)
+}
+
+/// The node's signing identity: the current key (the only one that signs) and the DID document
+/// the node publishes, which lists the current key for assertion and every retired key for
+/// verification only.
+///
+/// This is the one place the node key is read; `kikv serve` calls it at start (and a reload
+/// can call it again to pick up a rotated key).
+#[derive(Debug)]
+pub struct NodeIdentity {
+    /// The current signing key.
+    pub key: NodeKey,
+    /// Keys that signed before a rotation, oldest first.
+    pub retired: Vec<RetiredKey>,
+    /// The DID document to publish at the node's `did:web` address.
+    pub document: DidDocument,
+}
+
+impl NodeIdentity {
+    /// Reads the node key `key_file` and its retired keys; the key's DID must be `node_did`.
+    pub fn load(key_file: &Path, node_did: &str) -> Result<Self, KeyError> {
+        let key = NodeKey::from_file(key_file)?;
+        if key.did() != node_did {
+            return Err(KeyError::NotOfNode {
+                file: key_file.display().to_string(),
+                did: key.did().to_owned(),
+                node_did: node_did.to_owned(),
+            });
+        }
+        let retired = read_retired_keys(key_file)?;
+        if let Some(other) = retired.iter().find(|r| !r.kid.starts_with(&format!("{node_did}#"))) {
+            return Err(KeyError::Retired {
+                file: retired_keys_file(key_file).display().to_string(),
+                reason: format!("{} is not a key of {node_did}", other.kid),
+            });
+        }
+        let document = DidDocument::for_node(&key.public_jwk(), &retired)
+            .map_err(|e| KeyError::Document(e.to_string()))?;
+        Ok(Self {
+            key,
+            retired,
+            document,
+        })
+    }
+
+    /// The identity of a configured node: `trust.node_key`, of `node.did`.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, KeyError> {
+        let file = config.trust.node_key.as_deref().ok_or_else(|| {
+            KeyError::Invalid("trust.node_key is not set".into())
+        })?;
+        Self::load(file, &config.node.did)
+    }
+
+    /// The DID document as pretty-printed JSON, as it is written to `did.json`.
+    pub fn document_json(&self) -> String {
+        // Serialising a document of strings and maps cannot fail.
+        serde_json::to_string_pretty(&self.document).unwrap_or_default() + "\n"
+    }
+}
+
+/// What [`rotate_node_key`] did.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The key id that signed until now.
+    pub old_kid: String,
+    /// The new signing key's id.
+    pub new_kid: String,
+    /// The node's identity after the rotation.
+    pub identity: NodeIdentity,
+}
+
+/// Replaces the node key in `key_file` by a new key of the same algorithm and DID, and adds the
+/// old key's public half to the retired keys (marked retired at `now`).
+///
+/// The retired list is written first: a crash in between leaves the old key current and also
+/// listed as retired, which [`NodeIdentity::load`] reads as simply the old key. Both files are
+/// replaced whole (write, fsync, rename), the key file with mode 0600. The old private key is
+/// gone afterwards; it signs nothing more.
+pub fn rotate_node_key(
+    key_file: &Path,
+    node_did: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Rotation, KeyError> {
+    let current = NodeIdentity::load(key_file, node_did)?;
+    let mut retired: Vec<RetiredKey> = current
+        .retired
+        .into_iter()
+        .filter(|r| r.kid != current.key.kid())
+        .collect();
+    retired.push(RetiredKey {
+        kid: current.key.kid().to_owned(),
+        public_key_jwk: minimal_public_jwk(&current.key.public).into(),
+        retired: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    let taken: Vec<&str> = retired.iter().map(|r| r.kid.as_str()).collect();
+    let new_kid = next_kid(current.key.kid(), &taken);
+    let key = NodeKey::generate(current.key.algorithm())?.with_kid(new_kid.clone());
+    let retired_file = retired_keys_file(key_file);
+    let list = serde_json::to_vec_pretty(&RetiredKeysFile {
+        retired_keys: retired,
+    })
+    .map_err(|e| KeyError::Invalid(e.to_string()))?;
+    crate::durable::replace(&retired_file, &list, false).map_err(|source| KeyError::Io {
+        file: retired_file.display().to_string(),
+        source,
+    })?;
+    let mut private = key.private.to_string().into_bytes();
+    private.push(b'\n');
+    crate::durable::replace(key_file, &private, true).map_err(|source| KeyError::Io {
+        file: key_file.display().to_string(),
+        source,
+    })?;
+    Ok(Rotation {
+        old_kid: current.key.kid().to_owned(),
+        new_kid,
+        identity: NodeIdentity::load(key_file, node_did)?,
+    })
+}
+
+/// The key id after `kid`: `#key-N` becomes `#key-N+1`, any other fragment `#key-2`; skipping
+/// ids already used.
+fn next_kid(kid: &str, taken: &[&str]) -> String {
+    let (did, fragment) = kid.split_once('#').unwrap_or((kid, ""));
+    let mut number = fragment
+        .strip_prefix("key-")
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(1);
+    loop {
+        number += 1;
+        let candidate = format!("{did}#key-{number}");
+        if candidate != kid && !taken.contains(&candidate.as_str()) {
+            return candidate;
+        }
     }
 }
 

@@ -41,7 +41,10 @@ pub use assertion::{
     assertion_issuer, create_assertion, verify_assertion, AssertionExpectation, VerifiedAssertion,
 };
 pub use error::{CredentialError, Token};
-pub use key::{KeyAlgorithm, KeyError, NodeKey};
+pub use key::{
+    read_retired_keys, retired_keys_file, rotate_node_key, KeyAlgorithm, KeyError, NodeIdentity,
+    NodeKey, RetiredKey, Rotation,
+};
 pub use presentation::{
     create_presentation, ignore_checks, CheckObserver, CredentialVerifier, Expectation,
     PresentationRequest, PresentationVerifier, TrustPolicy, VerifiedCredential,
