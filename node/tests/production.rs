@@ -13,6 +13,7 @@ use chrono::Utc;
 use kikv::config::Config;
 use kikv::setup::{check, CheckProblem, Finding, Severity};
 use production_support::{Trial, CONSUMER_DID, ISSUER_DID, NODE_DID};
+use x509_parser::prelude::FromDer as _;
 use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
 
 use common::{kikv, repo_root, stderr, stdout};
@@ -282,7 +283,7 @@ fn a_key_that_does_not_match_the_certificate_is_an_error() {
         (
             Severity::Error,
             "tls",
-            "error: tls: TLS configuration refused: inconsistent keys: key mismatch".to_owned()
+            "error: tls: TLS configuration refused: keys may not be consistent: KeyMismatch".to_owned()
         )
     );
 }

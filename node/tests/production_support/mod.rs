@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kikv::credential::{issue_credential, CredentialRequest, Generation, NodeKey, ValidatedQuery};
+use kikv::credential::{issue_credential, CredentialRequest, NodeKey, ValidatedQuery};
 use kikv::exchange::client::{answer_document, NodeSession, Question};
+use kikv::exchange::Generation as EnvelopeGeneration;
 use kikv::setup::{init, InitOptions};
 use serde_json::Value;
 
@@ -65,6 +66,19 @@ impl Trial {
         init(&node_options, now).unwrap();
         let config = node.join("kikv.toml");
         free_admin_port(&config);
+        // One small dataset, so the node offers the default ontology.
+        let data_file = root.join("tiny.ttl");
+        std::fs::write(
+            &data_file,
+            "<https://zorggroep.example/id/1> a <http://purl.org/ozo/onz-pers#Medewerker> .\n",
+        )
+        .unwrap();
+        let loaded = crate::common::kikv()
+            .args(["--config", config.to_str().unwrap(), "load", "--graph"])
+            .args(["https://zorggroep.example/data/tiny", data_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(loaded.status.success(), "{}", crate::common::stderr(&loaded));
         Self {
             root: root.to_path_buf(),
             node,
@@ -84,7 +98,7 @@ impl Trial {
         issue_credential(
             &issuer,
             &CredentialRequest {
-                generation: Generation::Two,
+                generation: kikv::credential::Generation::Two,
                 subject: CONSUMER_DID.into(),
                 query: ValidatedQuery {
                     profile: DEMO_PROFILE.into(),
@@ -156,7 +170,7 @@ impl Trial {
             node_url: format!("https://localhost:{}", address.port()),
             credentials: vec![self.credential()],
             parameters: BTreeMap::from([("peildatum".to_owned(), Value::from("2025-06-30"))]),
-            generation: Generation::Two,
+            generation: EnvelopeGeneration::Two,
             thread_id: thread.to_owned(),
         };
         let (headers, body) = session
@@ -174,7 +188,7 @@ impl Trial {
             ("POST", "/api/verifiedsparql", &headers, &body),
         )
         .unwrap();
-        answer_document(Generation::Two, status, &[], &reply)
+        answer_document(EnvelopeGeneration::Two, status, &[], &reply)
             .unwrap_or_else(|e| panic!("the node refused: {e}"))
     }
 }
