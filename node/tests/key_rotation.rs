@@ -13,10 +13,7 @@ use kikv::credential::{rotate_node_key, CredentialError, KeyError, NodeIdentity}
 use production_support::{kid_of, Trial, NODE_DID};
 
 fn start(trial: &Trial) -> RunningNode {
-    RunningNode::start_with(
-        &trial.root,
-        &["--config", trial.config.to_str().unwrap()],
-    )
+    RunningNode::start_with(&trial.root, &["--config", trial.config.to_str().unwrap()])
 }
 
 #[test]
@@ -31,7 +28,9 @@ fn answers_signed_before_a_rotation_still_verify_and_new_ones_use_the_new_key() 
     let old_answer = trial.ask(&before, node.address, "thread-before");
     assert_eq!(kid_of(&old_answer), key_1);
     let consumer = trial.consumer_key();
-    before.check(&consumer, "thread-before", &old_answer).unwrap();
+    before
+        .check(&consumer, "thread-before", &old_answer)
+        .unwrap();
     stop_gracefully(&mut node);
 
     let rotated = kikv()
@@ -40,7 +39,9 @@ fn answers_signed_before_a_rotation_still_verify_and_new_ones_use_the_new_key() 
         .unwrap();
     assert!(rotated.status.success(), "{}", stderr(&rotated));
     assert!(
-        stdout(&rotated).contains(&format!("{key_1} retired (kept for verification), {key_2} signs")),
+        stdout(&rotated).contains(&format!(
+            "{key_1} retired (kept for verification), {key_2} signs"
+        )),
         "{}",
         stdout(&rotated)
     );
@@ -51,7 +52,9 @@ fn answers_signed_before_a_rotation_still_verify_and_new_ones_use_the_new_key() 
     assert_eq!(kid_of(&new_answer), key_2);
     after.check(&consumer, "thread-after", &new_answer).unwrap();
     // The old answer and its receipt, against the document the node serves now.
-    after.check(&consumer, "thread-before", &old_answer).unwrap();
+    after
+        .check(&consumer, "thread-before", &old_answer)
+        .unwrap();
 
     // The served document: both keys for verification, only the new one for assertion.
     let (status, served) = common::https_get(
@@ -84,7 +87,12 @@ fn answers_signed_before_a_rotation_still_verify_and_new_ones_use_the_new_key() 
 
     // The exchange log holds checkpoints by both keys, and verifies as a whole.
     let verified = kikv()
-        .args(["--config", trial.config.to_str().unwrap(), "audit", "verify"])
+        .args([
+            "--config",
+            trial.config.to_str().unwrap(),
+            "audit",
+            "verify",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -138,7 +146,12 @@ fn rotating_twice_keeps_both_retired_keys_in_order() {
     assert_eq!(first.new_kid, format!("{NODE_DID}#key-2"));
     assert_eq!(second.old_kid, format!("{NODE_DID}#key-2"));
     assert_eq!(second.new_kid, format!("{NODE_DID}#key-3"));
-    let retired: Vec<String> = second.identity.retired.iter().map(|r| r.kid.clone()).collect();
+    let retired: Vec<String> = second
+        .identity
+        .retired
+        .iter()
+        .map(|r| r.kid.clone())
+        .collect();
     assert_eq!(
         retired,
         [format!("{NODE_DID}#key-1"), format!("{NODE_DID}#key-2")]
@@ -228,8 +241,8 @@ fn rotation_refuses_a_key_of_another_did() {
     let dir = tempfile::tempdir().unwrap();
     let trial = Trial::new(dir.path());
     let key_file = trial.node.join("node.jwk.json");
-    let error = rotate_node_key(&key_file, "did:web:other.example", chrono::Utc::now())
-        .unwrap_err();
+    let error =
+        rotate_node_key(&key_file, "did:web:other.example", chrono::Utc::now()).unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(

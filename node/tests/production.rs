@@ -13,8 +13,8 @@ use chrono::Utc;
 use kikv::config::Config;
 use kikv::setup::{check, CheckProblem, Finding, Severity};
 use production_support::{Trial, CONSUMER_DID, ISSUER_DID, NODE_DID};
-use x509_parser::prelude::FromDer as _;
 use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
+use x509_parser::prelude::FromDer as _;
 
 use common::{kikv, repo_root, stderr, stdout};
 
@@ -25,7 +25,10 @@ fn init_node(dir: &Path, extra: &[&str]) -> std::process::Output {
         .args(["--did", "did:web:kikv.zorggroep.example"])
         .args(["--name", "node.zorggroep.example"])
         .args(["--organization", "Zorggroep Test"])
-        .args(["--profiles-dir", repo_root().join("profiles").to_str().unwrap()])
+        .args([
+            "--profiles-dir",
+            repo_root().join("profiles").to_str().unwrap(),
+        ])
         .args(extra)
         .output()
         .unwrap()
@@ -45,7 +48,10 @@ fn init_writes_a_key_a_did_document_a_request_with_the_right_usages_and_a_config
     let etc = dir.path().join("etc");
     let did = "did:web:kikv.zorggroep.example";
     assert!(stdout(&output).contains(&format!("signing key {did}#key-1")));
-    assert!(!etc.join("tls.crt.pem").exists(), "no certificate without --self-signed");
+    assert!(
+        !etc.join("tls.crt.pem").exists(),
+        "no certificate without --self-signed"
+    );
     #[cfg(unix)]
     {
         assert_eq!(mode(&etc.join("node.jwk.json")), 0o600);
@@ -64,11 +70,20 @@ fn init_writes_a_key_a_did_document_a_request_with_the_right_usages_and_a_config
     let document: serde_json::Value =
         serde_json::from_slice(&std::fs::read(etc.join("did.json")).unwrap()).unwrap();
     assert_eq!(document["id"], did);
-    assert_eq!(document["verificationMethod"][0]["id"], format!("{did}#key-1"));
+    assert_eq!(
+        document["verificationMethod"][0]["id"],
+        format!("{did}#key-1")
+    );
     assert_eq!(document["verificationMethod"][0]["type"], "JsonWebKey2020");
-    assert_eq!(document["verificationMethod"][0]["publicKeyJwk"]["x"], key["x"]);
+    assert_eq!(
+        document["verificationMethod"][0]["publicKeyJwk"]["x"],
+        key["x"]
+    );
     assert!(document["verificationMethod"][0]["publicKeyJwk"]["d"].is_null());
-    assert_eq!(document["assertionMethod"], serde_json::json!([format!("{did}#key-1")]));
+    assert_eq!(
+        document["assertionMethod"],
+        serde_json::json!([format!("{did}#key-1")])
+    );
 
     // The request: both host names and the DID, digitalSignature, serverAuth and clientAuth.
     let pem = std::fs::read_to_string(etc.join("tls.csr.pem")).unwrap();
@@ -87,9 +102,10 @@ fn init_writes_a_key_a_did_document_a_request_with_the_right_usages_and_a_config
             ParsedExtension::KeyUsage(usage) => {
                 seen.push(format!("digitalSignature={}", usage.digital_signature()))
             }
-            ParsedExtension::ExtendedKeyUsage(eku) => {
-                seen.push(format!("serverAuth={} clientAuth={}", eku.server_auth, eku.client_auth))
-            }
+            ParsedExtension::ExtendedKeyUsage(eku) => seen.push(format!(
+                "serverAuth={} clientAuth={}",
+                eku.server_auth, eku.client_auth
+            )),
             ParsedExtension::SubjectAlternativeName(names) => {
                 for name in &names.general_names {
                     match name {
@@ -125,7 +141,12 @@ fn init_writes_a_key_a_did_document_a_request_with_the_right_usages_and_a_config
 
     // Until the CA's certificate is there and client CAs are set, the check says what is missing.
     let checked = kikv()
-        .args(["--config", etc.join("kikv.toml").to_str().unwrap(), "config", "check"])
+        .args([
+            "--config",
+            etc.join("kikv.toml").to_str().unwrap(),
+            "config",
+            "check",
+        ])
         .output()
         .unwrap();
     assert_eq!(checked.status.code(), Some(2));
@@ -135,7 +156,10 @@ fn init_writes_a_key_a_did_document_a_request_with_the_right_usages_and_a_config
     );
     assert_eq!(
         stderr(&checked),
-        format!("kikv: error: {}: 1 error(s), 1 warning(s)", etc.join("kikv.toml").display())
+        format!(
+            "kikv: error: {}: 1 error(s), 1 warning(s)",
+            etc.join("kikv.toml").display()
+        )
     );
 }
 
@@ -150,7 +174,10 @@ fn init_never_overwrites() {
         stderr(&again),
         "kikv: error: etc/node.jwk.json already exists; kikv init never overwrites a key or configuration"
     );
-    assert_eq!(std::fs::read(dir.path().join("etc/node.jwk.json")).unwrap(), key);
+    assert_eq!(
+        std::fs::read(dir.path().join("etc/node.jwk.json")).unwrap(),
+        key
+    );
     assert!(!dir.path().join("etc/tls.crt.pem").exists());
 }
 
@@ -159,7 +186,11 @@ fn init_wants_a_did_web() {
     let dir = tempfile::tempdir().unwrap();
     let output = kikv()
         .current_dir(dir.path())
-        .args(["init", "--did", "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"])
+        .args([
+            "init",
+            "--did",
+            "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -196,10 +227,8 @@ fn only(findings: &[Finding]) -> (Severity, &'static str, String) {
 
 /// A certificate for the node's TLS key with the given extended key usages.
 fn node_certificate(trial: &Trial, usages: Vec<ExtendedKeyUsagePurpose>) {
-    let key = KeyPair::from_pem(
-        &std::fs::read_to_string(trial.node.join("tls.key.pem")).unwrap(),
-    )
-    .unwrap();
+    let key = KeyPair::from_pem(&std::fs::read_to_string(trial.node.join("tls.key.pem")).unwrap())
+        .unwrap();
     let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
     params.extended_key_usages = usages;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -242,10 +271,8 @@ fn a_certificate_without_server_auth_is_an_error() {
 fn a_certificate_without_digital_signature_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let (trial, config) = clean_setup(dir.path());
-    let key = KeyPair::from_pem(
-        &std::fs::read_to_string(trial.node.join("tls.key.pem")).unwrap(),
-    )
-    .unwrap();
+    let key = KeyPair::from_pem(&std::fs::read_to_string(trial.node.join("tls.key.pem")).unwrap())
+        .unwrap();
     let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
     params.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
     let file = trial.node.join("tls.crt.pem");
@@ -265,9 +292,15 @@ fn a_certificate_not_valid_at_the_time_of_the_check_is_an_error() {
     let findings = check(&config, later);
     let (severity, key, message) = only(&findings);
     assert_eq!((severity, key), (Severity::Error, "tls.certificate"));
-    assert!(matches!(findings[0].problem, CheckProblem::NotValidNow { .. }));
+    assert!(matches!(
+        findings[0].problem,
+        CheckProblem::NotValidNow { .. }
+    ));
     assert!(
-        message.ends_with(&format!(", not now ({})", later.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+        message.ends_with(&format!(
+            ", not now ({})",
+            later.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )),
         "{message}"
     );
 }
@@ -283,7 +316,8 @@ fn a_key_that_does_not_match_the_certificate_is_an_error() {
         (
             Severity::Error,
             "tls",
-            "error: tls: TLS configuration refused: keys may not be consistent: KeyMismatch".to_owned()
+            "error: tls: TLS configuration refused: keys may not be consistent: KeyMismatch"
+                .to_owned()
         )
     );
 }
@@ -292,8 +326,8 @@ fn a_key_that_does_not_match_the_certificate_is_an_error() {
 fn a_development_certificate_outside_dev_mode_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let (_trial, mut config) = clean_setup(dir.path());
-    let pki = kikv::credential::dev_pki::create(&dir.path().join("pki"), NODE_DID, Utc::now())
-        .unwrap();
+    let pki =
+        kikv::credential::dev_pki::create(&dir.path().join("pki"), NODE_DID, Utc::now()).unwrap();
     let node = &pki.parties[0];
     let (cert, key) = node.tls.clone().unwrap();
     config.tls.certificate = Some(cert.clone());
@@ -469,7 +503,10 @@ fn an_unreadable_https_anchor_is_an_error() {
     config.trust.https_trust_anchors = vec![anchor.clone()];
     let findings = check(&config, Utc::now());
     let (severity, key, message) = only(&findings);
-    assert_eq!((severity, key), (Severity::Error, "trust.https_trust_anchors"));
+    assert_eq!(
+        (severity, key),
+        (Severity::Error, "trust.https_trust_anchors")
+    );
     assert!(
         message.starts_with(&format!(
             "error: trust.https_trust_anchors: HTTPS trust anchor {}: ",
@@ -496,11 +533,15 @@ fn a_broken_profile_is_an_error_and_no_profile_a_warning() {
     std::fs::write(profiles.join("broken.toml"), "iri = ").unwrap();
     let findings = check(&config, Utc::now());
     assert_eq!(findings.len(), 2, "{findings:#?}");
-    assert_eq!((findings[0].severity, findings[0].key), (Severity::Error, "profiles.dir"));
+    assert_eq!(
+        (findings[0].severity, findings[0].key),
+        (Severity::Error, "profiles.dir")
+    );
     assert!(
-        findings[0]
-            .to_string()
-            .starts_with(&format!("error: profiles.dir: {}: ", profiles.join("broken.toml").display())),
+        findings[0].to_string().starts_with(&format!(
+            "error: profiles.dir: {}: ",
+            profiles.join("broken.toml").display()
+        )),
         "{}",
         findings[0]
     );
@@ -511,10 +552,20 @@ fn config_check_passes_a_complete_trial_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let trial = Trial::new(dir.path());
     let output = kikv()
-        .args(["--config", trial.config.to_str().unwrap(), "config", "check"])
+        .args([
+            "--config",
+            trial.config.to_str().unwrap(),
+            "config",
+            "check",
+        ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
     assert_eq!(
         stdout(&output),
         format!(
@@ -530,7 +581,9 @@ fn config_check_passes_a_complete_trial_configuration() {
 fn readme_block(name: &str) -> String {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let marker = format!("<!-- test: {name} -->");
-    let after = &readme[readme.find(&marker).unwrap_or_else(|| panic!("no {marker}"))..];
+    let after = &readme[readme
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker}"))..];
     let open = after.find("```sh\n").unwrap() + "```sh\n".len();
     let close = after[open..].find("```").unwrap();
     after[open..open + close].to_owned()
@@ -579,7 +632,8 @@ fn the_readme_production_walkthrough_gets_a_verified_answer_on_a_clean_data_dire
         stderr(&setup)
     );
     assert!(
-        stdout(&setup).contains("kikv config check: ") && stdout(&setup).contains(": ok (1 warning(s))"),
+        stdout(&setup).contains("kikv config check: ")
+            && stdout(&setup).contains(": ok (1 warning(s))"),
         "{}",
         stdout(&setup)
     );
@@ -629,10 +683,20 @@ fn the_readme_production_walkthrough_gets_a_verified_answer_on_a_clean_data_dire
     );
     assert!(stopped.success(), "the node exited with {stopped}");
     let audit = kikv()
-        .args(["--config", root.join("etc/kikv.toml").to_str().unwrap(), "audit", "verify"])
+        .args([
+            "--config",
+            root.join("etc/kikv.toml").to_str().unwrap(),
+            "audit",
+            "verify",
+        ])
         .output()
         .unwrap();
-    assert!(audit.status.success(), "{}{}", stdout(&audit), stderr(&audit));
+    assert!(
+        audit.status.success(),
+        "{}{}",
+        stdout(&audit),
+        stderr(&audit)
+    );
     // The data directory is the one the unit names, and holds the log.
     assert!(root.join("var/audit").is_dir());
 }

@@ -378,7 +378,10 @@ impl NodeIdentity {
             });
         }
         let retired = read_retired_keys(key_file)?;
-        if let Some(other) = retired.iter().find(|r| !r.kid.starts_with(&format!("{node_did}#"))) {
+        if let Some(other) = retired
+            .iter()
+            .find(|r| !r.kid.starts_with(&format!("{node_did}#")))
+        {
             return Err(KeyError::Retired {
                 file: retired_keys_file(key_file).display().to_string(),
                 reason: format!("{} is not a key of {node_did}", other.kid),
@@ -395,9 +398,11 @@ impl NodeIdentity {
 
     /// The identity of a configured node: `trust.node_key`, of `node.did`.
     pub fn from_config(config: &crate::config::Config) -> Result<Self, KeyError> {
-        let file = config.trust.node_key.as_deref().ok_or_else(|| {
-            KeyError::Invalid("trust.node_key is not set".into())
-        })?;
+        let file = config
+            .trust
+            .node_key
+            .as_deref()
+            .ok_or_else(|| KeyError::Invalid("trust.node_key is not set".into()))?;
         Self::load(file, &config.node.did)
     }
 

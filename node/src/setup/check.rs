@@ -202,8 +202,7 @@ pub fn check(config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
     if let Err(e) = https_client(config) {
         error("trust.https_trust_anchors", CheckProblem::Trust(e));
     }
-    if config.trust.node_key.is_some() && config.trust.trusted_issuers.values().all(Vec::is_empty)
-    {
+    if config.trust.node_key.is_some() && config.trust.trusted_issuers.values().all(Vec::is_empty) {
         warnings.push(("trust.trusted_issuers", CheckProblem::NoTrustedIssuers));
     }
     match crate::profile::Registry::load_dir(&config.profiles.dir) {
@@ -343,7 +342,10 @@ fn pinned_problem(file: &Path) -> Option<CheckProblem> {
     }
     for method in &document.verification_method {
         if let Err(reason) = method.jwk() {
-            return Some(pinned(format!("verification method {}: {reason}", method.id)));
+            return Some(pinned(format!(
+                "verification method {}: {reason}",
+                method.id
+            )));
         }
     }
     let usable = document.assertion_method.iter().any(|entry| {

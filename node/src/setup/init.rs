@@ -189,7 +189,10 @@ fn did_web_host(did: &str) -> Result<String, InitError> {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
         _ => authority,
     };
-    Ok(host.trim_start_matches('[').trim_end_matches(']').to_owned())
+    Ok(host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned())
 }
 
 /// The node's TLS certificate: the DID's host and the extra names as subject alternative names,

@@ -52,7 +52,8 @@ impl Trial {
     /// Makes the three identities and the node's configuration (listeners on free ports).
     pub fn new(root: &Path) -> Self {
         let now = chrono::Utc::now();
-        let (node, consumer, issuer) = (root.join("etc"), root.join("consumer"), root.join("issuer"));
+        let (node, consumer, issuer) =
+            (root.join("etc"), root.join("consumer"), root.join("issuer"));
         let data = root.join("data");
         for (dir, did) in [(&consumer, CONSUMER_DID), (&issuer, ISSUER_DID)] {
             let mut identity = options(dir, did, &data);
@@ -75,10 +76,17 @@ impl Trial {
         .unwrap();
         let loaded = crate::common::kikv()
             .args(["--config", config.to_str().unwrap(), "load", "--graph"])
-            .args(["https://zorggroep.example/data/tiny", data_file.to_str().unwrap()])
+            .args([
+                "https://zorggroep.example/data/tiny",
+                data_file.to_str().unwrap(),
+            ])
             .output()
             .unwrap();
-        assert!(loaded.status.success(), "{}", crate::common::stderr(&loaded));
+        assert!(
+            loaded.status.success(),
+            "{}",
+            crate::common::stderr(&loaded)
+        );
         Self {
             root: root.to_path_buf(),
             node,
@@ -92,7 +100,11 @@ impl Trial {
     pub fn credential(&self) -> String {
         let config = kikv::config::Config::from_file(&self.config).unwrap();
         let (registry, _) = kikv::profile::Registry::load_dir(&config.profiles.dir).unwrap();
-        let query = registry.get(DEMO_PROFILE, "1.0").unwrap().query("1").unwrap();
+        let query = registry
+            .get(DEMO_PROFILE, "1.0")
+            .unwrap()
+            .query("1")
+            .unwrap();
         let issuer = NodeKey::from_file(&self.issuer.join("node.jwk.json")).unwrap();
         let now = chrono::Utc::now().timestamp();
         issue_credential(
