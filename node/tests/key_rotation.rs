@@ -253,3 +253,24 @@ fn rotation_refuses_a_key_of_another_did() {
     // Nothing was changed.
     assert!(!kikv::credential::retired_keys_file(&key_file).exists());
 }
+
+#[test]
+fn a_retired_key_without_a_valid_retirement_time_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let trial = Trial::new(dir.path());
+    let key_file = trial.node.join("node.jwk.json");
+    let retired = kikv::credential::retired_keys_file(&key_file);
+    std::fs::write(
+        &retired,
+        r#"{"retiredKeys": [{"kid": "did:web:localhost#key-0", "publicKeyJwk": {"kty": "OKP", "crv": "Ed25519", "x": "AA"}, "retired": "yesterday"}]}"#,
+    )
+    .unwrap();
+    let error = NodeIdentity::load(&key_file, NODE_DID).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "retired keys {}: did:web:localhost#key-0: `retired` \"yesterday\" is not an RFC 3339 time",
+            retired.display()
+        )
+    );
+}

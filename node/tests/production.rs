@@ -700,3 +700,35 @@ fn the_readme_production_walkthrough_gets_a_verified_answer_on_a_clean_data_dire
     // The data directory is the one the unit names, and holds the log.
     assert!(root.join("var/audit").is_dir());
 }
+
+#[test]
+fn a_certificate_that_is_not_x509_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trial, config) = clean_setup(dir.path());
+    let file = trial.node.join("tls.crt.pem");
+    // Valid PEM and Base64 around bytes that are no certificate.
+    std::fs::write(
+        &file,
+        "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let findings = check(&config, Utc::now());
+    let certificate: Vec<String> = findings
+        .iter()
+        .filter(|f| f.key == "tls.certificate")
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(certificate.len(), 1, "{findings:#?}");
+    assert!(
+        certificate[0].starts_with(&format!(
+            "error: tls.certificate: {}: not a valid X.509 certificate: ",
+            file.display()
+        )),
+        "{}",
+        certificate[0]
+    );
+    assert!(
+        matches!(findings[0].problem, CheckProblem::Tls(_)),
+        "{findings:#?}"
+    );
+}
