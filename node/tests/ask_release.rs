@@ -234,7 +234,7 @@ fn a_collected_answer_changed_on_the_nodes_disk_is_refused() {
     let mut reply: Value = serde_json::from_slice(&body).unwrap();
     let count = &mut reply["payload"]["body"]["message"]["resultset"][0]["result"]["results"]
         ["bindings"][0]["aantal_medewerkers"]["value"];
-    assert_eq!(count, EXPECTED);
+    assert_eq!(*count, EXPECTED);
     *count = Value::from("3");
     item["outcome"]["body"] = Value::from(BASE64.encode(serde_json::to_vec(&reply).unwrap()));
     std::fs::write(&file, serde_json::to_vec_pretty(&item).unwrap()).unwrap();
