@@ -28,7 +28,13 @@ fn ask(setup: &Setup, node: &RunningNode, extra: &[&str]) -> Command {
     let path = |name: &str| setup.pki.join(name).display().to_string();
     let mut command = common::kikv();
     command
-        .args(["ask", "--node", &url, "--credential", &path("credential.jwt")])
+        .args([
+            "ask",
+            "--node",
+            &url,
+            "--credential",
+            &path("credential.jwt"),
+        ])
         .args(["--key", &path("dev-zorgkantoor.jwk.json")])
         .args(["--cert", &path("dev-zorgkantoor.crt.pem")])
         .args(["--cert-key", &path("dev-zorgkantoor.key.pem")])
@@ -135,7 +141,11 @@ fn ask_polls_while_the_operator_decides_and_prints_the_verified_answer() {
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["delivery"], "collected", "{shown}");
     assert!(shown["handed_off_at"].is_string(), "{shown}");
-    assert!(listed(&setup, id).contains(" collected "), "{}", listed(&setup, id));
+    assert!(
+        listed(&setup, id).contains(" collected "),
+        "{}",
+        listed(&setup, id)
+    );
     assert_eq!(
         activities(&setup.log(&thread)),
         [
@@ -191,8 +201,15 @@ fn a_short_wait_prints_the_collect_command_that_collects_once_after_approval() {
     );
     let output = run_printed(&command);
     let (count, collected_thread) = answer(&output);
-    assert_eq!((count.as_str(), collected_thread.as_str()), (EXPECTED, thread));
-    assert!(listed(&setup, id).contains(" collected "), "{}", listed(&setup, id));
+    assert_eq!(
+        (count.as_str(), collected_thread.as_str()),
+        (EXPECTED, thread)
+    );
+    assert!(
+        listed(&setup, id).contains(" collected "),
+        "{}",
+        listed(&setup, id)
+    );
 
     // Handed out once: a second collect is refused by the node.
     let output = run_printed(&command);

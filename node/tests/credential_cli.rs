@@ -426,9 +426,19 @@ fn issue_sets_the_validity_and_status_entry_asked_for_and_refuses_bad_values_wit
     };
 
     // --valid-days, and an index chosen in the list file.
-    let jwt = pki.issue(&["--valid-days", "30", "--status-list-file", &list, "--status-index", "6"]);
+    let jwt = pki.issue(&[
+        "--valid-days",
+        "30",
+        "--status-list-file",
+        &list,
+        "--status-index",
+        "6",
+    ]);
     let issued = claims(&jwt);
-    assert_eq!(issued["exp"].as_i64().unwrap() - issued["nbf"].as_i64().unwrap(), 30 * 86_400);
+    assert_eq!(
+        issued["exp"].as_i64().unwrap() - issued["nbf"].as_i64().unwrap(),
+        30 * 86_400
+    );
     let status = &issued["vc"]["credentialStatus"];
     assert_eq!(status["statusListIndex"], "6");
     assert_eq!(
@@ -477,13 +487,18 @@ fn issue_sets_the_validity_and_status_entry_asked_for_and_refuses_bad_values_wit
     assert_eq!(run.code, 0, "{}", run.out);
     assert!(
         run.out.starts_with("kikv: warning: urn:uuid:")
-            && run.out.contains(" has no status entry: it cannot be revoked before it expires at "),
+            && run
+                .out
+                .contains(" has no status entry: it cannot be revoked before it expires at "),
         "{}",
         run.out
     );
 
     let cases: [(&[&str], String); 7] = [
-        (&["--valid-days", "0"], "--valid-days must be at least 1".into()),
+        (
+            &["--valid-days", "0"],
+            "--valid-days must be at least 1".into(),
+        ),
         (
             &["--valid-until", "2020-01-01"],
             "--valid-until 2020-01-01: that is not in the future".into(),
@@ -497,7 +512,12 @@ fn issue_sets_the_validity_and_status_entry_asked_for_and_refuses_bad_values_wit
             "--status-index needs --status-list-file FILE or --status-list URL".into(),
         ),
         (
-            &["--status-list", "http://status.example/1", "--status-index", "3"],
+            &[
+                "--status-list",
+                "http://status.example/1",
+                "--status-index",
+                "3",
+            ],
             "--status-list http://status.example/1: give the https:// URL the list is published at"
                 .into(),
         ),

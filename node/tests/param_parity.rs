@@ -47,7 +47,12 @@ fn node_directory(dir: &Path) -> std::path::PathBuf {
     std::fs::write(pki.join("hr.ttl"), exchange_node::turtle()).unwrap();
     let output = run_in(
         &pki,
-        &["load", "hr.ttl", "--graph", "https://zorggroep.test/data/hr"],
+        &[
+            "load",
+            "hr.ttl",
+            "--graph",
+            "https://zorggroep.test/data/hr",
+        ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let subject = read(&pki, "dev-zorgkantoor.did.json");
@@ -103,8 +108,15 @@ fn asked(pki: &Path, node: &RunningNode, param: &str) -> String {
         ],
     );
     let printed = stdout(&output);
-    assert!(output.status.success(), "{param}: {printed}{}", stderr(&output));
-    let row = printed.lines().nth(1).unwrap_or_else(|| panic!("{printed}"));
+    assert!(
+        output.status.success(),
+        "{param}: {printed}{}",
+        stderr(&output)
+    );
+    let row = printed
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("{printed}"));
     row.rsplit(',').next().unwrap().to_owned()
 }
 
@@ -123,8 +135,17 @@ fn queried(pki: &Path, param: &str) -> String {
         ],
     );
     let printed = stdout(&output);
-    assert!(output.status.success(), "{param}: {printed}{}", stderr(&output));
-    printed.lines().nth(1).unwrap_or_else(|| panic!("{printed}")).trim().to_owned()
+    assert!(
+        output.status.success(),
+        "{param}: {printed}{}",
+        stderr(&output)
+    );
+    printed
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("{printed}"))
+        .trim()
+        .to_owned()
 }
 
 #[test]

@@ -17,8 +17,7 @@ use credential_support::World;
 use kikv::credential::https::HttpsClient;
 use kikv::credential::{
     create_presentation, issue_credential, CredentialError, Generation, PresentationVerifier,
-    PublishedStatusList, StatusEntry, StatusList, StatusListKind, StatusLists, StatusPolicy,
-    Token,
+    PublishedStatusList, StatusEntry, StatusList, StatusListKind, StatusLists, StatusPolicy, Token,
 };
 use serde_json::Value;
 
@@ -105,7 +104,8 @@ async fn a_changed_local_copy_counts_at_the_next_check_whatever_max_age() {
         max_age_secs: 3600,
         grace_secs: 0,
     };
-    let lists = StatusLists::new(HttpsClient::new(&[]).unwrap(), policy).with_local_copy(url, &file);
+    let lists =
+        StatusLists::new(HttpsClient::new(&[]).unwrap(), policy).with_local_copy(url, &file);
     let verifier = world.verifier_from(world.policy(), world.resolver(), lists);
     verify_at(&world, &verifier, &credential, world.now)
         .await
@@ -261,10 +261,23 @@ fn a_credential_revoked_in_the_operators_copy_is_refused_at_the_next_ask() {
     );
 
     std::fs::write(pki.join("hr.ttl"), common_fixture()).unwrap();
-    ok(&pki, &["load", "hr.ttl", "--graph", "https://zorggroep.test/data/hr"]);
+    ok(
+        &pki,
+        &[
+            "load",
+            "hr.ttl",
+            "--graph",
+            "https://zorggroep.test/data/hr",
+        ],
+    );
     let node = RunningNode::start(&pki);
     let output = ask(&pki, &node);
-    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
 
     let index = index.to_string();
     ok(

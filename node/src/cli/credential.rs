@@ -240,9 +240,7 @@ fn valid_until(days: Option<u32>, until: Option<&str>, now: i64) -> anyhow::Resu
 
 /// The credential's status entry and, for a list file, its register (the entry is recorded
 /// there once the credential is signed).
-fn status_entry(
-    args: &IssueArgs,
-) -> anyhow::Result<Option<(StatusEntry, Option<StatusRegister>)>> {
+fn status_entry(args: &IssueArgs) -> anyhow::Result<Option<(StatusEntry, Option<StatusRegister>)>> {
     if let Some(file) = &args.status_list_file {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;

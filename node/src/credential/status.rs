@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
-use sha2::Digest as _;
 use serde_json::{json, Map, Value};
+use sha2::Digest as _;
 
 use super::error::CredentialError;
 use super::https::HttpsClient;
@@ -907,10 +907,16 @@ mod register_tests {
         let reopened = StatusRegister::open(&file).unwrap();
         assert_eq!(reopened.entries().len(), 15);
         let fresh = StatusRegister::open(&dir.path().join("other.jwt")).unwrap();
-        assert_eq!(fresh.allocate(&list, Some(3)), Err(StatusRegisterError::Taken(3)));
+        assert_eq!(
+            fresh.allocate(&list, Some(3)),
+            Err(StatusRegisterError::Taken(3))
+        );
         assert_eq!(
             fresh.allocate(&list, Some(16)),
-            Err(StatusRegisterError::Beyond { index: 16, size: 16 })
+            Err(StatusRegisterError::Beyond {
+                index: 16,
+                size: 16
+            })
         );
         assert_eq!(fresh.allocate(&list, Some(4)), Ok(4));
         std::fs::write(StatusRegister::path_for(&file), "{\"index\": 1}\n").unwrap();

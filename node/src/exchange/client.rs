@@ -262,7 +262,11 @@ impl NodeSession {
         tls: &Arc<ClientConfig>,
         thread_id: &str,
     ) -> Result<Option<CheckedAnswer>, AskError> {
-        let url = format!("{}/api/verifiedsparql/{}", self.base, path_segment(thread_id));
+        let url = format!(
+            "{}/api/verifiedsparql/{}",
+            self.base,
+            path_segment(thread_id)
+        );
         let mut refreshed = false;
         loop {
             let headers = [("authorization".to_owned(), format!("Bearer {}", self.token))];
