@@ -24,7 +24,7 @@ pub struct CredentialArgs {
 #[derive(Debug, clap::Subcommand)]
 enum CredentialCommand {
     /// Sign a validated-query credential for one profile query and one consumer
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
     /// Decode a credential JWT and verify it against this node's trust, explaining each check
     Inspect(InspectArgs),
 }
@@ -119,7 +119,7 @@ struct InspectArgs {
 /// Runs `kikv credential`.
 pub fn run(config: &Config, args: CredentialArgs) -> anyhow::Result<()> {
     match args.command {
-        CredentialCommand::Issue(args) => issue(config, args),
+        CredentialCommand::Issue(args) => issue(config, *args),
         CredentialCommand::Inspect(args) => inspect(config, args),
     }
 }
