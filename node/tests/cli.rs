@@ -294,7 +294,10 @@ fn parameters_are_bound_and_the_plan_shows_the_rows_of_each_step() {
 
     for (parameter, expected) in [
         ("type", "--param `type` is not NAME=VALUE"),
-        ("type=<not an iri>", "--param type: <not an iri>: not an IRI"),
+        (
+            "type=<not an iri>",
+            "--param type: <not an iri>: not an IRI",
+        ),
         ("a-b=2", "--param `a-b=2`: `a-b` is not a variable name"),
         (
             "typ=<http://example.org/Person>",
