@@ -221,7 +221,9 @@ pub struct TrustConfig {
     /// Extra certificate authorities (PEM) for reading `did:web` documents and status lists
     /// over HTTPS, beside the public web roots. A development CA is refused unless `dev_mode`.
     pub https_trust_anchors: Vec<PathBuf>,
-    /// A status list read less than this many seconds ago is used without reading it again.
+    /// A status list read less than this many seconds ago is used without reading it again:
+    /// the longest a revocation goes unnoticed (an operator's local copy in
+    /// `status_list_files` is read again as soon as the file changes).
     pub status_list_max_age_secs: u64,
     /// Local copies of status lists: list URL to file, read instead of the URL (offline
     /// operation). `file://` URLs inside credentials are only read when `dev_mode` is on.
@@ -245,7 +247,7 @@ impl Default for TrustConfig {
             did_documents: Vec::new(),
             https_trust_anchors: Vec::new(),
             status_list_files: BTreeMap::new(),
-            status_list_max_age_secs: 300,
+            status_list_max_age_secs: 60,
             status_list_grace_secs: 0,
             max_presentation_lifetime_secs: 3600,
             max_token_bytes: 256 * 1024,

@@ -293,9 +293,12 @@ fn parameters_are_bound_and_the_plan_shows_the_rows_of_each_step() {
     assert_eq!(pattern["number of results"], 2, "{pattern}");
 
     for (parameter, expected) in [
-        ("type", "--param type: give NAME=VALUE"),
-        ("type=<not an iri>", "<not an iri>: not an IRI"),
-        ("a-b=2", "parameter a-b:"),
+        ("type", "--param `type` is not NAME=VALUE"),
+        (
+            "type=<not an iri>",
+            "--param type: <not an iri>: not an IRI",
+        ),
+        ("a-b=2", "--param `a-b=2`: `a-b` is not a variable name"),
         (
             "typ=<http://example.org/Person>",
             "parameter typ: the query has no ?typ",

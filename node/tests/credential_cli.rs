@@ -397,3 +397,145 @@ fn issue_takes_the_query_from_the_registered_profile() {
         run.out
     );
 }
+
+#[test]
+fn issue_sets_the_validity_and_status_entry_asked_for_and_refuses_bad_values_with_one_line() {
+    let pki = Pki::make();
+    let key = pki.path("dev-beheerorganisatie.jwk.json");
+    let list = pki.path("small-list.jwt");
+    let run = pki.kikv(&[
+        "status-list",
+        "create",
+        "--id",
+        "https://status.beheer.example/lists/small",
+        "--issuer-key",
+        &key,
+        "--size",
+        "8",
+        "--out",
+        &list,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    let claims = |jwt: &str| -> Value {
+        let payload = jwt.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+
+    // --valid-days, and an index chosen in the list file.
+    let jwt = pki.issue(&[
+        "--valid-days",
+        "30",
+        "--status-list-file",
+        &list,
+        "--status-index",
+        "6",
+    ]);
+    let issued = claims(&jwt);
+    assert_eq!(
+        issued["exp"].as_i64().unwrap() - issued["nbf"].as_i64().unwrap(),
+        30 * 86_400
+    );
+    let status = &issued["vc"]["credentialStatus"];
+    assert_eq!(status["statusListIndex"], "6");
+    assert_eq!(
+        status["statusListCredential"],
+        "https://status.beheer.example/lists/small"
+    );
+    // --valid-until a moment, and a free index chosen at random.
+    let jwt = pki.issue(&[
+        "--valid-until",
+        "2099-06-30T12:00:00Z",
+        "--status-list-file",
+        &list,
+    ]);
+    let issued = claims(&jwt);
+    assert_eq!(issued["exp"], 4_086_504_000_i64);
+    let index = issued["vc"]["credentialStatus"]["statusListIndex"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(index, "6");
+    let register = std::fs::read_to_string(format!("{list}.issued")).unwrap();
+    assert_eq!(register.lines().count(), 2, "{register}");
+
+    // Without a status entry: issued, with a warning that it cannot be revoked.
+    let out = pki.out.join("unrevocable.jwt");
+    let subject = pki.did("zorgkantoor");
+    let base = [
+        "credential",
+        "issue",
+        "--profile",
+        "https://kik-v.example/profiles/zorgkantoren",
+        "--profile-version",
+        "1.3.5",
+        "--query-id",
+        "1.1",
+        "--query-file",
+        pki.query.to_str().unwrap(),
+        "--subject",
+        &subject,
+        "--issuer-key",
+        &key,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = pki.kikv(&base);
+    assert_eq!(run.code, 0, "{}", run.out);
+    assert!(
+        run.out.starts_with("kikv: warning: urn:uuid:")
+            && run
+                .out
+                .contains(" has no status entry: it cannot be revoked before it expires at "),
+        "{}",
+        run.out
+    );
+
+    let cases: [(&[&str], String); 7] = [
+        (
+            &["--valid-days", "0"],
+            "--valid-days must be at least 1".into(),
+        ),
+        (
+            &["--valid-until", "2020-01-01"],
+            "--valid-until 2020-01-01: that is not in the future".into(),
+        ),
+        (
+            &["--valid-until", "next year"],
+            "--valid-until next year: give a date (YYYY-MM-DD) or an RFC 3339 moment".into(),
+        ),
+        (
+            &["--status-index", "3"],
+            "--status-index needs --status-list-file FILE or --status-list URL".into(),
+        ),
+        (
+            &[
+                "--status-list",
+                "http://status.example/1",
+                "--status-index",
+                "3",
+            ],
+            "--status-list http://status.example/1: give the https:// URL the list is published at"
+                .into(),
+        ),
+        (
+            &["--status-list-file", &list, "--status-index", "8"],
+            "status list index 8 is beyond the list's 8 entries".into(),
+        ),
+        (
+            &["--status-list-file", &list, "--status-index", "6"],
+            "status list index 6 is already in use".into(),
+        ),
+    ];
+    for (extra, error) in cases {
+        let run = pki.kikv(&[&base[..], extra].concat());
+        assert_eq!(run.code, 2, "{extra:?}: {}", run.out);
+        assert_eq!(run.out, format!("kikv: error: {error}\n"), "{extra:?}");
+    }
+    // Nothing refused was recorded.
+    let register = std::fs::read_to_string(format!("{list}.issued")).unwrap();
+    assert_eq!(register.lines().count(), 2, "{register}");
+}

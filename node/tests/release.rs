@@ -25,7 +25,7 @@ fn an_approval_answers_the_held_request_once() {
     let setup = Setup::new("deadline_hours = 1", 60);
     let node = RunningNode::start(&setup.pki);
     let body = setup.envelope("thread-held", None);
-    let (status, reply) = std::thread::scope(|scope| {
+    let (status, reply, id) = std::thread::scope(|scope| {
         let waiting = scope.spawn(|| post(&node, &setup, &body));
         let item = setup.pending("thread-held");
         let id = item["id"].as_str().unwrap().to_owned();
@@ -83,7 +83,8 @@ fn an_approval_answers_the_held_request_once() {
         let refusal = json!({"operator": "bob", "reason": "late"});
         let (status, error) = setup.admin("POST", &reject, Some(refusal));
         assert_eq!((status, error), (409, already));
-        waiting.join().unwrap()
+        let (status, reply) = waiting.join().unwrap();
+        (status, reply, id)
     });
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["payload"]["type"], gen1::RESPONSE_TYPE);
@@ -92,9 +93,11 @@ fn an_approval_answers_the_held_request_once() {
         setup.verified_count(&node, document, "thread-held"),
         EXPECTED
     );
-    // Delivered in the held response: nothing is left to fetch.
+    // Delivered in the held response: nothing is left to fetch, and the list says so.
     let (status, _) = setup.poll(&node, "zorgkantoor", "thread-held");
     assert_eq!(status, 410);
+    let (_, item) = setup.admin("GET", &format!("/admin/release/{id}"), None);
+    assert_eq!(item["delivery"], "delivered", "{item}");
 
     let log = setup.log("thread-held");
     assert_eq!(

@@ -16,11 +16,12 @@ use crate::credential::NodeKey;
 use std::time::Duration;
 
 use crate::exchange::client::{
-    answer_document, ask, AskError, CheckedAnswer, NodeSession, Question,
+    answer_document, ask_waiting, collect, AskError, CheckedAnswer, NodeSession, Question,
 };
 use crate::exchange::delivery::client_config;
 use crate::exchange::reply::{server_config, ReplyReceiver};
 use crate::exchange::Generation;
+use crate::profile::{presentation_value, read_parameter_argument};
 
 /// Arguments of `kikv ask`.
 #[derive(Debug, clap::Args)]
@@ -32,7 +33,11 @@ pub struct AskArgs {
     #[arg(long, value_name = "FILE")]
     nodes_file: Option<PathBuf>,
     /// Validated-query credential (a file holding the JWT; repeatable)
-    #[arg(long = "credential", value_name = "FILE", required = true)]
+    #[arg(
+        long = "credential",
+        value_name = "FILE",
+        required_unless_present = "collect"
+    )]
     credentials: Vec<PathBuf>,
     /// The consumer's private JWK (signs the presentation)
     #[arg(long, value_name = "FILE")]
@@ -46,7 +51,9 @@ pub struct AskArgs {
     /// Certificate authority trusted for the nodes' server certificates (PEM; repeatable)
     #[arg(long = "ca", value_name = "FILE", required = true)]
     cas: Vec<PathBuf>,
-    /// A parameter value, signed inside the presentation (repeatable), e.g. --param jaar=2025
+    /// A parameter value, signed inside the presentation (repeatable), read as `kikv query`
+    /// reads it: e.g. --param jaar=2025, --param zorgkantoor=http://… (an IRI); the node types
+    /// the value by the query's declaration
     #[arg(long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
     /// Envelope generation: 1 (JSON envelope) or 2 (HTTP headers)
@@ -69,9 +76,19 @@ pub struct AskArgs {
     /// The private key of that certificate (PEM; default: --cert-key)
     #[arg(long, value_name = "FILE")]
     reply_cert_key: Option<PathBuf>,
-    /// Seconds to wait for the answers at the reply address
+    /// Seconds to wait for an answer the node holds for release by its operator (polling it,
+    /// after the node's own hold), or for the answers at the reply address; an answer still
+    /// undecided then is collected later with --collect, as printed
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     wait: u64,
+    /// Collect the answer of this earlier conversation, which the node held for release
+    /// (`kikv ask` prints the command when its --wait ends first); one --node, no --credential
+    #[arg(
+        long,
+        value_name = "THREAD_ID",
+        conflicts_with_all = ["credentials", "params", "reply_url", "reply_listen"]
+    )]
+    collect: Option<String>,
 }
 
 /// How `kikv ask` prints answers.
@@ -94,6 +111,15 @@ pub fn run(_config: &Config, args: AskArgs) -> anyhow::Result<()> {
     let nodes = node_urls(&args)?;
     let consumer = Arc::new(NodeKey::from_file(&args.key)?);
     let tls = tls_config(&args)?;
+    let wait = Duration::from_secs(args.wait);
+    if let Some(thread_id) = &args.collect {
+        let [node] = nodes.as_slice() else {
+            anyhow::bail!("--collect takes one --node: a conversation belongs to one node");
+        };
+        let runtime = tokio::runtime::Runtime::new()?;
+        let result = runtime.block_on(collect(&consumer, &tls, node, thread_id, wait));
+        return report(&args, &nodes, vec![result]);
+    }
     let credentials = args
         .credentials
         .iter()
@@ -120,21 +146,23 @@ pub fn run(_config: &Config, args: AskArgs) -> anyhow::Result<()> {
         let receiver = runtime.block_on(reply_receiver(&args))?;
         runtime.block_on(ask_for_delivery(receiver, &args, consumer, tls, questions))?
     } else {
-        runtime.block_on(ask_all(consumer, tls, questions))
+        runtime.block_on(ask_all(consumer, tls, questions, wait))
     };
     report(&args, &nodes, results)
 }
 
-/// Each node in its own task, each with its own session (DID document and token).
+/// Each node in its own task, each with its own session (DID document and token); a node that
+/// holds the question for release is polled for up to `wait`.
 async fn ask_all(
     consumer: Arc<NodeKey>,
     tls: Arc<rustls::ClientConfig>,
     questions: Vec<Question>,
+    wait: Duration,
 ) -> Vec<Outcome> {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, question) in questions.into_iter().enumerate() {
         let (consumer, tls) = (Arc::clone(&consumer), Arc::clone(&tls));
-        tasks.spawn(async move { (i, ask(&consumer, &tls, &question).await) });
+        tasks.spawn(async move { (i, ask_waiting(&consumer, &tls, &question, wait).await) });
     }
     let mut results: Vec<_> = tasks.join_all().await;
     results.sort_by_key(|(i, _)| *i);
@@ -221,10 +249,12 @@ async fn ask_for_delivery(
         .collect())
 }
 
-/// Prints the answers in the chosen format and every refusal on standard error; fails when a
-/// node gave no verified answer.
+/// Prints the answers in the chosen format and every refusal on standard error, with the
+/// command that collects an answer still held for release; fails when a node gave no verified
+/// answer.
 fn report(args: &AskArgs, nodes: &[String], results: Vec<Outcome>) -> anyhow::Result<()> {
     let mut refused = 0;
+    let mut pending = 0;
     let mut json = Vec::new();
     let mut csv = String::new();
     for (node, result) in nodes.iter().zip(results) {
@@ -237,6 +267,13 @@ fn report(args: &AskArgs, nodes: &[String], results: Vec<Outcome>) -> anyhow::Re
             Err(error) => {
                 refused += 1;
                 eprintln!("kikv: {node}: {error}");
+                if let AskError::Pending { thread_id, .. } = &error {
+                    pending += 1;
+                    eprintln!(
+                        "kikv: collect it later with: {}",
+                        collect_command(args, node, thread_id)
+                    );
+                }
             }
         }
     }
@@ -245,6 +282,12 @@ fn report(args: &AskArgs, nodes: &[String], results: Vec<Outcome>) -> anyhow::Re
         Format::Csv => print!("{csv}"),
         Format::Json => println!("{}", serde_json::to_string_pretty(&json)?),
     }
+    if pending > 0 {
+        anyhow::bail!(
+            "{refused} of {} node(s) gave no verified answer ({pending} held for release)",
+            nodes.len()
+        );
+    }
     if refused > 0 {
         anyhow::bail!(
             "{refused} of {} node(s) gave no verified answer",
@@ -252,6 +295,47 @@ fn report(args: &AskArgs, nodes: &[String], results: Vec<Outcome>) -> anyhow::Re
         );
     }
     Ok(())
+}
+
+/// The `kikv ask --collect` command line for `thread_id` at `node`, with this run's identity
+/// and output options, each argument quoted for a POSIX shell where it needs it.
+fn collect_command(args: &AskArgs, node: &str, thread_id: &str) -> String {
+    let mut words: Vec<String> = ["kikv", "ask", "--collect", thread_id, "--node", node]
+        .map(str::to_owned)
+        .to_vec();
+    let files = [
+        ("--key", &args.key),
+        ("--cert", &args.cert),
+        ("--cert-key", &args.cert_key),
+    ];
+    for (flag, file) in files {
+        words.extend([flag.to_owned(), file.display().to_string()]);
+    }
+    for ca in &args.cas {
+        words.extend(["--ca".to_owned(), ca.display().to_string()]);
+    }
+    if args.format != Format::Table {
+        let format = clap::ValueEnum::to_possible_value(&args.format)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        words.extend(["--format".to_owned(), format]);
+    }
+    words
+        .iter()
+        .map(|w| shell_word(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as one POSIX shell word: as it is when it holds only safe characters, else in single
+/// quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn read_text(file: &Path) -> anyhow::Result<String> {
@@ -278,14 +362,13 @@ fn node_urls(args: &AskArgs) -> anyhow::Result<Vec<String>> {
     Ok(nodes)
 }
 
+/// The parameters as the presentation signs them, read as `kikv query` reads them.
 fn parse_params(params: &[String]) -> anyhow::Result<BTreeMap<String, Value>> {
     params
         .iter()
         .map(|p| {
-            let (name, value) = p
-                .split_once('=')
-                .with_context(|| format!("--param `{p}` is not NAME=VALUE"))?;
-            Ok((name.to_owned(), Value::String(value.to_owned())))
+            let (name, term) = read_parameter_argument(p)?;
+            Ok((name, presentation_value(&term)))
         })
         .collect()
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use super::access::{open_store, StoreAccess};
 use crate::config::Config;
 use crate::http::admin::QueryBody;
+use crate::profile::read_parameter_argument;
 use crate::store::QueryLimits;
 
 /// Arguments of `kikv query`.
@@ -22,9 +23,9 @@ pub struct QueryArgs {
     /// Output: table, csv, tsv, json (SPARQL 1.1 results JSON) or xml; graphs print as N-Triples
     #[arg(long, default_value = "table")]
     pub format: String,
-    /// Bind a parameter, as the exchange does: NAME=VALUE, where VALUE is <IRI>, 2024
-    /// (integer), 2.5 (decimal), 2024-06-30 (date), true/false, "an N-Triples literal", or any
-    /// other text (a string); repeatable
+    /// Bind a parameter, read as `kikv ask` reads it: NAME=VALUE, where VALUE is <IRI> or a
+    /// bare http://…, urn:… or did:… IRI, 2024 (integer), 2.5 (decimal), 2024-06-30 (date),
+    /// true/false, "an N-Triples literal", or any other text (a string); repeatable
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub parameters: Vec<String>,
     /// Print the evaluated plan (JSON: each step with its rows and time) instead of the answer
@@ -40,12 +41,12 @@ pub fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot read {}", file.display()))?,
         (None, None) => anyhow::bail!("give a query or --file"),
     };
+    // Read here, as `kikv ask` reads them, and sent as N-Triples terms, which the node's
+    // reading of the query body takes exactly as written.
     let mut parameters = Vec::new();
     for parameter in &args.parameters {
-        let (name, value) = parameter
-            .split_once('=')
-            .with_context(|| format!("--param {parameter}: give NAME=VALUE"))?;
-        parameters.push((name.to_owned(), value.to_owned()));
+        let (name, term) = read_parameter_argument(parameter)?;
+        parameters.push((name, term.to_string()));
     }
     let body = QueryBody {
         query: text,

@@ -236,6 +236,19 @@ fn parameters(item: &ItemView) -> String {
         .join(" ")
 }
 
+/// Where the reply is, with when it left: `collected 2026-12-02 14:01:07`, `awaiting
+/// collection`; `-` while pending.
+fn delivery(item: &ItemView) -> String {
+    let Some(delivery) = item.delivery else {
+        return "-".into();
+    };
+    let word = delivery.as_str().replace('_', " ");
+    match item.handed_off_at {
+        Some(at) => format!("{word} {}", time(at)),
+        None => word,
+    }
+}
+
 fn list_table(items: &[ItemView]) -> String {
     let rows: Vec<Vec<String>> = items
         .iter()
@@ -243,6 +256,7 @@ fn list_table(items: &[ItemView]) -> String {
             vec![
                 i.id.clone(),
                 i.state.to_string(),
+                delivery(i),
                 time(i.received_at),
                 time(i.deadline),
                 i.consumer.clone(),
@@ -260,6 +274,7 @@ fn list_table(items: &[ItemView]) -> String {
         &[
             "ID",
             "STATE",
+            "ANSWER",
             "RECEIVED",
             "DEADLINE",
             "CONSUMER",
@@ -303,6 +318,7 @@ fn show_text(shown: &ItemWithPreview) -> String {
             item.decided_at.map_or_else(|| "-".into(), time),
         ),
         ("reason", item.reason.clone().unwrap_or_else(|| "-".into())),
+        ("answer", delivery(item)),
     ];
     for (name, value) in fields {
         out.push_str(&format!("{name:<11} {value}\n"));

@@ -3,9 +3,15 @@
 //! `CredentialStatusList2017` (a list of revoked credential ids).
 //!
 //! A list is published by the issuer as a JWT-signed status list credential at an `https://` or
-//! `file://` URL. The node verifies the issuer's signature, caches the list for the operator's
-//! `status_list_max_age_secs`, and when the list cannot be read uses a cached copy only within
-//! the configured grace period; otherwise the credential is refused ([`CredentialError::StatusUnavailable`]).
+//! `file://` URL. The node verifies the issuer's signature, caches the list for at most the
+//! operator's `status_list_max_age_secs` (so a revocation counts within that time), uses an
+//! operator's local copy (`status_list_files`) as soon as its content changes, and when the
+//! list cannot be read uses a cached copy only within the configured grace period; otherwise the
+//! credential is refused ([`CredentialError::StatusUnavailable`]).
+//!
+//! The issuer's side: [`PublishedStatusList`] signs a list, and [`StatusRegister`] records which
+//! entries of a list file were handed to which credential (`kikv credential issue
+//! --status-list-file`), choosing free entries at random as the Bitstring Status List advises.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -15,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde_json::{json, Map, Value};
+use sha2::Digest as _;
 
 use super::error::CredentialError;
 use super::https::HttpsClient;
@@ -438,6 +445,9 @@ struct Cached {
     fetched: i64,
     issuer: String,
     list: Arc<StatusList>,
+    /// For a list read from the operator's local copy: the SHA-256 of the file as read. A copy
+    /// whose bytes changed since is verified and used at once, whatever the cached one's age.
+    digest: Option<[u8; 32]>,
 }
 
 /// Status lists read and cached by the node.
@@ -509,6 +519,11 @@ impl StatusLists {
         }
     }
 
+    /// The list of `entry`: the cached copy while it is younger than `max_age_secs` (the
+    /// upper bound on how long a revocation goes unnoticed), else read again. An operator's
+    /// local copy is read at every check (a local read is cheap) and verified again only when
+    /// its bytes changed, so a revocation written to it counts at the next request. A list that
+    /// cannot be read falls back to a cached copy only within the grace period.
     async fn list(
         &self,
         entry: &StatusEntry,
@@ -517,17 +532,41 @@ impl StatusLists {
     ) -> Result<Arc<StatusList>, CredentialError> {
         let now = verify.now;
         let cached = self.cached(&entry.list, issuer, now, self.policy.max_age_secs);
-        if let Some(list) = cached {
-            return Ok(list);
-        }
-        match self.fetch(entry, issuer, verify).await {
-            Ok(list) => {
+        let read = match self.local_copies.get(&entry.list) {
+            Some(file) => {
+                let url = format!("file://{}", file.display());
+                match self.https.get(&url, MAX_STATUS_LIST_BYTES).await {
+                    Ok(bytes) => {
+                        let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+                        if let Some((list, Some(seen))) = &cached {
+                            if *seen == digest {
+                                return Ok(list.clone());
+                            }
+                        }
+                        let list = self.parse(entry, issuer, verify, &bytes).await;
+                        list.map(|list| (list, Some(digest)))
+                    }
+                    Err(reason) => Err(reason),
+                }
+            }
+            None => {
+                if let Some((list, _)) = cached {
+                    return Ok(list);
+                }
+                self.fetch(entry, issuer, verify)
+                    .await
+                    .map(|list| (list, None))
+            }
+        };
+        match read {
+            Ok((list, digest)) => {
                 let list = Arc::new(list);
                 if let Ok(mut cache) = self.cache.lock() {
                     let cached = Cached {
                         fetched: now,
                         issuer: issuer.to_owned(),
                         list: list.clone(),
+                        digest,
                     };
                     cache.insert(entry.list.clone(), cached);
                 }
@@ -539,35 +578,58 @@ impl StatusLists {
                     .max_age_secs
                     .saturating_add(self.policy.grace_secs);
                 match self.cached(&entry.list, issuer, now, window) {
-                    Some(list) if self.policy.grace_secs > 0 => Ok(list),
+                    Some((list, _)) if self.policy.grace_secs > 0 => Ok(list),
                     _ => Err(unavailable(entry, reason)),
                 }
             }
         }
     }
 
-    fn cached(&self, url: &str, issuer: &str, now: i64, window: i64) -> Option<Arc<StatusList>> {
+    fn cached(
+        &self,
+        url: &str,
+        issuer: &str,
+        now: i64,
+        window: i64,
+    ) -> Option<(Arc<StatusList>, Option<[u8; 32]>)> {
         let cache = self.cache.lock().ok()?;
         let cached = cache.get(url)?;
         let fresh = now.saturating_sub(cached.fetched) < window && cached.issuer == issuer;
-        fresh.then(|| cached.list.clone())
+        fresh.then(|| (cached.list.clone(), cached.digest))
     }
 
+    /// Forgets every cached list, so that each is read again when next needed (a reload of the
+    /// node's trust, or an operator who wants a revocation to count at once).
+    pub fn forget_cached(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
+    }
+
+    /// Reads the list at the entry's URL (not an operator's local copy) and verifies it.
     async fn fetch(
         &self,
         entry: &StatusEntry,
         issuer: &str,
         verify: &ListVerifier<'_>,
     ) -> Result<StatusList, String> {
-        let bytes = if let Some(file) = self.local_copies.get(&entry.list) {
-            let url = format!("file://{}", file.display());
-            self.https.get(&url, MAX_STATUS_LIST_BYTES).await?
-        } else if entry.list.starts_with("file://") && !self.file_urls {
+        if entry.list.starts_with("file://") && !self.file_urls {
             return Err("file:// status lists are read only in dev mode; map the URL to a local copy in trust.status_list_files".into());
-        } else {
-            self.https.get(&entry.list, MAX_STATUS_LIST_BYTES).await?
-        };
-        let text = std::str::from_utf8(&bytes)
+        }
+        let bytes = self.https.get(&entry.list, MAX_STATUS_LIST_BYTES).await?;
+        self.parse(entry, issuer, verify, &bytes).await
+    }
+
+    /// A status list document as read: the issuer's signed list credential (or, for a 2017
+    /// entry, a bare list), checked against the entry.
+    async fn parse(
+        &self,
+        entry: &StatusEntry,
+        issuer: &str,
+        verify: &ListVerifier<'_>,
+        bytes: &[u8],
+    ) -> Result<StatusList, String> {
+        let text = std::str::from_utf8(bytes)
             .map_err(|_| "not text".to_owned())?
             .trim();
         if text.starts_with('{') {
@@ -637,5 +699,233 @@ impl ListVerifier<'_> {
             }
         }
         Ok(decoded)
+    }
+}
+
+/// One entry of a status list handed to a credential, as [`StatusRegister`] records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RegisteredEntry {
+    /// The entry's index in a bitstring list (0 in a 2017 list, which lists ids).
+    pub index: usize,
+    /// The credential's id (`jti`), by which a 2017 list revokes it.
+    pub credential: String,
+    /// The consumer's DID.
+    pub subject: String,
+    /// Profile IRI, version and query id, for finding the entry to revoke.
+    pub query: String,
+    /// When it was issued (RFC 3339).
+    pub issued_at: String,
+    /// When it expires (RFC 3339).
+    pub valid_until: String,
+}
+
+/// Why a status list's register could not be read or written, or had no entry to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusRegisterError {
+    /// The register file could not be read or written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's words.
+        reason: String,
+    },
+    /// A line of the register is not an entry.
+    #[error("{path} line {line} is not a register entry")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// Line number, from 1.
+        line: usize,
+    },
+    /// The index asked for was handed out before, or is already marked in the list.
+    #[error("status list index {0} is already in use")]
+    Taken(usize),
+    /// The index asked for is beyond the list.
+    #[error("status list index {index} is beyond the list's {size} entries")]
+    Beyond {
+        /// The index.
+        index: usize,
+        /// The list's size.
+        size: usize,
+    },
+    /// Every entry of the list is in use.
+    #[error("all {0} entries of the status list are in use; create another list")]
+    Full(usize),
+}
+
+/// The register of a status list file: which entries were handed to which credential, one JSON
+/// line each, in `FILE.issued` beside the list. It keeps entries from being handed out twice
+/// (a shared entry would revoke two credentials at once) and tells the beheerorganisatie which
+/// index to revoke.
+#[derive(Debug)]
+pub struct StatusRegister {
+    path: PathBuf,
+    entries: Vec<RegisteredEntry>,
+}
+
+impl StatusRegister {
+    /// The register of the list in `list_file`: `list_file` with `.issued` appended.
+    pub fn path_for(list_file: &std::path::Path) -> PathBuf {
+        let mut name = list_file.as_os_str().to_owned();
+        name.push(".issued");
+        PathBuf::from(name)
+    }
+
+    /// Reads the register of `list_file` (empty when there is none yet).
+    pub fn open(list_file: &std::path::Path) -> Result<Self, StatusRegisterError> {
+        let path = Self::path_for(list_file);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(StatusRegisterError::Io {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry = serde_json::from_str(line).map_err(|_| StatusRegisterError::Malformed {
+                path: path.clone(),
+                line: i + 1,
+            })?;
+            entries.push(entry);
+        }
+        Ok(Self { path, entries })
+    }
+
+    /// The entries handed out so far.
+    pub fn entries(&self) -> &[RegisteredEntry] {
+        &self.entries
+    }
+
+    /// An index of `list` for a new credential: `requested` if it is free, else a free one at
+    /// random (the Bitstring Status List advises random indices, so that an index says nothing
+    /// about when or to whom a credential was issued). Free means neither registered nor
+    /// marked in the list. A 2017 list lists credential ids and gets index 0.
+    pub fn allocate(
+        &self,
+        list: &StatusList,
+        requested: Option<usize>,
+    ) -> Result<usize, StatusRegisterError> {
+        let StatusList::Bitstring { bits, .. } = list else {
+            return Ok(0);
+        };
+        let size = bits.len() * 8;
+        let taken: std::collections::BTreeSet<usize> = self
+            .entries
+            .iter()
+            .map(|e| e.index)
+            .chain(list.marked().iter().filter_map(|i| i.parse().ok()))
+            .collect();
+        if let Some(index) = requested {
+            if index >= size {
+                return Err(StatusRegisterError::Beyond { index, size });
+            }
+            if taken.contains(&index) {
+                return Err(StatusRegisterError::Taken(index));
+            }
+            return Ok(index);
+        }
+        let free = size.saturating_sub(taken.len());
+        if free == 0 {
+            return Err(StatusRegisterError::Full(size));
+        }
+        // The n-th free index, n uniform: one pass, no retries however full the list is.
+        let mut n = rand::random_range(0..free);
+        for index in 0..size {
+            if taken.contains(&index) {
+                continue;
+            }
+            if n == 0 {
+                return Ok(index);
+            }
+            n -= 1;
+        }
+        Err(StatusRegisterError::Full(size))
+    }
+
+    /// Appends `entry` to the register file and syncs it to disk.
+    pub fn record(&mut self, entry: RegisteredEntry) -> Result<(), StatusRegisterError> {
+        let io = |e: std::io::Error| StatusRegisterError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let mut line = serde_json::to_string(&entry).map_err(|e| io(std::io::Error::other(e)))?;
+        line.push('\n');
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
+        file.write_all(line.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        self.entries.push(entry);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod register_tests {
+    use super::*;
+
+    fn entry(index: usize) -> RegisteredEntry {
+        RegisteredEntry {
+            index,
+            credential: format!("urn:uuid:{index}"),
+            subject: "did:web:zk.test".into(),
+            query: "https://p.test 1.0 1".into(),
+            issued_at: "2026-01-01T00:00:00Z".into(),
+            valid_until: "2027-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn entries_are_handed_out_once_and_never_a_marked_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("list.jwt");
+        let mut list = StatusList::new_bitstring(16);
+        list.mark(3, "", "").unwrap();
+        let mut register = StatusRegister::open(&file).unwrap();
+        let mut handed = std::collections::BTreeSet::new();
+        for _ in 0..15 {
+            let index = register.allocate(&list, None).unwrap();
+            assert_ne!(index, 3);
+            assert!(handed.insert(index), "{index} twice");
+            register.record(entry(index)).unwrap();
+        }
+        assert_eq!(
+            register.allocate(&list, None),
+            Err(StatusRegisterError::Full(16))
+        );
+        let reopened = StatusRegister::open(&file).unwrap();
+        assert_eq!(reopened.entries().len(), 15);
+        let fresh = StatusRegister::open(&dir.path().join("other.jwt")).unwrap();
+        assert_eq!(
+            fresh.allocate(&list, Some(3)),
+            Err(StatusRegisterError::Taken(3))
+        );
+        assert_eq!(
+            fresh.allocate(&list, Some(16)),
+            Err(StatusRegisterError::Beyond {
+                index: 16,
+                size: 16
+            })
+        );
+        assert_eq!(fresh.allocate(&list, Some(4)), Ok(4));
+        std::fs::write(StatusRegister::path_for(&file), "{\"index\": 1}\n").unwrap();
+        assert_eq!(
+            StatusRegister::open(&file).unwrap_err(),
+            StatusRegisterError::Malformed {
+                path: StatusRegister::path_for(&file),
+                line: 1
+            }
+        );
     }
 }

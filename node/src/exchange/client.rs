@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -63,8 +64,8 @@ pub enum AskError {
         /// Why.
         reason: String,
     },
-    /// The node refused the question.
-    #[error("refused with {status} {reason}: {message}")]
+    /// The node refused the question (a refusal of the release API has no reason code).
+    #[error("refused with {status}{}: {message}", spaced(reason))]
     Refused {
         /// HTTP status.
         status: u16,
@@ -82,6 +83,29 @@ pub enum AskError {
     /// The audit receipt did not verify.
     #[error("the answer's audit receipt does not verify: {0}")]
     Receipt(String),
+    /// The node holds the question for release by its operator (SPEC §4 step 8) and had not
+    /// decided when the wait ended; the answer can be collected later under `thread_id`.
+    #[error("the node holds conversation {thread_id} for release by its operator; no decision within {waited_secs} s")]
+    Pending {
+        /// The conversation to collect.
+        thread_id: String,
+        /// How long `ask` waited for the decision.
+        waited_secs: u64,
+    },
+}
+
+/// First pause between two polls for a held answer; it doubles up to [`LONGEST_POLL_PAUSE`].
+const FIRST_POLL_PAUSE: Duration = Duration::from_secs(1);
+/// Longest pause between two polls: an operator's decision is seen at most this late.
+const LONGEST_POLL_PAUSE: Duration = Duration::from_secs(10);
+
+/// ` reason`, or nothing for an empty reason.
+fn spaced(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" {reason}")
+    }
 }
 
 fn bad(reason: impl ToString) -> AskError {
@@ -154,7 +178,9 @@ impl NodeSession {
     }
 
     /// Asks `question` (its `node_url` is not used: the session's node is) with a fresh
-    /// presentation and the session's token, and checks the answer.
+    /// presentation and the session's token, and checks the answer. A question the node holds
+    /// for release (`202`) is [`AskError::Pending`] at once; [`NodeSession::ask_waiting`]
+    /// waits for the decision.
     pub async fn ask(
         &self,
         consumer: &NodeKey,
@@ -162,8 +188,105 @@ impl NodeSession {
         question: &Question,
     ) -> Result<CheckedAnswer, AskError> {
         let (status, reply_headers, reply) = self.post(consumer, tls, question, None).await?;
+        if status == 202 {
+            return Err(AskError::Pending {
+                thread_id: question.thread_id.clone(),
+                waited_secs: 0,
+            });
+        }
         let document = answer_document(question.generation, status, &reply_headers, &reply)?;
         self.check(consumer, &question.thread_id, &document)
+    }
+
+    /// [`NodeSession::ask`], but a question the node holds for release is polled for up to
+    /// `wait` ([`NodeSession::collect`]); still undecided then, the result is
+    /// [`AskError::Pending`].
+    pub async fn ask_waiting(
+        &mut self,
+        consumer: &NodeKey,
+        tls: &Arc<ClientConfig>,
+        question: &Question,
+        wait: Duration,
+    ) -> Result<CheckedAnswer, AskError> {
+        match self.ask(consumer, tls, question).await {
+            // Queued: the decision is asked for after a pause, not at once.
+            Err(AskError::Pending { thread_id, .. }) => {
+                self.collect(consumer, tls, &thread_id, wait, true).await
+            }
+            other => other,
+        }
+    }
+
+    /// Collects the answer of conversation `thread_id`, which the node holds for release:
+    /// `GET /api/verifiedsparql/{thread_id}` with the session's token over the same mutual-TLS
+    /// identity, repeated while the node answers `202` (undecided) with pauses from 1 s
+    /// doubling to 10 s, for up to `wait`; `pause_first` skips the immediate first poll. The
+    /// answer is checked exactly as a direct one ([`NodeSession::check`]); an error report
+    /// (rejected, expired) is the node's refusal; undecided after `wait` is
+    /// [`AskError::Pending`]. The node hands an answer out once: a second collect is refused
+    /// with `410`.
+    pub async fn collect(
+        &mut self,
+        consumer: &NodeKey,
+        tls: &Arc<ClientConfig>,
+        thread_id: &str,
+        wait: Duration,
+        pause_first: bool,
+    ) -> Result<CheckedAnswer, AskError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut pause = FIRST_POLL_PAUSE;
+        let mut first = !pause_first;
+        loop {
+            if !first {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    return Err(AskError::Pending {
+                        thread_id: thread_id.to_owned(),
+                        waited_secs: wait.as_secs(),
+                    });
+                }
+                tokio::time::sleep(pause.min(left)).await;
+                pause = (pause * 2).min(LONGEST_POLL_PAUSE);
+            }
+            first = false;
+            if let Some(answer) = self.poll(consumer, tls, thread_id).await? {
+                return Ok(answer);
+            }
+        }
+    }
+
+    /// One poll: the checked answer, or `None` while the node has not decided.
+    async fn poll(
+        &mut self,
+        consumer: &NodeKey,
+        tls: &Arc<ClientConfig>,
+        thread_id: &str,
+    ) -> Result<Option<CheckedAnswer>, AskError> {
+        let url = format!(
+            "{}/api/verifiedsparql/{}",
+            self.base,
+            path_segment(thread_id)
+        );
+        let mut refreshed = false;
+        loop {
+            let headers = [("authorization".to_owned(), format!("Bearer {}", self.token))];
+            let (status, reply_headers, body) =
+                request(tls, "GET", &url, &headers, Vec::new()).await?;
+            match status {
+                202 => return Ok(None),
+                // The token ran out during a long wait: one new token, then the node's word.
+                403 if !refreshed => {
+                    self.token = access_token(consumer, tls, &self.base, &self.node_did).await?;
+                    refreshed = true;
+                }
+                200 => {
+                    let document =
+                        answer_document(reply_generation(&body), 200, &reply_headers, &body)?;
+                    return self.check(consumer, thread_id, &document).map(Some);
+                }
+                _ => return Err(poll_refusal(status, &reply_headers, &body)),
+            }
+        }
     }
 
     /// Sends `question` asking for the answer at `reply_url`; succeeds when the node accepted
@@ -266,7 +389,7 @@ impl NodeSession {
 }
 
 /// Asks `question` as `consumer` over `tls` and checks the answer: a session of its own (DID
-/// document and access token), then the question.
+/// document and access token), then the question ([`NodeSession::ask`]).
 pub async fn ask(
     consumer: &NodeKey,
     tls: &Arc<ClientConfig>,
@@ -275,6 +398,35 @@ pub async fn ask(
     NodeSession::open(consumer, tls, &question.node_url)
         .await?
         .ask(consumer, tls, question)
+        .await
+}
+
+/// [`ask`], waiting up to `wait` for an answer the node holds for release
+/// ([`NodeSession::ask_waiting`]).
+pub async fn ask_waiting(
+    consumer: &NodeKey,
+    tls: &Arc<ClientConfig>,
+    question: &Question,
+    wait: Duration,
+) -> Result<CheckedAnswer, AskError> {
+    NodeSession::open(consumer, tls, &question.node_url)
+        .await?
+        .ask_waiting(consumer, tls, question, wait)
+        .await
+}
+
+/// Collects, as `consumer` over `tls`, the answer of conversation `thread_id` that the node at
+/// `node_url` held for release ([`NodeSession::collect`]), waiting up to `wait` for a decision.
+pub async fn collect(
+    consumer: &NodeKey,
+    tls: &Arc<ClientConfig>,
+    node_url: &str,
+    thread_id: &str,
+    wait: Duration,
+) -> Result<CheckedAnswer, AskError> {
+    NodeSession::open(consumer, tls, node_url)
+        .await?
+        .collect(consumer, tls, thread_id, wait, false)
         .await
 }
 
@@ -349,6 +501,46 @@ pub fn answer_document(
         Generation::One => json["payload"]["body"]["message"].clone(),
         Generation::Two => json,
     })
+}
+
+/// The generation of a reply the node kept for collection: a generation 1 answer or error
+/// report is a JSON envelope with a `payload`; a generation 2 one is the bare document.
+fn reply_generation(body: &[u8]) -> Generation {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    match json.as_ref().and_then(|j| j.get("payload")) {
+        Some(Value::Object(_)) => Generation::One,
+        _ => Generation::Two,
+    }
+}
+
+/// A poll's refusal: an error report in the conversation's generation, or the release API's
+/// `{"error": "…"}` (no such conversation, already collected, no valid token).
+fn poll_refusal(status: u16, headers: &[(String, String)], body: &[u8]) -> AskError {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    if let Some(message) = json.as_ref().and_then(|j| j["error"].as_str()) {
+        return AskError::Refused {
+            status,
+            reason: String::new(),
+            message: message.to_owned(),
+        };
+    }
+    match answer_document(reply_generation(body), status, headers, body) {
+        Err(error) => error,
+        Ok(_) => bad(format!("the node answered the poll with {status}")),
+    }
+}
+
+/// A conversation id as one URL path segment: every byte outside the unreserved set
+/// (RFC 3986 §2.3) percent-encoded, so that an id cannot change the path.
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Checks the answer's signature against the node's published key, and its receipt against

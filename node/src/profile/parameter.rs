@@ -169,6 +169,82 @@ pub enum ParameterError {
     },
 }
 
+/// Why a parameter written on the command line (`--param NAME=VALUE`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParameterArgumentError {
+    /// No `=` between name and value.
+    #[error("--param `{0}` is not NAME=VALUE")]
+    NotNameValue(String),
+    /// The name is not a SPARQL variable name.
+    #[error("--param `{0}`: `{1}` is not a variable name")]
+    BadName(String, String),
+    /// The value is written as an IRI or literal but is not one.
+    #[error("--param {name}: {reason}")]
+    BadValue {
+        /// The parameter.
+        name: String,
+        /// Why the value was refused.
+        reason: String,
+    },
+}
+
+/// Reads one `--param NAME=VALUE` as both `kikv query` and `kikv ask` do, so that the same
+/// text means the same value to both. The name may start with `?` or `$`. The value is
+/// `<IRI>`; a bare absolute IRI starting `scheme://`, `urn:` or `did:`; an N-Triples literal
+/// (`"Q2"`, `"2024"^^<http://www.w3.org/2001/XMLSchema#gYear>`); or shorthand: an integer
+/// (`2024`), a decimal (`2.5`), a date (`2024-06-30`), `true`/`false`, and otherwise a plain
+/// string. `kikv query` binds the term itself; `kikv ask` signs its lexical form
+/// ([`presentation_value`]), which the node types by the profile's declaration.
+pub fn read_parameter_argument(argument: &str) -> Result<(String, Term), ParameterArgumentError> {
+    let (name, value) = argument
+        .split_once('=')
+        .ok_or_else(|| ParameterArgumentError::NotNameValue(argument.to_owned()))?;
+    let name = name.trim_start_matches(['?', '$']);
+    Variable::new(name)
+        .map_err(|_| ParameterArgumentError::BadName(argument.to_owned(), name.to_owned()))?;
+    let term = read_parameter_value(value).map_err(|reason| ParameterArgumentError::BadValue {
+        name: name.to_owned(),
+        reason,
+    })?;
+    Ok((name.to_owned(), term))
+}
+
+/// The value half of [`read_parameter_argument`]; the error is the reason, for its message.
+fn read_parameter_value(text: &str) -> Result<Term, String> {
+    if is_bare_iri(text) {
+        return NamedNode::new(text)
+            .map(Term::from)
+            .map_err(|e| format!("{text}: not an IRI: {e}"));
+    }
+    crate::store::parameter_value(text)
+}
+
+/// Whether `text` reads as a bare IRI: `scheme://…`, `urn:…` or `did:…` without white space.
+/// Other `x:y` text (a time, a label) stays a string; write `<x:y>` to mean an IRI.
+fn is_bare_iri(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let hierarchical = rest.starts_with("//") && rest.len() > 2;
+    let named = matches!(scheme.to_ascii_lowercase().as_str(), "urn" | "did") && !rest.is_empty();
+    scheme_ok && (hierarchical || named) && !text.contains(char::is_whitespace)
+}
+
+/// A parameter value as a presentation carries it (SPEC §4 step 7): the IRI or the literal's
+/// lexical form, as a JSON string; the node types it by the query's declaration.
+pub fn presentation_value(term: &Term) -> serde_json::Value {
+    serde_json::Value::String(match term {
+        Term::NamedNode(iri) => iri.as_str().to_owned(),
+        Term::Literal(literal) => literal.value().to_owned(),
+        other => other.to_string(),
+    })
+}
+
 /// Checks `values` against `specs` and returns the bindings to substitute, in declaration
 /// order. Fails on the first problem, in a fixed order: undeclared names, then each declared
 /// parameter in turn.
@@ -459,6 +535,59 @@ mod tests {
         let attack = "\" } ; DROP ALL ; SELECT * WHERE { \"";
         let term = free.bind(&json!(attack)).unwrap();
         assert_eq!(term, Term::from(Literal::new_simple_literal(attack)));
+    }
+
+    #[test]
+    fn a_command_line_value_reads_the_same_for_query_and_ask() {
+        let iri = |s: &str| Term::from(NamedNode::new(s).unwrap());
+        let cases = [
+            (
+                "zorgkantoor=http://zk.example/1",
+                iri("http://zk.example/1"),
+            ),
+            (
+                "zorgkantoor=<http://zk.example/1>",
+                iri("http://zk.example/1"),
+            ),
+            ("?x=urn:uuid:1", iri("urn:uuid:1")),
+            ("x=did:web:zk.example", iri("did:web:zk.example")),
+            (
+                "jaar=2024",
+                Literal::new_typed_literal("2024", xsd::INTEGER).into(),
+            ),
+            (
+                "peildatum=2024-06-30",
+                Literal::new_typed_literal("2024-06-30", xsd::DATE).into(),
+            ),
+            ("tijd=T12:30", Literal::new_simple_literal("T12:30").into()),
+            (
+                "naam=\"http://x\"",
+                Literal::new_simple_literal("http://x").into(),
+            ),
+            ("k=Q2", Literal::new_simple_literal("Q2").into()),
+        ];
+        for (argument, term) in cases {
+            let (_, read) = read_parameter_argument(argument).unwrap();
+            assert_eq!(read, term, "{argument}");
+        }
+        let (_, term) = read_parameter_argument("zorgkantoor=http://zk.example/1").unwrap();
+        assert_eq!(presentation_value(&term), json!("http://zk.example/1"));
+        let (_, term) = read_parameter_argument("k=\"Q2\"").unwrap();
+        assert_eq!(presentation_value(&term), json!("Q2"));
+        let refusals = [
+            ("jaar", ParameterArgumentError::NotNameValue("jaar".into())),
+            (
+                "a b=2",
+                ParameterArgumentError::BadName("a b=2".into(), "a b".into()),
+            ),
+        ];
+        for (argument, error) in refusals {
+            assert_eq!(read_parameter_argument(argument), Err(error));
+        }
+        assert!(matches!(
+            read_parameter_argument("x=<not an iri>"),
+            Err(ParameterArgumentError::BadValue { .. })
+        ));
     }
 
     #[test]

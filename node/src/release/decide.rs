@@ -177,6 +177,7 @@ async fn decide(
         headers: reply.headers.clone(),
         body: BASE64.encode(&reply.body),
         handed_off: false,
+        handed_off_at: None,
     });
     // The commit point: from here on the item is decided, on disk, for good.
     queue.save(item.clone()).await?;
@@ -262,7 +263,7 @@ async fn hand_off(
     match (outcome.route, held, &exchange.outbox, &item.reply_url) {
         (Route::HeldResponse, Some(sender), _, _) => {
             if sender.send(reply).is_ok() {
-                outcome.handed_off = true;
+                outcome.hand_off();
                 queue.save(item.clone()).await?;
                 log_delivered(exchange, &item, "in the held response").await?;
             } else {
@@ -273,7 +274,7 @@ async fn hand_off(
         }
         (Route::ReplyUrl, _, Some(outbox), Some(url)) => {
             enqueue(outbox, url, &item.thread_id, reply).await?;
-            outcome.handed_off = true;
+            outcome.hand_off();
             queue.save(item.clone()).await?;
         }
         _ => {}
@@ -331,7 +332,7 @@ pub async fn poll(
     if outcome.route != Route::Poll || outcome.handed_off {
         return Err(ReleaseError::AlreadyDelivered(thread_id.to_owned()));
     }
-    outcome.handed_off = true;
+    outcome.hand_off();
     let reply = outcome.reply();
     // Logged and recorded before it leaves: a second fetch finds it handed off.
     log_delivered(exchange, &item, "fetched by the consumer").await?;

@@ -90,6 +90,41 @@ pub enum Route {
     Poll,
 }
 
+/// Where a decided item's reply is: the release list's answer to "did the consumer get it?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Being handed to its route at this moment.
+    Delivering,
+    /// Given to the consumer in the response to its request, which was still held open.
+    Delivered,
+    /// Put in the outbox for the consumer's reply address (the log records the delivery).
+    SentToReplyAddress,
+    /// Waiting for the consumer to collect it (`kikv ask --collect`).
+    AwaitingCollection,
+    /// Collected by the consumer with `GET /api/verifiedsparql/{thread_id}`.
+    Collected,
+}
+
+impl Delivery {
+    /// As written in the API and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivering => "delivering",
+            Self::Delivered => "delivered",
+            Self::SentToReplyAddress => "sent_to_reply_address",
+            Self::AwaitingCollection => "awaiting_collection",
+            Self::Collected => "collected",
+        }
+    }
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The reply of a decided item, kept until it has been handed to its route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -104,9 +139,31 @@ pub struct Outcome {
     /// Whether it has been handed to its route (sent in the held response, put in the outbox,
     /// or fetched). Once true it is never handed again.
     pub handed_off: bool,
+    /// When it was handed off (absent in items written before this was recorded, and when a
+    /// restart found the hand-off already done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_off_at: Option<DateTime<Utc>>,
 }
 
 impl Outcome {
+    /// Records that the reply was handed to its route, now.
+    pub fn hand_off(&mut self) {
+        self.handed_off = true;
+        self.handed_off_at = Some(Utc::now());
+    }
+
+    /// Where the reply is, as the operator sees it.
+    pub fn delivery(&self) -> Delivery {
+        match (self.route, self.handed_off) {
+            (Route::Poll, false) => Delivery::AwaitingCollection,
+            (Route::Poll, true) => Delivery::Collected,
+            (Route::HeldResponse, true) => Delivery::Delivered,
+            (Route::HeldResponse, false) => Delivery::Delivering,
+            (Route::ReplyUrl, true) => Delivery::SentToReplyAddress,
+            (Route::ReplyUrl, false) => Delivery::Delivering,
+        }
+    }
+
     /// The reply as the pipeline makes it.
     pub fn reply(&self) -> Reply {
         Reply {
@@ -260,6 +317,8 @@ impl ReleaseItem {
             decided_by: self.decided_by.clone(),
             decided_at: self.decided_at,
             reason: self.reason.clone(),
+            delivery: self.outcome.as_ref().map(Outcome::delivery),
+            handed_off_at: self.outcome.as_ref().and_then(|o| o.handed_off_at),
         }
     }
 }
@@ -357,4 +416,10 @@ pub struct ItemView {
     pub decided_at: Option<DateTime<Utc>>,
     /// The operator's reason.
     pub reason: Option<String>,
+    /// Where the reply is, once decided: delivered, sent, awaiting collection, collected.
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+    /// When the reply was delivered, sent or collected.
+    #[serde(default)]
+    pub handed_off_at: Option<DateTime<Utc>>,
 }

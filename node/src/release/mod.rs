@@ -21,7 +21,9 @@ pub mod queue;
 use std::path::PathBuf;
 
 pub use decide::{approve, expire_due, hold, poll, preview, recover, reject, run_expiry};
-pub use item::{ItemView, Outcome, ProfileSummary, QueryView, ReleaseItem, ReleaseState, Route};
+pub use item::{
+    Delivery, ItemView, Outcome, ProfileSummary, QueryView, ReleaseItem, ReleaseState, Route,
+};
 pub use queue::{ReleaseConfig, ReleaseQueue, RELEASE_DIR};
 
 /// Why a release operation was refused or failed.

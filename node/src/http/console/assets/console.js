@@ -32,6 +32,9 @@ const TEXT = {
     "release.thread": "Gesprek", "release.generation": "Generatie", "release.replyUrl": "Antwoordadres",
     "release.decidedAt": "Besloten op", "release.poll": "(de afnemer wacht op antwoord)",
     "state.pending": "wacht", "state.approved": "vrijgegeven", "state.rejected": "geweigerd", "state.expired": "verlopen",
+    "col.answer": "Antwoord", "delivery.delivering": "wordt afgeleverd", "delivery.delivered": "afgeleverd",
+    "delivery.sent_to_reply_address": "verstuurd naar antwoordadres", "delivery.awaiting_collection": "wacht op ophalen",
+    "delivery.collected": "opgehaald",
     "col.consumer": "Afnemer", "col.profile": "Profiel", "col.indicator": "Indicator", "col.parameters": "Parameters",
     "col.received": "Ontvangen", "col.deadline": "Termijn", "col.left": "Resterend", "col.state": "Status",
     "col.decidedBy": "Besloten door", "col.reason": "Reden", "col.action": "Actie",
@@ -89,6 +92,9 @@ const TEXT = {
     "release.thread": "Conversation", "release.generation": "Generation", "release.replyUrl": "Reply address",
     "release.decidedAt": "Decided at", "release.poll": "(the consumer waits for the answer)",
     "state.pending": "pending", "state.approved": "approved", "state.rejected": "rejected", "state.expired": "expired",
+    "col.answer": "Answer", "delivery.delivering": "being delivered", "delivery.delivered": "delivered",
+    "delivery.sent_to_reply_address": "sent to reply address", "delivery.awaiting_collection": "awaiting collection",
+    "delivery.collected": "collected",
     "col.consumer": "Consumer", "col.profile": "Profile", "col.indicator": "Indicator", "col.parameters": "Parameters",
     "col.received": "Received", "col.deadline": "Deadline", "col.left": "Time left", "col.state": "State",
     "col.decidedBy": "Decided by", "col.reason": "Reason", "col.action": "Action",
@@ -320,6 +326,8 @@ async function releaseList() {
     h("td", {}, item.decided_by ?? t("none")),
     h("td", {}, when(item.decided_at)),
     h("td", {}, item.reason ?? t("none")),
+    h("td", { class: "delivery" }, item.delivery
+      ? `${t(`delivery.${item.delivery}`)}${item.handed_off_at ? ` ${when(item.handed_off_at)}` : ""}` : t("none")),
     h("td", {}, h("a", { href: `#/release/${encodeURIComponent(item.id)}` }, t("release.open")))));
   page("release.title",
     h("p", {}, h("button", { type: "button", id: "refresh", onclick: () => route() }, t("refresh"))),
@@ -328,7 +336,7 @@ async function releaseList() {
       : table(["col.consumer", "col.profile", "col.indicator", "col.parameters", "col.received", "col.deadline", "col.left", "col.action"], pendingRows, { id: "pending" }),
     decided.length === 0 ? null : h("h2", {}, t("release.decided")),
     decided.length === 0 ? null
-      : table(["col.consumer", "col.profile", "col.indicator", "col.state", "col.decidedBy", "release.decidedAt", "col.reason", "col.action"], decidedRows, { id: "decided" }));
+      : table(["col.consumer", "col.profile", "col.indicator", "col.state", "col.decidedBy", "release.decidedAt", "col.reason", "col.answer", "col.action"], decidedRows, { id: "decided" }));
 }
 
 function resultsTable(result) {
