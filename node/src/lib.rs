@@ -15,6 +15,7 @@
 //! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
 //! - [`release`]: the manual release queue (SPEC §4 step 8);
 //! - [`http`]: the mutual-TLS listener and its handlers;
+//! - [`reload`]: profiles, trust and TLS certificate reloaded in a running node;
 //! - [`generate`]: the synthetic provider generator;
 //! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation;
 //! - [`indicator`]: indicators computed straight from generated records, to check query answers.
@@ -33,5 +34,6 @@ pub mod indicator;
 pub mod operator;
 pub mod profile;
 pub mod reference;
+pub mod reload;
 pub mod release;
 pub mod store;
