@@ -142,13 +142,17 @@ pub fn trust_anchors(anchors: &[PathBuf], dev_mode: bool) -> Result<RootCertStor
 /// the certificate's.
 pub fn certified_key(tls: &TlsConfig, dev_mode: bool) -> Result<CertifiedKey, TlsSetupError> {
     let (chain, key) = node_identity(tls, dev_mode)?;
-    CertifiedKey::from_der(chain, key, &provider()).map_err(|e| {
-        TlsSetupError::Rustls(format!(
-            "{} and {}: {e}",
-            tls.certificate.as_deref().unwrap_or(Path::new("")).display(),
-            tls.private_key.as_deref().unwrap_or(Path::new("")).display()
-        ))
-    })
+    CertifiedKey::from_der(chain, key, &provider()).map_err(|e| identity_refused(tls, &e))
+}
+
+/// rustls refused the node's certificate and key together (a key that is not the
+/// certificate's, say): the error names both files.
+fn identity_refused(tls: &TlsConfig, error: &rustls::Error) -> TlsSetupError {
+    TlsSetupError::Rustls(format!(
+        "{} and {}: {error}",
+        tls.certificate.as_deref().unwrap_or(Path::new("")).display(),
+        tls.private_key.as_deref().unwrap_or(Path::new("")).display()
+    ))
 }
 
 /// The server side of the consumer listener: our certificate, and a client certificate that,
@@ -223,7 +227,7 @@ fn with_identity(
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
-        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+        .map_err(|e| identity_refused(tls, &e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
