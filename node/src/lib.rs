@@ -34,6 +34,6 @@ pub mod indicator;
 pub mod operator;
 pub mod profile;
 pub mod reference;
-pub mod reload;
 pub mod release;
+pub mod reload;
 pub mod store;

@@ -406,7 +406,13 @@ fn off_loopback_health_needs_a_sign_in_and_a_new_certificate_keeps_the_ticket_tr
     let address: SocketAddr = before["address"].as_str().unwrap().parse().unwrap();
     let token = before["token"].as_str().unwrap().to_owned();
     for path in ["/health", "/metrics"] {
-        let anonymous = admin(address, &setup, ClientIdentity::None, None, ("GET", path, None));
+        let anonymous = admin(
+            address,
+            &setup,
+            ClientIdentity::None,
+            None,
+            ("GET", path, None),
+        );
         assert_eq!(
             anonymous.unwrap(),
             (401, json!({"error": "missing or wrong admin token"})),
@@ -444,6 +450,10 @@ fn off_loopback_health_needs_a_sign_in_and_a_new_certificate_keeps_the_ticket_tr
     // The command line trusts the new fingerprint; the old one would no longer match.
     let output = run_in(&setup.pki, &["reload"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("(unchanged)"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("(unchanged)"),
+        "{}",
+        stdout(&output)
+    );
     drop(node);
 }

@@ -96,8 +96,5 @@ fn sighup_reloads_and_the_node_keeps_serving() {
     assert_eq!(logged[1][0]["activity"], "reloaded");
     let mut stderr = String::new();
     std::io::Read::read_to_string(setup.node.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert!(
-        stderr.contains("reloaded: 11 profiles"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("reloaded: 11 profiles"), "{stderr}");
 }

@@ -40,7 +40,11 @@ fn a_resolver_without_a_certificate_reads_the_did_document_and_nothing_else() {
     assert_eq!(status, 200, "{document}");
     let document: Value = serde_json::from_str(&document).unwrap();
     assert_eq!(document["id"], NODE_DID);
-    assert_eq!(document, setup.did_document(), "the same document for everyone");
+    assert_eq!(
+        document,
+        setup.did_document(),
+        "the same document for everyone"
+    );
 
     // The exchange refuses in its own error-report format, even with a valid access token
     // (taken from the consumer), before the body is read.
@@ -55,10 +59,8 @@ fn a_resolver_without_a_certificate_reads_the_did_document_and_nothing_else() {
         ("Content-Type", gen1::MEDIA_TYPE),
         ("Authorization", bearer.as_str()),
     ];
-    let (status, reply) = without_certificate(
-        &setup,
-        ("POST", "/api/verifiedsparql", &headers, &envelope),
-    );
+    let (status, reply) =
+        without_certificate(&setup, ("POST", "/api/verifiedsparql", &headers, &envelope));
     assert_eq!(status, 403, "{reply}");
     assert_eq!(
         reply["payload"]["body"]["reason"],
@@ -85,8 +87,7 @@ fn a_resolver_without_a_certificate_reads_the_did_document_and_nothing_else() {
 
     // The token endpoint answers in the OAuth error format (RFC 6749 §5.2).
     let now = chrono::Utc::now().timestamp();
-    let assertion =
-        kikv::credential::create_assertion(&setup.consumer, NODE_DID, now, 60).unwrap();
+    let assertion = kikv::credential::create_assertion(&setup.consumer, NODE_DID, now, 60).unwrap();
     let form = format!("grant_type={JWT_BEARER_FORM}&assertion={assertion}");
     let (status, reply) = without_certificate(
         &setup,
@@ -114,7 +115,8 @@ fn a_resolver_without_a_certificate_reads_the_did_document_and_nothing_else() {
 
     // Counted with the other refusals, on the admin listener.
     let metrics = setup.metrics();
-    let line = r#"kikv_exchange_requests_total{outcome="rejected",reason="client_certificate_missing"} 1"#;
+    let line =
+        r#"kikv_exchange_requests_total{outcome="rejected",reason="client_certificate_missing"} 1"#;
     assert!(metrics.lines().any(|l| l == line), "{metrics}");
 
     // The consumer with its certificate is served as before.
@@ -126,7 +128,14 @@ fn a_resolver_without_a_certificate_reads_the_did_document_and_nothing_else() {
     setup.stop_and_read_log(&[]);
     let output = run_in(
         &setup.pki,
-        &["audit", "export", "--from", "2000-01-01", "--to", "2999-12-31"],
+        &[
+            "audit",
+            "export",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2999-12-31",
+        ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let exported = stdout(&output);

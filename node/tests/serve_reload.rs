@@ -104,7 +104,12 @@ fn a_reload_puts_a_new_profile_in_force_and_logs_it() {
     let ask = |credential: &str, thread: &str| {
         let body = envelope(&consumer, credential, NODE_DID, thread);
         let to = (node.address, ca.as_str(), &zorgkantoor);
-        post_verified_sparql(to, Some(&token), &[("Content-Type", gen1::MEDIA_TYPE)], &body)
+        post_verified_sparql(
+            to,
+            Some(&token),
+            &[("Content-Type", gen1::MEDIA_TYPE)],
+            &body,
+        )
     };
     assert_eq!(profiles_in_force(&pki), 1);
 

@@ -97,8 +97,8 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             audit.clone(),
             Some(ticket.clone()),
         ));
-        let shutdown = shutdown_signal(Arc::clone(&reloader))
-            .context("cannot install the signal handlers")?;
+        let shutdown =
+            shutdown_signal(Arc::clone(&reloader)).context("cannot install the signal handlers")?;
         let admin_state = AdminState {
             store: Arc::clone(&store),
             token: Arc::new(ticket.token.clone()),

@@ -146,7 +146,10 @@ pub fn credential_verifier_from_config(config: &Config) -> Result<CredentialVeri
 /// replay records.
 pub fn verifier_from_config(config: &Config, now: i64) -> Result<PresentationVerifier, TrustError> {
     let credentials = credential_verifier_from_config(config)?;
-    Ok(PresentationVerifier::new(credentials, replay_cache(config, now)?))
+    Ok(PresentationVerifier::new(
+        credentials,
+        replay_cache(config, now)?,
+    ))
 }
 
 /// The replay cache in the data directory (created if missing); `now` (Unix seconds) drops

@@ -22,8 +22,8 @@ use crate::credential::{
     credential_verifier_from_config, replay_cache, NodeKey, PresentationVerifier, TrustError,
 };
 use crate::http::tls::{trust_anchors, CurrentClientIdentity, TlsSetupError};
-use crate::reload::{Current, Live};
 use crate::release::{ReleaseError, ReleaseQueue, RELEASE_DIR};
+use crate::reload::{Current, Live};
 use crate::store::{NodeStore, QueryLimits};
 
 /// Directory of the outbox inside the data directory.
@@ -113,7 +113,11 @@ pub fn open(
 /// trust anchors (read at start).
 fn open_outbox(config: &Config, live: &Live) -> Result<Outbox, StartError> {
     let identity = live.identity.get();
-    if let Some(problem) = identity.cert.first().and_then(|leaf| client_auth_problem(leaf)) {
+    if let Some(problem) = identity
+        .cert
+        .first()
+        .and_then(|leaf| client_auth_problem(leaf))
+    {
         tracing::warn!(
             certificate = ?config.tls.certificate,
             "the node's TLS certificate cannot deliver answers to reply addresses: {problem}; \

@@ -150,8 +150,14 @@ pub fn certified_key(tls: &TlsConfig, dev_mode: bool) -> Result<CertifiedKey, Tl
 fn identity_refused(tls: &TlsConfig, error: &rustls::Error) -> TlsSetupError {
     TlsSetupError::Rustls(format!(
         "{} and {}: {error}",
-        tls.certificate.as_deref().unwrap_or(Path::new("")).display(),
-        tls.private_key.as_deref().unwrap_or(Path::new("")).display()
+        tls.certificate
+            .as_deref()
+            .unwrap_or(Path::new(""))
+            .display(),
+        tls.private_key
+            .as_deref()
+            .unwrap_or(Path::new(""))
+            .display()
     ))
 }
 

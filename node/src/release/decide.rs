@@ -305,7 +305,9 @@ pub async fn preview(
     if item.state != ReleaseState::Pending {
         return Ok((item, None));
     }
-    let resultset = exchange.execute(item.jobs(&exchange.profiles.get())?).await?;
+    let resultset = exchange
+        .execute(item.jobs(&exchange.profiles.get())?)
+        .await?;
     Ok((item, Some(resultset)))
 }
 

@@ -226,7 +226,10 @@ impl ReloadTrigger {
                 operator: Some(operator),
                 via,
             } => format!("{operator} (admin listener, {via})"),
-            Self::Admin { operator: None, via } => format!("the admin listener ({via})"),
+            Self::Admin {
+                operator: None,
+                via,
+            } => format!("the admin listener ({via})"),
         }
     }
 }
@@ -453,7 +456,10 @@ fn merge(running: &Config, read: &Config) -> (Config, Vec<String>) {
         "admin.operators_file",
         read.admin.operators_file != running.admin.operators_file,
     );
-    differs("trust.node_key", read.trust.node_key != running.trust.node_key);
+    differs(
+        "trust.node_key",
+        read.trust.node_key != running.trust.node_key,
+    );
     (applied, restart)
 }
 
