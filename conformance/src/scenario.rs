@@ -196,7 +196,8 @@ impl Break {
         )
     }
 
-    /// Whether the request never gets a TLS connection, so no token can be fetched for it.
+    /// Whether the request has no trusted client certificate, so no token can be fetched for
+    /// it (the node refuses the connection, or, without any certificate, may answer `403`).
     pub fn fails_at_transport(self) -> bool {
         matches!(
             self,
@@ -209,7 +210,9 @@ impl Break {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// `refused`: the TLS connection must be refused (step 1).
+    /// `refused`: the TLS connection must be refused (step 1). Given with `status` and
+    /// `reason`, either outcome passes: a node may refuse the connection, or let it in (to
+    /// serve its DID document to anyone) and refuse the request with that status and reason.
     pub transport: Option<String>,
     /// The HTTP status.
     pub status: Option<u16>,
@@ -222,22 +225,25 @@ pub struct Expect {
 impl Expect {
     /// A one-line description, for reports.
     pub fn describe(&self) -> String {
-        if let Some(transport) = &self.transport {
-            return format!("TLS {transport}");
-        }
         let status = self.status.map(|s| s.to_string()).unwrap_or_default();
-        match (&self.reason, &self.rows) {
+        let answer = match (&self.reason, &self.rows) {
             (Some(reason), _) => format!("{status} {reason}"),
             (None, Some(rows)) => format!("{status} rows {}", rows.join(", ")),
             (None, None) => status,
+        };
+        match (&self.transport, self.status) {
+            (Some(transport), None) => format!("TLS {transport}"),
+            (Some(transport), Some(_)) => format!("TLS {transport} or {answer}"),
+            (None, _) => answer,
         }
     }
 
     fn check(&self) -> Result<(), String> {
         match (&self.transport, self.status) {
             (Some(t), None) if t == "refused" => Ok(()),
+            (Some(t), Some(s)) if t == "refused" && s != 200 && self.reason.is_some() => Ok(()),
             (Some(t), _) => Err(format!(
-                "transport = {t:?}: only \"refused\", without status"
+                "transport = {t:?}: only \"refused\", alone or with a refusal's status and reason"
             )),
             (None, None) => Err("expect needs `status` or `transport`".into()),
             (None, Some(200)) if self.rows.is_none() => Err("a 200 needs `rows`".into()),

@@ -17,6 +17,7 @@ fn the_scenarios_cover_every_listed_rejection() {
         .filter_map(|s| s.expect.reason.as_deref())
         .collect();
     for reason in [
+        "client_certificate_missing",
         "token_missing",
         "token_invalid",
         "token_consumer_mismatch",
@@ -72,6 +73,8 @@ fn a_scenario_with_an_unknown_key_or_incomplete_expectation_is_refused() {
         ("[[scenario]]\nname = \"x\"\nchecks = \"c\"\nexpect = { status = 403 }\n", "a refusal needs `reason`"),
         ("[[scenario]]\nname = \"x\"\nchecks = \"c\"\nexpect = { status = 200 }\n", "a 200 needs `rows`"),
         ("[[scenario]]\nname = \"x\"\nchecks = \"c\"\nexpect = { status = 400, reason = \"r\" }\nrequest = { break = \"envelope_sideways\" }\n", "unknown variant"),
+        ("[[scenario]]\nname = \"x\"\nchecks = \"c\"\nexpect = { transport = \"refused\", status = 403 }\n", "alone or with a refusal's status and reason"),
+        ("[[scenario]]\nname = \"x\"\nchecks = \"c\"\nexpect = { transport = \"closed\" }\n", "alone or with a refusal's status and reason"),
     ];
     for (text, error) in cases {
         std::fs::write(dir.path().join("s.toml"), text).unwrap();

@@ -109,7 +109,7 @@ fn setup(dir: &std::path::Path, cache: usize) -> (Exchange, Arc<NodeStore>) {
             timeout: Duration::from_secs(30),
             max_rows: 1000,
         },
-        profiles: Arc::new(QueryIndex::new(registry)),
+        profiles: Arc::new(kikv::reload::Current::new(QueryIndex::new(registry))),
         store: Arc::clone(&store),
         cache: Arc::new(AnswerCache::new(cache)),
         audit,

@@ -16,6 +16,7 @@
 //! - [`release`]: the manual release queue (SPEC §4 step 8);
 //! - [`setup`]: a production node's first files (`kikv init`) and `kikv config check`;
 //! - [`http`]: the mutual-TLS listener and its handlers;
+//! - [`reload`]: profiles, trust and TLS certificate reloaded in a running node;
 //! - [`generate`]: the synthetic provider generator;
 //! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation;
 //! - [`indicator`]: indicators computed straight from generated records, to check query answers.
@@ -35,5 +36,6 @@ pub mod operator;
 pub mod profile;
 pub mod reference;
 pub mod release;
+pub mod reload;
 pub mod setup;
 pub mod store;

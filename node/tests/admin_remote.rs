@@ -392,3 +392,68 @@ fn the_remote_command_line_says_what_is_missing() {
         "kikv: error: http://192.0.2.7:8444: the admin listener of another machine is https://HOST:PORT"
     );
 }
+
+/// Off loopback, `/health` and `/metrics` need a sign-in like every admin call; and a reload
+/// with a new certificate rewrites the ticket's fingerprint, so the command line on the node's
+/// machine keeps reaching the listener, which presents the new certificate.
+#[test]
+fn off_loopback_health_needs_a_sign_in_and_a_new_certificate_keeps_the_ticket_true() {
+    let setup = Setup::new("deadline_hours = 1", 0);
+    let ip = non_loopback_ip();
+    bind_admin_elsewhere(&setup, ip, "[]");
+    let node = RunningNode::start(&setup.pki);
+    let before = ticket(&setup);
+    let address: SocketAddr = before["address"].as_str().unwrap().parse().unwrap();
+    let token = before["token"].as_str().unwrap().to_owned();
+    for path in ["/health", "/metrics"] {
+        let anonymous = admin(
+            address,
+            &setup,
+            ClientIdentity::None,
+            None,
+            ("GET", path, None),
+        );
+        assert_eq!(
+            anonymous.unwrap(),
+            (401, json!({"error": "missing or wrong admin token"})),
+            "{path}"
+        );
+    }
+    let health = admin(
+        address,
+        &setup,
+        ClientIdentity::None,
+        Some(&token),
+        ("GET", "/health", None),
+    );
+    assert_eq!(health.unwrap().1["status"], "ok");
+
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    if !ip.is_unspecified() {
+        names.push(ip.to_string());
+    }
+    let new = release_support::replace_node_certificate(&setup.pki, &names);
+    let output = run_in(&setup.pki, &["reload"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("(new)"), "{}", stdout(&output));
+    let after = ticket(&setup);
+    let der = {
+        use rustls::pki_types::pem::PemObject as _;
+        rustls::pki_types::CertificateDer::from_pem_slice(new.cert.as_bytes()).unwrap()
+    };
+    let fingerprint = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(der.as_ref()))
+    };
+    assert_eq!(after["certificate_sha256"], fingerprint.as_str());
+    assert_eq!(after["token"], before["token"]);
+    // The command line trusts the new fingerprint; the old one would no longer match.
+    let output = run_in(&setup.pki, &["reload"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("(unchanged)"),
+        "{}",
+        stdout(&output)
+    );
+    drop(node);
+}

@@ -1,7 +1,8 @@
 //! The exchange log of a running node (`kikv serve`, real mutual TLS on loopback) that cannot be
 //! written: the node's file-size limit is lowered with the real `prlimit` to the entry file's
 //! size, as a full disk would stop it. Requests are refused with `audit_unavailable`, `/health`
-//! and `/metrics` say so, and once the limit is lifted the same process serves again: no restart.
+//! and `/metrics` (on the admin listener) say so, and once the limit is lifted the same process
+//! serves again: no restart.
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
@@ -10,7 +11,6 @@ mod exchange_node;
 
 use std::process::Command;
 
-use common::{https_get, ClientIdentity};
 use exchange_node::*;
 use serde_json::Value;
 
@@ -25,15 +25,7 @@ fn limit_file_size(pid: u32, bytes: Option<u64>) {
 }
 
 fn health(setup: &Setup) -> (u16, Value) {
-    let (status, body) = https_get(
-        setup.node.address,
-        &setup.ca,
-        ClientIdentity::Pem(&setup.identity),
-        "/health",
-        "application/json",
-    )
-    .unwrap();
-    (status, serde_json::from_str(&body).unwrap())
+    setup.health()
 }
 
 #[test]
@@ -79,10 +71,10 @@ fn a_log_that_cannot_be_written_is_reported_and_heals_without_a_restart() {
     assert!(!logged[0].is_empty());
 }
 
-/// SIGHUP (a closed terminal, an operator expecting a reload) is logged and the node keeps
+/// SIGHUP (`systemctl reload`, a closed terminal) reloads the node, which logs it and keeps
 /// serving; it still stops cleanly on SIGTERM, with its final checkpoint.
 #[test]
-fn sighup_is_logged_and_the_node_keeps_serving() {
+fn sighup_reloads_and_the_node_keeps_serving() {
     let mut setup = Setup::start();
     let status = Command::new("kill")
         .args(["-HUP", &setup.node.child.id().to_string()])
@@ -98,9 +90,11 @@ fn sighup_is_logged_and_the_node_keeps_serving() {
     let (status, reply) = setup.post(&body);
     assert_eq!(status, 200, "{reply}");
     // Stops with SIGTERM and exit code 0, then `kikv audit verify` checks the whole log.
-    let logged = setup.stop_and_read_log(&["thread-after-hup"]);
+    let logged = setup.stop_and_read_log(&["thread-after-hup", "node-reload"]);
     assert_eq!(logged[0].len(), 3, "received, verified, executed");
+    assert_eq!(logged[1].len(), 1, "{:?}", logged[1]);
+    assert_eq!(logged[1][0]["activity"], "reloaded");
     let mut stderr = String::new();
     std::io::Read::read_to_string(setup.node.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert!(stderr.contains("SIGHUP received and ignored"), "{stderr}");
+    assert!(stderr.contains("reloaded: 11 profiles"), "{stderr}");
 }

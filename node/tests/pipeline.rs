@@ -174,7 +174,7 @@ fn node_full(timeout: Duration, outbox: Option<Arc<Outbox>>, metrics: Option<Met
             timeout,
             max_rows: 1000,
         },
-        profiles: Arc::new(QueryIndex::new(registry)),
+        profiles: Arc::new(kikv::reload::Current::new(QueryIndex::new(registry))),
         store: Arc::new(store),
         cache: Arc::new(AnswerCache::new(16)),
         audit,

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    https_get, run_in, stderr, stdout, write_node_config, ClientIdentity, RunningNode, TestPki,
+    admin_get, https_get, run_in, stderr, stdout, write_node_config, ClientIdentity, RunningNode,
+    TestPki,
 };
 
 const TURTLE: &str = "text/turtle";
@@ -34,51 +35,55 @@ fn node_with_data() -> (tempfile::TempDir, TestPki, RunningNode) {
 }
 
 #[test]
-fn health_needs_a_trusted_client_certificate() {
-    let (_dir, pki, node) = node_with_data();
-    let (status, body) = https_get(
-        node.address,
-        &pki.ca,
-        ClientIdentity::Pem(&pki.client),
-        "/health",
-        "*/*",
-    )
-    .unwrap();
+fn health_and_metrics_are_on_the_admin_listener_only() {
+    let (dir, pki, node) = node_with_data();
+    let data = dir.path().join("data");
+    let (status, body) = admin_get(&data, "/health");
     assert_eq!(status, 200, "{body}");
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["datasets"], 1);
     assert_eq!(health["did"], "did:web:localhost");
+    let (status, metrics) = admin_get(&data, "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    // Not on the consumer listener, even for a consumer with a trusted certificate.
+    for path in ["/health", "/metrics"] {
+        let (status, body) = https_get(
+            node.address,
+            &pki.ca,
+            ClientIdentity::Pem(&pki.client),
+            path,
+            "*/*",
+        )
+        .unwrap();
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+}
 
-    let no_certificate = https_get(
-        node.address,
-        &pki.ca,
-        ClientIdentity::None,
-        "/health",
-        "*/*",
+#[test]
+fn without_a_client_certificate_only_the_did_document_is_served() {
+    let (_dir, pki, node) = node_with_data();
+    let get = |identity, path| https_get(node.address, &pki.ca, identity, path, "*/*");
+    for path in ["/datacatalog", "/health", "/no/such/path"] {
+        let (status, body) = get(ClientIdentity::None, path).unwrap();
+        assert_eq!(status, 403, "{path}: {body}");
+        let refusal: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(refusal["reason"], "client_certificate_missing", "{path}");
+    }
+    // This node has no node key, hence no DID document; the answer says so to anyone.
+    let (status, body) = get(ClientIdentity::None, "/.well-known/did.json").unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "no node key is configured\n")
     );
-    let error = no_certificate.unwrap_err();
-    assert!(error.contains("CertificateRequired"), "{error}");
 
-    let untrusted = https_get(
-        node.address,
-        &pki.ca,
-        ClientIdentity::Pem(&pki.stranger),
-        "/health",
-        "*/*",
-    );
-    let error = untrusted.unwrap_err();
+    // A certificate that is presented must still chain to a trust anchor.
+    let error = get(ClientIdentity::Pem(&pki.stranger), "/.well-known/did.json").unwrap_err();
     assert!(error.contains("UnknownCA"), "{error}");
 
     // Refused clients did not stop the node.
-    let again = https_get(
-        node.address,
-        &pki.ca,
-        ClientIdentity::Pem(&pki.client),
-        "/health",
-        "*/*",
-    );
-    assert_eq!(again.unwrap().0, 200);
+    let (status, _) = get(ClientIdentity::Pem(&pki.client), "/datacatalog").unwrap();
+    assert_eq!(status, 200);
 }
 
 #[test]
@@ -292,7 +297,7 @@ fn the_development_pki_serves_only_in_dev_mode() {
         node.address,
         &ca,
         ClientIdentity::Pem(&consumer),
-        "/health",
+        "/datacatalog",
         "*/*",
     )
     .unwrap();

@@ -33,6 +33,10 @@ pub enum Activity {
     /// At start-up, an unfinished last record left by a crash was cut; the cut bytes are the
     /// entry's content.
     LogCut,
+    /// The running node reloaded its profiles, trust and TLS certificate (SIGHUP or
+    /// `kikv reload`); the content says what is in force from this entry on, `operator` who
+    /// asked when an operator did.
+    Reloaded,
 }
 
 impl Activity {
@@ -50,6 +54,7 @@ impl Activity {
             Self::Delivered => "delivered",
             Self::DeliveryFailed => "delivery_failed",
             Self::LogCut => "log_cut",
+            Self::Reloaded => "reloaded",
         }
     }
 }

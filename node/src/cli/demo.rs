@@ -228,6 +228,17 @@ fn print_instructions(dir: &Path, config_file: &Path, credential: &Path, port: u
         config_file.display()
     );
     println!("  {kikv} --config {} profiles list", config_file.display());
+    println!("kikv demo: the node's DID document is public, as did:web resolvers need (no client certificate):");
+    println!(
+        "  curl --cacert {} https://localhost:{port}/.well-known/did.json",
+        p("dev-ca.crt.pem")
+    );
+    println!("kikv demo: health and metrics are on the admin listener (its address is printed below), for this machine only:");
+    println!("  curl http://ADMIN/health    curl http://ADMIN/metrics");
+    println!(
+        "kikv demo: after editing a profile or the trust settings: {kikv} --config {} reload",
+        config_file.display()
+    );
 }
 
 /// What the node will serve: the shipped profiles, the official Afsprakenset ones among them.

@@ -26,6 +26,7 @@ mod operator;
 mod profiles;
 mod query;
 mod release;
+mod reload;
 mod restore;
 mod serve;
 mod status_list;
@@ -73,6 +74,8 @@ enum Command {
     Console(console::ConsoleArgs),
     /// Operator: the manual release queue of the running node (list, show, approve, reject)
     Release(release::ReleaseArgs),
+    /// Operator: the running node reads its profiles, trust lists and TLS certificate again (as on SIGHUP)
+    Reload(reload::ReloadArgs),
     /// Operator tokens for the admin listener when it is reachable from other machines
     Operator(operator::OperatorArgs),
     /// The exchange log: verify it, show a conversation, export a period, prove entries
@@ -118,6 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore(args) => restore::run(&config, args),
         Command::Profiles(args) => profiles::run(&config, args),
         Command::Release(args) => release::run(&config, args),
+        Command::Reload(args) => reload::run(&config, args),
         Command::Operator(args) => operator::run(&config, args),
         Command::Audit(args) => audit::run(&config, args),
         Command::Console(args) => console::run(&config, args),

@@ -24,7 +24,7 @@ pub struct ReleaseArgs {
 
 /// A node on another machine, reached on its admin listener over HTTPS.
 #[derive(Debug, clap::Args)]
-struct Remote {
+pub(super) struct Remote {
     /// The admin listener of a node on another machine, `https://HOST:PORT`; sign in with an
     /// operator token in the environment variable KIKV_OPERATOR_TOKEN, or with
     /// --operator-cert [default: the node serving the data directory]
@@ -46,8 +46,13 @@ struct Remote {
 pub const OPERATOR_TOKEN_VARIABLE: &str = "KIKV_OPERATOR_TOKEN";
 
 impl Remote {
+    /// Whether the command talks to the node serving the local data directory.
+    pub(super) fn is_local(&self) -> bool {
+        self.admin_url.is_none()
+    }
+
     /// The client for the node this command talks to.
-    fn client(self, config: &Config) -> anyhow::Result<AdminClient> {
+    pub(super) fn client(self, config: &Config) -> anyhow::Result<AdminClient> {
         let Some(url) = self.admin_url else {
             return AdminClient::for_data_dir(&config.data_dir).with_context(|| {
                 format!(

@@ -10,10 +10,9 @@ use crate::http::admin::{self, AdminState, AdminTicket};
 use crate::http::console::ConsoleState;
 use crate::http::{self, AppState};
 use crate::operator::Operators;
-use crate::profile::Registry;
+use crate::reload::{Live, ReloadTrigger, Reloader};
 use crate::store::NodeStore;
 use crate::store::QueryLimits;
-use sha2::Digest as _;
 
 /// Arguments of `kikv serve`.
 #[derive(Debug, Default, clap::Args)]
@@ -24,14 +23,14 @@ pub struct ServeArgs {
     pub accept_log_reset: bool,
 }
 
-/// Opens the store, reads the profiles (refusing to start if any is invalid), starts the
-/// verified exchange when a node key is configured (exchange log, verifier, outbox and its
-/// delivery loop), and serves the mutual-TLS listener until interrupted.
+/// Reads the TLS material, the profiles and the trust (refusing to start if any is invalid),
+/// opens the store, starts the verified exchange when a node key is configured (exchange log,
+/// verifier, outbox and its delivery loop), and serves the consumer and admin listeners until
+/// interrupted. SIGHUP, like `kikv reload`, reloads profiles, trust and certificate.
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
     http::tls::install_crypto_provider();
-    let tls = http::tls::server_config(&config.tls, config.dev_mode)?;
-    let admin_tls = admin_tls(config)?;
+    let live = Live::start(config)?;
     let store = Arc::new(
         NodeStore::open(&config.store_dir())?
             .with_guard(crate::store::EvaluationGuard::from(&config.store)),
@@ -39,17 +38,6 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     if config.store.serve_from_memory {
         store.serve_from_memory()?;
     }
-    let profiles = load_profiles(config)?;
-    let mut admin_state = AdminState {
-        store: Arc::clone(&store),
-        token: Arc::new(String::new()),
-        limits: QueryLimits::from(&config.store),
-        load_lock: Arc::default(),
-        console: ConsoleState::new(config, Arc::new(profiles.clone()), None),
-        exchange: None,
-        operators: Operators::at(&config.operators_file()),
-        config: Arc::new(config.clone()),
-    };
     // The node key is read once: it is published in the DID document and signs answers and
     // log checkpoints. Without one the node serves its catalogue but not the exchange.
     let (did_document, exchange) = match &config.trust.node_key {
@@ -65,20 +53,17 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             {
                 tracing::warn!("{accepted}; going on with it (--accept-log-reset)");
             }
-            let exchange =
-                crate::exchange::service::open(config, key, Arc::clone(&store), profiles.clone())
-                    .context("cannot start the verified exchange")?;
+            let exchange = crate::exchange::service::open(config, key, Arc::clone(&store), &live)
+                .context("cannot start the verified exchange")?;
             crate::backup::LogMark::of(&exchange.audit).write(&store)?;
             (Some(document), Some(Arc::new(exchange)))
         }
         None => (None, None),
     };
-    admin_state.console.audit = exchange.as_ref().map(|e| e.audit.clone());
-    admin_state.exchange = exchange.clone();
+    let audit = exchange.as_ref().map(|e| e.audit.clone());
     let state = AppState {
         config: Arc::new(config.clone()),
-        store,
-        profiles: Arc::new(profiles),
+        store: Arc::clone(&store),
         did_document,
         exchange: exchange.clone(),
         rate: Arc::new(crate::exchange::rate::RateLimiter::new(
@@ -99,10 +84,8 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         let admin = tokio::net::TcpListener::bind(config.listen.admin_address)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen.admin_address))?;
-        let shutdown = shutdown_signal().context("cannot install the signal handlers")?;
-        let fingerprint = admin_tls
-            .as_ref()
-            .map(|(_, fingerprint)| fingerprint.clone());
+        // The local command line trusts a TLS admin listener by the certificate's fingerprint.
+        let fingerprint = live.admin_tls.as_ref().map(|_| live.certificate_sha256());
         let ticket = AdminTicket::new(admin.local_addr()?, fingerprint);
         ticket.write(&config.data_dir).with_context(|| {
             format!(
@@ -110,13 +93,35 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
                 config.data_dir.display()
             )
         })?;
-        admin_state.token = Arc::new(ticket.token.clone());
+        let reloader = Arc::new(Reloader::new(
+            config.clone(),
+            live.clone(),
+            audit.clone(),
+            Some(ticket.clone()),
+        ));
+        let shutdown =
+            shutdown_signal(Arc::clone(&reloader)).context("cannot install the signal handlers")?;
+        let admin_state = AdminState {
+            store: Arc::clone(&store),
+            token: Arc::new(ticket.token.clone()),
+            limits: QueryLimits::from(&config.store),
+            load_lock: Arc::default(),
+            console: ConsoleState::new(config, Arc::clone(&live.profiles), audit),
+            exchange: exchange.clone(),
+            operators: Operators::at(&config.operators_file()),
+            config: Arc::new(config.clone()),
+            reloader,
+        };
         let address = listener.local_addr()?;
         announce(&format!(
-            "kikv: listening on https://{address} (mutual TLS)"
+            "kikv: listening on https://{address} (mutual TLS; {} open to all)",
+            http::DID_DOCUMENT_PATH
         ));
-        announce(&match admin_tls {
-            None => format!("kikv: admin listener on {} (loopback)", ticket.base_url()),
+        announce(&match &live.admin_tls {
+            None => format!(
+                "kikv: admin listener on {} (loopback; /health and /metrics)",
+                ticket.base_url()
+            ),
             Some(_) => format!(
                 "kikv: admin listener on https://{} (TLS; operator token or certificate)",
                 config.listen.admin_address
@@ -149,13 +154,14 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             ))
         });
         let mut admin_stopped = stopped.clone();
+        let admin_tls = live.admin_tls.clone();
         let admin_task = tokio::spawn(async move {
             let stopped = async move {
                 let _ = admin_stopped.changed().await;
             };
             let app = admin::admin_app(admin_state);
             match admin_tls {
-                Some((tls, _)) => http::tls::serve(admin, tls, app, stopped).await,
+                Some(tls) => http::tls::serve(admin, tls, app, stopped).await,
                 None => {
                     axum::serve(admin, app)
                         .with_graceful_shutdown(stopped)
@@ -163,7 +169,8 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         });
-        http::tls::serve(listener, tls, http::app(state), shutdown).await?;
+        let consumer_tls = Arc::clone(&live.consumer_tls);
+        http::tls::serve(listener, consumer_tls, http::app(state), shutdown).await?;
         drop(stop);
         let _ = admin_task.await;
         for task in delivery_task
@@ -189,39 +196,6 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// The admin listener's TLS configuration and the node certificate's SHA-256 when it is bound
-/// away from loopback; `None` on loopback, where it speaks plain HTTP to this machine only.
-fn admin_tls(config: &Config) -> anyhow::Result<Option<(Arc<rustls::ServerConfig>, String)>> {
-    if config.listen.admin_address.ip().is_loopback() {
-        return Ok(None);
-    }
-    let tls = http::tls::admin_server_config(
-        &config.tls,
-        &config.admin.operator_trust_anchors,
-        config.dev_mode,
-    )
-    .context("cannot set up TLS for the admin listener")?;
-    let (chain, _) = http::tls::node_identity(&config.tls, config.dev_mode)?;
-    let leaf = chain
-        .first()
-        .context("tls.certificate holds no certificate")?;
-    let fingerprint = hex::encode(sha2::Sha256::digest(leaf.as_ref()));
-    Ok(Some((tls, fingerprint)))
-}
-
-/// Reads the profiles; a node never serves with a profile it could not check.
-pub(super) fn load_profiles(config: &Config) -> anyhow::Result<Registry> {
-    let (registry, problems) =
-        Registry::load_dir(&config.profiles.dir).map_err(|problem| anyhow::anyhow!("{problem}"))?;
-    if let Some(first) = problems.first() {
-        anyhow::bail!(
-            "{first} ({} profile file(s) with problems; run `kikv profiles check`)",
-            problems.len()
-        );
-    }
-    Ok(registry)
-}
-
 /// Prints a status line. A node whose standard output was closed (a supervisor that stopped
 /// reading) keeps serving instead of panicking as `println!` would.
 fn announce(line: &str) {
@@ -245,12 +219,15 @@ fn init_tracing() {
 /// a signal arriving between the announcement and the first poll would otherwise take the
 /// default action and kill the node without a clean shutdown.
 ///
-/// Two more signals would kill the node by default and are handled instead: SIGHUP (sent by a
-/// closing terminal, or by an operator expecting a reload) is logged and ignored, since the
-/// configuration is read at start-up only; SIGXFSZ (a file reached the process's file-size
-/// limit) is logged, and the write that hit the limit fails with an error the exchange log
-/// reports and recovers from, as from a full disk.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+/// Two more signals would kill the node by default and are handled instead: SIGHUP (sent by
+/// `systemctl reload`, or by a closing terminal) reloads profiles, trust and certificate as
+/// `kikv reload` does, one reload at a time, off the async runtime, with its outcome on the
+/// node's log; SIGXFSZ (a file reached the process's file-size limit) is logged, and the write
+/// that hit the limit fails with an error the exchange log reports and recovers from, as from a
+/// full disk.
+fn shutdown_signal(
+    reloader: Arc<Reloader>,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -261,12 +238,19 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         Ok(async move {
             loop {
                 tokio::select! {
+                    // A reload asked for before a stop is done before it.
+                    biased;
+                    _ = hangup.recv() => {
+                        let reloader = Arc::clone(&reloader);
+                        // The outcome is logged by the reload itself; signals that arrive while
+                        // it runs are merged by the kernel into one more reload.
+                        let _ = tokio::task::spawn_blocking(move || {
+                            reloader.reload(&ReloadTrigger::Signal)
+                        })
+                        .await;
+                    }
                     _ = interrupt.recv() => return,
                     _ = terminate.recv() => return,
-                    _ = hangup.recv() => tracing::warn!(
-                        "SIGHUP received and ignored: the configuration, profiles, trust lists \
-                         and certificates are read at start-up; restart the node to apply changes"
-                    ),
                     _ = file_size.recv() => tracing::error!(
                         "SIGXFSZ received: a file reached the process's file-size limit; \
                          the write fails and is reported"
@@ -277,6 +261,7 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     }
     #[cfg(not(unix))]
     {
+        let _ = reloader;
         Ok(async {
             let _ = tokio::signal::ctrl_c().await;
         })

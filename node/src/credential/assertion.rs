@@ -51,7 +51,8 @@ fn decode_with_issuer(
     verifier: &PresentationVerifier,
     assertion: &[u8],
 ) -> Result<(DecodedJwt, String), CredentialError> {
-    let policy = verifier.credentials().policy();
+    let credentials = verifier.credentials();
+    let policy = credentials.policy();
     let decoded = DecodedJwt::decode(assertion, policy.max_token_bytes, &policy.algorithms)?;
     let iss = decoded.string("iss")?.to_owned();
     if decoded.string("sub")? != iss {
@@ -69,10 +70,10 @@ pub async fn verify_assertion(
     assertion: &[u8],
     expected: &AssertionExpectation,
 ) -> Result<VerifiedAssertion, CredentialError> {
-    let policy = verifier.credentials().policy();
+    let credentials = verifier.credentials();
+    let policy = credentials.policy();
     let (decoded, iss) = decode_with_issuer(verifier, assertion)?;
-    verifier
-        .credentials()
+    credentials
         .resolver()
         .verify_jwt(&decoded, &iss, expected.now)
         .await?;

@@ -56,8 +56,8 @@ pub use status::{
     PublishedStatusList, StatusEntry, StatusList, StatusListKind, StatusLists, StatusPolicy,
 };
 pub use trust::{
-    credential_verifier_from_config, https_client, node_key, resolver, verifier_from_config,
-    TrustError,
+    credential_verifier_from_config, https_client, node_key, replay_cache, resolver,
+    verifier_from_config, TrustError,
 };
 pub use vc::{
     issue_credential, random_uuid, CredentialRequest, Generation, ValidatedQuery,

@@ -114,7 +114,8 @@ pub struct CredentialVerifier {
 /// Verifies presentations and their credentials for one node (SPEC §4 steps 4 and 5).
 #[derive(Debug)]
 pub struct PresentationVerifier {
-    credentials: CredentialVerifier,
+    /// Replaced as a whole when the node reloads its trust; the replay cache is kept.
+    credentials: std::sync::Arc<crate::reload::Current<CredentialVerifier>>,
     replay: ReplayCache,
 }
 
@@ -224,15 +225,27 @@ impl CredentialVerifier {
 impl PresentationVerifier {
     /// A verifier checking credentials with `credentials` and presentation ids with `replay`.
     pub fn new(credentials: CredentialVerifier, replay: ReplayCache) -> Self {
+        Self::sharing(
+            std::sync::Arc::new(crate::reload::Current::new(credentials)),
+            replay,
+        )
+    }
+
+    /// A verifier checking credentials with whatever verifier `credentials` holds when a
+    /// presentation arrives, so that a reload of the node's trust reaches it.
+    pub fn sharing(
+        credentials: std::sync::Arc<crate::reload::Current<CredentialVerifier>>,
+        replay: ReplayCache,
+    ) -> Self {
         Self {
             credentials,
             replay,
         }
     }
 
-    /// The credential verifier inside.
-    pub fn credentials(&self) -> &CredentialVerifier {
-        &self.credentials
+    /// The credential verifier in force now.
+    pub fn credentials(&self) -> std::sync::Arc<CredentialVerifier> {
+        self.credentials.get()
     }
 
     /// The replay cache of presentation ids; the token endpoint records its assertion ids in
@@ -261,15 +274,17 @@ impl PresentationVerifier {
         expected: &Expectation,
         observe: CheckObserver<'_>,
     ) -> Result<VerifiedPresentation, CredentialError> {
+        // One verifier for the whole presentation, even if the trust is reloaded meanwhile.
+        let verifier = self.credentials();
         let (holder, jti, exp, tokens, parameters) = self
-            .check_presentation(jwt, expected, observe)
+            .check_presentation(&verifier, jwt, expected, observe)
             .await
             .map_err(|e| e.within(Token::Presentation))?;
         let mut credentials = Vec::with_capacity(tokens.len());
         for (index, token) in tokens.iter().enumerate() {
             let credential = match token {
                 Value::String(token) => {
-                    self.credentials
+                    verifier
                         .verify(token.as_bytes(), Some(&holder), expected.now, observe)
                         .await
                 }
@@ -291,11 +306,12 @@ impl PresentationVerifier {
 
     async fn check_presentation(
         &self,
+        credentials: &CredentialVerifier,
         jwt: &[u8],
         expected: &Expectation,
         observe: CheckObserver<'_>,
     ) -> Result<PresentationParts, CredentialError> {
-        let policy = &self.credentials.policy;
+        let policy = &credentials.policy;
         let decoded = DecodedJwt::decode(jwt, policy.max_token_bytes, &policy.algorithms)?;
         observe(
             "algorithm",
@@ -309,7 +325,7 @@ impl PresentationVerifier {
             });
         }
         observe("holder", format!("iss {holder} is the sender"));
-        self.credentials
+        credentials
             .resolver
             .verify_jwt(&decoded, &holder, expected.now)
             .await?;

@@ -146,14 +146,22 @@ pub fn credential_verifier_from_config(config: &Config) -> Result<CredentialVeri
 /// replay records.
 pub fn verifier_from_config(config: &Config, now: i64) -> Result<PresentationVerifier, TrustError> {
     let credentials = credential_verifier_from_config(config)?;
+    Ok(PresentationVerifier::new(
+        credentials,
+        replay_cache(config, now)?,
+    ))
+}
+
+/// The replay cache in the data directory (created if missing); `now` (Unix seconds) drops
+/// expired records.
+pub fn replay_cache(config: &Config, now: i64) -> Result<ReplayCache, TrustError> {
     let file = config.data_dir.join(REPLAY_FILE);
-    let replay = std::fs::create_dir_all(&config.data_dir)
+    std::fs::create_dir_all(&config.data_dir)
         .and_then(|()| ReplayCache::open(&file, now))
         .map_err(|source| TrustError::Replay {
             file: file.display().to_string(),
             source,
-        })?;
-    Ok(PresentationVerifier::new(credentials, replay))
+        })
 }
 
 /// The node's signing key (`trust.node_key`); its DID must be `node.did`.

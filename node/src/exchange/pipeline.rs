@@ -86,8 +86,8 @@ pub struct Exchange {
     pub config: ExchangeConfig,
     /// Time limit and row cap of each query.
     pub limits: QueryLimits,
-    /// The registered profiles, with their queries' canonical texts.
-    pub profiles: Arc<QueryIndex>,
+    /// The registered profiles, with their queries' canonical texts; replaced by a reload.
+    pub profiles: Arc<crate::reload::Current<QueryIndex>>,
     /// The store.
     pub store: Arc<NodeStore>,
     /// Answers per (query, parameters, data version).
@@ -209,10 +209,12 @@ impl Exchange {
             .check(envelope.presentation.as_bytes(), &context)
             .await?;
         let offered = self.offered_ontologies().await?;
+        // One set of profiles for the whole request, even if they are reloaded meanwhile.
+        let profiles = self.profiles.get();
         let allowed = presentation
             .credentials
             .iter()
-            .map(|c| allow(&self.profiles, &offered, c))
+            .map(|c| allow(&profiles, &offered, c))
             .collect::<Result<Vec<_>, _>>()?;
         let bindings = bind_all(&allowed, &presentation.parameters)?;
         self.log(verified_entry(envelope, &presentation, &allowed), None)

@@ -1,13 +1,16 @@
 //! The exchange as a node runs it: built once from the configuration with the real parts (the
 //! credentials layer's verifier, the node's key, the exchange log, the outbox), and the
 //! outbox's delivery loop, whose reports go to the exchange log.
+//!
+//! The parts a reload replaces (profiles, trust, the node's TLS identity) come in as the
+//! node's [`Live`] cells and are read from them per request, so a reload reaches a running
+//! exchange without rebuilding it: its log, caches, queues and issued tokens stay.
 
 use std::sync::Arc;
 
-use super::allow::QueryIndex;
 use super::cache::AnswerCache;
 use super::credentials::NodeCheckpointSigner;
-use super::delivery::{client_auth_problem, client_config, DeliveryClient};
+use super::delivery::{client_auth_problem, DeliveryClient};
 use super::metrics::Metrics;
 use super::network::ReplyPolicy;
 use super::outbox::{DeliveryReport, Outbox, OutboxError, RetryPolicy};
@@ -15,10 +18,12 @@ use super::pipeline::{log_delivery, Exchange};
 use super::token::{TokenSettings, Tokens};
 use crate::audit::{AuditError, AuditLog, NoteError};
 use crate::config::Config;
-use crate::credential::{verifier_from_config, NodeKey, TrustError};
-use crate::http::tls::{node_identity, trust_anchors, TlsSetupError};
-use crate::profile::Registry;
+use crate::credential::{
+    credential_verifier_from_config, replay_cache, NodeKey, PresentationVerifier, TrustError,
+};
+use crate::http::tls::{trust_anchors, CurrentClientIdentity, TlsSetupError};
 use crate::release::{ReleaseError, ReleaseQueue, RELEASE_DIR};
+use crate::reload::{Current, Live};
 use crate::store::{NodeStore, QueryLimits};
 
 /// Directory of the outbox inside the data directory.
@@ -51,21 +56,25 @@ pub enum StartError {
     Release(#[from] ReleaseError),
 }
 
-/// Builds the node's exchange from `config`: the presentation verifier (with the replay cache
-/// in the data directory), the node key as answer and checkpoint signer (the log's origin is
-/// the node's DID), the exchange log, the answer cache, the global metrics and the outbox.
+/// Builds the node's exchange from `config`: the presentation verifier (the trust in
+/// `live`, with the replay cache in the data directory), the node key as answer and checkpoint
+/// signer (the log's origin is the node's DID), the exchange log, the answer cache, the global
+/// metrics and the outbox (delivering with `live`'s TLS identity). The profiles are `live`'s.
 /// Opens files and fsyncs: call it before the async runtime starts or in `spawn_blocking`.
 pub fn open(
     config: &Config,
     key: Arc<NodeKey>,
     store: Arc<NodeStore>,
-    registry: Registry,
+    live: &Live,
 ) -> Result<Exchange, StartError> {
     let checkpoints = NodeCheckpointSigner::new(config.node.did.clone(), Arc::clone(&key))?;
-    let presentations = Arc::new(verifier_from_config(
-        config,
-        chrono::Utc::now().timestamp(),
-    )?);
+    let trust = match &live.trust {
+        Some(trust) => Arc::clone(trust),
+        // A node whose trust was not read at start cannot reload it, but it can serve.
+        None => Arc::new(Current::new(credential_verifier_from_config(config)?)),
+    };
+    let replay = replay_cache(config, chrono::Utc::now().timestamp())?;
+    let presentations = Arc::new(PresentationVerifier::sharing(trust, replay));
     let metrics = Metrics::global().cloned();
     let tokens = Tokens::new(
         TokenSettings {
@@ -77,13 +86,13 @@ pub fn open(
         Arc::clone(&presentations),
         metrics.clone(),
     );
-    let outbox = open_outbox(config)?;
+    let outbox = open_outbox(config, live)?;
     let audit = AuditLog::open(&config.audit_dir(), &config.audit, Arc::new(checkpoints))?;
     Ok(Exchange {
         node_did: config.node.did.clone(),
         config: config.exchange.clone(),
         limits: QueryLimits::from(&config.store),
-        profiles: Arc::new(QueryIndex::new(registry)),
+        profiles: Arc::clone(&live.profiles),
         store,
         cache: Arc::new(AnswerCache::new(config.exchange.answer_cache_entries)),
         audit,
@@ -99,11 +108,16 @@ pub fn open(
     })
 }
 
-/// The outbox in the data directory, delivering with the node's TLS certificate and key as
-/// client identity to servers whose certificates chain to the client trust anchors.
-fn open_outbox(config: &Config) -> Result<Outbox, StartError> {
-    let (chain, key) = node_identity(&config.tls, config.dev_mode)?;
-    if let Some(problem) = chain.first().and_then(|leaf| client_auth_problem(leaf)) {
+/// The outbox in the data directory, delivering with the node's TLS certificate and key in
+/// force (`live.identity`) as client identity to servers whose certificates chain to the client
+/// trust anchors (read at start).
+fn open_outbox(config: &Config, live: &Live) -> Result<Outbox, StartError> {
+    let identity = live.identity.get();
+    if let Some(problem) = identity
+        .cert
+        .first()
+        .and_then(|leaf| client_auth_problem(leaf))
+    {
         tracing::warn!(
             certificate = ?config.tls.certificate,
             "the node's TLS certificate cannot deliver answers to reply addresses: {problem}; \
@@ -114,8 +128,14 @@ fn open_outbox(config: &Config) -> Result<Outbox, StartError> {
     // Answers go to public addresses, the operator's allowed networks, and in dev_mode loopback.
     let policy = ReplyPolicy::new(&config.exchange.reply_allowed_networks, config.dev_mode)
         .map_err(|e| StartError::Client(e.to_string()))?;
-    let client = DeliveryClient::new(client_config(chain, key, roots).map_err(StartError::Client)?)
-        .with_policy(policy);
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StartError::Client(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_client_cert_resolver(Arc::new(CurrentClientIdentity(Arc::clone(&live.identity))));
+    let client = DeliveryClient::new(Arc::new(tls)).with_policy(policy);
     Ok(Outbox::open(
         &config.data_dir.join(OUTBOX_DIR),
         RetryPolicy::from(&config.exchange),

@@ -8,6 +8,11 @@
 //! (`kikv operator add`) or an operator's client certificate (`admin.operator_trust_anchors`);
 //! either names the operator, and that name, not one in a request body, is logged with the
 //! operator's decisions.
+//!
+//! `GET /health` and `GET /metrics` ([`super::operations`]) need no sign-in on loopback, so a
+//! monitoring agent on the node's machine can read them; elsewhere they are signed in like the
+//! rest. `POST /admin/reload` reloads profiles, trust and the TLS certificate
+//! ([`crate::reload`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +56,8 @@ pub struct AdminState {
     pub operators: Operators,
     /// The node's configuration, for what a backup copies.
     pub config: Arc<crate::config::Config>,
+    /// Reloads profiles, trust and the TLS certificate (`POST /admin/reload`).
+    pub reloader: Arc<crate::reload::Reloader>,
 }
 
 /// Who an admin request comes from; every request past the sign-in check carries one.
@@ -187,22 +194,73 @@ fn bad(error: impl std::fmt::Display) -> AdminError {
     AdminError(StatusCode::BAD_REQUEST, error.to_string())
 }
 
-/// The admin router.
+/// The admin router. Health and metrics are open when the listener is on loopback, signed in
+/// otherwise.
 pub fn admin_app(state: AdminState) -> Router {
-    Router::new()
+    let open_operations = state.config.listen.admin_address.ip().is_loopback();
+    let signed_in = Router::new()
         .route("/admin/datasets", get(datasets))
         .route("/admin/load", post(load))
         .route("/admin/query", post(query))
         .route("/admin/backup", post(backup))
         .route("/admin/whoami", get(whoami))
+        .route("/admin/reload", post(reload))
         .merge(super::console::api())
-        .merge(super::release::admin_routes())
+        .merge(super::release::admin_routes());
+    let signed_in = match open_operations {
+        true => signed_in,
+        false => signed_in.merge(super::operations::routes()),
+    };
+    let router = signed_in
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
         ))
-        .merge(super::console::pages())
-        .with_state(state)
+        .merge(super::console::pages());
+    let router = match open_operations {
+        true => router.merge(super::operations::routes()),
+        false => router,
+    };
+    router.with_state(state)
+}
+
+/// A reload request as sent by `kikv reload`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReloadBody {
+    /// Who asks, as logged, when signed in with the node's own ticket; an operator token or
+    /// certificate names its own operator.
+    #[serde(default)]
+    pub operator: Option<String>,
+}
+
+/// `POST /admin/reload`: reloads profiles, trust and the TLS certificate; the reply is the
+/// [`crate::reload::ReloadReport`], or `422` with the one line saying why nothing changed.
+async fn reload(
+    State(state): State<AdminState>,
+    Extension(identity): Extension<AdminIdentity>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::reload::ReloadReport>, AdminError> {
+    let body: ReloadBody = serde_json::from_slice(&body).unwrap_or_default();
+    let operator = identity
+        .operator()
+        .map(str::to_owned)
+        .or(body.operator)
+        .filter(|name| !name.trim().is_empty());
+    let trigger = crate::reload::ReloadTrigger::Admin {
+        operator,
+        via: identity.via(),
+    };
+    let reloader = state.reloader;
+    let report = blocking(move || {
+        reloader.reload(&trigger).map_err(|error| {
+            AdminError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("reload refused, the node goes on as it was: {error}"),
+            )
+        })
+    })
+    .await?;
+    Ok(Json(report))
 }
 
 async fn require_token(

@@ -1,5 +1,7 @@
-//! `POST /api/verifiedsparql`: reads the request (body capped just above the envelope limit),
-//! checks its access token (step 2: issued by this node, unexpired, presented over the client
+//! `POST /api/verifiedsparql`: refuses a connection without a client certificate (step 1,
+//! `client_certificate_missing`, before the body is read and not in the exchange log: an
+//! unauthenticated client must not be able to fill it), reads the request (body capped just
+//! above the envelope limit), checks its access token (step 2: issued by this node, unexpired, presented over the client
 //! certificate it was issued over), and hands it to the exchange pipeline with the consumer the
 //! token is bound to, or with the token's refusal, which the pipeline logs and answers.
 
@@ -26,7 +28,11 @@ pub async fn verifiedsparql(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let leaf = super::presented_leaf(certificate.as_ref().map(|c| &c.0));
     let Some(exchange) = state.exchange.clone() else {
+        if leaf.is_none() {
+            return super::no_client_certificate("/api/verifiedsparql");
+        }
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "the verified exchange is off: trust.node_key is not configured\n",
@@ -35,7 +41,11 @@ pub async fn verifiedsparql(
     };
     let generation = generation_of(&headers);
     let now = chrono::Utc::now().timestamp();
-    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
+    if leaf.is_none() {
+        tracing::info!("request refused: no client certificate");
+        let error = RejectError::NoClientCertificate;
+        return response(exchange.reply_error(None, generation, &error, now));
+    }
     // Rate first: a certificate over its allowance costs no read, no parse and no log entry.
     if let Some(leaf) = &leaf {
         if !state

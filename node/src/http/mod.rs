@@ -1,18 +1,26 @@
 //! The node's HTTPS surface: thin handlers over the library, routed by [`app`], served over
-//! mutual TLS by [`tls::serve`].
+//! TLS by [`tls::serve`].
+//!
+//! The consumer listener answers `GET /.well-known/did.json` to anyone, so that a standard
+//! `did:web` resolver can read the node's DID document on the host and port its DID names;
+//! every other request without a client certificate is refused `403 client_certificate_missing`
+//! (SPEC §4 step 1). `GET /health` and `GET /metrics` are on the admin listener
+//! ([`operations`]), not here: the provider's operational figures are not the consumers'.
 
 pub mod admin;
 pub mod admin_client;
 pub mod console;
 pub mod exchange;
+pub mod operations;
 pub mod release;
 pub mod tls;
 pub mod token;
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,8 +28,16 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::credential::did::DidDocument;
-use crate::profile::Registry;
+use crate::exchange::reason::RejectError;
 use crate::store::NodeStore;
+use tls::ClientCertificate;
+
+/// Where the node's DID document is published; the one path open without a client
+/// certificate.
+pub const DID_DOCUMENT_PATH: &str = "/.well-known/did.json";
+
+/// The reason code of a request without a client certificate (SPEC §4 step 1).
+pub const NO_CLIENT_CERTIFICATE: &str = "client_certificate_missing";
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -30,8 +46,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The store.
     pub store: Arc<NodeStore>,
-    /// The registered profiles.
-    pub profiles: Arc<Registry>,
     /// The node's DID document, published so consumers can verify signed answers; absent
     /// until `trust.node_key` is configured.
     pub did_document: Option<Arc<DidDocument>>,
@@ -42,17 +56,69 @@ pub struct AppState {
     pub rate: Arc<crate::exchange::rate::RateLimiter>,
 }
 
-/// The router of the consumer-facing listener. Tests can drive it without a socket.
+/// The router of the consumer-facing listener. Tests can drive it without a socket; a request
+/// without a [`ClientCertificate`] extension is one without a certificate.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/health", get(health))
         .route("/datacatalog", get(datacatalog))
-        .route("/.well-known/did.json", get(did_document))
-        .route("/metrics", get(metrics))
+        .route(DID_DOCUMENT_PATH, get(did_document))
         .route("/api/verifiedsparql", post(exchange::verifiedsparql))
         .route("/api/verifiedsparql/{thread_id}", get(release::poll))
         .route(crate::exchange::token::TOKEN_PATH, post(token::token))
         .with_state(state)
+        // Around every route and the fallback: an unknown path is refused the same way, so a
+        // client without a certificate learns nothing about what else the node serves.
+        .layer(axum::middleware::from_fn(require_client_certificate))
+}
+
+/// The leaf of the request's client certificate, if the client presented one (rustls has
+/// checked its chain against the trust anchors).
+pub(crate) fn presented_leaf(
+    certificate: Option<&ClientCertificate>,
+) -> Option<rustls::pki_types::CertificateDer<'static>> {
+    certificate.and_then(|c| c.0.first().cloned())
+}
+
+/// Lets a request without a client certificate through only to the DID document, and to
+/// `POST /api/verifiedsparql`, which refuses it in the exchange's own error-report format.
+/// Everything else is refused here, before its body is read: `403` with reason
+/// `client_certificate_missing` (body and `kikv-reason` header), in the OAuth error format on
+/// the token endpoint (RFC 6749 §5.2). Logged on the node's log like a refused handshake; not in
+/// the exchange log, which an unauthenticated client must not be able to fill.
+async fn require_client_certificate(request: Request, next: Next) -> Response {
+    let presented = presented_leaf(request.extensions().get::<ClientCertificate>()).is_some();
+    let path = request.uri().path().to_owned();
+    let exchange = request.method() == Method::POST && path == "/api/verifiedsparql";
+    if presented || path == DID_DOCUMENT_PATH || exchange {
+        return next.run(request).await;
+    }
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    tracing::info!(%peer, %path, "request refused: no client certificate");
+    no_client_certificate(&path)
+}
+
+/// The refusal of a request without a client certificate on `path`.
+pub(crate) fn no_client_certificate(path: &str) -> Response {
+    let message = format!(
+        "{}; this node answers over mutual TLS only, with a client certificate from an \
+         authority it trusts (only {DID_DOCUMENT_PATH} is public)",
+        RejectError::NoClientCertificate
+    );
+    let body = if path == crate::exchange::token::TOKEN_PATH {
+        json!({"error": "invalid_client", "error_description": message})
+    } else {
+        json!({"reason": NO_CLIENT_CERTIFICATE, "message": message})
+    };
+    (
+        StatusCode::FORBIDDEN,
+        [(crate::exchange::gen2::REASON, NO_CLIENT_CERTIFICATE)],
+        Json(body),
+    )
+        .into_response()
 }
 
 /// Failures inside a handler. Details go to the node's log; the caller gets a generic message,
@@ -75,50 +141,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(InternalError)
 }
 
-/// `GET /health`: `200` with `"status": "ok"` while the node can serve; `503` with
-/// `"status": "degraded"` and the reason while the exchange log cannot be written (every exchange
-/// request is then refused with `audit_unavailable`). The log heals by itself, and so does this.
-async fn health(State(state): State<AppState>) -> Result<Response, InternalError> {
-    let store = Arc::clone(&state.store);
-    let (datasets, version) = blocking(move || {
-        let datasets = store.datasets().map_err(|e| e.to_string())?.len();
-        Ok((datasets, store.data_version().map_err(|e| e.to_string())?))
-    })
-    .await?;
-    let log = state.exchange.as_ref().map(|e| e.audit.health());
-    let problem = log.as_ref().and_then(|l| l.problem.clone());
-    let (code, status) = match problem {
-        Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "degraded"),
-        None => (StatusCode::OK, "ok"),
-    };
-    let mut body = json!({
-        "status": status,
-        "did": state.config.node.did,
-        "datasets": datasets,
-        "profiles": state.profiles.profiles().len(),
-        "data_version": version,
-    });
-    if let Some(log) = log {
-        body["audit_log"] = json!({
-            "writable": log.problem.is_none(),
-            "error": log.problem,
-            "write_failures": log.failures,
-        });
-    }
-    Ok((code, Json(body)).into_response())
-}
-
-/// `GET /metrics`: the process's metrics, with the exchange log's write health read now.
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    if let (Some(metrics), Some(exchange)) =
-        (crate::exchange::metrics::Metrics::global(), &state.exchange)
-    {
-        metrics.audit_health(&exchange.audit.health());
-    }
-    crate::exchange::metrics::endpoint().await
-}
-
-/// `GET /.well-known/did.json`: the node's DID document (404 when no node key is configured).
+/// `GET /.well-known/did.json`: the node's DID document (404 when no node key is configured);
+/// served with or without a client certificate.
 async fn did_document(State(state): State<AppState>) -> Response {
     match &state.did_document {
         Some(document) => (

@@ -1,6 +1,15 @@
 //! The mutual-TLS listener: rustls with a client-certificate verifier over the configured trust
 //! anchors, and a small accept loop that hands each connection's client certificate to the
 //! handlers (SPEC §4 step 1). axum-server cannot pass the peer certificate on, hence our own loop.
+//!
+//! A client certificate is optional at the TLS layer but, when presented, must chain to a trust
+//! anchor: a standard `did:web` resolver has none, and must still read the node's DID document
+//! on the host and port its DID names. Every other path refuses a request without one
+//! ([`super::require_client_certificate`]).
+//!
+//! The loop takes the server configuration in force for each new connection
+//! ([`Current`]), so a reload of the certificate or the trust anchors reaches the next
+//! handshake without a restart; connections already open keep theirs.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,12 +21,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::config::TlsConfig;
+use crate::reload::Current;
 
 /// How long a client may take to finish the TLS handshake before it is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,8 +59,8 @@ pub enum TlsSetupError {
     Development(PathBuf),
 }
 
-/// The client certificate chain a connection was verified with, leaf first; every request
-/// carries it as an extension.
+/// The client certificate chain a connection was verified with, leaf first (empty when the
+/// client presented none); every request carries it as an extension.
 #[derive(Debug, Clone)]
 pub struct ClientCertificate(pub Arc<Vec<CertificateDer<'static>>>);
 
@@ -127,8 +138,33 @@ pub fn trust_anchors(anchors: &[PathBuf], dev_mode: bool) -> Result<RootCertStor
     Ok(roots)
 }
 
-/// The server side of mutual TLS: our certificate, and client certificates required to chain
-/// to one of the trust anchors. The development PKI is refused unless `dev_mode`.
+/// The node's certificate chain and key as one signing identity; refused when the key is not
+/// the certificate's.
+pub fn certified_key(tls: &TlsConfig, dev_mode: bool) -> Result<CertifiedKey, TlsSetupError> {
+    let (chain, key) = node_identity(tls, dev_mode)?;
+    CertifiedKey::from_der(chain, key, &provider()).map_err(|e| identity_refused(tls, &e))
+}
+
+/// rustls refused the node's certificate and key together (a key that is not the
+/// certificate's, say): the error names both files.
+fn identity_refused(tls: &TlsConfig, error: &rustls::Error) -> TlsSetupError {
+    TlsSetupError::Rustls(format!(
+        "{} and {}: {error}",
+        tls.certificate
+            .as_deref()
+            .unwrap_or(Path::new(""))
+            .display(),
+        tls.private_key
+            .as_deref()
+            .unwrap_or(Path::new(""))
+            .display()
+    ))
+}
+
+/// The server side of the consumer listener: our certificate, and a client certificate that,
+/// when presented, must chain to one of the trust anchors. A connection without one is let in
+/// for the DID document only (see the module documentation). The development PKI is refused
+/// unless `dev_mode`.
 pub fn server_config(tls: &TlsConfig, dev_mode: bool) -> Result<Arc<ServerConfig>, TlsSetupError> {
     // Checked first, so a node without any TLS settings is told about its certificate first.
     if tls.certificate.is_none() {
@@ -142,6 +178,7 @@ pub fn server_config(tls: &TlsConfig, dev_mode: bool) -> Result<Arc<ServerConfig
     }
     let roots = trust_anchors(&tls.client_trust_anchors, dev_mode)?;
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+        .allow_unauthenticated()
         .build()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
     with_identity(tls, dev_mode, verifier)
@@ -196,21 +233,41 @@ fn with_identity(
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
-        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+        .map_err(|e| identity_refused(tls, &e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
+/// The node's own certificate as a TLS client (delivering answers to reply addresses): the
+/// identity in force at each handshake, so a reloaded certificate is presented from the next
+/// delivery on.
+#[derive(Debug)]
+pub struct CurrentClientIdentity(pub Arc<Current<CertifiedKey>>);
+
+impl rustls::client::ResolvesClientCert for CurrentClientIdentity {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.get())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
 /// Accepts connections until `shutdown` resolves. Each connection is handshaken (with a time
-/// limit) and then served by `app`, with its [`ClientCertificate`] on every request. A failed
+/// limit) with the configuration `tls` holds at that moment, and then served by `app`, with its
+/// [`ClientCertificate`] (empty when the client presented none) on every request. A failed
 /// handshake only ends that connection.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: Arc<Current<ServerConfig>>,
     app: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(tls);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -218,7 +275,7 @@ pub async fn serve(
             () = &mut shutdown => return Ok(()),
         };
         tokio::spawn(serve_connection(
-            acceptor.clone(),
+            TlsAcceptor::from(tls.get()),
             stream,
             peer,
             app.clone(),

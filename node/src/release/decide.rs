@@ -229,7 +229,7 @@ async fn make_reply(
     logged.description = reason.map(|r| r.trim().to_owned());
     let Some(refusal) = refusal else {
         exchange.log(logged, None).await?;
-        let jobs = item.jobs(&exchange.profiles)?;
+        let jobs = item.jobs(&exchange.profiles.get())?;
         return Ok(match exchange.execute(jobs).await {
             Ok(resultset) => exchange.signed_reply(&envelope, resultset, now).await?,
             Err(error) => {
@@ -306,7 +306,9 @@ pub async fn preview(
     if item.state != ReleaseState::Pending {
         return Ok((item, None));
     }
-    let resultset = exchange.execute(item.jobs(&exchange.profiles)?).await?;
+    let resultset = exchange
+        .execute(item.jobs(&exchange.profiles.get())?)
+        .await?;
     Ok((item, Some(resultset)))
 }
 

@@ -400,3 +400,26 @@ pub fn access_token(
     assert_eq!(status, 200, "{reply}");
     reply["access_token"].as_str().unwrap().to_owned()
 }
+
+/// Sends `GET path` to the loopback admin listener of the node serving `data_dir` (found
+/// through its admin ticket), without any token: how a monitoring agent on the node's machine
+/// reads `/health` and `/metrics`. Returns the status and body.
+pub fn admin_get(data_dir: &Path, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let ticket = kikv::http::admin::AdminTicket::read(data_dir).unwrap();
+    assert!(
+        ticket.certificate_sha256.is_none(),
+        "the admin listener is not on loopback"
+    );
+    let mut stream = std::net::TcpStream::connect(ticket.address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        ticket.address
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let (status, body) = split_response(&response).unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}

@@ -267,18 +267,17 @@ impl Setup {
         serde_json::from_str(&document).unwrap()
     }
 
-    /// `GET /metrics` as the zorgkantoor.
+    /// `GET /metrics` on the node's admin listener, as a monitoring agent on its machine.
     pub fn metrics(&self) -> String {
-        let (status, text) = https_get(
-            self.node.address,
-            &self.ca,
-            ClientIdentity::Pem(&self.identity),
-            "/metrics",
-            "text/plain",
-        )
-        .unwrap();
+        let (status, text) = common::admin_get(&self.pki.join("data"), "/metrics");
         assert_eq!(status, 200);
         text
+    }
+
+    /// `GET /health` on the node's admin listener: the status and the report.
+    pub fn health(&self) -> (u16, Value) {
+        let (status, body) = common::admin_get(&self.pki.join("data"), "/health");
+        (status, serde_json::from_str(&body).unwrap())
     }
 
     /// Runs `kikv ask` as the zorgkantoor against this node with the credential, for

@@ -22,8 +22,9 @@ use axum::{Json, Router};
 
 use crate::audit::{AuditError, AuditLog, ContentError};
 use crate::config::Config;
+use crate::exchange::allow::QueryIndex;
 use crate::http::admin::{AdminState, AdminTicket};
-use crate::profile::Registry;
+use crate::reload::Current;
 
 pub use log::{LogStatus, ReceiptView, ThreadSummary, ThreadView};
 pub use profiles::{ParameterView, ProfileView, QueryView};
@@ -40,8 +41,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
 /// What the console's endpoints read: the registered profiles and the exchange log.
 #[derive(Clone)]
 pub struct ConsoleState {
-    /// The registered profiles.
-    pub profiles: Arc<Registry>,
+    /// The registered profiles, as the last reload left them.
+    pub profiles: Arc<Current<QueryIndex>>,
     /// The exchange log directory.
     pub audit_dir: PathBuf,
     /// Where the log keeps large content, when not in the log directory.
@@ -54,7 +55,11 @@ pub struct ConsoleState {
 impl ConsoleState {
     /// The console's view of a node configured by `config`, serving `profiles`, with the live
     /// exchange log `audit` when the exchange runs.
-    pub fn new(config: &Config, profiles: Arc<Registry>, audit: Option<AuditLog>) -> Self {
+    pub fn new(
+        config: &Config,
+        profiles: Arc<Current<QueryIndex>>,
+        audit: Option<AuditLog>,
+    ) -> Self {
         Self {
             profiles,
             audit_dir: config.audit_dir(),

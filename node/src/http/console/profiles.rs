@@ -100,9 +100,9 @@ impl From<&ProfileQuery> for QueryView {
 
 /// `GET /admin/profiles`: `{"profiles": [ProfileView…]}` in file name order.
 pub(super) async fn list(State(state): State<AdminState>) -> Json<serde_json::Value> {
-    let profiles: Vec<ProfileView> = state
-        .console
-        .profiles
+    let index = state.console.profiles.get();
+    let profiles: Vec<ProfileView> = index
+        .registry()
         .profiles()
         .iter()
         .map(ProfileView::from)
