@@ -30,8 +30,8 @@ use crate::operator::{constant_time_eq, Operators};
 use oxigraph::model::{Term, Variable};
 
 use crate::store::{
-    output_format, parameter_value, parse_read_only, Dataset, LoadReport, LoadRequest, NoProgress,
-    NodeStore, Printout, QueryLimits, ReadOnlyQuery,
+    output_format, parse_read_only, Dataset, LoadReport, LoadRequest, NoProgress, NodeStore,
+    Printout, QueryLimits, ReadOnlyQuery,
 };
 
 /// File in the data directory holding the admin token of the running node.
@@ -124,7 +124,7 @@ pub struct QueryBody {
     pub query: String,
     /// `table`, `csv`, `tsv`, `json` or `xml`.
     pub format: String,
-    /// Parameter values by name, as [`crate::store::parameter_value`] reads them.
+    /// Parameter values by name, as [`crate::profile::read_parameter_value`] reads them.
     #[serde(default)]
     pub parameters: Vec<(String, String)>,
     /// Return the evaluated plan instead of the answer.
@@ -159,7 +159,7 @@ impl QueryBody {
                     variable.as_str()
                 ));
             }
-            bindings.push((variable, parameter_value(value)?));
+            bindings.push((variable, crate::profile::read_parameter_value(value)?));
         }
         let printout = match self.explain {
             true => Printout::Plan,

@@ -26,8 +26,8 @@ pub use import::{
     ImportedQuery, ParameterSource,
 };
 pub use parameter::{
-    bind_parameters, presentation_value, read_parameter_argument, Bound, ParameterArgumentError,
-    ParameterError, ParameterSpec, ParameterType, UnknownParameterType,
+    bind_parameters, presentation_value, read_parameter_argument, read_parameter_value, Bound,
+    ParameterArgumentError, ParameterError, ParameterSpec, ParameterType, UnknownParameterType,
 };
 pub use shape::{read_shape_file, ShapeError};
 

@@ -210,8 +210,10 @@ pub fn read_parameter_argument(argument: &str) -> Result<(String, Term), Paramet
     Ok((name.to_owned(), term))
 }
 
-/// The value half of [`read_parameter_argument`]; the error is the reason, for its message.
-fn read_parameter_value(text: &str) -> Result<Term, String> {
+/// The value half of [`read_parameter_argument`], also used by the admin API's query call so a
+/// raw API request reads a value as the command line does; the error is the reason, for its
+/// message.
+pub fn read_parameter_value(text: &str) -> Result<Term, String> {
     if is_bare_iri(text) {
         return NamedNode::new(text)
             .map(Term::from)
