@@ -17,7 +17,8 @@
 //! - `KIKV_BENCH_EMPLOYEES=1000,5000` sizes, each × 5 years (default 1000);
 //! - `KIKV_BENCH_ONLY=zorgkantoren-1.3.5/2.2,igj-onaangekondigd-1.2.0` a subset (keys or
 //!   profiles);
-//! - `KIKV_BENCH_JENA=0` leaves Jena out, `KIKV_BENCH_OXIGRAPH=0` plain Oxigraph; `KIKV_BENCH_XMX=8g` Jena's heap (default 8g);
+//! - `KIKV_BENCH_JENA=0` leaves Jena out, `KIKV_BENCH_OXIGRAPH=0` plain Oxigraph;
+//!   `KIKV_BENCH_XMX=8g` Jena's heap (default 8g);
 //! - `KIKV_BENCH_TIMEOUT=60` seconds per run and engine;
 //! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run, as it ends;
 //! - `KIKV_BENCH_MEMORY=0` answers from disk (the node without `serve_from_memory`, as
