@@ -292,7 +292,10 @@ mod tests {
             layers(&filter(condition, inner)),
             [
                 "BIND ?year".to_owned(),
-                format!("FILTER {:?}", expression("SUBSTR(STR(?o), 1, 4) = \"2024\"")),
+                format!(
+                    "FILTER {:?}",
+                    expression("SUBSTR(STR(?o), 1, 4) = \"2024\"")
+                ),
                 "1 triples".to_owned(),
             ]
         );
@@ -336,8 +339,7 @@ mod tests {
     /// Evaluated twice, `RAND()` would give the filter another number than the `BIND` keeps.
     #[test]
     fn a_bind_that_makes_fresh_values_is_not_inlined() {
-        let (condition, inner) =
-            filtered("?s <http://e/p> ?o BIND(RAND() AS ?r) FILTER(?r < 0.5)");
+        let (condition, inner) = filtered("?s <http://e/p> ?o BIND(RAND() AS ?r) FILTER(?r < 0.5)");
         assert_eq!(
             layers(&filter(condition, inner)),
             [

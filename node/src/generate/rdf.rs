@@ -455,7 +455,11 @@ impl<'a> ProviderWriter<'a> {
         self.t(&entity, &plan("hasPlannedType"), pers("GewerktePeriode"))?;
         let location = h.locatie.map(|id| self.location_node(id));
         let assertions = [
-            ("overeenkomst", self.p.defined_by.clone(), Some(agreement.clone())),
+            (
+                "overeenkomst",
+                self.p.defined_by.clone(),
+                Some(agreement.clone()),
+            ),
             ("locatie", self.p.location.clone(), location),
         ];
         for (suffix, property, object) in assertions {
