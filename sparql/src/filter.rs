@@ -16,10 +16,6 @@
 //! questions (18.2, 19.x, 24.x) five times slower: the planner then orders the filtered side as
 //! one unit.
 //!
-//! A conjunct that reads a `BIND`'s variable moves below that `BIND` reading its expression
-//! instead (see [`inlined`]), so a filter on a date computed from a timestamp reaches the
-//! triples of the timestamp.
-//!
 //! Why the answer cannot change: a filter on `Lateral(L, R)` (a join, or a left join
 //! `Lateral(L, LeftJoin({}, R, e))`), `Join(L, R)` or `LeftJoin(L, R, e)` whose variables `R`
 //! never binds reads, in every solution
@@ -31,10 +27,8 @@
 //! exactly when both are. A filter with `EXISTS` stays where it is (its pattern sees every
 //! variable of the solution, so moving it changes what it sees).
 
-use oxigraph::model::Variable;
 use spargebra::algebra::{Expression, GraphPattern};
 
-use super::pattern::BottomUp;
 use super::scope::{expression_variables, scope_of};
 
 /// `Filter(condition, inner)`, with each conjunct of `condition` moved as far down as it can go.
@@ -118,101 +112,11 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
             variable,
             expression,
         },
-        P::Extend {
-            inner,
-            variable,
-            expression,
-        } => match inlined(&condition, &variable, &expression, &inner) {
-            Some(condition) => P::Extend {
-                inner: Box::new(sink(condition, *inner)),
-                variable,
-                expression,
-            },
-            None => stays(
-                condition,
-                P::Extend {
-                    inner,
-                    variable,
-                    expression,
-                },
-            ),
-        },
         P::Filter { expr, inner } => P::Filter {
             expr,
             inner: Box::new(sink(condition, *inner)),
         },
         other => stays(condition, other),
-    }
-}
-
-/// The largest condition (in characters of its text) a `BIND` is inlined into: each inlining
-/// copies the `BIND`'s expression, so a chain of `BIND`s of `BIND`s could otherwise grow the
-/// condition exponentially.
-const LARGEST_INLINED: usize = 4096;
-
-/// `condition` with `?variable` replaced by `expression`, the `BIND` of `inner` it reads, when
-/// that is the same condition on the solutions of `inner`; `None` otherwise.
-///
-/// Why: the official questions compute a date or hour from a timestamp, or a period's bounds
-/// from the parameters, with `BIND` and filter on it afterwards (IGJ 1.4.x: the day and hour a
-/// worked period starts; Zorgkantoren 7.1: the quarter's first and last day and the day each
-/// worked period starts). Neither our rewrites nor Oxigraph's planner move a filter below the
-/// `BIND` of a variable it reads, so it ran after every join of the group; reading the
-/// expressions instead, it reaches the triples it needs (and Oxigraph's planner can place it
-/// right after them).
-///
-/// Why the answer cannot change: `Filter(F, Extend(P, ?x, e))` keeps the solutions `μ ∪ {?x ↦
-/// v}` of `P` for which `F` holds, where `v` is the value of `e` on `μ` (or `?x` stays unbound
-/// when `e` fails). In Oxigraph (and SPARQL 1.1 §17.2.1) an unbound variable and an expression
-/// that fails are the same error wherever they are read, except by `BOUND`, which is refused
-/// here, as is `EXISTS` in either (its pattern would see the solution at another place). So
-/// `F[?x := e]` holds on `μ` exactly when `F` holds on `μ ∪ {?x ↦ v}`, and
-/// `Extend(Filter(F[?x := e], P), ?x, e)` keeps the same solutions, each as often. `e` is
-/// evaluated a second time, so it must make no fresh values (`RAND()`, `BNODE()`, `UUID()`,
-/// `STRUUID()`), and `P` must not bind `?x` itself.
-fn inlined(
-    condition: &Expression,
-    variable: &Variable,
-    expression: &Expression,
-    inner: &GraphPattern,
-) -> Option<Expression> {
-    expression_variables(expression)?;
-    let probe = GraphPattern::Filter {
-        expr: Expression::And(Box::new(condition.clone()), Box::new(expression.clone())),
-        inner: Box::new(GraphPattern::Bgp {
-            patterns: Vec::new(),
-        }),
-    };
-    let mut replacing = Replace {
-        variable,
-        expression,
-        bound: false,
-    };
-    let replaced = super::pattern::expression_of(condition.clone(), &mut replacing);
-    let safe = !replacing.bound
-        && super::union::is_deterministic(&probe)
-        && !scope_of(inner).possible.contains(variable)
-        && replaced.to_string().len() <= LARGEST_INLINED;
-    safe.then_some(replaced)
-}
-
-/// Replaces a variable by an expression; notes a `BOUND` of it.
-struct Replace<'a> {
-    variable: &'a Variable,
-    expression: &'a Expression,
-    bound: bool,
-}
-
-impl BottomUp for Replace<'_> {
-    fn expression(&mut self, expression: Expression) -> Expression {
-        match expression {
-            Expression::Variable(v) if v == *self.variable => self.expression.clone(),
-            Expression::Bound(v) if v == *self.variable => {
-                self.bound = true;
-                Expression::Bound(v)
-            }
-            other => other,
-        }
     }
 }
 
@@ -227,141 +131,4 @@ fn adds_a_total_row(pattern: &GraphPattern) -> bool {
         matches!(branch, GraphPattern::Bgp { patterns } if patterns.is_empty())
     };
     matches!(pattern, GraphPattern::Union { left, right } if only_binds(left) || only_binds(right))
-}
-
-#[cfg(test)]
-mod tests {
-    use spargebra::algebra::{Expression, GraphPattern};
-    use spargebra::Query;
-
-    use super::filter;
-    use crate::test_support::parse;
-
-    /// The filter and the pattern below it of `SELECT * { … FILTER(…) }`.
-    fn filtered(body: &str) -> (Expression, GraphPattern) {
-        let Query::Select { pattern, .. } = parse(&format!("SELECT * {{ {body} }}")) else {
-            panic!("a SELECT");
-        };
-        let GraphPattern::Project { inner, .. } = pattern else {
-            panic!("a projection: {pattern:?}");
-        };
-        let GraphPattern::Filter { expr, inner } = *inner else {
-            panic!("a filter: {inner:?}");
-        };
-        (expr, *inner)
-    }
-
-    /// The expression `text`, parsed.
-    fn expression(text: &str) -> Expression {
-        filtered(&format!("FILTER({text})")).0
-    }
-
-    /// The `BIND`s and `FILTER`s from the top of `pattern` down, and what is below them.
-    fn layers(mut pattern: &GraphPattern) -> Vec<String> {
-        let mut layers = Vec::new();
-        loop {
-            match pattern {
-                GraphPattern::Extend {
-                    inner, variable, ..
-                } => {
-                    layers.push(format!("BIND {variable}"));
-                    pattern = inner;
-                }
-                GraphPattern::Filter { expr, inner } => {
-                    layers.push(format!("FILTER {expr:?}"));
-                    pattern = inner;
-                }
-                GraphPattern::Bgp { patterns } => {
-                    layers.push(format!("{} triples", patterns.len()));
-                    return layers;
-                }
-                other => {
-                    layers.push(format!("{other}"));
-                    return layers;
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_filter_on_a_bind_reads_its_expression_below_it() {
-        let (condition, inner) = filtered(
-            "?s <http://e/p> ?o BIND(SUBSTR(STR(?o), 1, 4) AS ?year) FILTER(?year = \"2024\")",
-        );
-        assert_eq!(
-            layers(&filter(condition, inner)),
-            [
-                "BIND ?year".to_owned(),
-                format!(
-                    "FILTER {:?}",
-                    expression("SUBSTR(STR(?o), 1, 4) = \"2024\"")
-                ),
-                "1 triples".to_owned(),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_chain_of_binds_is_inlined_one_after_the_other() {
-        let (condition, inner) = filtered(
-            "?s <http://e/p> ?o BIND(?o + 1 AS ?x) BIND(?x * 2 AS ?y) \
-             FILTER(?y > 4 && ?s != <http://e/q>)",
-        );
-        assert_eq!(
-            layers(&filter(condition, inner)),
-            [
-                "BIND ?y".to_owned(),
-                "BIND ?x".to_owned(),
-                format!("FILTER {:?}", expression("?s != <http://e/q>")),
-                format!("FILTER {:?}", expression("(?o + 1) * 2 > 4")),
-                "1 triples".to_owned(),
-            ]
-        );
-    }
-
-    /// `BOUND(?x)` is true where the expression succeeded; the expression has no such test, so
-    /// that conjunct stays above the `BIND` (the other one moves).
-    #[test]
-    fn a_filter_that_asks_whether_the_bind_succeeded_stays_above_it() {
-        let (condition, inner) =
-            filtered("?s <http://e/p> ?o BIND(?o + 1 AS ?x) FILTER(BOUND(?x) && ?x > 2)");
-        assert_eq!(
-            layers(&filter(condition, inner)),
-            [
-                format!("FILTER {:?}", expression("BOUND(?x)")),
-                "BIND ?x".to_owned(),
-                format!("FILTER {:?}", expression("?o + 1 > 2")),
-                "1 triples".to_owned(),
-            ]
-        );
-    }
-
-    /// Evaluated twice, `RAND()` would give the filter another number than the `BIND` keeps.
-    #[test]
-    fn a_bind_that_makes_fresh_values_is_not_inlined() {
-        let (condition, inner) = filtered("?s <http://e/p> ?o BIND(RAND() AS ?r) FILTER(?r < 0.5)");
-        assert_eq!(
-            layers(&filter(condition, inner)),
-            [
-                format!("FILTER {:?}", expression("?r < 0.5")),
-                "BIND ?r".to_owned(),
-                "1 triples".to_owned(),
-            ]
-        );
-    }
-
-    /// `EXISTS` in the `BIND` would be evaluated at another place: not inlined.
-    #[test]
-    fn a_bind_with_exists_is_not_inlined() {
-        let (condition, inner) =
-            filtered("?s <http://e/p> ?o BIND(EXISTS { ?o <http://e/q> ?s } AS ?e) FILTER(?e)");
-        assert_eq!(
-            layers(&filter(condition, inner)),
-            [
-                format!("FILTER {:?}", expression("?e")),
-                "BIND ?e".to_owned(),
-                "1 triples".to_owned(),
-            ]
-        );
-    }
 }
