@@ -17,11 +17,19 @@
 //! - `KIKV_BENCH_EMPLOYEES=1000,5000` sizes, each × 5 years (default 1000);
 //! - `KIKV_BENCH_ONLY=zorgkantoren-1.3.5/2.2,igj-onaangekondigd-1.2.0` a subset (keys or
 //!   profiles);
-//! - `KIKV_BENCH_JENA=0` leaves Jena out; `KIKV_BENCH_XMX=8g` Jena's heap (default 8g);
+//! - `KIKV_BENCH_JENA=0` leaves Jena out, `KIKV_BENCH_OXIGRAPH=0` plain Oxigraph;
+//!   `KIKV_BENCH_XMX=8g` Jena's heap (default 8g);
 //! - `KIKV_BENCH_TIMEOUT=60` seconds per run and engine;
 //! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run, as it ends;
 //! - `KIKV_BENCH_MEMORY=0` answers from disk (the node without `serve_from_memory`, as
-//!   `kikv query` without a running node does).
+//!   `kikv query` without a running node does);
+//! - `KIKV_BENCH_STORE=DIR` keeps the generated store and its N-Triples export in
+//!   `DIR/<employees>` and reuses them when a later run finds them there (a complete earlier
+//!   load of the same size: the generator is deterministic), which saves the generation and
+//!   load while working on one query;
+//! - `KIKV_BENCH_EXPLAIN=DIR` also writes the node's plan of every run, with rows and time per
+//!   step (`NodeStore::explain`, the query evaluated once more), to
+//!   `DIR/<profile>-<id>-<n>.json`.
 //!
 //! Prints per query (all its parameter sets summed): node, Jena and Oxigraph seconds and the
 //! ratios node/Jena and node/Oxigraph (below 1: the node is faster); the data size; the
@@ -115,9 +123,15 @@ fn params(employees: u32) -> GenerateParams {
 fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
     let params = params(employees);
     let work = tempfile::tempdir().unwrap();
-    let dir = work.path();
+    let kept = env("KIKV_BENCH_STORE").map(|d| Path::new(&d).join(employees.to_string()));
+    let dir = kept.as_deref().unwrap_or(work.path());
     let started = Instant::now();
-    load(&params, dir);
+    // A kept store is complete once its export exists (written after the load).
+    let reused = kept.is_some() && dir.join("default-graph.nt").exists();
+    if !reused {
+        std::fs::create_dir_all(dir).unwrap();
+        load(&params, dir);
+    }
     let loaded = started.elapsed();
     // At rest: the store as a starting node opens it, after the load's buffers are gone.
     let store = NodeStore::open(&dir.join("store")).unwrap();
@@ -133,10 +147,15 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
     let triples = export_served(&store, &data);
     println!(
         "\n== {employees} employees × {} years ({} to {}): default graph {triples} triples; \
-         generated and loaded in {:.1} s",
+         {} in {:.1} s",
         params.years,
         params.first_year(),
         params.last_year,
+        if reused {
+            "kept store reused"
+        } else {
+            "generated and loaded"
+        },
         loaded.as_secs_f64()
     );
 
@@ -166,6 +185,9 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
         .map(|run| progress("node", run, on_node(&store, run, timeout)))
         .collect();
     let peak = status_kib("VmHWM:");
+    if let Some(plans) = env("KIKV_BENCH_EXPLAIN") {
+        explain_all(&store, &runs, Path::new(&plans), timeout);
+    }
     println!(
         "node resident memory: {:.0} MiB at rest ({:.0} MiB with the store opened, {}), \
          {:.0} MiB peak while answering",
@@ -180,16 +202,23 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration) {
     );
     drop(store);
 
-    let plain = Store::new().unwrap();
-    let mut loader = plain.bulk_loader();
-    loader
-        .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
-        .unwrap();
-    loader.commit().unwrap();
-    let oxigraph: Vec<Outcome> = runs
-        .iter()
-        .map(|run| progress("oxigraph", run, on_oxigraph(&plain, run, timeout)))
-        .collect();
+    let oxigraph: Vec<Outcome> = if env("KIKV_BENCH_OXIGRAPH").as_deref() == Some("0") {
+        let skipped = Outcome {
+            time: Duration::ZERO,
+            rows: Err("left out: KIKV_BENCH_OXIGRAPH=0".into()),
+        };
+        vec![skipped; runs.len()]
+    } else {
+        let plain = Store::new().unwrap();
+        let mut loader = plain.bulk_loader();
+        loader
+            .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
+            .unwrap();
+        loader.commit().unwrap();
+        runs.iter()
+            .map(|run| progress("oxigraph", run, on_oxigraph(&plain, run, timeout)))
+            .collect()
+    };
 
     report(&runs, &node, jena_results.as_ref(), &oxigraph);
 }
@@ -272,6 +301,31 @@ fn on_node(store: &NodeStore, run: &Run, timeout: Duration) -> Outcome {
             Err(e) => Err(e.to_string()),
         },
     }
+}
+
+/// Writes the node's plan of each run to `dir` (see the header).
+fn explain_all(store: &NodeStore, runs: &[Run], dir: &Path, timeout: Duration) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut numbers: BTreeMap<String, usize> = BTreeMap::new();
+    for run in runs {
+        let key = run.query.key().replace('/', "-");
+        let n = numbers.entry(key.clone()).or_default();
+        *n += 1;
+        let plan = parse_read_only(&run.query.text).and_then(|query| {
+            store.explain(
+                &query,
+                &run.set.bindings(),
+                QueryLimits {
+                    timeout,
+                    max_rows: 10_000_000,
+                },
+            )
+        });
+        let text = plan.unwrap_or_else(|e| format!("error: {e}"));
+        let file = dir.join(format!("{key}-{n}.json"));
+        std::fs::write(&file, format!("// [{}]\n{text}\n", run.set.label)).unwrap();
+    }
+    println!("plans written to {}", dir.display());
 }
 
 fn on_oxigraph(store: &Store, run: &Run, timeout: Duration) -> Outcome {

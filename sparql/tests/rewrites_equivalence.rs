@@ -75,6 +75,11 @@ impl Generator<'_> {
         options[self.rng.random_range(0..options.len())]
     }
 
+    /// `?kN` of a BIND made so far (in this group or another, so maybe not in scope).
+    fn bound_variable(&mut self) -> String {
+        format!("?k{}", self.rng.random_range(1..=self.fresh))
+    }
+
     fn triple(&mut self) -> String {
         let subject = match self.rng.random_range(0..5) {
             0 => format!("ex:s{}", self.rng.random_range(0..4)),
@@ -104,6 +109,8 @@ impl Generator<'_> {
             return match self.rng.random_range(0..4) {
                 0 => self.rng.random_range(-1..4).to_string(),
                 1 => "1.5".to_owned(),
+                // A BIND's variable, so that filters read BINDs (filter.rs inlines them).
+                2 if self.fresh > 0 => self.bound_variable(),
                 _ => self.pick(&NUMBERS).to_owned(),
             };
         }
@@ -122,7 +129,10 @@ impl Generator<'_> {
                 format!("{left} {operator} {right}")
             }
             2 => match self.rng.random_bool(0.5) {
-                true => format!("BOUND({})", self.pick(&["?a", "?b", "?c", "?n", "?m"])),
+                true => match self.fresh > 0 && self.rng.random_bool(0.3) {
+                    true => format!("BOUND({})", self.bound_variable()),
+                    false => format!("BOUND({})", self.pick(&["?a", "?b", "?c", "?n", "?m"])),
+                },
                 false => format!(
                     "{} {} {}",
                     self.pick(&NODES),

@@ -22,7 +22,13 @@
 //!   its first day and have no end time); paid period `a onz-fin:VerloondePeriode ;
 //!   onz-g:definedBy <agreement> ; onz-g:startDatum ; onz-g:eindDatum ;
 //!   onz-g:hasQuality/onz-g:hasQualityValue [onz-g:hasDataValue h ; onz-g:hasUnitOfMeasure
-//!   onz-g:Uur]`, and `<agreement> onz-g:defines <paid period>`;
+//!   onz-g:Uur]`, and `<agreement> onz-g:defines <paid period>`; a shift was also planned:
+//!   `<planning> a onz-plan:PlanInformationObject ; onz-plan:specifiesPlannedEntity <planned> ;
+//!   onz-plan:hasPlannedStart dateTime ; onz-plan:hasPlannedEnd dateTime`, `<planned> a
+//!   onz-plan:PlannedEntity ; onz-plan:hasPlannedType onz-pers:GewerktePeriode`, and per planned
+//!   property (`onz-g:definedBy` the agreement, `onz-g:hasPerdurantLocation` the location) `[a
+//!   onz-plan:PlannedEntityAssertion ; onz-plan:hasPlannedSubject <planned> ;
+//!   onz-plan:hasPlannedProperty <property> ; onz-plan:hasPlannedObject <value>]`;
 //! - indication `a onz-zorg:WlzIndicatie ; onz-g:isAbout <client> ; onz-g:startDatum ;
 //!   onz-g:eindDatum? ; onz-g:hasPart onz-zorg:5VV, onz-zorg:instelling ;
 //!   onz-zorg:heeftIndicatieBehandeling b ; onz-g:isAbout <care process>` (Zvw, Wmo and forensic
@@ -53,6 +59,11 @@ use super::{GenerateParams, FUNCTIONS};
 use crate::reference::catalogue::{odb_level, unit_fte36, unit_hours_per_week};
 use crate::reference::vocab::{fin, g, org, pers, postcode, rdfs, zorg};
 use crate::reference::TripleSink;
+
+/// `onz-plan:<local>`: the planning vocabulary of the ontology (planned shifts).
+fn plan(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("http://purl.org/ozo/onz-plan#{local}"))
+}
 
 /// An `xsd:date` literal.
 pub fn date_literal(date: NaiveDate) -> Literal {
@@ -406,6 +417,7 @@ impl<'a> ProviderWriter<'a> {
                     let end = begin + chrono::Duration::minutes(i64::from(shift.minutes));
                     self.t(&node, &g("hasBeginTimeStamp"), date_time(begin))?;
                     self.t(&node, &g("hasEndTimeStamp"), date_time(end))?;
+                    self.planned_shift(&node, agreement, h, (begin, end))?;
                 }
             }
         }
@@ -416,6 +428,47 @@ impl<'a> ProviderWriter<'a> {
         if let Some(location) = h.locatie {
             let location = self.location_node(location);
             self.t(&node, &loc, location)?;
+        }
+        Ok(())
+    }
+
+    /// The roster entry of a worked shift, as planned before it was worked (same times, same
+    /// agreement and location), in the `onz-plan:` shape IGJ aangekondigd 1.2.3, 1.4.1 and
+    /// 1.4.2 read: a plan information object specifying a planned entity of type
+    /// `onz-pers:GewerktePeriode`, with one assertion per planned property (`onz-g:definedBy`
+    /// the agreement, `onz-g:hasPerdurantLocation` the location).
+    fn planned_shift(
+        &mut self,
+        worked: &NamedNode,
+        agreement: &NamedNode,
+        h: &HoursPeriod,
+        (begin, end): (chrono::NaiveDateTime, chrono::NaiveDateTime),
+    ) -> io::Result<()> {
+        let base = worked.as_str();
+        let node = |suffix: &str| NamedNode::new_unchecked(format!("{base}/{suffix}"));
+        let (planning, entity) = (node("planning"), node("gepland"));
+        self.a(&planning, plan("PlanInformationObject"))?;
+        self.t(&planning, &plan("specifiesPlannedEntity"), entity.clone())?;
+        self.t(&planning, &plan("hasPlannedStart"), date_time(begin))?;
+        self.t(&planning, &plan("hasPlannedEnd"), date_time(end))?;
+        self.a(&entity, plan("PlannedEntity"))?;
+        self.t(&entity, &plan("hasPlannedType"), pers("GewerktePeriode"))?;
+        let location = h.locatie.map(|id| self.location_node(id));
+        let assertions = [
+            (
+                "overeenkomst",
+                self.p.defined_by.clone(),
+                Some(agreement.clone()),
+            ),
+            ("locatie", self.p.location.clone(), location),
+        ];
+        for (suffix, property, object) in assertions {
+            let Some(object) = object else { continue };
+            let assertion = node(&format!("gepland/{suffix}"));
+            self.a(&assertion, plan("PlannedEntityAssertion"))?;
+            self.t(&assertion, &plan("hasPlannedSubject"), entity.clone())?;
+            self.t(&assertion, &plan("hasPlannedProperty"), property)?;
+            self.t(&assertion, &plan("hasPlannedObject"), object)?;
         }
         Ok(())
     }
