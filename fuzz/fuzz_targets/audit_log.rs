@@ -66,7 +66,9 @@ fuzz_target!(|data: &[u8]| {
                 size: tree.len(),
                 root: tree.root(),
             };
-            let note = checkpoint.sign(&HarnessSigner).expect("the harness key signs");
+            let note = checkpoint
+                .sign(&HarnessSigner)
+                .expect("the harness key signs");
             encode(note.as_bytes(), &mut checkpoints);
         } else if let Some(raw) = chunk.strip_prefix(b"CKPT-RAW ") {
             if !raw.is_empty() {
@@ -115,7 +117,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(checked.tree.root_at(size), Ok(stored.checkpoint.root));
         last = size;
         for index in (0..size).take(4).chain(size.checked_sub(1)) {
-            let leaf = checked.tree.leaf(index).expect("a covered leaf is in the tree");
+            let leaf = checked
+                .tree
+                .leaf(index)
+                .expect("a covered leaf is in the tree");
             let proof = checked
                 .tree
                 .inclusion_proof(index, size)

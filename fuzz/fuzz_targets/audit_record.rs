@@ -13,7 +13,10 @@ use libfuzzer_sys::fuzz_target;
 
 fn check(bytes: &[u8], magic: &[u8; 8]) {
     let Ok(found) = scan(bytes, magic) else {
-        assert!(!bytes.starts_with(magic), "a file with the magic was refused");
+        assert!(
+            !bytes.starts_with(magic),
+            "a file with the magic was refused"
+        );
         return;
     };
     let mut offset = magic.len();

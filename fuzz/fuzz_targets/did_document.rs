@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
             .iter()
             .map(|m| m.id.clone())
             .collect();
-        for entry in document.assertion_method.iter().chain(&document.authentication) {
+        for entry in document
+            .assertion_method
+            .iter()
+            .chain(&document.authentication)
+        {
             kids.push(match entry {
                 MethodReference::Reference(id) => id.clone(),
                 MethodReference::Embedded(method) => method.id.clone(),
@@ -51,7 +55,10 @@ fuzz_target!(|data: &[u8]| {
         }
         for method in document.verification_method.iter().take(8) {
             if let Ok(jwk) = method.jwk() {
-                assert!(jwk.parameter("d").is_none(), "a private key came out of a document");
+                assert!(
+                    jwk.parameter("d").is_none(),
+                    "a private key came out of a document"
+                );
             }
         }
     }
@@ -72,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(url) = did_web_url(did) {
         assert!(url.starts_with("https://"), "{url}");
         assert!(url.ends_with("/did.json"), "{url}");
-        let host = url["https://".len()..].split('/').next().unwrap_or_default();
+        let host = url["https://".len()..]
+            .split('/')
+            .next()
+            .unwrap_or_default();
         assert!(!host.is_empty() && !host.contains(['@', '?', '#']), "{url}");
     }
 });

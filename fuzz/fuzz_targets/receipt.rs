@@ -51,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             if let Ok(verifier) = NoteVerifier::parse(text) {
-                assert_eq!(NoteVerifier::parse(&verifier.to_text()).as_ref(), Ok(&verifier));
+                assert_eq!(
+                    NoteVerifier::parse(&verifier.to_text()).as_ref(),
+                    Ok(&verifier)
+                );
             }
         }
         2 => {
@@ -61,7 +64,9 @@ fuzz_target!(|data: &[u8]| {
         _ => {
             let body = String::from_utf8_lossy(rest);
             if let Ok(checkpoint) = key.verify(&signed(&body)) {
-                let again = checkpoint.sign(&HarnessSigner).expect("the harness key signs");
+                let again = checkpoint
+                    .sign(&HarnessSigner)
+                    .expect("the harness key signs");
                 assert_eq!(key.verify(&again).as_ref(), Ok(&checkpoint));
             }
         }

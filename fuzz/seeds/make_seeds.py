@@ -57,6 +57,10 @@ write("envelope_gen1", "request.json", COMPACT({"protected": {"alg": "none", "ty
 p2 = dict(payload, to=[CONSUMER, NODE]); del p2["reply_url"]
 write("envelope_gen1", "request-to-list.json", json.dumps({"protected": {"alg": "none", "typ": "JWM"}, "payload": p2}, indent=1))
 
+# The times at the ends of i64, whose checks overflowed before the fix in envelope.rs.
+write("envelope_gen1", "extreme-times.json", COMPACT({"protected": {"alg": "none", "typ": "JWM"},
+      "payload": dict(payload, exp=2**63 - 1, iat=-2**63), "signature": ""}))
+
 # envelope_gen2: header lines, blank line, body.
 write("envelope_gen2", "request.txt",
       f"Message-ID: <m-1@consumer.test>\nSubject: validated-query-service\nFrom: {CONSUMER}\nTo: {NODE}\n"
@@ -106,7 +110,7 @@ write("did_document", "did-web-path.txt", "did:web:consumer.test%3A8443:tenants:
 
 # status_list: selector 0 entry, 1 claims, 2 encodedList, 3 JWT.
 bits = bytes([0b00010001]) + bytes(127)
-encoded = "u" + B64U(gzip.compress(bits))
+encoded = "u" + B64U(gzip.compress(bits, mtime=0))
 subject = {"id": "https://status.test/lists/bitstring#list", "type": "BitstringStatusList",
            "statusPurpose": "revocation", "encodedList": encoded}
 claims = {"iss": HARNESS, "iat": NOW, "nbf": NOW, "exp": NOW + 86400, "jti": "l#1",
@@ -119,7 +123,7 @@ write("status_list", "claims-bitstring", b"\x01" + COMPACT(claims))
 c17 = json.loads(json.dumps(claims)); c17["vc"]["credentialSubject"] = {"id": "https://status.test/lists/2017", "type": "CredentialStatusList2017",
       "verifiableCredential": [{"claim": {"id": "urn:uuid:x", "currentStatus": "Revoked", "statusReason": "lost"}}]}
 write("status_list", "claims-2017", b"\x01" + COMPACT(c17))
-write("status_list", "encoded-2021", b"\x02" + base64.b64encode(gzip.compress(bytes(16))))
+write("status_list", "encoded-2021", b"\x02" + base64.b64encode(gzip.compress(bytes(16), mtime=0)))
 write("status_list", "jwt-bitstring", b"\x03" + jwt({"alg": "EdDSA", "typ": "JWT", "kid": HARNESS + "#0"}, claims).encode())
 
 # audit_record: a record file of two entries, and one with a torn tail.

@@ -57,7 +57,8 @@ impl CheckpointSigner for HarnessSigner {
 /// The verifier key of [`HarnessSigner`].
 pub fn harness_verifier() -> &'static NoteVerifier {
     static VERIFIER: OnceLock<NoteVerifier> = OnceLock::new();
-    VERIFIER.get_or_init(|| NoteVerifier::of(&HarnessSigner).expect("the harness key name is valid"))
+    VERIFIER
+        .get_or_init(|| NoteVerifier::of(&HarnessSigner).expect("the harness key name is valid"))
 }
 
 /// Signs `body` (any text) as a signed note by the harness key, the way
