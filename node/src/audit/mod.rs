@@ -22,7 +22,8 @@ pub mod merkle;
 pub mod note;
 mod printable;
 mod receipt;
-pub(crate) mod record;
+// Public (not only crate-wide) so the fuzz crate (fuzz/) can scan record files directly.
+pub mod record;
 mod verify;
 
 use std::path::PathBuf;

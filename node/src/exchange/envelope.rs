@@ -83,8 +83,10 @@ impl EnvelopeRules {
                 node: self.node_did.clone(),
             });
         }
+        // Saturating: `exp` and `iat` are the consumer's numbers, anywhere in i64; plain
+        // arithmetic overflowed (a panic with overflow checks on) at the extremes.
         if let Some(exp) = envelope.expires_at {
-            if exp + self.clock_skew_secs < self.now {
+            if exp.saturating_add(self.clock_skew_secs) < self.now {
                 return Err(EnvelopeError::Expired {
                     expired_at: exp,
                     now: self.now,
@@ -92,7 +94,7 @@ impl EnvelopeRules {
             }
         }
         if let Some(iat) = envelope.issued_at {
-            if iat - self.clock_skew_secs > self.now {
+            if iat.saturating_sub(self.clock_skew_secs) > self.now {
                 return Err(EnvelopeError::IssuedInFuture {
                     issued_at: iat,
                     now: self.now,

@@ -316,6 +316,33 @@ mod tests {
     }
 
     #[test]
+    fn extreme_times_are_checked_without_overflow() {
+        // exp + skew and iat - skew overflowed i64 here (a panic with overflow checks on).
+        let far = edited(|v| {
+            v["payload"]["exp"] = json!(i64::MAX);
+            v["payload"]["iat"] = json!(i64::MIN);
+        });
+        assert_eq!(
+            far.map(|e| (e.expires_at, e.issued_at)),
+            Ok((Some(i64::MAX), Some(i64::MIN)))
+        );
+        assert_eq!(
+            edited(|v| v["payload"]["exp"] = json!(i64::MIN)),
+            Err(EnvelopeError::Expired {
+                expired_at: i64::MIN,
+                now: rules().now
+            })
+        );
+        assert_eq!(
+            edited(|v| v["payload"]["iat"] = json!(i64::MAX)),
+            Err(EnvelopeError::IssuedInFuture {
+                issued_at: i64::MAX,
+                now: rules().now
+            })
+        );
+    }
+
+    #[test]
     fn wrongly_typed_fields_are_named() {
         let error = edited(|v| v["payload"]["exp"] = "tomorrow".into()).unwrap_err();
         assert!(matches!(
