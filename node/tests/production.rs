@@ -316,8 +316,12 @@ fn a_key_that_does_not_match_the_certificate_is_an_error() {
         (
             Severity::Error,
             "tls",
-            "error: tls: TLS configuration refused: keys may not be consistent: KeyMismatch"
-                .to_owned()
+            format!(
+                "error: tls: TLS configuration refused: {} and {}: keys may not be consistent: \
+                 KeyMismatch",
+                trial.node.join("tls.crt.pem").display(),
+                trial.node.join("tls.key.pem").display()
+            )
         )
     );
 }

@@ -284,10 +284,7 @@ pub fn did_web_url(did: &str) -> Result<String, String> {
         return Err(format!("invalid did:web host {host:?}"));
     }
     let path: Vec<&str> = segments.collect();
-    if path
-        .iter()
-        .any(|s| s.is_empty() || s.contains(['/', '?', '#']) || *s == "..")
-    {
+    if path.iter().any(|s| !is_plain_path_segment(s)) {
         return Err("invalid did:web path".into());
     }
     Ok(if path.is_empty() {
@@ -295,4 +292,46 @@ pub fn did_web_url(did: &str) -> Result<String, String> {
     } else {
         format!("https://{host}/{}/did.json", path.join("/"))
     })
+}
+
+/// Whether a did:web path segment names one segment of the DID's own host: not empty, no `/`,
+/// `?` or `#`, and not a dot segment — also not a percent-encoded one (`%2E%2E`), which a URL
+/// parser would resolve to the parent path, nor an encoded slash.
+fn is_plain_path_segment(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    let decoded_dots = lower.replace("%2e", ".");
+    !(segment.is_empty()
+        || segment.contains(['/', '?', '#'])
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || decoded_dots == "."
+        || decoded_dots == "..")
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::did_web_url;
+
+    #[test]
+    fn dot_segments_are_refused_also_when_percent_encoded() {
+        for did in [
+            "did:web:example.com:..",
+            "did:web:example.com:%2E%2E",
+            "did:web:example.com:%2e.",
+            "did:web:example.com:.",
+            "did:web:example.com:a%2Fb",
+            "did:web:example.com:a%5Cb",
+            "did:web:example.com::x",
+        ] {
+            assert_eq!(
+                did_web_url(did),
+                Err("invalid did:web path".to_owned()),
+                "{did}"
+            );
+        }
+        assert_eq!(
+            did_web_url("did:web:example.com%3A8443:org:x%2Ey"),
+            Ok("https://example.com:8443/org/x%2Ey/did.json".to_owned())
+        );
+    }
 }
