@@ -1,6 +1,6 @@
 //! The whole node, as a consumer meets it: `kikv demo --no-serve` prepares a provider, the dev
 //! PKI and a credential; the real `kikv serve` process answers over HTTPS with mutual TLS; the
-//! consumer side is `kikv ask`'s library (`exchange::client`: DID document and access token once
+//! consumer side is `kikv ask`'s library (`consumer::client`: DID document and access token once
 //! per session, then per question a signed presentation, the envelope, and the answer's
 //! signature and audit receipt checked; one series also as one-off asks).
 //! Next to it, in the same run, plain Oxigraph on the same store (opened read-only before the
@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kikv::consumer::client::{ask, NodeSession, Question};
 use kikv::credential::NodeKey;
-use kikv::exchange::client::{ask, NodeSession, Question};
 use kikv::exchange::delivery::client_config;
 use kikv::exchange::Generation;
 use kikv::store::NodeStore;

@@ -15,7 +15,11 @@
 //! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
 //! - [`release`]: the manual release queue (SPEC §4 step 8);
 //! - [`setup`]: a production node's first files (`kikv init`) and `kikv config check`;
-//! - [`http`]: the mutual-TLS listener and its handlers;
+//! - [`tls`]: every rustls configuration of the node (listeners, delivery, resolvers) and the
+//!   mutual-TLS accept loop;
+//! - [`http`]: the HTTP handlers of the consumer and admin listeners;
+//! - [`consumer`]: the other side of the exchange: `kikv ask`'s client and reply receiver, and
+//!   the admin client of `kikv release`/`kikv access`;
 //! - [`reload`]: profiles, trust and TLS certificate reloaded in a running node;
 //! - [`generate`]: the synthetic provider generator;
 //! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation;
@@ -26,6 +30,7 @@ pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod consumer;
 pub mod credential;
 pub mod durable;
 pub mod exchange;
@@ -39,3 +44,4 @@ pub mod release;
 pub mod reload;
 pub mod setup;
 pub mod store;
+pub mod tls;

@@ -3,7 +3,7 @@
 //! the node serves).
 
 use crate::config::Config;
-use crate::http::admin_client::AdminClient;
+use crate::consumer::admin::AdminClient;
 use crate::store::{NodeStore, StoreError};
 
 /// The store, or the node that holds it.

@@ -15,11 +15,11 @@ use crate::config::Config;
 use crate::credential::NodeKey;
 use std::time::Duration;
 
-use crate::exchange::client::{
+use crate::consumer::client::{
     answer_document, ask_waiting, collect, AskError, CheckedAnswer, NodeSession, Question,
 };
+use crate::consumer::reply::{server_config, ReplyReceiver};
 use crate::exchange::delivery::client_config;
-use crate::exchange::reply::{server_config, ReplyReceiver};
 use crate::exchange::Generation;
 use crate::profile::{presentation_value, read_parameter_argument};
 
@@ -394,7 +394,7 @@ fn identity(
 fn roots(cas: &[PathBuf]) -> anyhow::Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     for ca in cas {
-        for cert in crate::http::tls::read_certificates(ca)? {
+        for cert in crate::tls::read_certificates(ca)? {
             roots
                 .add(cert)
                 .with_context(|| format!("{}: not a usable CA certificate", ca.display()))?;

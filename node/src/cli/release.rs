@@ -9,7 +9,7 @@ use rustls::pki_types::PrivateKeyDer;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::http::admin_client::AdminClient;
+use crate::consumer::admin::AdminClient;
 use crate::http::release::{DecisionBody, ItemWithPreview};
 use crate::release::ItemView;
 
@@ -64,10 +64,10 @@ impl Remote {
         let ca = self
             .admin_ca
             .context("--admin-url needs --admin-ca, the authority of the node's certificate")?;
-        let roots = crate::http::tls::trust_anchors(&[ca], true)?;
+        let roots = crate::tls::trust_anchors(&[ca], true)?;
         let identity = match (self.operator_cert, self.operator_key) {
             (Some(cert), Some(key)) => Some((
-                crate::http::tls::read_certificates(&cert)?,
+                crate::tls::read_certificates(&cert)?,
                 PrivateKeyDer::from_pem_file(&key)
                     .with_context(|| format!("cannot read the key {}", key.display()))?,
             )),

@@ -13,6 +13,7 @@ use crate::operator::Operators;
 use crate::reload::{Live, ReloadTrigger, Reloader};
 use crate::store::NodeStore;
 use crate::store::QueryLimits;
+use crate::tls;
 
 /// Arguments of `kikv serve`.
 #[derive(Debug, Default, clap::Args)]
@@ -29,7 +30,7 @@ pub struct ServeArgs {
 /// interrupted. SIGHUP, like `kikv reload`, reloads profiles, trust and certificate.
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
-    http::tls::install_crypto_provider();
+    tls::install_crypto_provider();
     let live = Live::start(config)?;
     let store = Arc::new(
         NodeStore::open(&config.store_dir())?
@@ -161,7 +162,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             };
             let app = admin::admin_app(admin_state);
             match admin_tls {
-                Some(tls) => http::tls::serve(admin, tls, app, stopped).await,
+                Some(tls) => tls::serve(admin, tls, app, stopped).await,
                 None => {
                     axum::serve(admin, app)
                         .with_graceful_shutdown(stopped)
@@ -170,7 +171,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             }
         });
         let consumer_tls = Arc::clone(&live.consumer_tls);
-        http::tls::serve(listener, consumer_tls, http::app(state), shutdown).await?;
+        tls::serve(listener, consumer_tls, http::app(state), shutdown).await?;
         drop(stop);
         let _ = admin_task.await;
         for task in delivery_task

@@ -12,8 +12,8 @@
 //! - [`allow`]: steps 6 and 7;
 //! - [`answer`]: step 10, the signed `resultset`;
 //! - [`cache`]: answers kept per (query, parameters, data version);
-//! - [`outbox`] and [`delivery`]: step 11 when a reply address is given, and [`reply`] the
-//!   consumer's receiver for it;
+//! - [`outbox`] and [`delivery`]: step 11 when a reply address is given (the consumer's receiver for
+//!   it is [`crate::consumer::reply`]);
 //! - [`token`]: step 2, `POST /oauth2/token` and the bearer token's check;
 //! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
 //! - [`metrics`]: Prometheus counters for `GET /metrics`;
@@ -24,7 +24,6 @@
 pub mod allow;
 pub mod answer;
 pub mod cache;
-pub mod client;
 pub mod credentials;
 pub mod delivery;
 pub mod envelope;
@@ -37,7 +36,6 @@ pub mod pipeline;
 pub mod presentation;
 pub mod rate;
 pub mod reason;
-pub mod reply;
 pub mod service;
 pub mod summary;
 pub mod token;

@@ -21,10 +21,10 @@ use crate::config::Config;
 use crate::credential::{
     credential_verifier_from_config, replay_cache, NodeKey, PresentationVerifier, TrustError,
 };
-use crate::http::tls::{trust_anchors, CurrentClientIdentity, TlsSetupError};
 use crate::release::{ReleaseError, ReleaseQueue, RELEASE_DIR};
 use crate::reload::{Current, Live};
 use crate::store::{NodeStore, QueryLimits};
+use crate::tls::{trust_anchors, CurrentClientIdentity, TlsSetupError};
 
 /// Directory of the outbox inside the data directory.
 pub const OUTBOX_DIR: &str = "outbox";

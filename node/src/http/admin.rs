@@ -25,8 +25,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::tls::ClientCertificate;
 use crate::operator::{constant_time_eq, Operators};
+use crate::tls::ClientCertificate;
 use oxigraph::model::{Term, Variable};
 
 use crate::store::{

@@ -11,11 +11,11 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
-use super::tls::ClientCertificate;
 use super::AppState;
 use crate::exchange::pipeline::{generation_of, Inbound, Reply};
 use crate::exchange::reason::RejectError;
 use crate::exchange::token::{thumbprint, BearerError};
+use crate::tls::ClientCertificate;
 
 /// Bytes read beyond the envelope limit: enough for the pipeline to see that the body is too
 /// large and refuse it with its own reason (`envelope_too_large`) and log entry.
@@ -155,13 +155,13 @@ mod tests {
         let pki =
             crate::credential::dev_pki::create(dir.path(), "did:web:node.test", chrono::Utc::now())
                 .unwrap();
-        let ca = super::super::tls::read_certificates(&pki.ca_certificate).unwrap();
+        let ca = crate::tls::read_certificates(&pki.ca_certificate).unwrap();
         assert_eq!(certificate_did(&ca[0]), None);
         for party in pki.parties.iter().filter(|p| p.name != "node") {
             let Some((certificate, _)) = &party.tls else {
                 continue;
             };
-            let chain = super::super::tls::read_certificates(certificate).unwrap();
+            let chain = crate::tls::read_certificates(certificate).unwrap();
             assert_eq!(
                 certificate_did(&chain[0]).as_deref(),
                 Some(party.did.as_str())

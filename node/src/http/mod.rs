@@ -1,5 +1,5 @@
 //! The node's HTTPS surface: thin handlers over the library, routed by [`app`], served over
-//! TLS by [`tls::serve`].
+//! TLS by [`crate::tls::serve`].
 //!
 //! The consumer listener answers `GET /.well-known/did.json` to anyone, so that a standard
 //! `did:web` resolver can read the node's DID document on the host and port its DID names;
@@ -8,12 +8,10 @@
 //! ([`operations`]), not here: the provider's operational figures are not the consumers'.
 
 pub mod admin;
-pub mod admin_client;
 pub mod console;
 pub mod exchange;
 pub mod operations;
 pub mod release;
-pub mod tls;
 pub mod token;
 
 use std::sync::Arc;
@@ -30,7 +28,7 @@ use crate::config::Config;
 use crate::credential::did::DidDocument;
 use crate::exchange::reason::RejectError;
 use crate::store::NodeStore;
-use tls::ClientCertificate;
+use crate::tls::ClientCertificate;
 
 /// Where the node's DID document is published; the one path open without a client
 /// certificate.

@@ -26,11 +26,11 @@ use serde_json::{json, Value};
 
 use super::admin::{AdminIdentity, AdminState};
 use super::exchange::response;
-use super::tls::ClientCertificate;
 use super::AppState;
 use crate::exchange::pipeline::Exchange;
 use crate::exchange::token::BearerError;
 use crate::release::{self, ItemView, ReleaseError};
+use crate::tls::ClientCertificate;
 
 /// The body of an approval or rejection.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::tls::ClientCertificate;
 use super::AppState;
 use crate::exchange::token::{self, TokenError, Transport};
+use crate::tls::ClientCertificate;
 
 /// The handler of `POST /oauth2/token`.
 pub async fn token(

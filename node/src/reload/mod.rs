@@ -36,8 +36,8 @@ use crate::config::{Config, ConfigError};
 use crate::credential::{credential_verifier_from_config, CredentialVerifier, TrustError};
 use crate::exchange::allow::QueryIndex;
 use crate::http::admin::AdminTicket;
-use crate::http::tls::{self, TlsSetupError};
 use crate::profile::Registry;
+use crate::tls::{self, TlsSetupError};
 
 /// The thread id of `reloaded` entries in the exchange log: they belong to no conversation.
 pub const RELOAD_THREAD: &str = "node-reload";

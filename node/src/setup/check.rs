@@ -14,7 +14,7 @@ use x509_parser::extensions::ParsedExtension;
 use crate::config::Config;
 use crate::credential::did::DidDocument;
 use crate::credential::{https_client, KeyError, NodeIdentity, TrustError};
-use crate::http::tls::{self, TlsSetupError};
+use crate::tls::{self, TlsSetupError};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kikv::consumer::client::{answer_document, NodeSession, Question};
 use kikv::credential::{issue_credential, CredentialRequest, NodeKey, ValidatedQuery};
-use kikv::exchange::client::{answer_document, NodeSession, Question};
 use kikv::exchange::Generation as EnvelopeGeneration;
 use kikv::setup::{init, InitOptions};
 use serde_json::Value;

@@ -12,12 +12,12 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use serde_json::Value;
 
-use super::answer::{answer_kid, verify_answer, ExpectedAnswer, ResultEntry};
-use super::envelope::new_message_id;
-use super::token::{JWT_BEARER, SCOPE, TOKEN_PATH};
-use super::{gen1, gen2, Envelope, Generation};
 use crate::audit::{NoteVerifier, Receipt};
 use crate::credential::{create_assertion, create_presentation, NodeKey, PresentationRequest};
+use crate::exchange::answer::{answer_kid, verify_answer, ExpectedAnswer, ResultEntry};
+use crate::exchange::envelope::new_message_id;
+use crate::exchange::token::{JWT_BEARER, SCOPE, TOKEN_PATH};
+use crate::exchange::{gen1, gen2, Envelope, Generation};
 
 /// Seconds a presentation made by `ask` stays valid.
 const PRESENTATION_LIFETIME_SECS: i64 = 300;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::admin::AdminTicket;
+use crate::http::admin::AdminTicket;
 
 /// How to reach an admin listener over TLS.
 #[derive(Clone)]

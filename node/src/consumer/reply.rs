@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::client::Headers;
-use super::gen2;
+use crate::exchange::gen2;
 
 /// Largest answer the receiver reads, in bytes.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
