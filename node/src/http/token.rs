@@ -20,7 +20,11 @@ pub async fn token(
     headers: HeaderMap,
     form: Result<Form<token::Form>, FormRejection>,
 ) -> Response {
-    let Some(tokens) = state.exchange.as_ref().and_then(|e| e.tokens.clone()) else {
+    let Some(tokens) = state
+        .exchange
+        .as_ref()
+        .map(|e| std::sync::Arc::clone(&e.tokens))
+    else {
         return refusal(&TokenError::Unavailable);
     };
     let form = match form {
@@ -32,7 +36,7 @@ pub async fn token(
             )))
         }
     };
-    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
+    let leaf = super::presented_leaf(certificate.as_ref().map(|c| &c.0));
     let transport = Transport {
         certificate: leaf.as_deref(),
         host: headers.get(header::HOST).and_then(|h| h.to_str().ok()),
@@ -47,7 +51,7 @@ pub async fn token(
 }
 
 /// An RFC 6749 §5.2 error response.
-fn refusal(error: &TokenError) -> Response {
+pub(super) fn refusal(error: &TokenError) -> Response {
     if error.status() >= 500 {
         tracing::error!(%error, "token request failed");
     }

@@ -20,7 +20,7 @@ pub mod queue;
 
 use std::path::PathBuf;
 
-pub use decide::{approve, expire_due, hold, poll, preview, recover, reject, run_expiry};
+pub use decide::ReleaseDesk;
 pub use item::{
     Delivery, ItemView, Outcome, ProfileSummary, QueryView, ReleaseItem, ReleaseState, Route,
 };
