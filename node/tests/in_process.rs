@@ -76,9 +76,7 @@ fn profile(iri: &str, release: &str) -> String {
          legal_basis = \"l\"\nontologies = [\"{ONZ_G}\"]\n{release}\n[[query]]\nid = \"1\"\n\
          file = \"{}\"\nparameter_shape = \"{}\"\n",
         queries.join("medewerkers-op-peildatum.rq").display(),
-        queries
-            .join("medewerkers-op-peildatum.shape.ttl")
-            .display()
+        queries.join("medewerkers-op-peildatum.shape.ttl").display()
     )
 }
 
@@ -220,13 +218,8 @@ impl Fixture {
 
     /// `POST /oauth2/token` with a fresh assertion of the zorgkantoor, over `certificate`.
     async fn token_over(&self, certificate: &ClientCertificate) -> (StatusCode, Value) {
-        let assertion = create_assertion(
-            &self.consumer,
-            NODE_DID,
-            chrono::Utc::now().timestamp(),
-            60,
-        )
-        .unwrap();
+        let assertion =
+            create_assertion(&self.consumer, NODE_DID, chrono::Utc::now().timestamp(), 60).unwrap();
         let form = format!("grant_type={}&assertion={assertion}", encode(JWT_BEARER));
         let request = Request::post("/oauth2/token")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -340,7 +333,10 @@ fn the_did_document_is_open_to_all() {
         assert_eq!(headers[header::CONTENT_TYPE], "application/did+json");
         let document: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(document["id"], NODE_DID);
-        assert!(!document["verificationMethod"].as_array().unwrap().is_empty());
+        assert!(!document["verificationMethod"]
+            .as_array()
+            .unwrap()
+            .is_empty());
     });
 }
 
@@ -451,7 +447,10 @@ fn a_refused_request_is_answered_with_its_reason_code_and_logged() {
         let question = fixture.question(&fixture.auto, "t-notoken");
         let (status, reply) = fixture.ask(None, question).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert_eq!(reply["payload"]["body"]["reason"], "token_missing", "{reply}");
+        assert_eq!(
+            reply["payload"]["body"]["reason"], "token_missing",
+            "{reply}"
+        );
         assert_eq!(
             fixture.logged("t-notoken"),
             vec![
@@ -468,7 +467,10 @@ fn a_refused_request_is_answered_with_its_reason_code_and_logged() {
         );
         let question = fixture.question(&stranger, "t-unknown");
         let (status, reply) = fixture.ask(Some(&token), question).await;
-        let reason = reply["payload"]["body"]["reason"].as_str().unwrap().to_owned();
+        let reason = reply["payload"]["body"]["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert_eq!(reason, "profile_not_registered", "{reply}");
         assert_eq!(status.as_u16(), 422);
         assert_eq!(
@@ -488,7 +490,8 @@ fn a_manual_release_request_is_held_then_approved_through_the_release_seam() {
     let exchange = fixture.node.exchange().unwrap().clone();
     runtime().block_on(async {
         let token = fixture.token().await;
-        let request = fixture.ask_request(Some(&token), fixture.question(&fixture.manual, "t-held"));
+        let request =
+            fixture.ask_request(Some(&token), fixture.question(&fixture.manual, "t-held"));
         let router = fixture.router();
         let held = tokio::spawn(async move { send(&router, request).await });
         // The request is held open once its item is in the queue.
@@ -533,8 +536,67 @@ fn a_manual_release_request_is_held_then_approved_through_the_release_seam() {
         // Decided once: a second approval is refused.
         let again = exchange.release.approve(&id, "operator-b", None).await;
         assert!(
-            matches!(again, Err(kikv::release::ReleaseError::AlreadyDecided { .. })),
+            matches!(
+                again,
+                Err(kikv::release::ReleaseError::AlreadyDecided { .. })
+            ),
             "{again:?}"
         );
     });
+}
+
+#[test]
+fn serve_binds_both_listeners_announces_them_and_stops_on_shutdown() {
+    let fixture = Fixture::open(0);
+    let data_dir = fixture.config.data_dir.clone();
+    let ticket = data_dir.join(kikv::http::admin::TOKEN_FILE);
+    runtime().block_on(async {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut announced = None;
+        let served = fixture
+            .node
+            .serve(
+                async move {
+                    let _ = stopped.await;
+                },
+                |listening| {
+                    // The admin ticket is written before the node says where it listens.
+                    assert!(ticket.exists());
+                    announced = Some(listening.clone());
+                    let _ = stop.send(());
+                },
+            )
+            .await;
+        served.unwrap();
+        let listening = announced.unwrap();
+        assert_ne!(listening.consumer.port(), 0);
+        let admin = listening.admin_loopback.unwrap();
+        assert!(admin.starts_with("http://127.0.0.1:"), "{admin}");
+        // Stopped cleanly: the ticket is gone.
+        assert!(!ticket.exists());
+    });
+}
+
+#[test]
+fn serve_refuses_an_address_in_use_and_names_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let Fixture {
+        node,
+        mut config,
+        _dir,
+        ..
+    } = Fixture::open(0);
+    // One node at a time holds the store.
+    drop(node);
+    config.listen.address = address;
+    let node = Node::open(&config).unwrap();
+    let error = runtime()
+        .block_on(node.serve(std::future::pending(), |_| panic!("announced")))
+        .unwrap_err();
+    assert!(
+        matches!(&error, kikv::node::NodeError::Listen { address: a, .. } if *a == address),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), format!("cannot listen on {address}"));
 }
