@@ -52,7 +52,7 @@ pub enum NodeError {
     #[error("cannot start the verified exchange")]
     Exchange(#[source] StartError),
     /// The release queue could not be opened.
-    #[error("cannot start the verified exchange")]
+    #[error("cannot start the verified exchange: release queue")]
     ReleaseQueue(#[source] ReleaseError),
     /// The release queue could not be recovered at start.
     #[error("cannot recover the release queue")]
