@@ -1,4 +1,4 @@
-// The reference side of node/tests/jena_differential.rs: Apache Jena ARQ (Debian's 4.5 jars)
+// The reference side of node/tests/oracle/jena_differential.rs: Apache Jena ARQ (Debian's 4.5 jars)
 // answers the official queries over the same triples the node's queries see.
 //
 // Usage: java JenaOracle JOBS.json OUT.jsonl

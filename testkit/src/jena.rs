@@ -1,7 +1,8 @@
 //! Apache Jena 4.5 ARQ (Debian's `libapache-jena-java`) as the reference engine: the oracle
-//! `tests/oracle/JenaOracle.java` found and compiled against Jena's jars, for the differential
-//! test (`tests/jena_differential.rs`, which reads full answers) and the official benchmark
-//! (`benches/official.rs`, [`Jena::run`]: times and row counts, one JVM with a bounded heap).
+//! `testkit/oracle/JenaOracle.java` found and compiled against Jena's jars, for the
+//! differential test (`node/tests/oracle/jena_differential.rs`, which reads full answers) and
+//! the official benchmark (`node/benches/official.rs`, [`Jena::run`]: times and row counts, one
+//! JVM with a bounded heap).
 //!
 //! The classpath: Debian's unversioned jars of the package and of the packages it depends on,
 //! directly in `/usr/share/java` (the versioned names are links to the same files), without
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-const ORACLE_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/JenaOracle.java");
+const ORACLE_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/oracle/JenaOracle.java");
 
 /// A compiled oracle.
 pub struct Jena {

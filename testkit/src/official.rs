@@ -17,9 +17,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::indicator::Provider;
 use chrono::{Datelike, NaiveDate};
 use kikv::generate::{collect, GenerateParams};
-use kikv::indicator::Provider;
 use kikv::reference::regions::{zorgkantoor_of_region, ZORGKANTOREN};
 use oxigraph::model::vocab::xsd;
 use oxigraph::model::{Literal, NamedNode, Term, Variable};
@@ -479,8 +479,11 @@ pub fn choices_for(params: &GenerateParams) -> Choices {
 /// Jena differential and of the official benchmark.
 #[derive(Debug, Clone)]
 pub struct OfficialRun {
+    /// `folder/id#n`.
     pub key: String,
+    /// The query.
     pub query: OfficialQuery,
+    /// The parameter set of this run.
     pub set: ParameterSet,
 }
 

@@ -1,17 +1,12 @@
 //! Shared by the indicator tests and the benchmark: a generated provider loaded into a real
 //! on-disk Oxigraph store with the reference data and subclass materialisation, and a query runner
 //! that binds parameters by substitution in the parsed query and turns results into
-//! [`kikv::indicator::Table`]s. (Until the node's own store lands, this is plain Oxigraph.)
-
-#![allow(dead_code)]
-
-pub mod jena;
-pub mod official;
+//! [`crate::indicator::Table`]s. (Until the node's own store lands, this is plain Oxigraph.)
 
 use std::path::PathBuf;
 
+use crate::indicator::{Cell, Provider, Table};
 use kikv::generate::{collect, rdf::ProviderWriter, write_provider, GenerateParams, Record};
-use kikv::indicator::{Cell, Provider, Table};
 use kikv::reference::reasoning::materialise_subclasses;
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
 use kikv::store::engine_algebra;

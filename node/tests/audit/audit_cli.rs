@@ -1,6 +1,6 @@
 //! `kikv audit show` and `kikv audit export` on a real log, through the real binary.
 
-mod audit_support;
+use crate::support::audit as audit_support;
 
 use chrono::{TimeZone as _, Utc};
 use kikv::audit::{Activity, AuditEntry, AuditLog};

@@ -6,7 +6,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod audit_support;
+use crate::support::audit as audit_support;
 
 use std::fs;
 use std::path::Path;
@@ -118,7 +118,7 @@ fn a_full_disk_leaves_a_valid_log_that_heals() {
                 "-c",
                 "trap '' XFSZ; exec \"$0\" \"$@\"",
                 std::env::current_exe().unwrap().to_str().unwrap(),
-                "full_disk_child",
+                "audit_full_disk::full_disk_child", // its name in the `audit` test binary
                 "--exact",
                 "--ignored",
                 "--nocapture",

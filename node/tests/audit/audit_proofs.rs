@@ -2,7 +2,7 @@
 //! `ct-merkle` crate) and against published RFC 6962 test vectors; receipts checked with only
 //! the node's public key.
 
-mod audit_support;
+use crate::support::audit as audit_support;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;

@@ -2,7 +2,7 @@
 //! killed with SIGKILL; the reopened log verifies and holds every acknowledged entry. A torn
 //! last record is cut and the cut logged; damage elsewhere is refused.
 
-mod audit_support;
+use crate::support::audit as audit_support;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -68,7 +68,7 @@ fn appended_entries_survive_sigkill() {
     let turn = turn();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "crash_child",
+            "audit_recovery::crash_child", // its name in the `audit` test binary
             "--exact",
             "--ignored",
             "--nocapture",

@@ -1,7 +1,7 @@
 //! `kikv audit verify`, run as the real binary on real log directories, detects every kind of
 //! tampering and names the first bad entry, with exit code 2.
 
-mod audit_support;
+use crate::support::audit as audit_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};

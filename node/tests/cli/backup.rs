@@ -7,8 +7,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
+use crate::support::common;
+use crate::support::exchange_node;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};

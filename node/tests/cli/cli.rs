@@ -3,7 +3,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
+use crate::support::common;
 
 use common::{run_in, stderr, stdout};
 use std::path::Path;

@@ -2,8 +2,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod console_support;
+use crate::support::common;
+use crate::support::console as console_support;
 
 use common::{https_get, kikv, ClientIdentity, Pem};
 use console_support::DemoNode;

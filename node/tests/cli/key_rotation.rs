@@ -4,8 +4,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod production_support;
+use crate::support::common;
+use crate::support::production as production_support;
 
 use common::{kikv, stderr, stdout, stop_gracefully, RunningNode};
 use kikv::credential::did::DidDocument;
@@ -193,18 +193,27 @@ fn a_retired_key_listed_as_current_is_read_once() {
     assert_eq!(rotated.identity.retired.len(), 1);
 }
 
+/// A trial node whose retired-keys file holds `retired_keys`: the file, and the error loading
+/// the node's identity gives.
+fn load_with_retired_keys(
+    dir: &std::path::Path,
+    retired_keys: &str,
+) -> (std::path::PathBuf, KeyError) {
+    let trial = Trial::new(dir);
+    let key_file = trial.node.join("node.jwk.json");
+    let retired = kikv::credential::retired_keys_file(&key_file);
+    std::fs::write(&retired, retired_keys).unwrap();
+    let error = NodeIdentity::load(&key_file, NODE_DID).unwrap_err();
+    (retired, error)
+}
+
 #[test]
 fn a_retired_keys_file_with_a_private_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let trial = Trial::new(dir.path());
-    let key_file = trial.node.join("node.jwk.json");
-    let retired = kikv::credential::retired_keys_file(&key_file);
-    std::fs::write(
-        &retired,
+    let (retired, error) = load_with_retired_keys(
+        dir.path(),
         r#"{"retiredKeys": [{"kid": "did:web:localhost#key-0", "publicKeyJwk": {"kty": "OKP", "crv": "Ed25519", "x": "AA", "d": "AA"}, "retired": "2026-01-01T00:00:00Z"}]}"#,
-    )
-    .unwrap();
-    let error = NodeIdentity::load(&key_file, NODE_DID).unwrap_err();
+    );
     assert!(matches!(error, KeyError::Retired { .. }));
     assert_eq!(
         error.to_string(),
@@ -218,15 +227,10 @@ fn a_retired_keys_file_with_a_private_key_is_refused() {
 #[test]
 fn a_retired_key_of_another_did_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let trial = Trial::new(dir.path());
-    let key_file = trial.node.join("node.jwk.json");
-    let retired = kikv::credential::retired_keys_file(&key_file);
-    std::fs::write(
-        &retired,
+    let (retired, error) = load_with_retired_keys(
+        dir.path(),
         r#"{"retiredKeys": [{"kid": "did:web:elsewhere.example#key-1", "publicKeyJwk": {"kty": "OKP", "crv": "Ed25519", "x": "AA"}, "retired": "2026-01-01T00:00:00Z"}]}"#,
-    )
-    .unwrap();
-    let error = NodeIdentity::load(&key_file, NODE_DID).unwrap_err();
+    );
     assert_eq!(
         error.to_string(),
         format!(
@@ -257,15 +261,10 @@ fn rotation_refuses_a_key_of_another_did() {
 #[test]
 fn a_retired_key_without_a_valid_retirement_time_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let trial = Trial::new(dir.path());
-    let key_file = trial.node.join("node.jwk.json");
-    let retired = kikv::credential::retired_keys_file(&key_file);
-    std::fs::write(
-        &retired,
+    let (retired, error) = load_with_retired_keys(
+        dir.path(),
         r#"{"retiredKeys": [{"kid": "did:web:localhost#key-0", "publicKeyJwk": {"kty": "OKP", "crv": "Ed25519", "x": "AA"}, "retired": "yesterday"}]}"#,
-    )
-    .unwrap();
-    let error = NodeIdentity::load(&key_file, NODE_DID).unwrap_err();
+    );
     assert_eq!(
         error.to_string(),
         format!(

@@ -4,8 +4,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod production_support;
+use crate::support::common;
+use crate::support::production as production_support;
 
 use std::path::Path;
 

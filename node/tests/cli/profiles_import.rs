@@ -5,7 +5,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)] // a test fails by panicking
 
-mod common;
+use crate::support::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

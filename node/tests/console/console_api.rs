@@ -5,8 +5,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod console_support;
+use crate::support::common;
+use crate::support::console as console_support;
 
 use common::{run_in, stderr, stdout};
 use console_support::{admin_get, header, DemoNode};

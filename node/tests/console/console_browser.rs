@@ -9,8 +9,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod console_support;
+use crate::support::common;
+use crate::support::console as console_support;
 
 use std::time::Instant;
 
@@ -71,7 +71,7 @@ fn the_console_shows_every_page_by_keyboard_and_clicks() {
     let kept = browser.run("return sessionStorage.getItem('kikv.console.token');");
     assert_eq!(kept.as_str(), Some(node.token.as_str()));
     // The queue, empty here: the demo profile releases automatically (the approve and reject
-    // flow is in tests/release.rs).
+    // flow is in tests/exchange/release.rs).
     browser.wait_for("#view", |t| t.contains("Geen verzoeken"));
 
     // Keyboard only: after a reload (the token stays for the tab's session) Tab from the top

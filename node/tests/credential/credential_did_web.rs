@@ -1,7 +1,7 @@
 //! did:web resolution and HTTPS status lists against a real HTTPS server on loopback
 //! (tokio-rustls with a certificate from `kikv dev-pki`), and the pinned copy used offline.
 
-mod credential_support;
+use crate::support::credential as credential_support;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

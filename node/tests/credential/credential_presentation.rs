@@ -1,6 +1,6 @@
 //! SPEC §4 step 4: every rule on the presentation broken on purpose, each with its exact error.
 
-mod credential_support;
+use crate::support::credential as credential_support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -1,6 +1,6 @@
 //! SPEC §4 step 5: every rule on a credential broken on purpose, each with its exact error.
 
-mod credential_support;
+use crate::support::credential as credential_support;
 
 use std::collections::BTreeMap;
 

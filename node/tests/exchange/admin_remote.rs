@@ -6,9 +6,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
-mod release_support;
+use crate::support::common;
+use crate::support::release as release_support;
 
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr};

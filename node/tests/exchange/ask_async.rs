@@ -4,8 +4,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
+use crate::support::common;
+use crate::support::exchange_node;
 
 use std::path::Path;
 use std::process::Output;

@@ -7,11 +7,9 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod console_support;
-mod exchange_node;
-mod exchange_support;
-mod release_support;
+use crate::support::common;
+use crate::support::exchange_node;
+use crate::support::release as release_support;
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -19,26 +17,14 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use common::{run_in, stderr, stdout, RunningNode};
-use release_support::{activities, Setup, EXPECTED};
+use release_support::{activities, Setup, EXPECTED, RELEASED_AND_DELIVERED};
 use serde_json::Value;
 
 /// `kikv ask` as the zorgkantoor against `node`, for peildatum 2024-06-30, printing JSON.
 fn ask(setup: &Setup, node: &RunningNode, extra: &[&str]) -> Command {
-    let url = format!("https://localhost:{}", node.address.port());
-    let path = |name: &str| setup.pki.join(name).display().to_string();
-    let mut command = common::kikv();
+    let credential = setup.pki.join("credential.jwt");
+    let mut command = exchange_node::ask_command(&setup.pki, node.address, &credential);
     command
-        .args([
-            "ask",
-            "--node",
-            &url,
-            "--credential",
-            &path("credential.jwt"),
-        ])
-        .args(["--key", &path("dev-zorgkantoor.jwk.json")])
-        .args(["--cert", &path("dev-zorgkantoor.crt.pem")])
-        .args(["--cert-key", &path("dev-zorgkantoor.key.pem")])
-        .args(["--ca", &path("dev-ca.crt.pem")])
         .args(["--param", "peildatum=2024-06-30", "--format", "json"])
         .args(extra);
     command
@@ -146,17 +132,7 @@ fn ask_polls_while_the_operator_decides_and_prints_the_verified_answer() {
         "{}",
         listed(&setup, id)
     );
-    assert_eq!(
-        activities(&setup.log(&thread)),
-        [
-            "received",
-            "verified",
-            "queued_for_release",
-            "released",
-            "executed",
-            "delivered"
-        ]
-    );
+    assert_eq!(activities(&setup.log(&thread)), RELEASED_AND_DELIVERED);
 }
 
 #[test]

@@ -6,9 +6,9 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
-mod exchange_support;
+use crate::support::common;
+use crate::support::exchange as exchange_support;
+use crate::support::exchange_node;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod exchange_support;
+use crate::support::exchange as exchange_support;
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;

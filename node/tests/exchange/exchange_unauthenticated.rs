@@ -4,8 +4,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
+use crate::support::exchange_node;
 
 use std::path::Path;
 

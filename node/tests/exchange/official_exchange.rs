@@ -8,9 +8,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)] // a test fails by panicking
 
-mod common;
-mod exchange_node;
-mod support;
+use crate::support::common;
+use crate::support::exchange_node;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,9 +25,9 @@ use kikv::exchange::envelope::new_message_id;
 use kikv::exchange::{gen1, Envelope, Generation as EnvelopeGeneration};
 use kikv::generate::GenerateParams;
 use kikv::store::{parse_read_only, NodeStore, QueryAnswer, QueryLimits};
+use kikv_testkit::official::{choices_for, official_queries, parameter_sets, Kind, OfficialQuery};
 use oxigraph::model::{Term, Variable};
 use serde_json::{json, Value};
-use support::official::{choices_for, official_queries, parameter_sets, Kind, OfficialQuery};
 
 const ONTOLOGY: &str = "http://purl.org/ozo/onz-g";
 

@@ -14,7 +14,7 @@ use kikv::exchange::outbox::{now_ms, DeliveryReport, NewDelivery, Outbox, RetryP
 use rcgen::ExtendedKeyUsagePurpose;
 use tokio::net::TcpListener;
 
-mod exchange_support;
+use crate::support::exchange as exchange_support;
 
 fn policy() -> RetryPolicy {
     RetryPolicy {

@@ -5,8 +5,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
+use crate::support::common;
+use crate::support::exchange_node;
 
 use std::path::Path;
 
@@ -44,69 +44,18 @@ fn node_directory(dir: &Path) -> std::path::PathBuf {
         read(&pki, "dev-trust.toml")
     );
     std::fs::write(pki.join("kikv.toml"), config).unwrap();
-    std::fs::write(pki.join("hr.ttl"), exchange_node::turtle()).unwrap();
-    let output = run_in(
-        &pki,
-        &[
-            "load",
-            "hr.ttl",
-            "--graph",
-            "https://zorggroep.test/data/hr",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let subject = read(&pki, "dev-zorgkantoor.did.json");
-    let subject: serde_json::Value = serde_json::from_str(&subject).unwrap();
-    let output = run_in(
-        &pki,
-        &[
-            "credential",
-            "issue",
-            "--profile",
-            PROFILE,
-            "--profile-version",
-            "1.0",
-            "--query-id",
-            "1",
-            "--subject",
-            subject["id"].as_str().unwrap(),
-            "--issuer-key",
-            "dev-beheerorganisatie.jwk.json",
-            "--gen",
-            "1",
-            "--out",
-            "credential.jwt",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    exchange_node::load_fixture(&pki);
+    exchange_node::issue_query_1(&pki, PROFILE, "1.0", "credential.jwt");
     pki
 }
 
 /// The count `kikv ask` prints (CSV: node, credential, aantal) for `--param VALUE`.
 fn asked(pki: &Path, node: &RunningNode, param: &str) -> String {
-    let url = format!("https://localhost:{}", node.address.port());
-    let output = run_in(
-        pki,
-        &[
-            "ask",
-            "--node",
-            &url,
-            "--credential",
-            "credential.jwt",
-            "--key",
-            "dev-zorgkantoor.jwk.json",
-            "--cert",
-            "dev-zorgkantoor.crt.pem",
-            "--cert-key",
-            "dev-zorgkantoor.key.pem",
-            "--ca",
-            "dev-ca.crt.pem",
-            "--param",
-            param,
-            "--format",
-            "csv",
-        ],
-    );
+    let output = exchange_node::ask_command(pki, node.address, &pki.join("credential.jwt"))
+        .current_dir(pki)
+        .args(["--param", param, "--format", "csv"])
+        .output()
+        .expect("kikv runs");
     let printed = stdout(&output);
     assert!(
         output.status.success(),

@@ -31,7 +31,7 @@ use kikv::profile::Registry;
 use kikv::store::{LoadRequest, NoProgress, NodeStore, QueryLimits};
 use serde_json::{json, Value};
 
-mod exchange_support;
+use crate::support::exchange as exchange_support;
 
 const NODE: &str = "did:web:node.test";
 const CONSUMER: &str = "did:web:zorgkantoor.test";

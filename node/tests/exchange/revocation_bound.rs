@@ -7,8 +7,9 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod credential_support;
+use crate::support::common;
+use crate::support::credential as credential_support;
+use crate::support::exchange_node;
 
 use std::path::Path;
 
@@ -141,29 +142,11 @@ fn ok(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// `kikv ask` as the zorgkantoor for the demo query at 2024-06-30.
 fn ask(pki: &Path, node: &RunningNode) -> std::process::Output {
-    let url = format!("https://localhost:{}", node.address.port());
-    run_in(
-        pki,
-        &[
-            "ask",
-            "--node",
-            &url,
-            "--credential",
-            "credential.jwt",
-            "--key",
-            "dev-zorgkantoor.jwk.json",
-            "--cert",
-            "dev-zorgkantoor.crt.pem",
-            "--cert-key",
-            "dev-zorgkantoor.key.pem",
-            "--ca",
-            "dev-ca.crt.pem",
-            "--param",
-            "peildatum=2024-06-30",
-            "--format",
-            "csv",
-        ],
-    )
+    exchange_node::ask_command(pki, node.address, &pki.join("credential.jwt"))
+        .current_dir(pki)
+        .args(["--param", "peildatum=2024-06-30", "--format", "csv"])
+        .output()
+        .expect("kikv runs")
 }
 
 fn claims(jwt: &str) -> Value {

@@ -2,7 +2,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
+use crate::support::common;
 
 use common::{
     admin_get, https_get, run_in, stderr, stdout, write_node_config, ClientIdentity, RunningNode,

@@ -6,8 +6,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
+use crate::support::common;
+use crate::support::exchange_node;
 
 use common::{https_get, https_request, run_in, stderr, stdout, ClientIdentity, JWT_BEARER_FORM};
 use exchange_node::*;

@@ -5,8 +5,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
+use crate::support::common;
+use crate::support::exchange_node;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -65,30 +65,7 @@ fn plain_node() -> (tempfile::TempDir, TestPki, PathBuf, RunningNode) {
 
 /// Issues the zorgkantoor's credential for query 1 of the demo profile version `version`.
 fn issue_credential(pki: &Path, version: &str) -> String {
-    let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
-    let output = run_in(
-        pki,
-        &[
-            "credential",
-            "issue",
-            "--profile",
-            PROFILE,
-            "--profile-version",
-            version,
-            "--query-id",
-            "1",
-            "--subject",
-            consumer.did(),
-            "--issuer-key",
-            "dev-beheerorganisatie.jwk.json",
-            "--gen",
-            "1",
-            "--out",
-            "credential-reload.jwt",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    read(pki, "credential-reload.jwt").trim().to_owned()
+    exchange_node::issue_query_1(pki, PROFILE, version, "credential-reload.jwt")
 }
 
 #[test]

@@ -5,8 +5,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-mod exchange_node;
+use crate::support::common;
+use crate::support::exchange_node;
 
 use common::{token_request, Pem, JWT_BEARER_FORM};
 use exchange_node::{envelope, identity, Setup, NODE_DID};

@@ -4,17 +4,15 @@
 
 #![allow(clippy::panic)] // a test fails by panicking
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use kikv::indicator::{self, Quarter, Table};
 use kikv::reference::regions::zorgkantoor_of_region;
+use kikv_testkit::indicator::{self, Quarter, Table};
+use kikv_testkit::official::declared_parameters;
+use kikv_testkit::*;
 use oxigraph::model::Term;
-use support::official::declared_parameters;
-use support::*;
 
 fn official(id: &str) -> String {
     let path = official_dir().join(format!("{id}.rq"));

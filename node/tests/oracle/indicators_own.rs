@@ -1,20 +1,18 @@
 //! Our own indicator queries (queries/**) against the independent computation
-//! (kikv::indicator), for several seeds, periods and regions, and on a hand-made provider with
+//! (kikv_testkit::indicator), for several seeds, periods and regions, and on a hand-made provider with
 //! the edge cases spelled out.
 
 #![allow(clippy::panic)] // a test fails by panicking
-
-mod support;
 
 use chrono::NaiveDate;
 use kikv::generate::{
     Afspraak, AgreementKind, ContractSize, GenerateParams, Locatie, Medewerker, Overeenkomst,
     Record, SizeUnit, Vestiging, FUNCTIONS,
 };
-use kikv::indicator::{self, Cell, Provider, Quarter, Table, ORGANISATION};
 use kikv::reference::regions::{postcode_areas, zorgkantoor_of_region};
+use kikv_testkit::indicator::{self, Cell, Provider, Quarter, Table, ORGANISATION};
+use kikv_testkit::*;
 use oxigraph::model::Term;
-use support::*;
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -6,7 +6,7 @@
 //! store on disk with `NodeStore::load` (which materialises subclass types), queries parsed with
 //! `parse_read_only` and answered by `NodeStore::evaluate`. The triples Jena gets are exactly
 //! the node's default graph, exported through the same query path (`CONSTRUCT { ?s ?p ?o }`).
-//! Jena is Debian's `libapache-jena-java` (4.5), driven by `tests/oracle/JenaOracle.java`,
+//! Jena is Debian's `libapache-jena-java` (4.5), driven by `testkit/oracle/JenaOracle.java`,
 //! compiled here with `javac`; one JVM runs all jobs.
 //!
 //! Comparison: the same column names in the same order; rows as multisets; IRIs and strings
@@ -14,7 +14,7 @@
 //! node's 18), an `xsd:integer` equal to an `xsd:decimal` of the same value, but a decimal never
 //! equal to a double; any blank node equal to any blank node; other literals by lexical form and
 //! datatype. Differences that are Jena's fault are listed, each with the SPARQL 1.1 clause Jena
-//! breaks, in `tests/oracle/allowed-differences.txt`.
+//! breaks, in `tests/data/jena-allowed-differences.txt`.
 //!
 //! Environment:
 //! - `KIKV_DIFF_ONLY=zorgkantoren-1.3.5/11.1,nza-wmg-1.1.1` runs only those queries (a profile
@@ -26,8 +26,6 @@
 
 #![allow(clippy::panic)] // a test fails by panicking
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::BufRead;
@@ -38,26 +36,26 @@ use std::time::{Duration, Instant};
 use kikv::generate::{write_provider, GenerateParams};
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
 use kikv::store::{parse_read_only, LoadRequest, NoProgress, NodeStore, QueryAnswer, QueryLimits};
+use kikv_testkit::jena::Jena;
+use kikv_testkit::official::{
+    choices_for, official_runs, OfficialQuery, OfficialRun, ParameterSet, Style,
+};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::Term;
 use serde_json::{json, Value};
-use support::jena::Jena;
-use support::official::{
-    choices_for, official_runs, OfficialQuery, OfficialRun, ParameterSet, Style,
-};
 
 /// Time limit of one evaluation, on either engine.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 const ALLOWED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/oracle/allowed-differences.txt"
+    "/tests/data/jena-allowed-differences.txt"
 );
 
 // ---------------------------------------------------------------------------------------------
 // The oracle: Jena found, its classpath built, JenaOracle.java compiled.
 
-/// A compiled oracle, ready to run (`support::jena`).
+/// A compiled oracle, ready to run (`kikv_testkit::jena`).
 struct Oracle {
     jena: Jena,
 }
@@ -555,7 +553,12 @@ fn export_default_graph(store: &NodeStore, file: &Path) -> usize {
 /// One query with one parameter set.
 type Job = OfficialRun;
 
-impl Job {
+/// The node's side of a job (a trait: `OfficialRun` belongs to the testkit crate).
+trait RunOnNode {
+    fn run_on_node(&self, store: &NodeStore) -> Answer;
+}
+
+impl RunOnNode for Job {
     /// The node is given every parameter as a binding of its name, placeholders included (the
     /// node fills `$(name)` from the binding `name`).
     fn run_on_node(&self, store: &NodeStore) -> Answer {
@@ -879,13 +882,13 @@ fn the_oracle_substitutes_parameters_in_every_scope() {
         (
             "start",
             Style::Placeholder,
-            support::official::date(chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
+            kikv_testkit::official::date(chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
         ),
     ] {
         set.values.push((
-            support::official::Parameter {
+            kikv_testkit::official::Parameter {
                 name: name.into(),
-                kind: support::official::Kind::Year,
+                kind: kikv_testkit::official::Kind::Year,
                 style,
             },
             term,

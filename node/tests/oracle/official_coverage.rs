@@ -7,7 +7,7 @@
 //! The provider is `kikv generate`'s default ([`GenerateParams::default`]) at half its size (see
 //! [`provider_params`]), loaded with the reference data into a real store on disk with subclass materialisation, and each query runs on
 //! the node's own query path (dialect, parameter binding, rewrites, evaluator). Per query the
-//! parameter sets of `support::official` are tried in order until one answers non-trivially.
+//! parameter sets of `kikv_testkit::official` are tried in order until one answers non-trivially.
 //!
 //! Queries that no valid data can make non-trivial (broken as published) are listed, each with
 //! its reason, in `tests/data/official-coverage-allowed.txt`; a listed query that does answer
@@ -18,15 +18,13 @@
 
 #![allow(clippy::panic)] // a test fails by panicking
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kikv::generate::GenerateParams;
-use kikv::indicator::Cell;
+use kikv_testkit::indicator::Cell;
+use kikv_testkit::official::{choices_for, official_queries, parameter_sets, OfficialQuery};
 use oxigraph::model::Term;
-use support::official::{choices_for, official_queries, parameter_sets, OfficialQuery};
 
 /// Time limit of one evaluation.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -92,9 +90,9 @@ enum Coverage {
 }
 
 fn cover(
-    loaded: &support::Loaded,
+    loaded: &kikv_testkit::Loaded,
     query: &OfficialQuery,
-    choices: &support::official::Choices,
+    choices: &kikv_testkit::official::Choices,
 ) -> Coverage {
     let mut tried = Vec::new();
     for set in parameter_sets(query, choices) {
@@ -103,7 +101,7 @@ fn cover(
             .iter()
             .map(|(p, term)| (p.name.as_str(), term.clone()))
             .collect();
-        match support::run_with_limit(&loaded.store, &query.text, &parameters, TIMEOUT) {
+        match kikv_testkit::run_with_limit(&loaded.store, &query.text, &parameters, TIMEOUT) {
             Ok((columns, table)) if non_trivial(&table.0) => {
                 if std::env::var_os("KIKV_COVERAGE_SHOW").is_some() {
                     println!("{} {columns:?}\n{:?}", query.key(), table.0);
@@ -165,7 +163,7 @@ fn provider_params() -> GenerateParams {
 #[test]
 fn every_official_query_answers_non_trivially_on_a_default_provider() {
     let params = provider_params();
-    let loaded = support::load_generated(&params);
+    let loaded = kikv_testkit::load_generated(&params);
     let choices = choices_for(&params);
     let allowed = allowed();
     let only = std::env::var("KIKV_COVERAGE_ONLY").is_ok_and(|s| !s.trim().is_empty());

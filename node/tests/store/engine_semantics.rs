@@ -775,7 +775,7 @@ fn str_of_computed_numbers_is_their_canonical_form() {
 
 /// The cost of the arithmetic rewrite on a query with per-row arithmetic: 100,000 rows, plain
 /// Oxigraph (the engine's operators only) against the node. Run with
-/// `cargo test -p kikv --test engine_semantics -- --ignored --nocapture per_row`.
+/// `cargo test -p kikv --test store -- --ignored --nocapture engine_semantics::per_row`.
 #[test]
 #[ignore = "a measurement: prints timings"]
 fn per_row_arithmetic_cost() {

@@ -3,7 +3,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
+use crate::support::common;
 
 use kikv::profile::Registry;
 use kikv::store::parse_read_only;

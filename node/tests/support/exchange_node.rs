@@ -6,8 +6,9 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::Command;
 
-use crate::common::{
+use super::common::{
     self, access_token, https_get, https_post, run_in, stderr, stop_gracefully, ClientIdentity,
     Pem, RunningNode,
 };
@@ -69,6 +70,13 @@ pub fn read(dir: &Path, file: &str) -> String {
 /// Issues the zorgkantoor's generation-1 credential for the demo profile's query 1 with
 /// `kikv credential issue` in `pki`, and returns it.
 pub fn issue_credential(pki: &Path) -> String {
+    issue_query_1(pki, PROFILE, "1.0", "credential.jwt")
+}
+
+/// Issues the zorgkantoor's generation-1 credential for query 1 of `profile` version
+/// `version` with `kikv credential issue` in `pki`, signed by the development
+/// beheerorganisatie, into the file `out`; returns it.
+pub fn issue_query_1(pki: &Path, profile: &str, version: &str, out: &str) -> String {
     let consumer = NodeKey::from_file(&pki.join("dev-zorgkantoor.jwk.json")).unwrap();
     let output = run_in(
         pki,
@@ -76,9 +84,9 @@ pub fn issue_credential(pki: &Path) -> String {
             "credential",
             "issue",
             "--profile",
-            PROFILE,
+            profile,
             "--profile-version",
-            "1.0",
+            version,
             "--query-id",
             "1",
             "--subject",
@@ -88,11 +96,44 @@ pub fn issue_credential(pki: &Path) -> String {
             "--gen",
             "1",
             "--out",
-            "credential.jwt",
+            out,
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    read(pki, "credential.jwt").trim().to_owned()
+    read(pki, out).trim().to_owned()
+}
+
+/// Writes the fixture ([`turtle`]) to `pki/hr.ttl` and loads it with `kikv load` into the HR
+/// graph of the node configured in `pki`.
+pub fn load_fixture(pki: &Path) {
+    std::fs::write(pki.join("hr.ttl"), turtle()).unwrap();
+    let output = run_in(
+        pki,
+        &[
+            "load",
+            "hr.ttl",
+            "--graph",
+            "https://zorggroep.test/data/hr",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// `kikv ask` to the node at `node` as the development zorgkantoor: its key and client
+/// certificate from `kikv dev-pki` in `pki`, the CA of `pki`, and the credential in the file
+/// `credential`. The caller adds parameters, output options and the working directory.
+pub fn ask_command(pki: &Path, node: std::net::SocketAddr, credential: &Path) -> Command {
+    let url = format!("https://localhost:{}", node.port());
+    let path = |name: &str| pki.join(name).display().to_string();
+    let mut command = common::kikv();
+    command
+        .args(["ask", "--node", &url, "--credential"])
+        .arg(credential)
+        .args(["--key", &path("dev-zorgkantoor.jwk.json")])
+        .args(["--cert", &path("dev-zorgkantoor.crt.pem")])
+        .args(["--cert-key", &path("dev-zorgkantoor.key.pem")])
+        .args(["--ca", &path("dev-ca.crt.pem")]);
+    command
 }
 
 /// `POST /api/verifiedsparql` to `(address, ca, identity)` with `token` (or none) as bearer
@@ -131,17 +172,7 @@ pub fn prepare(dir: &Path) -> (std::path::PathBuf, String) {
         read(&pki, "dev-trust.toml")
     );
     std::fs::write(pki.join("kikv.toml"), config).unwrap();
-    std::fs::write(pki.join("hr.ttl"), turtle()).unwrap();
-    let output = run_in(
-        &pki,
-        &[
-            "load",
-            "hr.ttl",
-            "--graph",
-            "https://zorggroep.test/data/hr",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    load_fixture(&pki);
     let credential = issue_credential(&pki);
     (pki, credential)
 }
@@ -290,15 +321,7 @@ impl Setup {
     ) -> std::process::Output {
         let credential = self.pki.join("ask.jwt");
         std::fs::write(&credential, &self.credential).unwrap();
-        let url = format!("https://localhost:{}", self.node.address.port());
-        let path = |name: &str| self.pki.join(name).display().to_string();
-        common::kikv()
-            .args(["ask", "--node", &url, "--credential"])
-            .arg(&credential)
-            .args(["--key", &path("dev-zorgkantoor.jwk.json")])
-            .args(["--cert", &path("dev-zorgkantoor.crt.pem")])
-            .args(["--cert-key", &path("dev-zorgkantoor.key.pem")])
-            .args(["--ca", &path("dev-ca.crt.pem")])
+        ask_command(&self.pki, self.node.address, &credential)
             .args(["--gen", generation])
             .args(["--param", &format!("peildatum={peildatum}")])
             .args(extra)

@@ -15,7 +15,7 @@ use kikv::exchange::Generation as EnvelopeGeneration;
 use kikv::setup::{init, InitOptions};
 use serde_json::Value;
 
-use crate::common::{https_request, repo_root, ClientIdentity, Pem};
+use super::common::{https_request, repo_root, ClientIdentity, Pem};
 
 pub const NODE_DID: &str = "did:web:localhost";
 pub const CONSUMER_DID: &str = "did:web:consumer.trial.invalid";
@@ -74,7 +74,7 @@ impl Trial {
             "<https://zorggroep.example/id/1> a <http://purl.org/ozo/onz-pers#Medewerker> .\n",
         )
         .unwrap();
-        let loaded = crate::common::kikv()
+        let loaded = super::common::kikv()
             .args(["--config", config.to_str().unwrap(), "load", "--graph"])
             .args([
                 "https://zorggroep.example/data/tiny",
@@ -85,7 +85,7 @@ impl Trial {
         assert!(
             loaded.status.success(),
             "{}",
-            crate::common::stderr(&loaded)
+            super::common::stderr(&loaded)
         );
         Self {
             root: root.to_path_buf(),

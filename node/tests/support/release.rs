@@ -13,11 +13,11 @@ use kikv::exchange::envelope::new_message_id;
 use kikv::exchange::{gen1, Envelope, Generation};
 use serde_json::{json, Value};
 
-use crate::common::{
+use super::common::{
     self, access_token, https_get, https_get_authorized, https_request, run_in, stderr, stdout,
     ClientIdentity, Pem, RunningNode,
 };
-use crate::exchange_node;
+use super::exchange_node;
 
 pub const NODE_DID: &str = "did:web:localhost";
 pub const PROFILE: &str = "https://kik-v.example/profiles/demo";
@@ -31,6 +31,17 @@ pub const DATA: &str = "@prefix onz-g: <http://purl.org/ozo/onz-g#> .\n\
     ex:c2 a onz-pers:ArbeidsOvereenkomst ; onz-pers:heeftOpdrachtnemer ex:b ; onz-g:startDatum \"2021-05-01\"^^xsd:date ; onz-g:eindDatum \"2025-01-01\"^^xsd:date .\n\
     ex:c3 a onz-pers:ArbeidsOvereenkomst ; onz-pers:heeftOpdrachtnemer ex:c ; onz-g:startDatum \"2024-09-01\"^^xsd:date .\n";
 pub const EXPECTED: &str = "2";
+
+/// The activities logged, in order, for a request the operator released and whose answer was
+/// delivered.
+pub const RELEASED_AND_DELIVERED: [&str; 6] = [
+    "received",
+    "verified",
+    "queued_for_release",
+    "released",
+    "executed",
+    "delivered",
+];
 
 pub fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap()

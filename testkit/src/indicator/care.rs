@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use super::{active_on, Cell, GroupSets, Provider, Table};
-use crate::generate::IndicationKind;
-use crate::reference::vocab::ONZ_ZORG;
+use kikv::generate::IndicationKind;
+use kikv::reference::vocab::ONZ_ZORG;
 
 /// Zorgkantoren 14.1 — clients per care profile on a reference date: clients whose nursing process
 /// and Wlz indication both run on the date, per group (the process's location) and profile.

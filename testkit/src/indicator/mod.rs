@@ -15,10 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Months, NaiveDate};
 
-use crate::generate::{
+use kikv::generate::{
     AgreementKind, Client, Id, Locatie, Medewerker, Record, Vestiging, WoonEenheid,
 };
-use crate::reference::regions::zorgkantoor_of_region;
+use kikv::reference::regions::zorgkantoor_of_region;
 
 mod care;
 mod staff;

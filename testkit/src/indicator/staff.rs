@@ -9,8 +9,8 @@ use super::{
     active_on, overlaps, ratio_cell, Cell, GroupSets, Provider, Quarter, Row, Table, ORGANISATION,
     STAFF,
 };
-use crate::generate::{Afspraak, AgreementKind, Medewerker, Overeenkomst};
-use crate::reference::calendar::day_number;
+use kikv::generate::{Afspraak, AgreementKind, Medewerker, Overeenkomst};
+use kikv::reference::calendar::day_number;
 
 /// Every (person, agreement, afspraak) of the given kinds.
 fn afspraken<'a>(
