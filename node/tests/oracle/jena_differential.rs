@@ -442,7 +442,7 @@ fn compare(node: &Answer, jena: &Answer) -> Outcome {
 // ---------------------------------------------------------------------------------------------
 // Allowed differences.
 
-/// One line of `allowed-differences.txt`: `profile/id <TAB> parameter set or * <TAB> reason`.
+/// One line of `jena-allowed-differences.txt`: `profile/id <TAB> parameter set or * <TAB> reason`.
 #[derive(Debug)]
 struct Allowance {
     key: String,
