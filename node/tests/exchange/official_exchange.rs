@@ -156,12 +156,8 @@ fn every_official_query_is_answered_through_the_exchange() {
     let queries = official_queries();
     assert_eq!(queries.len(), 121);
     write_profiles(&pki.join("profiles"), &queries);
-    let config = format!(
-        "data_dir = \"data\"\n{}\n[listen]\naddress = \"127.0.0.1:0\"\nadmin_address = \"127.0.0.1:0\"\n\
-         [profiles]\ndir = \"profiles\"\n[store]\nquery_timeout_secs = 120\n",
-        read(&pki, "dev-trust.toml")
-    );
-    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+    let store = "[store]\nquery_timeout_secs = 120\n";
+    exchange_node::write_config(&pki, "profiles", store);
 
     // A small generated provider and its reference data, loaded as two datasets.
     let output = run_in(

@@ -11,7 +11,7 @@ use crate::support::exchange_node;
 use std::path::Path;
 
 use common::{run_in, stderr, stdout, RunningNode};
-use exchange_node::{read, NODE_DID};
+use exchange_node::NODE_DID;
 
 const PROFILE: &str = "https://kik-v.example/profiles/parity";
 const QUERY: &str = "PREFIX onz-pers: <http://purl.org/ozo/onz-pers#>\n\
@@ -38,12 +38,7 @@ fn node_directory(dir: &Path) -> std::path::PathBuf {
         ),
     )
     .unwrap();
-    let config = format!(
-        "data_dir = \"data\"\n{}\n[listen]\naddress = \"127.0.0.1:0\"\n\
-         admin_address = \"127.0.0.1:0\"\n[profiles]\ndir = \"profiles\"\n",
-        read(&pki, "dev-trust.toml")
-    );
-    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+    exchange_node::write_config(&pki, "profiles", "");
     exchange_node::load_fixture(&pki);
     exchange_node::issue_query_1(&pki, PROFILE, "1.0", "credential.jwt");
     pki

@@ -156,22 +156,26 @@ pub fn post_verified_sparql(
     (status, reply)
 }
 
+/// Writes `pki/kikv.toml` for a node made by `kikv dev-pki` in `pki`: data in `pki/data`, the
+/// development trust settings, both listeners on ephemeral loopback ports, profiles from
+/// `profiles` (relative to `pki`, or absolute), then `more` (whole TOML sections).
+pub fn write_config(pki: &Path, profiles: &str, more: &str) {
+    let config = format!(
+        "data_dir = \"data\"\n{}\n[listen]\naddress = \"127.0.0.1:0\"\n\
+         admin_address = \"127.0.0.1:0\"\n[profiles]\ndir = \"{profiles}\"\n{more}",
+        read(pki, "dev-trust.toml")
+    );
+    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+}
+
 /// Makes the PKI, the configuration and the data in `dir/pki`, issues the credential, and
 /// returns the directory and the credential.
 pub fn prepare(dir: &Path) -> (std::path::PathBuf, String) {
     let output = run_in(dir, &["dev-pki", "--out", "pki", "--node-did", NODE_DID]);
     assert!(output.status.success(), "{}", stderr(&output));
     let pki = dir.join("pki");
-    let extra = format!(
-        "\n[listen]\naddress = \"127.0.0.1:0\"\nadmin_address = \"127.0.0.1:0\"\n\
-         [profiles]\ndir = \"{}\"\n",
-        common::repo_root().join("profiles").display()
-    );
-    let config = format!(
-        "data_dir = \"data\"\n{}{extra}",
-        read(&pki, "dev-trust.toml")
-    );
-    std::fs::write(pki.join("kikv.toml"), config).unwrap();
+    let profiles = common::repo_root().join("profiles");
+    write_config(&pki, &profiles.display().to_string(), "");
     load_fixture(&pki);
     let credential = issue_credential(&pki);
     (pki, credential)

@@ -81,13 +81,8 @@ impl Setup {
             .replace("\"../queries/", &format!("\"{}/", queries.display()))
             .replace("mode = \"auto\"", &format!("mode = \"manual\"\n{deadline}"));
         std::fs::write(profiles.join("demo-1.0.toml"), profile).unwrap();
-        let config = format!(
-            "data_dir = \"data\"\n{}\n[listen]\naddress = \"127.0.0.1:0\"\n\
-             admin_address = \"127.0.0.1:0\"\n[profiles]\ndir = \"profiles\"\n\
-             [release]\nhold_secs = {hold}\n",
-            read(&pki, "dev-trust.toml")
-        );
-        std::fs::write(pki.join("kikv.toml"), config).unwrap();
+        let release = format!("[release]\nhold_secs = {hold}\n");
+        exchange_node::write_config(&pki, "profiles", &release);
         std::fs::write(pki.join("hr.ttl"), DATA).unwrap();
         let output = run_in(
             &pki,
