@@ -17,10 +17,7 @@
 //! `KIKV_BENCH_LIMIT_SECS` (per-query limit, default 60), `KIKV_BENCH_ONLY` (run only names
 //! containing this text), `KIKV_BENCH_CALENDAR=1` (also run official 1.1 and 11.1–11.4 on plain
 //! Oxigraph, whose plans for them grow by gigabytes before the limit can stop them; the node
-//! rewrites those joins, see sparql/src/joins.rs and tests/indicators_official.rs).
-
-#[path = "../tests/support/mod.rs"]
-mod support;
+//! rewrites those joins, see sparql/src/joins.rs and tests/oracle/indicators_official.rs).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,10 +31,10 @@ use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
 use kikv::store::{
     parse_read_only, LoadRequest, NoProgress, NodeStore, QueryAnswer, QueryError, QueryLimits,
 };
+use kikv_testkit::*;
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{GraphName, NamedOrBlankNode, Term, Variable};
 use oxigraph::sparql::{CancellationToken, QueryResults, SparqlEvaluator};
-use support::*;
 
 fn env(name: &str, default: u32) -> u32 {
     std::env::var(name)
@@ -183,7 +180,7 @@ fn load_node(dir: &Path, params: &GenerateParams) -> (NodeStore, u64) {
 /// Our 13 profile queries and every official query, with the parameter values of 2025 Q2.
 fn queries(params: &GenerateParams) -> Vec<Benchmarked> {
     let provider =
-        kikv::indicator::Provider::from_records(kikv::generate::collect(params).unwrap());
+        kikv_testkit::indicator::Provider::from_records(kikv::generate::collect(params).unwrap());
     let zk = provider
         .vestigingen
         .values()

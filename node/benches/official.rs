@@ -7,7 +7,7 @@
 //!   run parsed with `parse_read_only` and answered by `NodeStore::evaluate` (first answer: no
 //!   answer cache, no answer precomputed);
 //! - Apache Jena 4.5 ARQ (Debian's `libapache-jena-java`) over an in-memory model, one JVM
-//!   (`tests/oracle/JenaOracle.java`), timed per run from parse to the last row;
+//!   (`testkit/oracle/JenaOracle.java`), timed per run from parse to the last row;
 //! - plain Oxigraph: an in-memory `Store` holding the node's default graph as its default
 //!   graph, answering the same engine algebra (`engine_algebra`: the dialect needs the node's
 //!   parser and rewrites to mean what Jena reads).
@@ -38,23 +38,18 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result, missing_docs)]
 
-#[path = "../tests/support/jena.rs"]
-mod jena;
-#[path = "../tests/support/official.rs"]
-mod official;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use jena::{Jena, JenaJob, JenaResult};
 use kikv::generate::{write_provider, GenerateParams};
 use kikv::reference::{write_reference, ReferenceOptions, TripleWriter};
 use kikv::store::{
     engine_algebra, evaluator, parse_read_only, EvaluationGuard, LoadRequest, NoProgress,
     NodeStore, QueryAnswer, QueryError, QueryLimits,
 };
-use official::{choices_for, official_runs, OfficialQuery, OfficialRun, Style};
+use kikv_testkit::jena::{Jena, JenaJob, JenaResult};
+use kikv_testkit::official::{choices_for, official_runs, OfficialQuery, OfficialRun, Style};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::GraphName;
 use oxigraph::sparql::QueryResults;

@@ -23,8 +23,7 @@
 //!   the admin client of `kikv release`/`kikv access`;
 //! - [`reload`]: profiles, trust and TLS certificate reloaded in a running node;
 //! - [`generate`]: the synthetic provider generator;
-//! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation;
-//! - [`indicator`]: indicators computed straight from generated records, to check query answers.
+//! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation.
 
 pub mod audit;
 pub mod backup;
@@ -37,7 +36,6 @@ pub mod durable;
 pub mod exchange;
 pub mod generate;
 pub mod http;
-pub mod indicator;
 pub mod node;
 pub mod operator;
 pub mod profile;

@@ -5,7 +5,7 @@
 //! [`generate`] makes the provider as plain Rust [`Record`]s, one at a time (an employee with all
 //! their agreements is one record), so memory stays bounded by the largest single record however
 //! many employees or years are asked for. [`write_provider`] turns the same records into triples
-//! ([`rdf`]); the independent indicator computation ([`crate::indicator`]) reads the records
+//! ([`rdf`]); the independent indicator computation (`kikv_testkit::indicator`) reads the records
 //! directly. Everything follows from [`GenerateParams`]: the same parameters give the same bytes.
 
 use std::io;

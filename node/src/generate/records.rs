@@ -1,5 +1,6 @@
 //! The generator's records as plain Rust values. The RDF writer turns them into triples; the
-//! independent indicator computation ([`crate::indicator`]) reads them directly, without SPARQL.
+//! independent indicator computation (`kikv_testkit::indicator`, in the dev crate `testkit/`)
+//! reads them directly, without SPARQL.
 //!
 //! Decimal quantities are integers in hundredths (`725` is 7.25 hours, `123456` is € 1,234.56), so
 //! both sides compute with exact values.
