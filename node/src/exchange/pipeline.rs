@@ -28,7 +28,7 @@ use super::envelope::{Envelope, EnvelopeRules, Generation};
 use super::metrics::{Metrics, Outcome};
 use super::outbox::{DeliveryReport, NewDelivery, Outbox};
 use super::presentation::{CheckedPresentation, PresentationCheck, PresentationContext};
-use super::reason::{ReasonCode, RejectError};
+use super::reason::{ReasonCode, RejectError, TokenReason};
 use super::{gen1, gen2};
 use crate::audit::{Activity, AuditEntry, AuditLog, Content, CoveredQuery, ProfileRef};
 use crate::config::ExchangeConfig;
@@ -191,7 +191,7 @@ impl Exchange {
         if let Some(consumer) = &request.token_consumer {
             if consumer != &envelope.from {
                 return Err(RejectError::Token {
-                    code: "token_consumer_mismatch".into(),
+                    reason: TokenReason::ConsumerMismatch,
                     message: format!(
                         "the access token was issued to {consumer}, but the envelope is from {}",
                         envelope.from
