@@ -191,16 +191,24 @@ pub fn api() -> Router<AdminState> {
 /// The console's address with the token of the node whose admin ticket is in `data_dir`:
 /// `http(s)://ADDRESS/console/#token=TOKEN`. The token is in the fragment, which browsers never
 /// send to a server.
-pub fn console_url(data_dir: &Path) -> Result<String, String> {
-    let ticket = AdminTicket::read(data_dir).map_err(|e| {
-        format!(
-            "no running node for {}: {e}; start it with `kikv serve`",
-            data_dir.display()
-        )
+pub fn console_url(data_dir: &Path) -> Result<String, NoRunningNode> {
+    let ticket = AdminTicket::read(data_dir).map_err(|source| NoRunningNode {
+        data_dir: data_dir.to_path_buf(),
+        source,
     })?;
     Ok(format!(
         "{}/console/#token={}",
         ticket.base_url(),
         ticket.token
     ))
+}
+
+/// No node serves the data directory (its admin ticket could not be read).
+#[derive(Debug, thiserror::Error)]
+#[error("no running node for {}: {source}; start it with `kikv serve`", data_dir.display())]
+pub struct NoRunningNode {
+    /// The data directory.
+    pub data_dir: std::path::PathBuf,
+    /// Why its ticket could not be read.
+    pub source: super::admin::TicketError,
 }
