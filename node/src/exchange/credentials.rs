@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::audit::{CheckpointSigner, NoteError};
 use crate::credential::{CredentialError, Expectation, NodeKey, PresentationVerifier, Token};
 
-use super::answer::AnswerSigner;
+use super::answer::{AnswerSigner, SigningError};
 use super::reason::CredentialReason;
 use super::presentation::{
     CheckFuture, CheckedCredential, CheckedPresentation, CredentialRejection, PresentationCheck,
@@ -115,8 +115,8 @@ impl PresentationCheck for PresentationVerifier {
 
 /// The node's key signs answers; its `kid` is the one in the node's DID document.
 impl AnswerSigner for NodeKey {
-    fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, String> {
-        NodeKey::sign_jws(self, payload, typ).map_err(|e| e.to_string())
+    fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, SigningError> {
+        Ok(NodeKey::sign_jws(self, payload, typ)?)
     }
 }
 
