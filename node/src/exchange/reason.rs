@@ -975,4 +975,36 @@ mod tests {
             RejectError::Audit(AuditError::Closed)
         );
     }
+
+    /// The node's own faults are never reported as the consumer's: whatever failed inside the
+    /// node, the status is 5xx and the message generic.
+    #[test]
+    fn node_faults_are_never_a_4xx() {
+        let faults: Vec<RejectError> = vec![
+            RejectError::Internal("disk on fire".into()),
+            RejectError::Signing("disk on fire".into()),
+            AuditError::Closed.into(),
+            AuditError::Unavailable("disk on fire".into()).into(),
+            QueryError::Evaluation("disk on fire".into()).into(),
+            QueryError::Store(crate::store::StoreError::Missing("/disk on fire".into())).into(),
+            QueryError::Syntax("disk on fire".into()).into(),
+            CredentialRejection {
+                reason: CredentialReason::ReplayCacheUnavailable,
+                message: "replay cache cannot be written: disk on fire".into(),
+            }
+            .into(),
+            CredentialRejection {
+                reason: CredentialReason::StatusUnavailable,
+                message: "status unavailable".into(),
+            }
+            .into(),
+        ];
+        for fault in faults {
+            let status = fault.reason().status();
+            assert!((500..600).contains(&status), "{fault:?} is {status}");
+            if status == 500 {
+                assert!(!fault.public_message().contains("disk"), "{fault:?}");
+            }
+        }
+    }
 }

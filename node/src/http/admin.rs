@@ -598,3 +598,161 @@ pub enum TicketError {
         source: serde_json::Error,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("disk on fire")
+    }
+
+    /// Every kind of admin failure with its status: the operator's input is a 4xx, the node's
+    /// own store, files and log a 5xx.
+    #[test]
+    fn only_what_the_operator_sent_is_a_4xx() {
+        let path = || PathBuf::from("/data");
+        let cases: Vec<(AdminError, u16)> = vec![
+            (AdminError::Unauthorized("missing or wrong admin token"), 401),
+            (QueryError::Syntax("x".into()).into(), 400),
+            (QueryError::Update.into(), 400),
+            (QueryError::TooManyRows(5).into(), 400),
+            (QueryError::Timeout(Duration::from_secs(1)).into(), 504),
+            (QueryError::Busy(Duration::from_secs(1)).into(), 503),
+            (QueryError::Evaluation("engine".into()).into(), 500),
+            (
+                QueryError::Store(StoreError::Io {
+                    path: path(),
+                    source: io(),
+                })
+                .into(),
+                500,
+            ),
+            (
+                QueryBodyError::OutputFormat(UnknownOutputFormat("yaml".into())).into(),
+                400,
+            ),
+            (
+                QueryBodyError::Query(QueryError::Evaluation("engine".into())).into(),
+                500,
+            ),
+            (LoadError::NoInput.into(), 400),
+            (
+                LoadError::Io {
+                    file: path(),
+                    source: io(),
+                }
+                .into(),
+                400,
+            ),
+            (LoadError::Store(StoreError::Missing(path())).into(), 500),
+            (
+                LoadError::Store(StoreError::Locked {
+                    path: path(),
+                    holder: String::new(),
+                })
+                .into(),
+                503,
+            ),
+            (StoreError::Missing(path()).into(), 500),
+            (AdminError::BackupTarget(path()), 400),
+            (BackupError::TargetExists(path()).into(), 400),
+            (
+                BackupError::Io {
+                    path: path(),
+                    source: io(),
+                }
+                .into(),
+                500,
+            ),
+            (
+                BackupError::Audit(crate::audit::AuditError::Closed).into(),
+                500,
+            ),
+            (
+                ReloadError::Ticket {
+                    dir: path(),
+                    source: io(),
+                }
+                .into(),
+                500,
+            ),
+            (
+                ReloadError::Audit(crate::audit::AuditError::Closed).into(),
+                500,
+            ),
+            (ReloadError::ProfileDir("gone".into()).into(), 422),
+            (
+                OperatorError::Io {
+                    file: path(),
+                    source: io(),
+                }
+                .into(),
+                500,
+            ),
+            (AdminError::Task("panicked".into()), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_query_body_keeps_its_words() {
+        let body = |query: &str, format: &str, parameters: Vec<(String, String)>| QueryBody {
+            query: query.into(),
+            format: format.into(),
+            parameters,
+            explain: false,
+        };
+        let error = |body: QueryBody| body.read().err().map(|e| e.to_string());
+        assert_eq!(
+            error(body("SELECT * WHERE { ?s ?p ?o }", "yaml", vec![])),
+            Some("unknown output format `yaml` (use table, csv, tsv, json or xml)".into())
+        );
+        assert_eq!(
+            error(body(
+                "SELECT * WHERE { ?s ?p ?o }",
+                "json",
+                vec![("?jaar".into(), "2024".into())]
+            )),
+            Some("parameter ?jaar: the query has no ?jaar".into())
+        );
+        assert_eq!(
+            error(body(
+                "SELECT * WHERE { ?s ?p ?o }",
+                "json",
+                vec![("urn:x".into(), "2024".into())]
+            ))
+            .map(|m| m.starts_with("parameter urn:x: ")),
+            Some(true)
+        );
+        assert_eq!(
+            error(body(
+                "SELECT * WHERE { ?s ?p ?o }",
+                "json",
+                vec![("o".into(), "did:web:a b".into())]
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn a_missing_ticket_says_which_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = AdminTicket::read(dir.path()).unwrap_err();
+        assert!(matches!(error, TicketError::Unreadable { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("cannot read {}: ", dir.path().join(TOKEN_FILE).display())),
+            "{error}"
+        );
+        std::fs::write(dir.path().join(TOKEN_FILE), "{}").unwrap();
+        let error = AdminTicket::read(dir.path()).unwrap_err();
+        assert!(matches!(error, TicketError::NotATicket { .. }), "{error:?}");
+    }
+}
