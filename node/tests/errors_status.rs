@@ -25,7 +25,12 @@ fn node() -> (tempfile::TempDir, RunningNode) {
     .unwrap();
     let output = run_in(
         dir.path(),
-        &["load", "hr.ttl", "--graph", "https://zorggroep.test/data/hr"],
+        &[
+            "load",
+            "hr.ttl",
+            "--graph",
+            "https://zorggroep.test/data/hr",
+        ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let node = RunningNode::start(dir.path());

@@ -56,8 +56,8 @@ impl PresentationCheck for Plain {
                 reason,
                 message: format!("refused: {reason}"),
             };
-            let value: Value =
-                serde_json::from_slice(jwt).map_err(|_| refuse(CredentialReason::PresentationMalformed))?;
+            let value: Value = serde_json::from_slice(jwt)
+                .map_err(|_| refuse(CredentialReason::PresentationMalformed))?;
             if value["holder"] != context.sender_did.as_str() {
                 return Err(refuse(CredentialReason::HolderNotSender));
             }

@@ -77,10 +77,12 @@ impl AdminClient {
             Some((host, port)) if port.parse::<u16>().is_ok() => host,
             _ => return Err(AdminClientError::NoPort(url.to_owned())),
         };
-        let server_name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-            .map_err(|e| AdminClientError::ServerName {
-                url: url.to_owned(),
-                reason: e.to_string(),
+        let server_name =
+            ServerName::try_from(host.trim_matches(['[', ']']).to_owned()).map_err(|e| {
+                AdminClientError::ServerName {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                }
             })?;
         let builder = tls_builder()?.with_root_certificates(roots);
         let config = match identity {
@@ -147,8 +149,7 @@ impl AdminClient {
         if let Some(token) = &self.token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        let request = request
-            .body(http_body_util::Full::new(bytes::Bytes::from(json)))?;
+        let request = request.body(http_body_util::Full::new(bytes::Bytes::from(json)))?;
         match &self.tls {
             None => self.exchange(stream, request).await,
             Some(tls) => {
@@ -252,8 +253,8 @@ pub enum AdminClientError {
     },
 }
 
-fn tls_builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, AdminClientError>
-{
+fn tls_builder(
+) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, AdminClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?)
 }

@@ -305,9 +305,7 @@ fn ed25519_multibase(raw: &[u8]) -> String {
 }
 
 fn ed25519_jwk_from_multibase(multibase: &str) -> Result<Jwk, DidError> {
-    let encoded = multibase
-        .strip_prefix('z')
-        .ok_or(DidError::NotBase58btc)?;
+    let encoded = multibase.strip_prefix('z').ok_or(DidError::NotBase58btc)?;
     let bytes = bs58::decode(encoded)
         .into_vec()
         .map_err(|e| DidError::Base58(e.to_string()))?;
@@ -400,11 +398,7 @@ mod path_tests {
             "did:web:example.com:a%5Cb",
             "did:web:example.com::x",
         ] {
-            assert_eq!(
-                did_web_url(did),
-                Err(DidError::InvalidPath),
-                "{did}"
-            );
+            assert_eq!(did_web_url(did), Err(DidError::InvalidPath), "{did}");
         }
         assert_eq!(
             did_web_url("did:web:example.com%3A8443:org:x%2Ey"),

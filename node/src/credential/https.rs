@@ -140,8 +140,8 @@ impl HttpsClient {
                 port,
                 reason: e.to_string(),
             })?;
-        let name =
-            ServerName::try_from(host.clone()).map_err(|e| FetchError::ServerName(e.to_string()))?;
+        let name = ServerName::try_from(host.clone())
+            .map_err(|e| FetchError::ServerName(e.to_string()))?;
         let tls = self
             .connector
             .connect(name, tcp)

@@ -8,12 +8,12 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use super::dev_pki::is_development_certificate;
+use super::did::DidError;
 use super::https::HttpsClient;
 use super::jwt::AlgorithmPolicy;
 use super::key::{KeyAlgorithm, KeyError, NodeKey};
 use super::presentation::{CredentialVerifier, PresentationVerifier, TrustPolicy};
 use super::replay::{ReplayCache, REPLAY_FILE};
-use super::did::DidError;
 use super::resolver::DidResolver;
 use super::status::{StatusLists, StatusPolicy};
 use crate::config::{Config, TrustConfig};

@@ -9,11 +9,11 @@ use crate::audit::{CheckpointSigner, NoteError};
 use crate::credential::{CredentialError, Expectation, NodeKey, PresentationVerifier, Token};
 
 use super::answer::{AnswerSigner, SigningError};
-use super::reason::CredentialReason;
 use super::presentation::{
     CheckFuture, CheckedCredential, CheckedPresentation, CredentialRejection, PresentationCheck,
     PresentationContext,
 };
+use super::reason::CredentialReason;
 
 /// The reason of a refused presentation or credential. Rules that can fail on either token say
 /// which ([`CredentialReason::PresentationExpired`], [`CredentialReason::CredentialExpired`]);
@@ -354,7 +354,11 @@ mod tests {
     #[test]
     fn every_rule_has_its_code_on_either_token() {
         for (rule, on_presentation, on_credential) in table() {
-            assert_eq!(credential_reason(&rule).as_str(), on_presentation, "{rule:?} alone");
+            assert_eq!(
+                credential_reason(&rule).as_str(),
+                on_presentation,
+                "{rule:?} alone"
+            );
             let wrapped = rule.clone().within(Token::Presentation);
             assert_eq!(
                 credential_reason(&wrapped).as_str(),

@@ -944,7 +944,10 @@ mod tests {
             (BearerError::Missing, "token_missing"),
             (BearerError::Invalid("x".into()), "token_invalid"),
             (BearerError::Expired(1), "token_expired"),
-            (BearerError::CertificateMismatch, "token_certificate_mismatch"),
+            (
+                BearerError::CertificateMismatch,
+                "token_certificate_mismatch",
+            ),
         ];
         for (error, code) in cases {
             let message = error.to_string();

@@ -266,9 +266,9 @@ impl AdminError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::QueryBody(QueryBodyError::Query(e)) | Self::Query(e) => query_status(e),
             Self::QueryBody(_) | Self::BackupTarget(_) => StatusCode::BAD_REQUEST,
-            Self::Load(LoadError::Store(e)) | Self::Store(e) | Self::Backup(BackupError::Store(e)) => {
-                store_status(e)
-            }
+            Self::Load(LoadError::Store(e))
+            | Self::Store(e)
+            | Self::Backup(BackupError::Store(e)) => store_status(e),
             // The files to load are named by the operator: one that cannot be read is theirs
             // to fix.
             Self::Load(_) => StatusCode::BAD_REQUEST,
@@ -616,7 +616,10 @@ mod tests {
     fn only_what_the_operator_sent_is_a_4xx() {
         let path = || PathBuf::from("/data");
         let cases: Vec<(AdminError, u16)> = vec![
-            (AdminError::Unauthorized("missing or wrong admin token"), 401),
+            (
+                AdminError::Unauthorized("missing or wrong admin token"),
+                401,
+            ),
             (QueryError::Syntax("x".into()).into(), 400),
             (QueryError::Update.into(), 400),
             (QueryError::TooManyRows(5).into(), 400),
@@ -746,9 +749,10 @@ mod tests {
         let error = AdminTicket::read(dir.path()).unwrap_err();
         assert!(matches!(error, TicketError::Unreadable { .. }), "{error:?}");
         assert!(
-            error
-                .to_string()
-                .starts_with(&format!("cannot read {}: ", dir.path().join(TOKEN_FILE).display())),
+            error.to_string().starts_with(&format!(
+                "cannot read {}: ",
+                dir.path().join(TOKEN_FILE).display()
+            )),
             "{error}"
         );
         std::fs::write(dir.path().join(TOKEN_FILE), "{}").unwrap();

@@ -14,10 +14,10 @@
 //! the old union or the new one, never a half-built one.
 
 use oxigraph::model::vocab::xsd;
+use oxigraph::model::IriParseError;
 use oxigraph::model::{
     GraphName, GraphNameRef, Literal, NamedNode, NamedNodeRef, NamedOrBlankNode, Quad, Term,
 };
-use oxigraph::model::IriParseError;
 use oxigraph::store::{BulkLoader, StorageError};
 use serde::Serialize;
 
