@@ -21,12 +21,18 @@ use kikv::config::{AuditConfig, ExchangeConfig};
 use kikv::exchange::allow::QueryIndex;
 use kikv::exchange::answer::JoseAnswerSigner;
 use kikv::exchange::cache::AnswerCache;
+use kikv::exchange::delivery::DeliveryClient;
+use kikv::exchange::metrics::Metrics;
+use kikv::exchange::outbox::{Outbox, RetryPolicy};
 use kikv::exchange::pipeline::{Exchange, Inbound};
 use kikv::exchange::presentation::{
     CheckFuture, CheckedCredential, CheckedPresentation, PresentationCheck, PresentationContext,
 };
+use kikv::exchange::respond::Responder;
+use kikv::exchange::token::Bearer;
 use kikv::exchange::{gen1, Envelope, Generation};
 use kikv::profile::Registry;
+use kikv::release::{ReleaseConfig, ReleaseDesk, ReleaseQueue};
 use kikv::store::{LoadRequest, NoProgress, NodeStore, QueryLimits};
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
@@ -102,23 +108,46 @@ fn setup(dir: &std::path::Path, cache: usize) -> (Exchange, Arc<NodeStore>) {
                 .expect("signer"),
         ),
     );
-    let exchange = Exchange {
+    // The parts no request of the bench reaches are real, on the same directory: an outbox
+    // that delivers nowhere and a release queue.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let outbox = Outbox::open(
+        &dir.join("outbox"),
+        RetryPolicy::from(&ExchangeConfig::default()),
+        DeliveryClient::new(Arc::new(tls)),
+    )
+    .expect("outbox");
+    let responder = Arc::new(Responder {
         node_did: NODE.into(),
-        config: ExchangeConfig::default(),
+        store: Arc::clone(&store),
         limits: QueryLimits {
             timeout: Duration::from_secs(30),
             max_rows: 1000,
         },
-        profiles: Arc::new(kikv::reload::Current::new(QueryIndex::new(registry))),
-        store: Arc::clone(&store),
         cache: Arc::new(AnswerCache::new(cache)),
         audit,
         signer: Arc::new(signer),
+        outbox: Arc::new(outbox),
+        metrics: Metrics::new().expect("metrics"),
+    });
+    let profiles = Arc::new(kikv::reload::Current::new(QueryIndex::new(registry)));
+    let queue =
+        ReleaseQueue::open(&dir.join("release"), &ReleaseConfig::default()).expect("release queue");
+    let release = Arc::new(ReleaseDesk::new(
+        Arc::new(queue),
+        Arc::clone(&responder),
+        Arc::clone(&profiles),
+    ));
+    let exchange = Exchange {
+        node_did: NODE.into(),
+        config: ExchangeConfig::default(),
+        profiles,
         presentations: Arc::new(Fixed),
-        outbox: None,
-        metrics: None,
-        release: None,
-        tokens: None,
+        release,
+        responder,
     };
     (exchange, store)
 }
@@ -140,8 +169,7 @@ fn request(n: usize) -> Inbound {
         generation: Generation::One,
         headers: Default::default(),
         body: gen1::request(&envelope).to_string().into_bytes(),
-        token_consumer: Some(CONSUMER.into()),
-        token_refusal: None,
+        bearer: Bearer::Consumer(CONSUMER.into()),
     }
 }
 

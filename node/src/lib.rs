@@ -14,6 +14,7 @@
 //! - [`credential`]: DIDs, keys, validated-query credentials, presentations, status lists;
 //! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
 //! - [`release`]: the manual release queue (SPEC §4 step 8);
+//! - [`node`]: the composition root: a whole node opened from its configuration and served;
 //! - [`setup`]: a production node's first files (`kikv init`) and `kikv config check`;
 //! - [`tls`]: every rustls configuration of the node (listeners, delivery, resolvers) and the
 //!   mutual-TLS accept loop;
@@ -37,6 +38,7 @@ pub mod exchange;
 pub mod generate;
 pub mod http;
 pub mod indicator;
+pub mod node;
 pub mod operator;
 pub mod profile;
 pub mod reference;

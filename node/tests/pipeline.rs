@@ -19,15 +19,19 @@ use kikv::config::{AuditConfig, ExchangeConfig};
 use kikv::exchange::allow::QueryIndex;
 use kikv::exchange::answer::{verify_answer, ExpectedAnswer, JoseAnswerSigner};
 use kikv::exchange::cache::AnswerCache;
+use kikv::exchange::delivery::DeliveryClient;
 use kikv::exchange::metrics::Metrics;
 use kikv::exchange::outbox::{now_ms, DeliveryReport, Outbox, RetryPolicy};
-use kikv::exchange::pipeline::{generation_of, log_delivery, Exchange, Inbound, Reply};
+use kikv::exchange::pipeline::{generation_of, Exchange, Inbound, Reply};
 use kikv::exchange::presentation::{
     CheckFuture, CheckedCredential, CheckedPresentation, CredentialRejection, PresentationCheck,
     PresentationContext,
 };
+use kikv::exchange::respond::Responder;
+use kikv::exchange::token::Bearer;
 use kikv::exchange::{gen1, gen2, CredentialReason, Envelope, Generation};
 use kikv::profile::Registry;
+use kikv::release::{ReleaseConfig, ReleaseDesk, ReleaseQueue};
 use kikv::store::{LoadRequest, NoProgress, NodeStore, QueryLimits};
 use serde_json::{json, Value};
 
@@ -167,23 +171,44 @@ fn node_full(timeout: Duration, outbox: Option<Arc<Outbox>>, metrics: Option<Met
         format!("{NODE}#answers"),
         Box::new(EdDSA.signer_from_jwk(&key.to_jwk_key_pair()).unwrap()),
     );
-    let exchange = Exchange {
+    // Real parts on the temporary directory where a test does not bring its own: an outbox
+    // that delivers nowhere, fresh metrics, a release queue that holds no request open.
+    let outbox = outbox.unwrap_or_else(|| {
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let client = DeliveryClient::new(Arc::new(tls));
+        let policy = RetryPolicy::from(&ExchangeConfig::default());
+        Arc::new(Outbox::open(&dir.path().join("outbox"), policy, client).unwrap())
+    });
+    let responder = Arc::new(Responder {
         node_did: NODE.into(),
-        config: ExchangeConfig::default(),
+        store: Arc::new(store),
         limits: QueryLimits {
             timeout,
             max_rows: 1000,
         },
-        profiles: Arc::new(kikv::reload::Current::new(QueryIndex::new(registry))),
-        store: Arc::new(store),
         cache: Arc::new(AnswerCache::new(16)),
         audit,
         signer: Arc::new(signer),
-        presentations: Arc::new(Plain),
         outbox,
-        metrics,
-        release: None,
-        tokens: None,
+        metrics: metrics.unwrap_or_else(|| Metrics::new().unwrap()),
+    });
+    let profiles = Arc::new(kikv::reload::Current::new(QueryIndex::new(registry)));
+    let queue =
+        ReleaseQueue::open(&dir.path().join("release"), &ReleaseConfig { hold_secs: 0 }).unwrap();
+    let release = Arc::new(ReleaseDesk::new(
+        Arc::new(queue),
+        Arc::clone(&responder),
+        Arc::clone(&profiles),
+    ));
+    let exchange = Exchange {
+        node_did: NODE.into(),
+        config: ExchangeConfig::default(),
+        profiles,
+        presentations: Arc::new(Plain),
+        release,
+        responder,
     };
     Node {
         _dir: dir,
@@ -222,15 +247,13 @@ fn inbound(envelope: &Envelope) -> Inbound {
             generation: Generation::One,
             headers: Default::default(),
             body: gen1::request(envelope).to_string().into_bytes(),
-            token_consumer: Some(CONSUMER.into()),
-            token_refusal: None,
+            bearer: Bearer::Consumer(CONSUMER.into()),
         },
         Generation::Two => Inbound {
             generation: Generation::Two,
             headers: gen2::request_headers(envelope).unwrap(),
             body: envelope.presentation.clone().into_bytes(),
-            token_consumer: Some(CONSUMER.into()),
-            token_refusal: None,
+            bearer: Bearer::Consumer(CONSUMER.into()),
         },
     }
 }
@@ -282,7 +305,7 @@ fn check_answer(node: &Node, document: &Value, thread: &str, jaar: i64) {
     assert_eq!(aantal(document), independent);
     let receipt: Receipt = serde_json::from_value(document["receipt"].clone()).unwrap();
     receipt
-        .verify(&node.exchange.audit.verifier().unwrap())
+        .verify(&node.exchange.responder.audit.verifier().unwrap())
         .unwrap();
 }
 
@@ -367,7 +390,7 @@ fn a_repeated_question_is_answered_from_the_cache_and_still_logged() {
         );
         assert_eq!(logged(&node, thread).len(), 3);
     }
-    assert_eq!(node.exchange.cache.len(), 1);
+    assert_eq!(node.exchange.responder.cache.len(), 1);
 }
 
 /// Runs a request that must be refused and checks status, reason, the error report and the
@@ -419,7 +442,7 @@ fn each_step_refuses_with_its_reason_and_logs_it() {
     assert_eq!(reply.status, 400);
 
     let mut request = inbound(&envelope(Generation::One, "t-token", good()));
-    request.token_consumer = Some("did:web:someone-else.test".into());
+    request.bearer = Bearer::Consumer("did:web:someone-else.test".into());
     refused(&node, request, "t-token", 403, "token_consumer_mismatch");
 
     // A refused token ends the request before anything else, in both generations, logged
@@ -429,8 +452,7 @@ fn each_step_refuses_with_its_reason_and_logs_it() {
         (Generation::Two, "t-notoken-2"),
     ] {
         let mut request = inbound(&envelope(generation, thread, good()));
-        request.token_consumer = None;
-        request.token_refusal = Some(kikv::exchange::token::BearerError::Missing);
+        request.bearer = Bearer::Refused(kikv::exchange::token::BearerError::Missing);
         refused(&node, request, thread, 403, "token_missing");
     }
 
@@ -512,7 +534,7 @@ fn each_step_refuses_with_its_reason_and_logs_it() {
         "parameter_wrong_type",
     );
     // Nothing was executed for any refusal: no answer is cached.
-    assert!(node.exchange.cache.is_empty());
+    assert!(node.exchange.responder.cache.is_empty());
 }
 
 #[test]
@@ -561,13 +583,13 @@ fn a_manual_profile_is_queued_not_executed() {
             Activity::QueuedForRelease
         ]
     );
-    assert!(node.exchange.cache.is_empty());
+    assert!(node.exchange.responder.cache.is_empty());
 }
 
 #[test]
 fn without_a_log_nothing_is_answered() {
     let node = node(Duration::from_secs(10));
-    node.exchange.audit.close();
+    node.exchange.responder.audit.close();
     let request = envelope(
         Generation::One,
         "t-closed",
@@ -579,7 +601,7 @@ fn without_a_log_nothing_is_answered() {
         reply.reason.map(|r| r.as_str().to_owned()).as_deref(),
         Some("audit_unavailable")
     );
-    assert!(node.exchange.cache.is_empty());
+    assert!(node.exchange.responder.cache.is_empty());
 }
 
 #[test]
@@ -625,7 +647,7 @@ fn with_a_reply_address_the_answer_is_accepted_then_delivered_over_mutual_tls() 
         let mut delivered = false;
         for _ in 0..10 {
             for report in outbox.deliver_due(clock).await.unwrap() {
-                log_delivery(&node.exchange.audit, &report).await.unwrap();
+                node.exchange.responder.log_delivery(&report).await.unwrap();
                 delivered |= matches!(report, DeliveryReport::Delivered { .. });
             }
             if delivered {

@@ -1,25 +1,35 @@
-//! The verified exchange of SPEC §4: envelopes in both generations, the allow-list and parameter
-//! checks, signed answers, the answer cache, asynchronous delivery through the outbox, metrics,
-//! and the pipeline that runs the steps in order.
+//! The verified exchange of SPEC §4, steps 2 to 11, as one layer: it imports nothing from the
+//! HTTP handlers (`crate::http`) or the release queue (`crate::release`), only the store, the
+//! credentials layer and the exchange log. Step 1 (the client certificate) is the transport's
+//! (`crate::tls`); the handlers only read the request and write the reply.
 //!
-//! Everything here is plain functions and types over bytes, headers and the library's own
-//! types; the HTTP layer only extracts the request and writes the response.
+//! A verified request, in the order the node checks it:
 //!
-//! - [`gen1`] and [`gen2`]: the two envelope generations side by side, sharing [`envelope`];
-//! - [`reason`]: [`RejectError`] and its stable [`ReasonCode`];
-//! - [`presentation`]: the seam to the credentials layer (steps 4 and 5), and [`credentials`]
-//!   the node's verifier behind it;
-//! - [`allow`]: steps 6 and 7;
-//! - [`answer`]: step 10, the signed `resultset`;
-//! - [`cache`]: answers kept per (query, parameters, data version);
-//! - [`outbox`] and [`delivery`]: step 11 when a reply address is given (the consumer's receiver for
-//!   it is [`crate::consumer::reply`]);
-//! - [`token`]: step 2, `POST /oauth2/token` and the bearer token's check;
-//! - [`pipeline`]: steps 3 to 11 in order, logged write-ahead;
-//! - [`metrics`]: Prometheus counters for `GET /metrics`;
-//! - [`rate`]: requests per client certificate;
-//! - [`network`]: which resolved addresses answers may be delivered to;
-//! - [`service`]: the exchange built from the configuration, and its delivery loop.
+//! 2. [`token`]: the access token. `POST /oauth2/token` issues one bound to the consumer's DID,
+//!    read from the client certificate ([`token::certificate_did`]), and to that certificate;
+//!    [`token::Tokens::bearer`] checks it on each request and gives the pipeline one
+//!    [`token::Bearer`]: the consumer, or why the token was refused.
+//! 3. [`pipeline::Exchange::handle`] logs `received` and reads the envelope in its generation:
+//!    [`gen1`] (JSON) or [`gen2`] (headers), sharing [`envelope`]'s rules; a refused token is
+//!    logged and answered here, and the token's consumer must be the envelope's sender.
+//! 4. and 5. [`presentation`]: the seam to the credentials layer, which checks the presentation
+//!    and its credentials; [`credentials`] plugs the node's verifier into it.
+//! 6. and 7. [`allow`]: the allow-list (profile, query, ontology) and the parameters, bound as
+//!    values, never spliced into the text. `verified` is logged.
+//! 8. [`gate`]: a `manual` profile's request goes to the [`gate::ReleaseGate`] seam, which the
+//!    release queue implements, and is logged `queued_for_release`; an `auto` one goes on.
+//! 9. to 11. [`respond`]: the [`respond::Responder`] runs the queries within the store's limits
+//!    through the [`cache`], signs the answer ([`answer`]) and logs it `executed` with its
+//!    receipt, then answers in the response or hands the answer to the [`outbox`], whose
+//!    [`delivery`] loop ([`service::deliver`]) posts it to the reply address allowed by
+//!    [`network`] and logs each attempt. A release decision answers through the same responder.
+//!
+//! Every refusal is a [`RejectError`] with its stable [`ReasonCode`] ([`reason`]), logged
+//! `rejected` by the responder before the error report leaves. Around the steps: [`rate`]
+//! (requests per client certificate, before the body is read), [`summary`] (what the log keeps
+//! of an unauthenticated request), [`metrics`] (the Prometheus counters), and [`service`] (the
+//! parts built from the configuration; the node plugs in the release gate, see `crate::node`).
+//! The consumer's receiver for delivered answers is `crate::consumer::reply`.
 
 pub mod allow;
 pub mod answer;
@@ -27,6 +37,7 @@ pub mod cache;
 pub mod credentials;
 pub mod delivery;
 pub mod envelope;
+pub mod gate;
 pub mod gen1;
 pub mod gen2;
 pub mod metrics;
@@ -36,6 +47,7 @@ pub mod pipeline;
 pub mod presentation;
 pub mod rate;
 pub mod reason;
+pub mod respond;
 pub mod service;
 pub mod summary;
 pub mod token;

@@ -1,6 +1,8 @@
-//! The exchange as a node runs it: built once from the configuration with the real parts (the
-//! credentials layer's verifier, the node's key, the exchange log, the outbox), and the
-//! outbox's delivery loop, whose reports go to the exchange log.
+//! The exchange as a node runs it: its parts built once from the configuration (the
+//! credentials layer's verifier, the access tokens, the node's key, the exchange log, the
+//! outbox, the metrics), and the outbox's delivery loop, whose reports go to the exchange log.
+//! The release gate (step 8) is not built here: the composition root (`crate::node`) opens the
+//! release queue over the [`Responder`] made here and plugs it in with [`Parts::exchange`].
 //!
 //! The parts a reload replaces (profiles, trust, the node's TLS identity) come in as the
 //! node's [`Live`] cells and are read from them per request, so a reload reaches a running
@@ -8,20 +10,22 @@
 
 use std::sync::Arc;
 
+use super::allow::QueryIndex;
 use super::cache::AnswerCache;
 use super::credentials::NodeCheckpointSigner;
 use super::delivery::{client_auth_problem, DeliveryClient};
+use super::gate::ReleaseGate;
 use super::metrics::Metrics;
 use super::network::ReplyPolicy;
 use super::outbox::{DeliveryReport, Outbox, OutboxError, RetryPolicy};
-use super::pipeline::{log_delivery, Exchange};
+use super::pipeline::Exchange;
+use super::respond::{log_delivery, Responder};
 use super::token::{TokenSettings, Tokens};
 use crate::audit::{AuditError, AuditLog, NoteError};
-use crate::config::Config;
+use crate::config::{Config, ExchangeConfig};
 use crate::credential::{
     credential_verifier_from_config, replay_cache, NodeKey, PresentationVerifier, TrustError,
 };
-use crate::release::{ReleaseError, ReleaseQueue, RELEASE_DIR};
 use crate::reload::{Current, Live};
 use crate::store::{NodeStore, QueryLimits};
 use crate::tls::{trust_anchors, CurrentClientIdentity, TlsSetupError};
@@ -51,22 +55,54 @@ pub enum StartError {
     /// The outbox could not be opened.
     #[error("outbox: {0}")]
     Outbox(#[from] OutboxError),
-    /// The release queue could not be opened.
-    #[error("release queue: {0}")]
-    Release(#[from] ReleaseError),
+    /// The metrics could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
-/// Builds the node's exchange from `config`: the presentation verifier (the trust in
-/// `live`, with the replay cache in the data directory), the node key as answer and checkpoint
-/// signer (the log's origin is the node's DID), the exchange log, the answer cache, the global
-/// metrics and the outbox (delivering with `live`'s TLS identity). The profiles are `live`'s.
-/// Opens files and fsyncs: call it before the async runtime starts or in `spawn_blocking`.
+/// The exchange's parts, built from the configuration by [`open`]; [`Parts::exchange`] plugs in
+/// the release gate.
+pub struct Parts {
+    /// This node's DID.
+    pub node_did: String,
+    /// The exchange's settings.
+    pub config: ExchangeConfig,
+    /// The registered profiles (the node's live cell).
+    pub profiles: Arc<Current<QueryIndex>>,
+    /// Steps 4 and 5: the credentials layer's verifier.
+    pub presentations: Arc<PresentationVerifier>,
+    /// Step 2: the access tokens this node issues and checks.
+    pub tokens: Arc<Tokens>,
+    /// Steps 9 to 11.
+    pub responder: Arc<Responder>,
+}
+
+impl Parts {
+    /// The pipeline, with `release` as its step 8.
+    pub fn exchange(&self, release: Arc<dyn ReleaseGate>) -> Exchange {
+        Exchange {
+            node_did: self.node_did.clone(),
+            config: self.config.clone(),
+            profiles: Arc::clone(&self.profiles),
+            presentations: Arc::clone(&self.presentations) as _,
+            release,
+            responder: Arc::clone(&self.responder),
+        }
+    }
+}
+
+/// Builds the node's exchange parts from `config`: the presentation verifier (the trust in
+/// `live`, with the replay cache in the data directory), the access tokens, the node key as
+/// answer and checkpoint signer (the log's origin is the node's DID), the exchange log, the
+/// answer cache, the global metrics and the outbox (delivering with `live`'s TLS identity). The
+/// profiles are `live`'s. Opens files and fsyncs: call it before the async runtime starts or in
+/// `spawn_blocking`.
 pub fn open(
     config: &Config,
     key: Arc<NodeKey>,
     store: Arc<NodeStore>,
     live: &Live,
-) -> Result<Exchange, StartError> {
+) -> Result<Parts, StartError> {
     let checkpoints = NodeCheckpointSigner::new(config.node.did.clone(), Arc::clone(&key))?;
     let trust = match &live.trust {
         Some(trust) => Arc::clone(trust),
@@ -75,7 +111,11 @@ pub fn open(
     };
     let replay = replay_cache(config, chrono::Utc::now().timestamp())?;
     let presentations = Arc::new(PresentationVerifier::sharing(trust, replay));
-    let metrics = Metrics::global().cloned();
+    let metrics = match Metrics::global() {
+        Some(metrics) => metrics.clone(),
+        // Only if prometheus refuses the definitions, which the same call repeats.
+        None => Metrics::new()?,
+    };
     let tokens = Tokens::new(
         TokenSettings {
             node_did: config.node.did.clone(),
@@ -88,23 +128,23 @@ pub fn open(
     );
     let outbox = open_outbox(config, live)?;
     let audit = AuditLog::open(&config.audit_dir(), &config.audit, Arc::new(checkpoints))?;
-    Ok(Exchange {
+    let responder = Responder {
         node_did: config.node.did.clone(),
-        config: config.exchange.clone(),
-        limits: QueryLimits::from(&config.store),
-        profiles: Arc::clone(&live.profiles),
         store,
+        limits: QueryLimits::from(&config.store),
         cache: Arc::new(AnswerCache::new(config.exchange.answer_cache_entries)),
         audit,
         signer: key,
-        presentations,
-        outbox: Some(Arc::new(outbox)),
+        outbox: Arc::new(outbox),
         metrics,
-        tokens: Some(Arc::new(tokens)),
-        release: Some(Arc::new(ReleaseQueue::open(
-            &config.data_dir.join(RELEASE_DIR),
-            &config.release,
-        )?)),
+    };
+    Ok(Parts {
+        node_did: config.node.did.clone(),
+        config: config.exchange.clone(),
+        profiles: Arc::clone(&live.profiles),
+        presentations,
+        tokens: Arc::new(tokens),
+        responder: Arc::new(responder),
     })
 }
 
@@ -143,14 +183,12 @@ fn open_outbox(config: &Config, live: &Live) -> Result<Outbox, StartError> {
     )?)
 }
 
-/// Runs the exchange's outbox until `shutdown` resolves, writing each delivery report to the
-/// exchange log. Returns at once when the exchange has no outbox.
-pub async fn deliver(exchange: Arc<Exchange>, shutdown: impl std::future::Future<Output = ()>) {
-    let Some(outbox) = exchange.outbox.clone() else {
-        return;
-    };
+/// Runs the responder's outbox until `shutdown` resolves, writing each delivery report to the
+/// exchange log.
+pub async fn deliver(responder: Arc<Responder>, shutdown: impl std::future::Future<Output = ()>) {
+    let outbox = Arc::clone(&responder.outbox);
     let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let audit = exchange.audit.clone();
+    let audit = responder.audit.clone();
     let logger = tokio::spawn(async move {
         while let Some(report) = received.recv().await {
             // Every failed attempt reaches the operator's log, not only the exchange log.

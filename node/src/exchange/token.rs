@@ -1,5 +1,8 @@
-//! SPEC §4 step 2, the access token: `POST /oauth2/token` with the JWT-bearer grant
-//! (RFC 7523), and the check of the `Authorization: Bearer` token on `POST /api/verifiedsparql`.
+//! SPEC §4 step 2, the access token, whole: `POST /oauth2/token` with the JWT-bearer grant
+//! (RFC 7523) over a client certificate that names the consumer's DID ([`certificate_did`]),
+//! and the check of the `Authorization: Bearer` token on `POST /api/verifiedsparql` and its
+//! poll ([`Tokens::bearer`]), which gives the pipeline one [`Bearer`]: the consumer the token is
+//! bound to, or why it was refused.
 //!
 //! A token is 256 random bits, opaque to the consumer, and held only in this process's memory
 //! (a restart invalidates every token; consumers ask again). It is bound to the consumer's DID,
@@ -19,7 +22,6 @@ use crate::credential::jwt::b64url_encode;
 use crate::credential::{
     assertion_issuer, verify_assertion, AssertionExpectation, CredentialError, PresentationVerifier,
 };
-use crate::http::exchange::certificate_did;
 
 /// The grant type of RFC 7523 §2.1.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -130,6 +132,26 @@ impl BearerError {
     }
 }
 
+/// What step 2 found on a request: the consumer DID its access token is bound to, or why the
+/// token was refused. The pipeline logs a refusal and answers it before it looks at the
+/// envelope; a consumer must be the envelope's sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bearer {
+    /// The token is valid; it was issued to this consumer DID.
+    Consumer(String),
+    /// The token was refused.
+    Refused(BearerError),
+}
+
+impl From<Result<String, BearerError>> for Bearer {
+    fn from(checked: Result<String, BearerError>) -> Self {
+        match checked {
+            Ok(consumer) => Self::Consumer(consumer),
+            Err(refusal) => Self::Refused(refusal),
+        }
+    }
+}
+
 impl From<BearerError> for RejectError {
     fn from(error: BearerError) -> Self {
         RejectError::Token {
@@ -188,7 +210,7 @@ pub struct Tokens {
     lifetime_secs: u64,
     assertion_max_secs: i64,
     verifier: Arc<PresentationVerifier>,
-    metrics: Option<Metrics>,
+    metrics: Metrics,
     grants: Mutex<Grants>,
 }
 
@@ -225,7 +247,7 @@ impl Tokens {
     pub fn new(
         settings: TokenSettings,
         verifier: Arc<PresentationVerifier>,
-        metrics: Option<Metrics>,
+        metrics: Metrics,
     ) -> Self {
         Self {
             node_did: settings.node_did,
@@ -250,11 +272,9 @@ impl Tokens {
         now: i64,
     ) -> Result<IssuedToken, TokenError> {
         let result = self.try_issue(form, transport, now).await;
-        if let Some(metrics) = &self.metrics {
-            match &result {
-                Ok(_) => metrics.token("issued", ""),
-                Err(error) => metrics.token("refused", error.code()),
-            }
+        match &result {
+            Ok(_) => self.metrics.token("issued", ""),
+            Err(error) => self.metrics.token("refused", error.code()),
         }
         result
     }
@@ -349,10 +369,19 @@ impl Tokens {
         }
     }
 
-    /// Step 2 on `POST /api/verifiedsparql`: the consumer DID the `Authorization` header's
-    /// token was issued to, if it is a token of this node, unexpired, and presented over the
-    /// client certificate it was issued over.
-    pub fn check_bearer(
+    /// Step 2 on `POST /api/verifiedsparql` and its poll: the consumer DID the `Authorization`
+    /// header's token was issued to, if it is a token of this node, unexpired, and presented
+    /// over the client certificate (leaf, DER) it was issued over.
+    pub fn bearer(
+        &self,
+        authorization: Option<&[u8]>,
+        certificate: Option<&[u8]>,
+        now: i64,
+    ) -> Bearer {
+        self.check_bearer(authorization, certificate, now).into()
+    }
+
+    fn check_bearer(
         &self,
         authorization: Option<&[u8]>,
         certificate: Option<&[u8]>,
@@ -406,6 +435,22 @@ fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// The consumer a client certificate (DER) speaks for: its first `did:` URI subject alternative
+/// name. A token is issued only to this DID.
+pub fn certificate_did(der: &[u8]) -> Option<String> {
+    use x509_parser::extensions::GeneralName;
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let names = certificate.subject_alternative_name().ok()??;
+    names
+        .value
+        .general_names
+        .iter()
+        .find_map(|name| match name {
+            GeneralName::URI(uri) if uri.starts_with("did:") => Some((*uri).to_owned()),
+            _ => None,
+        })
+}
+
 /// The SHA-256 thumbprint of a certificate (RFC 8705 §3.1, `x5t#S256`).
 pub fn thumbprint(der: &[u8]) -> [u8; 32] {
     Sha256::digest(der).into()
@@ -414,6 +459,27 @@ pub fn thumbprint(der: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_consumer_did_is_read_from_the_client_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki =
+            crate::credential::dev_pki::create(dir.path(), "did:web:node.test", chrono::Utc::now())
+                .unwrap();
+        let ca = crate::tls::read_certificates(&pki.ca_certificate).unwrap();
+        assert_eq!(certificate_did(&ca[0]), None);
+        for party in pki.parties.iter().filter(|p| p.name != "node") {
+            let Some((certificate, _)) = &party.tls else {
+                continue;
+            };
+            let chain = crate::tls::read_certificates(certificate).unwrap();
+            assert_eq!(
+                certificate_did(&chain[0]).as_deref(),
+                Some(party.did.as_str())
+            );
+        }
+        assert_eq!(certificate_did(b"not a certificate"), None);
+    }
 
     #[test]
     fn the_authorization_header_must_be_a_bearer_token_of_the_right_form() {

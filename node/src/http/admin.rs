@@ -53,8 +53,10 @@ pub struct AdminState {
     pub load_lock: Arc<tokio::sync::Mutex<()>>,
     /// What the operator's web console reads.
     pub console: super::console::ConsoleState,
-    /// The verified exchange, for the release queue; absent without a node key.
+    /// The verified exchange; absent without a node key.
     pub exchange: Option<Arc<crate::exchange::pipeline::Exchange>>,
+    /// The release queue; absent without a node key.
+    pub release: Option<Arc<crate::release::ReleaseDesk>>,
     /// The operators whose tokens are accepted besides the node's own.
     pub operators: Operators,
     /// The node's configuration, for what a backup copies.
@@ -503,7 +505,7 @@ async fn backup(
     if !target.is_absolute() || !target.parent().is_some_and(Path::is_dir) {
         return Err(AdminError::BackupTarget(body.target));
     }
-    let log = state.exchange.as_ref().map(|e| e.audit.clone());
+    let log = state.exchange.as_ref().map(|e| e.responder.audit.clone());
     let manifest = blocking(move || {
         Ok(crate::backup::write_archive(
             &state.config,

@@ -40,7 +40,7 @@ async fn health(State(state): State<AdminState>) -> Response {
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
         }
     };
-    let log = state.exchange.as_ref().map(|e| e.audit.health());
+    let log = state.exchange.as_ref().map(|e| e.responder.audit.health());
     let problem = log.as_ref().and_then(|l| l.problem.clone());
     let (code, status) = match problem {
         Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "degraded"),
@@ -65,10 +65,11 @@ async fn health(State(state): State<AdminState>) -> Response {
 
 /// `GET /metrics`: the process's metrics, with the exchange log's write health read now.
 async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
-    if let (Some(metrics), Some(exchange)) =
-        (crate::exchange::metrics::Metrics::global(), &state.exchange)
-    {
-        metrics.audit_health(&exchange.audit.health());
+    if let Some(exchange) = &state.exchange {
+        exchange
+            .responder
+            .metrics
+            .audit_health(&exchange.responder.audit.health());
     }
     crate::exchange::metrics::endpoint().await
 }

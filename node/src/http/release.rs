@@ -17,8 +17,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
@@ -26,10 +26,9 @@ use serde_json::{json, Value};
 
 use super::admin::{AdminIdentity, AdminState};
 use super::exchange::response;
-use super::AppState;
-use crate::exchange::pipeline::Exchange;
-use crate::exchange::token::BearerError;
-use crate::release::{self, ItemView, ReleaseError};
+use super::{AppState, HttpError};
+use crate::exchange::token::Bearer;
+use crate::release::{ItemView, ReleaseDesk, ReleaseError};
 use crate::tls::ClientCertificate;
 
 /// The body of an approval or rejection.
@@ -53,26 +52,6 @@ pub struct ItemWithPreview {
     pub preview: Option<Vec<crate::exchange::answer::ResultEntry>>,
 }
 
-/// A release error as the API answers it.
-struct ApiError(ReleaseError);
-
-impl From<ReleaseError> for ApiError {
-    fn from(error: ReleaseError) -> Self {
-        Self(error)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
-            tracing::error!(error = %self.0, "release request failed");
-        }
-        (status, Json(json!({ "error": self.0.to_string() }))).into_response()
-    }
-}
-
 /// The release routes of the admin listener; `admin_app` merges them under its token check.
 pub fn admin_routes() -> Router<AdminState> {
     Router::new()
@@ -82,15 +61,12 @@ pub fn admin_routes() -> Router<AdminState> {
         .route("/admin/release/{id}/reject", post(reject))
 }
 
-fn exchange(state: &AdminState) -> Result<&Exchange, ApiError> {
-    Ok(state.exchange.as_deref().ok_or(ReleaseError::Off)?)
+fn desk(state: &AdminState) -> Result<&ReleaseDesk, HttpError> {
+    Ok(state.release.as_deref().ok_or(ReleaseError::Off)?)
 }
 
-async fn list(State(state): State<AdminState>) -> Result<Json<Value>, ApiError> {
-    let queue = exchange(&state)?
-        .release
-        .as_ref()
-        .ok_or(ReleaseError::Off)?;
+async fn list(State(state): State<AdminState>) -> Result<Json<Value>, HttpError> {
+    let queue = desk(&state)?.queue();
     let items: Vec<ItemView> = queue.items().iter().map(|i| i.view()).collect();
     Ok(Json(json!({ "items": items })))
 }
@@ -98,8 +74,8 @@ async fn list(State(state): State<AdminState>) -> Result<Json<Value>, ApiError> 
 async fn show(
     State(state): State<AdminState>,
     Path(id): Path<String>,
-) -> Result<Json<ItemWithPreview>, ApiError> {
-    let (item, preview) = release::preview(exchange(&state)?, &id).await?;
+) -> Result<Json<ItemWithPreview>, HttpError> {
+    let (item, preview) = desk(&state)?.preview(&id).await?;
     Ok(Json(ItemWithPreview {
         item: item.view(),
         preview,
@@ -116,10 +92,12 @@ async fn approve(
     Extension(identity): Extension<AdminIdentity>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<ItemView>, ApiError> {
+) -> Result<Json<ItemView>, HttpError> {
     let body = decision(&body);
     let operator = decider(&identity, &body);
-    let item = release::approve(exchange(&state)?, &id, operator, body.reason.as_deref()).await?;
+    let item = desk(&state)?
+        .approve(&id, operator, body.reason.as_deref())
+        .await?;
     Ok(Json(item.view()))
 }
 
@@ -128,11 +106,11 @@ async fn reject(
     Extension(identity): Extension<AdminIdentity>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<ItemView>, ApiError> {
+) -> Result<Json<ItemView>, HttpError> {
     let body = decision(&body);
     let operator = decider(&identity, &body);
     let reason = body.reason.as_deref().unwrap_or("");
-    let item = release::reject(exchange(&state)?, &id, operator, reason).await?;
+    let item = desk(&state)?.reject(&id, operator, reason).await?;
     Ok(Json(item.view()))
 }
 
@@ -149,27 +127,15 @@ pub async fn poll(
     certificate: Option<axum::Extension<ClientCertificate>>,
     headers: HeaderMap,
     Path(thread_id): Path<String>,
-) -> Response {
-    let Some(exchange) = state.exchange.clone() else {
-        return ApiError(ReleaseError::Off).into_response();
+) -> Result<Response, HttpError> {
+    let exchange = state.exchange.as_ref().ok_or(ReleaseError::Off)?;
+    let certificate = certificate.map(|c| c.0);
+    let consumer = match super::bearer(&exchange.tokens, certificate.as_ref(), &headers) {
+        Bearer::Consumer(consumer) => consumer,
+        Bearer::Refused(refusal) => {
+            return Err(ReleaseError::Unauthorized(refusal.to_string()).into())
+        }
     };
-    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    let now = chrono::Utc::now().timestamp();
-    let consumer = match &exchange.tokens {
-        Some(tokens) => tokens.check_bearer(authorization, leaf.as_deref(), now),
-        None => Err(BearerError::Invalid(
-            "this node issues no access tokens".into(),
-        )),
-    };
-    let result = match consumer {
-        Ok(consumer) => release::poll(&exchange, &thread_id, &consumer).await,
-        Err(refusal) => Err(ReleaseError::Unauthorized(refusal.to_string())),
-    };
-    match result {
-        Ok(reply) => response(reply),
-        Err(error) => ApiError(error).into_response(),
-    }
+    let reply = exchange.release.poll(&thread_id, &consumer).await?;
+    Ok(response(reply))
 }

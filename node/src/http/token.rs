@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::AppState;
+use super::{AppState, HttpError};
 use crate::exchange::token::{self, TokenError, Transport};
 use crate::tls::ClientCertificate;
 
@@ -19,35 +19,31 @@ pub async fn token(
     certificate: Option<axum::Extension<ClientCertificate>>,
     headers: HeaderMap,
     form: Result<Form<token::Form>, FormRejection>,
-) -> Response {
-    let Some(tokens) = state.exchange.as_ref().and_then(|e| e.tokens.clone()) else {
-        return refusal(&TokenError::Unavailable);
-    };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => {
-            return refusal(&TokenError::BadRequest(format!(
-                "the body must be application/x-www-form-urlencoded: {}",
-                rejection.body_text()
-            )))
-        }
-    };
-    let leaf = certificate.as_ref().and_then(|c| c.0 .0.first().cloned());
+) -> Result<Response, HttpError> {
+    let tokens = &state
+        .exchange
+        .as_ref()
+        .ok_or(TokenError::Unavailable)?
+        .tokens;
+    let Form(form) = form.map_err(|rejection| {
+        TokenError::BadRequest(format!(
+            "the body must be application/x-www-form-urlencoded: {}",
+            rejection.body_text()
+        ))
+    })?;
+    let leaf = super::presented_leaf(certificate.as_ref().map(|c| &c.0));
     let transport = Transport {
         certificate: leaf.as_deref(),
         host: headers.get(header::HOST).and_then(|h| h.to_str().ok()),
     };
-    match tokens
+    let issued = tokens
         .issue(&form, transport, chrono::Utc::now().timestamp())
-        .await
-    {
-        Ok(issued) => (StatusCode::OK, no_store(), Json(issued)).into_response(),
-        Err(error) => refusal(&error),
-    }
+        .await?;
+    Ok((StatusCode::OK, no_store(), Json(issued)).into_response())
 }
 
-/// An RFC 6749 §5.2 error response.
-fn refusal(error: &TokenError) -> Response {
+/// An RFC 6749 §5.2 error response ([`HttpError::Token`]).
+pub(super) fn refusal(error: &TokenError) -> Response {
     if error.status() >= 500 {
         tracing::error!(%error, "token request failed");
     }

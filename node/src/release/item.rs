@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::exchange::allow::{Allowed, QueryIndex};
-use crate::exchange::pipeline::{Job, Reply};
 use crate::exchange::presentation::CheckedPresentation;
+use crate::exchange::respond::{Job, Reply};
 use crate::exchange::{Envelope, Generation, RejectError};
 use crate::profile::Release;
 use crate::store::canonical_text;

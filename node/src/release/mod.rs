@@ -5,14 +5,16 @@
 //! - [`item`]: what an item holds (everything needed to answer without the request) and how
 //!   the admin API shows it;
 //! - [`queue`]: the items on disk, written durably, and the requests held open;
-//! - [`decide`]: queueing from the pipeline, approval (execution, signing and delivery as for
-//!   an `auto` answer), rejection, expiry, the preview and the consumer's poll.
+//! - [`decide`]: the [`ReleaseDesk`], the exchange's release gate (step 8 behind
+//!   `crate::exchange::gate::ReleaseGate`): queueing from the pipeline, approval (execution,
+//!   signing and delivery through the exchange's responder, as for an `auto` answer),
+//!   rejection, expiry, the preview and the consumer's poll.
 //!
 //! **An answer is never sent twice.** One decision at a time; a decided item cannot be decided
 //! again ([`ReleaseError::AlreadyDecided`]). The decided state and the reply are written in one
 //! atomic file replacement *before* the reply is handed to its route, and the hand-off is
 //! recorded afterwards; a hand-off that a crash may have interrupted is never repeated blindly
-//! (see [`decide::recover`]).
+//! (see [`ReleaseDesk::recover`]).
 
 pub mod decide;
 pub mod item;
@@ -20,7 +22,7 @@ pub mod queue;
 
 use std::path::PathBuf;
 
-pub use decide::{approve, expire_due, hold, poll, preview, recover, reject, run_expiry};
+pub use decide::ReleaseDesk;
 pub use item::{
     Delivery, ItemView, Outcome, ProfileSummary, QueryView, ReleaseItem, ReleaseState, Route,
 };

@@ -15,7 +15,7 @@ use tokio::sync::{oneshot, Notify};
 
 use super::item::{ReleaseItem, ReleaseState};
 use super::ReleaseError;
-use crate::exchange::pipeline::Reply;
+use crate::exchange::respond::Reply;
 
 /// The name of the release queue's directory inside the data directory.
 pub const RELEASE_DIR: &str = "release";
