@@ -296,8 +296,8 @@ impl LogFile {
     }
 
     /// Appends `bytes` durably; on failure the file is cut back (now, or before the next write
-    /// if the cut fails too) and the operating system's words are returned.
-    fn append(&mut self, bytes: &[u8]) -> Result<(), String> {
+    /// if the cut fails too) and the operating system's error is returned with the file.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), AppendError> {
         let written = self
             .repair()
             .and_then(|()| self.file.write_all(bytes))
@@ -311,10 +311,23 @@ impl LogFile {
                 self.dirty = true;
                 // Cut now if possible; otherwise the next write tries again first.
                 let _ = self.repair();
-                Err(format!("{}: {e}", self.name))
+                Err(AppendError {
+                    file: self.name,
+                    source: e,
+                })
             }
         }
     }
+}
+
+/// A write to one of the log's files failed; the file was (or will be) cut back.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {source}")]
+struct AppendError {
+    /// The file's name, as the health report shows it.
+    file: &'static str,
+    /// The operating system's error.
+    source: std::io::Error,
 }
 
 /// The files, and what the next entry links to.
@@ -381,7 +394,8 @@ impl Writer {
         if written.is_empty() {
             return;
         }
-        if let Err(reason) = self.entries.append(&buffer) {
+        if let Err(error) = self.entries.append(&buffer) {
+            let reason = error.to_string();
             // None of the batch is in the log (the file was cut back, or will be before the
             // next write): every appender hears so, and the next batch tries again.
             self.shared.health.failed(&reason);
@@ -423,7 +437,8 @@ impl Writer {
         };
         let mut buffer = Vec::new();
         record::encode(note.as_bytes(), &mut buffer);
-        if let Err(reason) = self.checkpoints.append(&buffer) {
+        if let Err(error) = self.checkpoints.append(&buffer) {
+            let reason = error.to_string();
             self.shared.health.failed(&reason);
             return Err(AuditError::Unavailable(reason));
         }

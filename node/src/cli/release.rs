@@ -176,7 +176,9 @@ pub fn run(config: &Config, args: ReleaseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn call<T: serde::de::DeserializeOwned>(reply: Result<Vec<u8>, String>) -> anyhow::Result<T> {
+fn call<T: serde::de::DeserializeOwned>(
+    reply: Result<Vec<u8>, crate::consumer::admin::AdminClientError>,
+) -> anyhow::Result<T> {
     let bytes = reply.map_err(anyhow::Error::msg)?;
     serde_json::from_slice(&bytes).context("unexpected answer from the node")
 }

@@ -68,24 +68,27 @@ impl AdminClient {
         roots: RootCertStore,
         token: Option<String>,
         identity: Option<OperatorIdentity>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AdminClientError> {
         let authority = url
             .strip_prefix("https://")
-            .ok_or_else(|| {
-                format!("{url}: the admin listener of another machine is https://HOST:PORT")
-            })?
+            .ok_or_else(|| AdminClientError::NotHttps(url.to_owned()))?
             .trim_end_matches('/');
         let host = match authority.rsplit_once(':') {
             Some((host, port)) if port.parse::<u16>().is_ok() => host,
-            _ => return Err(format!("{url}: give the port, https://HOST:PORT")),
+            _ => return Err(AdminClientError::NoPort(url.to_owned())),
         };
-        let server_name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-            .map_err(|e| format!("{url}: {e}"))?;
+        let server_name =
+            ServerName::try_from(host.trim_matches(['[', ']']).to_owned()).map_err(|e| {
+                AdminClientError::ServerName {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
         let builder = tls_builder()?.with_root_certificates(roots);
         let config = match identity {
             Some((chain, key)) => builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("operator certificate: {e}"))?,
+                .map_err(AdminClientError::OperatorCertificate)?,
             None => builder.with_no_client_auth(),
         };
         Ok(Self {
@@ -99,13 +102,13 @@ impl AdminClient {
     }
 
     /// POSTs `body` as JSON to `path`; returns the response body, or the node's one-line error.
-    pub fn post<T: Serialize>(&self, path: &str, body: &T) -> Result<Vec<u8>, String> {
-        let json = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+    pub fn post<T: Serialize>(&self, path: &str, body: &T) -> Result<Vec<u8>, AdminClientError> {
+        let json = serde_json::to_vec(body)?;
         self.block_on(hyper::Method::POST, path, json)
     }
 
     /// GETs `path`; returns the response body, or the node's one-line error.
-    pub fn get(&self, path: &str) -> Result<Vec<u8>, String> {
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, AdminClientError> {
         self.block_on(hyper::Method::GET, path, Vec::new())
     }
 
@@ -114,19 +117,19 @@ impl AdminClient {
         method: hyper::Method,
         path: &str,
         json: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, AdminClientError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(AdminClientError::Runtime)?;
         runtime.block_on(self.send(method, path, json))
     }
 
-    fn unreachable(&self, error: &dyn std::fmt::Display) -> String {
-        format!(
-            "the node's admin listener at {} did not answer: {error}",
-            self.authority
-        )
+    fn unreachable(&self, error: &dyn std::fmt::Display) -> AdminClientError {
+        AdminClientError::Unreachable {
+            authority: self.authority.clone(),
+            reason: error.to_string(),
+        }
     }
 
     async fn send(
@@ -134,7 +137,7 @@ impl AdminClient {
         method: hyper::Method,
         path: &str,
         json: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, AdminClientError> {
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
             .map_err(|e| self.unreachable(&e))?;
@@ -146,9 +149,7 @@ impl AdminClient {
         if let Some(token) = &self.token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        let request = request
-            .body(http_body_util::Full::new(bytes::Bytes::from(json)))
-            .map_err(|e| e.to_string())?;
+        let request = request.body(http_body_util::Full::new(bytes::Bytes::from(json)))?;
         match &self.tls {
             None => self.exchange(stream, request).await,
             Some(tls) => {
@@ -165,7 +166,7 @@ impl AdminClient {
         &self,
         stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
         request: hyper::Request<http_body_util::Full<bytes::Bytes>>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, AdminClientError> {
         use http_body_util::BodyExt;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
@@ -193,15 +194,69 @@ impl AdminClient {
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_owned))
             .unwrap_or_else(|| format!("the node answered {status}"));
-        Err(message)
+        Err(AdminClientError::Refused {
+            status: status.as_u16(),
+            message,
+        })
     }
 }
 
-fn tls_builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, String> {
+/// Why an admin call failed: the client could not be set up or reach the node, or the node
+/// refused (with its status and one-line message).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminClientError {
+    /// A remote admin URL that is not `https://`.
+    #[error("{0}: the admin listener of another machine is https://HOST:PORT")]
+    NotHttps(String),
+    /// A remote admin URL without a port.
+    #[error("{0}: give the port, https://HOST:PORT")]
+    NoPort(String),
+    /// A remote admin URL whose host is not a TLS server name.
+    #[error("{url}: {reason}")]
+    ServerName {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The operator's client certificate or key is not usable.
+    #[error("operator certificate: {0}")]
+    OperatorCertificate(rustls::Error),
+    /// The client's TLS configuration could not be built.
+    #[error(transparent)]
+    Tls(#[from] rustls::Error),
+    /// The request body could not be written as JSON.
+    #[error(transparent)]
+    Body(#[from] serde_json::Error),
+    /// The request could not be built.
+    #[error(transparent)]
+    Request(#[from] hyper::http::Error),
+    /// The client's runtime could not be started.
+    #[error(transparent)]
+    Runtime(std::io::Error),
+    /// The node did not answer: not running, not reachable, or the connection failed.
+    #[error("the node's admin listener at {authority} did not answer: {reason}")]
+    Unreachable {
+        /// `HOST:PORT`.
+        authority: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The node answered with an error.
+    #[error("{message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The node's one-line message.
+        message: String,
+    },
+}
+
+fn tls_builder(
+) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, AdminClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())
+    Ok(ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?)
 }
 
 /// Trusts exactly one server certificate, by its SHA-256: the node's own, named in the ticket

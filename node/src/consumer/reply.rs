@@ -63,18 +63,27 @@ pub fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     roots: RootCertStore,
-) -> Result<Arc<ServerConfig>, String> {
+) -> Result<Arc<ServerConfig>, ReceiverTlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
     let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .map_err(|e| e.to_string())?;
+        .with_single_cert(chain, key)?;
     Ok(Arc::new(config))
+}
+
+/// Why the receiver's TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiverTlsError {
+    /// The trust anchors for client certificates are not usable (none, or not parseable).
+    #[error(transparent)]
+    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
+    /// The certificate chain or key is not usable.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
 }
 
 /// A running receiver: accepts answers until dropped.

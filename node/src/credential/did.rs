@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::CredentialError;
+use super::https::FetchError;
 use super::jwt::{b64url_decode, b64url_encode};
 use super::key::minimal_public_jwk;
 
@@ -78,13 +79,89 @@ pub enum MethodReference {
     Embedded(VerificationMethod),
 }
 
+/// Why a DID document, a key in it, or a DID could not be read. The words end up in a
+/// refusal (`did_unresolvable`), so each is one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DidError {
+    /// The document is larger than a DID document may be.
+    #[error("larger than {MAX_DID_DOCUMENT_BYTES} bytes")]
+    TooLarge,
+    /// The document is not the JSON of a DID document.
+    #[error("{0}")]
+    Json(String),
+    /// A verification method publishes a private key.
+    #[error("a DID document must not publish a private key")]
+    PrivateKeyPublished,
+    /// A verification method has no key.
+    #[error("no publicKeyJwk or publicKeyMultibase")]
+    NoKey,
+    /// A key is not a usable JWK.
+    #[error("{0}")]
+    Jwk(String),
+    /// A `publicKeyMultibase` (or `did:key`) is not base58btc (`z…`).
+    #[error("multibase key is not base58btc")]
+    NotBase58btc,
+    /// The base58 text does not decode.
+    #[error("bad base58: {0}")]
+    Base58(String),
+    /// The decoded key is not an Ed25519 public key with its multicodec prefix.
+    #[error("not an Ed25519 public key")]
+    NotEd25519,
+    /// A `did:jwk` whose key is not Base64url.
+    #[error("did:jwk is not Base64url")]
+    DidJwkNotBase64,
+    /// A `did:jwk` holding a private key.
+    #[error("did:jwk must not hold a private key")]
+    DidJwkPrivateKey,
+    /// The derived document could not be built.
+    #[error(transparent)]
+    Derived(#[from] CredentialError),
+    /// Not a `did:web` DID.
+    #[error("not a did:web DID")]
+    NotDidWeb,
+    /// A `did:web` host that is empty or holds `/`, `@`, `?` or `#`.
+    #[error("invalid did:web host {0:?}")]
+    InvalidHost(String),
+    /// A `did:web` path segment that is empty, a dot segment or an encoded slash.
+    #[error("invalid did:web path")]
+    InvalidPath,
+    /// The `did:web` document could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The fetched document is for another DID.
+    #[error("document at {url} is for {id}")]
+    WrongId {
+        /// Where it was fetched.
+        url: String,
+        /// The DID it names.
+        id: String,
+    },
+    /// A pinned document's file could not be read.
+    #[error("{}: {reason}", file.display())]
+    Unreadable {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The operating system's words.
+        reason: String,
+    },
+    /// A pinned document's file does not hold a DID document.
+    #[error("{}: {error}", file.display())]
+    InFile {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What is wrong with it.
+        error: Box<DidError>,
+    },
+}
+
 impl DidDocument {
     /// Parses a DID document, refusing oversized or malformed input.
-    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, DidError> {
         if bytes.len() > MAX_DID_DOCUMENT_BYTES {
-            return Err(format!("larger than {MAX_DID_DOCUMENT_BYTES} bytes"));
+            return Err(DidError::TooLarge);
         }
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        serde_json::from_slice(bytes).map_err(|e| DidError::Json(e.to_string()))
     }
 
     /// A document holding one key, listed for assertion and authentication.
@@ -178,24 +255,24 @@ impl DidDocument {
             .jwk()
             .map_err(|reason| CredentialError::DidUnresolvable {
                 did: kid.to_owned(),
-                reason,
+                reason: reason.to_string(),
             })
     }
 }
 
 impl VerificationMethod {
     /// The method's public key as a JWK.
-    pub fn jwk(&self) -> Result<Jwk, String> {
+    pub fn jwk(&self) -> Result<Jwk, DidError> {
         if let Some(map) = &self.public_key_jwk {
             if map.contains_key("d") {
-                return Err("a DID document must not publish a private key".into());
+                return Err(DidError::PrivateKeyPublished);
             }
-            return Jwk::from_map(map.clone()).map_err(|e| e.to_string());
+            return Jwk::from_map(map.clone()).map_err(|e| DidError::Jwk(e.to_string()));
         }
         if let Some(multibase) = &self.public_key_multibase {
             return ed25519_jwk_from_multibase(multibase);
         }
-        Err("no publicKeyJwk or publicKeyMultibase".into())
+        Err(DidError::NoKey)
     }
 }
 
@@ -227,43 +304,41 @@ fn ed25519_multibase(raw: &[u8]) -> String {
     format!("z{}", bs58::encode(bytes).into_string())
 }
 
-fn ed25519_jwk_from_multibase(multibase: &str) -> Result<Jwk, String> {
-    let encoded = multibase
-        .strip_prefix('z')
-        .ok_or("multibase key is not base58btc")?;
+fn ed25519_jwk_from_multibase(multibase: &str) -> Result<Jwk, DidError> {
+    let encoded = multibase.strip_prefix('z').ok_or(DidError::NotBase58btc)?;
     let bytes = bs58::decode(encoded)
         .into_vec()
-        .map_err(|e| format!("bad base58: {e}"))?;
+        .map_err(|e| DidError::Base58(e.to_string()))?;
     let raw = bytes
         .strip_prefix(&ED25519_MULTICODEC[..])
         .filter(|raw| raw.len() == 32)
-        .ok_or("not an Ed25519 public key")?;
+        .ok_or(DidError::NotEd25519)?;
     let mut jwk = Jwk::new("OKP");
     jwk.set_curve("Ed25519");
     jwk.set_parameter("x", Some(Value::String(b64url_encode(raw))))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| DidError::Jwk(e.to_string()))?;
     Ok(jwk)
 }
 
 /// Derives the DID document of a `did:key` (Ed25519) or `did:jwk` DID; `None` for other methods.
-pub fn derive_document(did: &str) -> Option<Result<DidDocument, String>> {
+pub fn derive_document(did: &str) -> Option<Result<DidDocument, DidError>> {
     if let Some(multibase) = did.strip_prefix("did:key:") {
         return Some(ed25519_jwk_from_multibase(multibase).and_then(|mut jwk| {
             jwk.set_key_id(format!("{did}#{multibase}"));
-            DidDocument::for_key(&jwk).map_err(|e| e.to_string())
+            Ok(DidDocument::for_key(&jwk)?)
         }));
     }
     if let Some(encoded) = did.strip_prefix("did:jwk:") {
         return Some(
             b64url_decode(encoded)
-                .map_err(|_| "did:jwk is not Base64url".to_owned())
-                .and_then(|bytes| Jwk::from_bytes(bytes).map_err(|e| e.to_string()))
+                .map_err(|_| DidError::DidJwkNotBase64)
+                .and_then(|bytes| Jwk::from_bytes(bytes).map_err(|e| DidError::Jwk(e.to_string())))
                 .and_then(|mut jwk| {
                     if jwk.parameter("d").is_some() {
-                        return Err("did:jwk must not hold a private key".into());
+                        return Err(DidError::DidJwkPrivateKey);
                     }
                     jwk.set_key_id(format!("{did}#0"));
-                    DidDocument::for_key(&jwk).map_err(|e| e.to_string())
+                    Ok(DidDocument::for_key(&jwk)?)
                 }),
         );
     }
@@ -272,8 +347,8 @@ pub fn derive_document(did: &str) -> Option<Result<DidDocument, String>> {
 
 /// The HTTPS URL of a `did:web` DID's document (did:web method §3.2): the host (with `%3A`
 /// for a port) and optional path segments; no path means `/.well-known/did.json`.
-pub fn did_web_url(did: &str) -> Result<String, String> {
-    let rest = did.strip_prefix("did:web:").ok_or("not a did:web DID")?;
+pub fn did_web_url(did: &str) -> Result<String, DidError> {
+    let rest = did.strip_prefix("did:web:").ok_or(DidError::NotDidWeb)?;
     let mut segments = rest.split(':');
     let host = segments
         .next()
@@ -281,11 +356,11 @@ pub fn did_web_url(did: &str) -> Result<String, String> {
         .replace("%3A", ":")
         .replace("%3a", ":");
     if host.is_empty() || host.contains(['/', '@', '?', '#']) {
-        return Err(format!("invalid did:web host {host:?}"));
+        return Err(DidError::InvalidHost(host));
     }
     let path: Vec<&str> = segments.collect();
     if path.iter().any(|s| !is_plain_path_segment(s)) {
-        return Err("invalid did:web path".into());
+        return Err(DidError::InvalidPath);
     }
     Ok(if path.is_empty() {
         format!("https://{host}/.well-known/did.json")
@@ -310,7 +385,7 @@ fn is_plain_path_segment(segment: &str) -> bool {
 
 #[cfg(test)]
 mod path_tests {
-    use super::did_web_url;
+    use super::{did_web_url, DidError};
 
     #[test]
     fn dot_segments_are_refused_also_when_percent_encoded() {
@@ -323,11 +398,7 @@ mod path_tests {
             "did:web:example.com:a%5Cb",
             "did:web:example.com::x",
         ] {
-            assert_eq!(
-                did_web_url(did),
-                Err("invalid did:web path".to_owned()),
-                "{did}"
-            );
+            assert_eq!(did_web_url(did), Err(DidError::InvalidPath), "{did}");
         }
         assert_eq!(
             did_web_url("did:web:example.com%3A8443:org:x%2Ey"),

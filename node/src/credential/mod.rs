@@ -53,7 +53,8 @@ pub use presentation::{
 pub use replay::{ReplayCache, REPLAY_FILE};
 pub use resolver::DidResolver;
 pub use status::{
-    PublishedStatusList, StatusEntry, StatusList, StatusListKind, StatusLists, StatusPolicy,
+    PublishedStatusList, StatusEntry, StatusList, StatusListError, StatusListKind, StatusLists,
+    StatusPolicy,
 };
 pub use trust::{
     credential_verifier_from_config, https_client, node_key, replay_cache, resolver,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::did::{self, DidDocument, MAX_DID_DOCUMENT_BYTES};
+use super::did::{self, DidDocument, DidError, MAX_DID_DOCUMENT_BYTES};
 use super::error::CredentialError;
 use super::https::HttpsClient;
 use super::jwt::{key_of_issuer, DecodedJwt};
@@ -38,10 +38,15 @@ impl DidResolver {
     }
 
     /// Pins the DID document in a file.
-    pub fn pin_file(&mut self, file: &Path) -> Result<(), String> {
-        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let document =
-            DidDocument::parse(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+    pub fn pin_file(&mut self, file: &Path) -> Result<(), DidError> {
+        let bytes = std::fs::read(file).map_err(|e| DidError::Unreadable {
+            file: file.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let document = DidDocument::parse(&bytes).map_err(|e| DidError::InFile {
+            file: file.to_path_buf(),
+            error: Box::new(e),
+        })?;
         self.pin(document);
         Ok(())
     }
@@ -53,9 +58,9 @@ impl DidResolver {
 
     /// The document of `did`. `now` (Unix seconds) ages the `did:web` cache.
     pub async fn resolve(&self, did: &str, now: i64) -> Result<Arc<DidDocument>, CredentialError> {
-        let unresolvable = |reason: String| CredentialError::DidUnresolvable {
+        let unresolvable = |reason: DidError| CredentialError::DidUnresolvable {
             did: did.to_owned(),
-            reason,
+            reason: reason.to_string(),
         };
         if let Some(document) = self.pinned.get(did) {
             return Ok(document.clone());
@@ -64,9 +69,10 @@ impl DidResolver {
             return derived.map(Arc::new).map_err(unresolvable);
         }
         if !did.starts_with("did:web:") {
-            return Err(unresolvable(
-                "DID method not resolvable here; pin its DID document in [trust]".into(),
-            ));
+            return Err(CredentialError::DidUnresolvable {
+                did: did.to_owned(),
+                reason: "DID method not resolvable here; pin its DID document in [trust]".into(),
+            });
         }
         if let Some(cached) = self.cached(did, now) {
             return Ok(cached);
@@ -80,12 +86,15 @@ impl DidResolver {
 
     /// Fetches a `did:web` document over HTTPS, bypassing pins and cache; its `id` must be the
     /// DID. Use it to make the pinned copy for offline operation.
-    pub async fn fetch_did_web(&self, did: &str) -> Result<DidDocument, String> {
+    pub async fn fetch_did_web(&self, did: &str) -> Result<DidDocument, DidError> {
         let url = did::did_web_url(did)?;
         let bytes = self.https.get(&url, MAX_DID_DOCUMENT_BYTES).await?;
         let document = DidDocument::parse(&bytes)?;
         if document.id != did {
-            return Err(format!("document at {url} is for {}", document.id));
+            return Err(DidError::WrongId {
+                url,
+                id: document.id,
+            });
         }
         Ok(document)
     }

@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
 use super::error::CredentialError;
-use super::https::HttpsClient;
+use super::https::{FetchError, HttpsClient};
 use super::jwt::{b64url_decode, b64url_encode, AlgorithmPolicy, DecodedJwt};
 use super::key::{KeyError, NodeKey};
 use super::resolver::DidResolver;
@@ -204,13 +204,13 @@ impl StatusList {
     }
 
     /// Marks an entry: a bit by `index`, or a credential `id` with `reason` in a 2017 list.
-    pub fn mark(&mut self, index: usize, id: &str, reason: &str) -> Result<(), String> {
+    pub fn mark(&mut self, index: usize, id: &str, reason: &str) -> Result<(), StatusListError> {
         match self {
             StatusList::Bitstring { bits, .. } => {
                 let size = bits.len() * 8;
                 let byte = bits
                     .get_mut(index / 8)
-                    .ok_or_else(|| format!("index {index} is beyond the list's {size} entries"))?;
+                    .ok_or(StatusListError::IndexBeyond { index, size })?;
                 *byte |= 0x80 >> (index % 8);
             }
             StatusList::List2017 { revoked } => {
@@ -261,7 +261,7 @@ pub fn encode_bitstring(bits: &[u8], kind: StatusListKind) -> String {
 
 /// Decodes an `encodedList`: optional multibase `u`, Base64url or Base64 (padding tolerated,
 /// as StatusList2021 publishers differ), then GZIP with a size limit.
-pub fn decode_bitstring(encoded: &str) -> Result<Vec<u8>, String> {
+pub fn decode_bitstring(encoded: &str) -> Result<Vec<u8>, StatusListError> {
     let text = encoded.strip_prefix('u').unwrap_or(encoded);
     let normalised: String = text
         .trim_end_matches('=')
@@ -272,15 +272,14 @@ pub fn decode_bitstring(encoded: &str) -> Result<Vec<u8>, String> {
             c => c,
         })
         .collect();
-    let compressed =
-        b64url_decode(&normalised).map_err(|_| "encodedList is not Base64".to_owned())?;
+    let compressed = b64url_decode(&normalised).map_err(|_| StatusListError::NotBase64)?;
     let mut bits = Vec::new();
     GzDecoder::new(compressed.as_slice())
         .take(MAX_BITSTRING_BYTES + 1)
         .read_to_end(&mut bits)
-        .map_err(|e| format!("encodedList is not GZIP: {e}"))?;
+        .map_err(|e| StatusListError::NotGzip(e.to_string()))?;
     if bits.len() as u64 > MAX_BITSTRING_BYTES {
-        return Err("encodedList decompresses beyond the size limit".into());
+        return Err(StatusListError::TooLarge);
     }
     Ok(bits)
 }
@@ -344,13 +343,20 @@ impl PublishedStatusList {
 
     /// Reads a status list credential's claims (signature not checked: for the issuer's own
     /// file in `kikv status-list`, and after verification in [`StatusLists`]).
-    pub fn from_claims(claims: &Map<String, Value>) -> Result<Self, String> {
-        let issuer = claims.get("iss").and_then(Value::as_str).ok_or("no iss")?;
-        let vc = claims.get("vc").ok_or("no vc claim")?;
-        let id = vc.get("id").and_then(Value::as_str).ok_or("no vc.id")?;
+    pub fn from_claims(claims: &Map<String, Value>) -> Result<Self, StatusListError> {
+        use StatusListError::Missing;
+        let issuer = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or(Missing("iss"))?;
+        let vc = claims.get("vc").ok_or(Missing("vc claim"))?;
+        let id = vc
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or(Missing("vc.id"))?;
         let subject = vc
             .get("credentialSubject")
-            .ok_or("no vc.credentialSubject")?;
+            .ok_or(Missing("vc.credentialSubject"))?;
         let (kind, list) = list_from_subject(subject)?;
         Ok(Self {
             id: id.to_owned(),
@@ -361,7 +367,7 @@ impl PublishedStatusList {
     }
 
     /// Reads a status list JWT without checking its signature (the issuer's own file).
-    pub fn from_jwt_unverified(token: &str) -> Result<Self, String> {
+    pub fn from_jwt_unverified(token: &str) -> Result<Self, StatusListError> {
         let decoded = DecodedJwt::decode(
             token.trim().as_bytes(),
             MAX_STATUS_LIST_BYTES,
@@ -369,19 +375,18 @@ impl PublishedStatusList {
                 super::key::KeyAlgorithm::EdDsa,
                 super::key::KeyAlgorithm::Es256,
             ]),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         Self::from_claims(&decoded.claims)
     }
 }
 
-fn list_from_subject(subject: &Value) -> Result<(StatusListKind, StatusList), String> {
+fn list_from_subject(subject: &Value) -> Result<(StatusListKind, StatusList), StatusListError> {
     let kind_name = subject
         .get("type")
         .and_then(Value::as_str)
-        .ok_or("no list type")?;
+        .ok_or(StatusListError::Missing("list type"))?;
     let kind = StatusListKind::from_list_type(kind_name)
-        .ok_or_else(|| format!("unsupported status list type {kind_name}"))?;
+        .ok_or_else(|| StatusListError::UnsupportedType(kind_name.to_owned()))?;
     let list = match kind {
         StatusListKind::List2017 => StatusList::List2017 {
             revoked: revoked_2017(subject)?,
@@ -396,7 +401,7 @@ fn list_from_subject(subject: &Value) -> Result<(StatusListKind, StatusList), St
                 subject
                     .get("encodedList")
                     .and_then(Value::as_str)
-                    .ok_or("no encodedList")?,
+                    .ok_or(StatusListError::Missing("encodedList"))?,
             )?,
         },
     };
@@ -405,11 +410,11 @@ fn list_from_subject(subject: &Value) -> Result<(StatusListKind, StatusList), St
 
 /// The revoked ids of a `CredentialStatusList2017` document: `verifiableCredential[].claim`
 /// with `currentStatus` "Revoked".
-fn revoked_2017(document: &Value) -> Result<BTreeMap<String, String>, String> {
+fn revoked_2017(document: &Value) -> Result<BTreeMap<String, String>, StatusListError> {
     let entries = document
         .get("verifiableCredential")
         .and_then(Value::as_array)
-        .ok_or("no verifiableCredential list")?;
+        .ok_or(StatusListError::Missing("verifiableCredential list"))?;
     let mut revoked = BTreeMap::new();
     for claim in entries.iter().filter_map(|entry| entry.get("claim")) {
         let status = claim
@@ -498,10 +503,11 @@ impl StatusLists {
         let list = self.list(entry, issuer, verify).await?;
         if let StatusList::Bitstring { purpose, .. } = list.as_ref() {
             if *purpose != entry.purpose {
-                return Err(unavailable(
-                    entry,
-                    format!("list is for {purpose}, entry for {}", entry.purpose),
-                ));
+                let wrong = StatusListError::WrongPurpose {
+                    list: purpose.clone(),
+                    entry: entry.purpose.clone(),
+                };
+                return Err(unavailable(entry, &wrong));
             }
         }
         match list.is_marked(entry.index, credential_id) {
@@ -546,7 +552,7 @@ impl StatusLists {
                         let list = self.parse(entry, issuer, verify, &bytes).await;
                         list.map(|list| (list, Some(digest)))
                     }
-                    Err(reason) => Err(reason),
+                    Err(reason) => Err(reason.into()),
                 }
             }
             None => {
@@ -579,7 +585,7 @@ impl StatusLists {
                     .saturating_add(self.policy.grace_secs);
                 match self.cached(&entry.list, issuer, now, window) {
                     Some((list, _)) if self.policy.grace_secs > 0 => Ok(list),
-                    _ => Err(unavailable(entry, reason)),
+                    _ => Err(unavailable(entry, &reason)),
                 }
             }
         }
@@ -612,9 +618,9 @@ impl StatusLists {
         entry: &StatusEntry,
         issuer: &str,
         verify: &ListVerifier<'_>,
-    ) -> Result<StatusList, String> {
+    ) -> Result<StatusList, StatusListError> {
         if entry.list.starts_with("file://") && !self.file_urls {
-            return Err("file:// status lists are read only in dev mode; map the URL to a local copy in trust.status_list_files".into());
+            return Err(StatusListError::FileUrlRefused);
         }
         let bytes = self.https.get(&entry.list, MAX_STATUS_LIST_BYTES).await?;
         self.parse(entry, issuer, verify, &bytes).await
@@ -628,43 +634,107 @@ impl StatusLists {
         issuer: &str,
         verify: &ListVerifier<'_>,
         bytes: &[u8],
-    ) -> Result<StatusList, String> {
+    ) -> Result<StatusList, StatusListError> {
         let text = std::str::from_utf8(bytes)
-            .map_err(|_| "not text".to_owned())?
+            .map_err(|_| StatusListError::NotText)?
             .trim();
         if text.starts_with('{') {
             // A bare 2017 list has no signature of its own; it is only as good as the HTTPS
             // origin it came from, which is why it is accepted for 2017 entries only.
             if entry.kind != StatusListKind::List2017 {
-                return Err("unsigned status list refused".into());
+                return Err(StatusListError::Unsigned);
             }
-            let document: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+            let document: Value =
+                serde_json::from_str(text).map_err(|e| StatusListError::Json(e.to_string()))?;
             return revoked_2017(&document).map(|revoked| StatusList::List2017 { revoked });
         }
-        let decoded = verify
-            .verify(text.as_bytes(), issuer)
-            .await
-            .map_err(|e| e.to_string())?;
+        let decoded = verify.verify(text.as_bytes(), issuer).await?;
         let published = PublishedStatusList::from_claims(&decoded.claims)?;
         if published.kind.entry_type() != entry.kind.entry_type() {
-            return Err(format!(
-                "list is a {}, entry wants {}",
-                published.kind.list_type(),
-                entry.kind.list_type()
-            ));
+            return Err(StatusListError::WrongKind {
+                list: published.kind.list_type().to_string(),
+                entry: entry.kind.list_type().to_string(),
+            });
         }
         if published.id != entry.list {
-            return Err(format!("list document is for {}", published.id));
+            return Err(StatusListError::WrongList(published.id));
         }
         Ok(published.list)
     }
 }
 
-fn unavailable(entry: &StatusEntry, reason: String) -> CredentialError {
+fn unavailable(entry: &StatusEntry, reason: &StatusListError) -> CredentialError {
     CredentialError::StatusUnavailable {
         source_url: entry.list.clone(),
-        reason,
+        reason: reason.to_string(),
     }
+}
+
+/// Why a status list could not be read, marked or used. The words end up in a
+/// `status_unavailable` refusal or on the issuer's command line, so each is one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusListError {
+    /// A bitstring index beyond the list.
+    #[error("index {index} is beyond the list's {size} entries")]
+    IndexBeyond {
+        /// The index asked for.
+        index: usize,
+        /// The list's number of entries.
+        size: usize,
+    },
+    /// The `encodedList` is not Base64.
+    #[error("encodedList is not Base64")]
+    NotBase64,
+    /// The `encodedList` is not GZIP.
+    #[error("encodedList is not GZIP: {0}")]
+    NotGzip(String),
+    /// The `encodedList` decompresses beyond the size limit.
+    #[error("encodedList decompresses beyond the size limit")]
+    TooLarge,
+    /// A required claim or field is absent (`no iss`, `no vc.id`, ...).
+    #[error("no {0}")]
+    Missing(&'static str),
+    /// The list's type is not one the node reads.
+    #[error("unsupported status list type {0}")]
+    UnsupportedType(String),
+    /// The list credential is not a valid JWT, or its signature or issuer does not check.
+    #[error(transparent)]
+    Token(#[from] CredentialError),
+    /// The list could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// A `file://` list URL outside dev mode.
+    #[error("file:// status lists are read only in dev mode; map the URL to a local copy in trust.status_list_files")]
+    FileUrlRefused,
+    /// The document is not UTF-8 text.
+    #[error("not text")]
+    NotText,
+    /// A bare (unsigned) list for an entry that needs a signed one.
+    #[error("unsigned status list refused")]
+    Unsigned,
+    /// A bare 2017 list that is not JSON.
+    #[error("{0}")]
+    Json(String),
+    /// The list is of another kind than the entry names.
+    #[error("list is a {list}, entry wants {entry}")]
+    WrongKind {
+        /// The list's type.
+        list: String,
+        /// The type the entry wants.
+        entry: String,
+    },
+    /// The list has another status purpose than the entry.
+    #[error("list is for {list}, entry for {entry}")]
+    WrongPurpose {
+        /// The list's purpose.
+        list: String,
+        /// The entry's purpose.
+        entry: String,
+    },
+    /// The list document is for another URL than the entry's.
+    #[error("list document is for {0}")]
+    WrongList(String),
 }
 
 /// What checking a status list credential's signature needs.

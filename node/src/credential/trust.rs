@@ -8,6 +8,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use super::dev_pki::is_development_certificate;
+use super::did::DidError;
 use super::https::HttpsClient;
 use super::jwt::AlgorithmPolicy;
 use super::key::{KeyAlgorithm, KeyError, NodeKey};
@@ -23,7 +24,7 @@ use crate::config::{Config, TrustConfig};
 pub enum TrustError {
     /// A pinned DID document could not be read.
     #[error("pinned DID document: {0}")]
-    DidDocument(String),
+    DidDocument(DidError),
     /// An HTTPS trust anchor could not be read.
     #[error("HTTPS trust anchor {file}: {reason}")]
     Anchor {
@@ -86,7 +87,7 @@ pub fn https_client(config: &Config) -> Result<HttpsClient, TrustError> {
     }
     HttpsClient::new(&anchors).map_err(|reason| TrustError::Anchor {
         file: "(anchors)".into(),
-        reason,
+        reason: reason.to_string(),
     })
 }
 

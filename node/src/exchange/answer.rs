@@ -73,7 +73,19 @@ pub enum AnswerError {
 pub trait AnswerSigner: Send + Sync {
     /// Signs `payload` as a compact JWS with header `{alg, typ, kid}`; `kid` must resolve in
     /// the node's DID document.
-    fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, String>;
+    fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, SigningError>;
+}
+
+/// Why an [`AnswerSigner`] could not sign.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigningError {
+    /// josekit refused the header, the key or the payload.
+    #[error(transparent)]
+    Jose(#[from] josekit::JoseError),
+    /// The node's key could not sign.
+    #[error(transparent)]
+    Key(#[from] crate::credential::KeyError),
 }
 
 /// An [`AnswerSigner`] over a josekit signer and the key id to publish.
@@ -102,12 +114,15 @@ impl JoseAnswerSigner {
 }
 
 impl AnswerSigner for JoseAnswerSigner {
-    fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, String> {
+    fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, SigningError> {
         let mut header = JwsHeader::new();
         header.set_token_type(typ);
         header.set_key_id(self.kid.clone());
-        josekit::jws::serialize_compact(payload, &header, self.signer.as_ref())
-            .map_err(|e| e.to_string())
+        Ok(josekit::jws::serialize_compact(
+            payload,
+            &header,
+            self.signer.as_ref(),
+        )?)
     }
 }
 
@@ -140,7 +155,7 @@ impl SignedAnswer {
             serde_json::to_vec(&payload).map_err(|e| AnswerError::Signing(e.to_string()))?;
         let jws = signer
             .sign_jws(&bytes, ANSWER_TYPE)
-            .map_err(AnswerError::Signing)?;
+            .map_err(|e| AnswerError::Signing(e.to_string()))?;
         Ok(Self { payload, jws })
     }
 

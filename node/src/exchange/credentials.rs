@@ -1,6 +1,6 @@
 //! The credentials layer behind the [`PresentationCheck`] seam: the node's real
 //! [`PresentationVerifier`] (SPEC §4 steps 4 and 5), with each refused rule turned into a stable
-//! reason code by one match ([`reason_code`]); and the node's key as the [`AnswerSigner`] and
+//! reason by one match ([`credential_reason`]); and the node's key as the [`AnswerSigner`] and
 //! as the exchange log's checkpoint signer ([`NodeCheckpointSigner`]).
 
 use std::sync::Arc;
@@ -8,17 +8,19 @@ use std::sync::Arc;
 use crate::audit::{CheckpointSigner, NoteError};
 use crate::credential::{CredentialError, Expectation, NodeKey, PresentationVerifier, Token};
 
-use super::answer::AnswerSigner;
+use super::answer::{AnswerSigner, SigningError};
 use super::presentation::{
     CheckFuture, CheckedCredential, CheckedPresentation, CredentialRejection, PresentationCheck,
     PresentationContext,
 };
+use super::reason::CredentialReason;
 
-/// The stable, snake_case reason code of a refused presentation or credential. Rules that can
-/// fail on either token say which (`presentation_expired`, `credential_expired`); an error not
-/// attached to a credential is the presentation's.
-pub fn reason_code(error: &CredentialError) -> &'static str {
+/// The reason of a refused presentation or credential. Rules that can fail on either token say
+/// which ([`CredentialReason::PresentationExpired`], [`CredentialReason::CredentialExpired`]);
+/// an error not attached to a credential is the presentation's.
+pub fn credential_reason(error: &CredentialError) -> CredentialReason {
     use CredentialError as E;
+    use CredentialReason as C;
     let presentation = !matches!(
         error,
         E::In {
@@ -27,54 +29,54 @@ pub fn reason_code(error: &CredentialError) -> &'static str {
         }
     );
     match (presentation, error.rule()) {
-        (true, E::TooLarge { .. }) => "presentation_too_large",
-        (false, E::TooLarge { .. }) => "credential_too_large",
+        (true, E::TooLarge { .. }) => C::PresentationTooLarge,
+        (false, E::TooLarge { .. }) => C::CredentialTooLarge,
         (true, E::NotCompactJws { .. } | E::MalformedBase64 { .. } | E::MalformedJson { .. }) => {
-            "presentation_malformed"
+            C::PresentationMalformed
         }
         (false, E::NotCompactJws { .. } | E::MalformedBase64 { .. } | E::MalformedJson { .. }) => {
-            "credential_malformed"
+            C::CredentialMalformed
         }
         (_, E::AlgorithmNone | E::HmacRefused { .. } | E::AlgorithmNotAllowed { .. }) => {
-            "algorithm_refused"
+            C::AlgorithmRefused
         }
-        (_, E::UnsupportedCritical { .. }) => "critical_header_unsupported",
-        (true, E::MissingField { .. }) => "presentation_field_missing",
-        (false, E::MissingField { .. }) => "credential_field_missing",
-        (true, E::InvalidField { .. }) => "presentation_field_invalid",
-        (false, E::InvalidField { .. }) => "credential_field_invalid",
-        (_, E::KidNotOfIssuer { .. }) => "key_not_of_issuer",
-        (_, E::DidUnresolvable { .. }) => "did_unresolvable",
-        (_, E::UnknownKid { .. }) => "key_unknown",
-        (_, E::KeyNotForAssertion { .. }) => "key_not_for_assertion",
-        (_, E::KeyDoesNotFitAlgorithm { .. }) => "key_algorithm_mismatch",
-        (_, E::BadSignature) => "signature_invalid",
-        (_, E::UntrustedIssuer { .. }) => "issuer_not_trusted",
-        (_, E::UnsupportedCredentialType { .. }) => "credential_type_unsupported",
-        (true, E::Expired { .. }) => "presentation_expired",
-        (false, E::Expired { .. }) => "credential_expired",
-        (true, E::NotYetValid { .. }) => "presentation_not_yet_valid",
-        (false, E::NotYetValid { .. }) => "credential_not_yet_valid",
-        (true, E::IssuedInFuture { .. }) => "presentation_issued_in_future",
-        (false, E::IssuedInFuture { .. }) => "credential_issued_in_future",
-        (_, E::LifetimeTooLong { .. }) => "presentation_lifetime_too_long",
-        (_, E::WrongAudience { .. }) => "audience_wrong",
-        (_, E::HolderNotSender { .. }) => "holder_not_sender",
-        (_, E::HolderNotSubject { .. }) => "holder_not_subject",
-        (_, E::Replayed { .. }) => "presentation_replayed",
-        (_, E::NoCredential) => "presentation_without_credential",
-        (_, E::Revoked { .. }) => "credential_revoked",
-        (_, E::StatusUnavailable { .. }) => "status_unavailable",
-        (_, E::ReplayCacheFailed { .. }) => "replay_cache_unavailable",
+        (_, E::UnsupportedCritical { .. }) => C::CriticalHeaderUnsupported,
+        (true, E::MissingField { .. }) => C::PresentationFieldMissing,
+        (false, E::MissingField { .. }) => C::CredentialFieldMissing,
+        (true, E::InvalidField { .. }) => C::PresentationFieldInvalid,
+        (false, E::InvalidField { .. }) => C::CredentialFieldInvalid,
+        (_, E::KidNotOfIssuer { .. }) => C::KeyNotOfIssuer,
+        (_, E::DidUnresolvable { .. }) => C::DidUnresolvable,
+        (_, E::UnknownKid { .. }) => C::KeyUnknown,
+        (_, E::KeyNotForAssertion { .. }) => C::KeyNotForAssertion,
+        (_, E::KeyDoesNotFitAlgorithm { .. }) => C::KeyAlgorithmMismatch,
+        (_, E::BadSignature) => C::SignatureInvalid,
+        (_, E::UntrustedIssuer { .. }) => C::IssuerNotTrusted,
+        (_, E::UnsupportedCredentialType { .. }) => C::CredentialTypeUnsupported,
+        (true, E::Expired { .. }) => C::PresentationExpired,
+        (false, E::Expired { .. }) => C::CredentialExpired,
+        (true, E::NotYetValid { .. }) => C::PresentationNotYetValid,
+        (false, E::NotYetValid { .. }) => C::CredentialNotYetValid,
+        (true, E::IssuedInFuture { .. }) => C::PresentationIssuedInFuture,
+        (false, E::IssuedInFuture { .. }) => C::CredentialIssuedInFuture,
+        (_, E::LifetimeTooLong { .. }) => C::PresentationLifetimeTooLong,
+        (_, E::WrongAudience { .. }) => C::AudienceWrong,
+        (_, E::HolderNotSender { .. }) => C::HolderNotSender,
+        (_, E::HolderNotSubject { .. }) => C::HolderNotSubject,
+        (_, E::Replayed { .. }) => C::PresentationReplayed,
+        (_, E::NoCredential) => C::PresentationWithoutCredential,
+        (_, E::Revoked { .. }) => C::CredentialRevoked,
+        (_, E::StatusUnavailable { .. }) => C::StatusUnavailable,
+        (_, E::ReplayCacheFailed { .. }) => C::ReplayCacheUnavailable,
         // `rule()` never returns the wrapper itself.
-        (_, E::In { .. }) => "credential_refused",
+        (_, E::In { .. }) => C::CredentialRefused,
     }
 }
 
-/// The refusal the exchange reports for `error`: its reason code and the verifier's words.
+/// The refusal the exchange reports for `error`: its reason and the verifier's words.
 pub fn rejection(error: &CredentialError) -> CredentialRejection {
     CredentialRejection {
-        code: reason_code(error).to_owned(),
+        reason: credential_reason(error),
         message: error.to_string(),
     }
 }
@@ -113,8 +115,8 @@ impl PresentationCheck for PresentationVerifier {
 
 /// The node's key signs answers; its `kid` is the one in the node's DID document.
 impl AnswerSigner for NodeKey {
-    fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, String> {
-        NodeKey::sign_jws(self, payload, typ).map_err(|e| e.to_string())
+    fn sign_jws(&self, payload: &[u8], typ: &str) -> Result<String, SigningError> {
+        Ok(NodeKey::sign_jws(self, payload, typ)?)
     }
 }
 
@@ -352,16 +354,20 @@ mod tests {
     #[test]
     fn every_rule_has_its_code_on_either_token() {
         for (rule, on_presentation, on_credential) in table() {
-            assert_eq!(reason_code(&rule), on_presentation, "{rule:?} alone");
+            assert_eq!(
+                credential_reason(&rule).as_str(),
+                on_presentation,
+                "{rule:?} alone"
+            );
             let wrapped = rule.clone().within(Token::Presentation);
             assert_eq!(
-                reason_code(&wrapped),
+                credential_reason(&wrapped).as_str(),
                 on_presentation,
                 "{rule:?} in presentation"
             );
             let wrapped = rule.clone().within(Token::Credential(1));
             assert_eq!(
-                reason_code(&wrapped),
+                credential_reason(&wrapped).as_str(),
                 on_credential,
                 "{rule:?} in credential"
             );
@@ -467,7 +473,7 @@ mod tests {
 
         // The same presentation again is a replay, refused with its code.
         let again = check.check(jwt.as_bytes(), &context).await.unwrap_err();
-        assert_eq!(again.code, "presentation_replayed");
+        assert_eq!(again.reason, CredentialReason::PresentationReplayed);
     }
 
     #[test]
@@ -526,6 +532,6 @@ mod tests {
             now,
         };
         let refused = verifier.check(jwt.as_bytes(), &context).await.unwrap_err();
-        assert_eq!(refused.code, "holder_not_sender");
+        assert_eq!(refused.reason, CredentialReason::HolderNotSender);
     }
 }

@@ -53,4 +53,4 @@ pub mod summary;
 pub mod token;
 
 pub use envelope::{Envelope, EnvelopeError, EnvelopeRules, Generation};
-pub use reason::{ReasonCode, RejectError};
+pub use reason::{CredentialReason, ReasonCode, RejectError, TokenReason};

@@ -25,7 +25,7 @@ use super::envelope::{Envelope, EnvelopeRules, Generation};
 use super::gate::{ManualRequest, ReleaseGate};
 use super::metrics::Outcome;
 use super::presentation::{CheckedPresentation, PresentationCheck, PresentationContext};
-use super::reason::RejectError;
+use super::reason::{RejectError, TokenReason};
 use super::respond::{Job, Responder, UNKNOWN_THREAD};
 use super::token::Bearer;
 use super::{gen1, gen2};
@@ -141,7 +141,7 @@ impl Exchange {
         if let Bearer::Consumer(consumer) = &request.bearer {
             if consumer != &envelope.from {
                 return Err(RejectError::Token {
-                    code: "token_consumer_mismatch".into(),
+                    reason: TokenReason::ConsumerMismatch,
                     message: format!(
                         "the access token was issued to {consumer}, but the envelope is from {}",
                         envelope.from

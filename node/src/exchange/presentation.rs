@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::reason::CredentialReason;
+
 /// What the request must match, besides signatures: taken from the envelope and the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresentationContext {
@@ -46,13 +48,13 @@ pub struct CheckedCredential {
     pub query: String,
 }
 
-/// Why the credentials layer refused a presentation: its own stable reason code (for example
-/// `presentation_expired`) and a message for the consumer.
+/// Why the credentials layer refused a presentation: its reason (for example
+/// [`CredentialReason::PresentationExpired`]) and a message for the consumer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct CredentialRejection {
-    /// Stable, machine-readable reason code, snake_case.
-    pub code: String,
+    /// The rule that failed, as a stable reason.
+    pub reason: CredentialReason,
     /// Plain-text explanation.
     pub message: String,
 }

@@ -1,21 +1,29 @@
 //! Why a request was refused, as one error ([`RejectError`]) wrapping the error of the step that
 //! failed, and as a stable machine-readable [`ReasonCode`] with its HTTP status.
 //!
-//! Reason codes come from one match ([`From<&RejectError>`] for [`ReasonCode`]), the way rustls
-//! turns its errors into alert descriptions; the pipeline writes the same code to the audit log
-//! that the consumer receives.
+//! Reason codes form one typed tree: [`ReasonCode`] names the step, and the access-token and
+//! credentials layers add their own reasons ([`TokenReason`], [`CredentialReason`]) under it.
+//! Every leaf is turned into its snake_case code and its HTTP status by one match
+//! ([`ReasonCode::code_and_status`]), and errors become reasons by another
+//! ([`From<&RejectError>`] for [`ReasonCode`]), the way rustls turns its errors into alert
+//! descriptions; the pipeline writes the same code to the audit log that the consumer receives.
 
 use std::fmt;
 
 use super::allow::AllowError;
 use super::envelope::EnvelopeError;
 use super::presentation::CredentialRejection;
+use super::token::BearerError;
 use crate::audit::AuditError;
 use crate::profile::ParameterError;
 use crate::store::{QueryError, QueryRefusal};
 
 /// A request was refused or could not be answered. The first failing step ends the request;
 /// nothing is executed after a refusal.
+///
+/// Equality compares what a test can observe: the variant and its data, and for
+/// [`RejectError::Query`] (whose store and engine errors are not comparable) the reason and the
+/// words.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RejectError {
@@ -27,11 +35,11 @@ pub enum RejectError {
         "too many requests from this client certificate: at most {0} a minute; try again later"
     )]
     RateLimited(u32),
-    /// Step 2: the access token was missing or refused; `code` is the token layer's reason.
+    /// Step 2: the access token was missing or refused; `reason` is the token layer's reason.
     #[error("{message}")]
     Token {
-        /// Stable reason code, for example `token_missing`.
-        code: String,
+        /// Why the token was refused, for example [`TokenReason::Missing`].
+        reason: TokenReason,
         /// Plain-text explanation.
         message: String,
     },
@@ -67,16 +75,50 @@ pub enum RejectError {
     Internal(String),
 }
 
-/// A stable, machine-readable reason for a refusal, written as snake_case text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+impl PartialEq for RejectError {
+    fn eq(&self, other: &Self) -> bool {
+        use RejectError as E;
+        match (self, other) {
+            (E::NoClientCertificate, E::NoClientCertificate) => true,
+            (E::RateLimited(a), E::RateLimited(b)) => a == b,
+            (
+                E::Token { reason, message },
+                E::Token {
+                    reason: other_reason,
+                    message: other_message,
+                },
+            ) => reason == other_reason && message == other_message,
+            (E::Envelope(a), E::Envelope(b)) => a == b,
+            (E::Credential(a), E::Credential(b)) => a == b,
+            (E::Allow(a), E::Allow(b)) => a == b,
+            (E::Parameter(a), E::Parameter(b)) => a == b,
+            (E::NotReleased(a), E::NotReleased(b))
+            | (E::ReleaseExpired(a), E::ReleaseExpired(b))
+            | (E::Signing(a), E::Signing(b))
+            | (E::Internal(a), E::Internal(b)) => a == b,
+            // A query error may hold the store's or the engine's error, neither comparable:
+            // the same reason in the same words is the same error to anyone who sees it.
+            (E::Query(a), E::Query(b)) => {
+                self.reason() == other.reason() && a.to_string() == b.to_string()
+            }
+            (E::Audit(a), E::Audit(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// A stable, machine-readable reason for a refusal, written as snake_case text. The access-token
+/// and credentials layers' reasons sit under [`ReasonCode::Token`] and
+/// [`ReasonCode::Credential`]; [`ReasonCode::code_and_status`] maps every leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReasonCode {
     /// `client_certificate_missing`
     ClientCertificateMissing,
     /// `rate_limited`: too many requests from one client certificate.
     RateLimited,
-    /// A reason of the access-token layer (`token_…`), passed through.
-    Token(String),
+    /// A reason of the access-token layer (`token_…`).
+    Token(TokenReason),
     /// `envelope_too_large`
     EnvelopeTooLarge,
     /// `envelope_malformed`
@@ -101,8 +143,8 @@ pub enum ReasonCode {
     EnvelopeReplyUrlInvalid,
     /// `envelope_presentation_missing`
     EnvelopePresentationMissing,
-    /// A reason of the credentials layer (presentation or credential), passed through.
-    Credential(String),
+    /// A reason of the credentials layer (presentation or credential).
+    Credential(CredentialReason),
     /// `profile_not_registered`
     ProfileNotRegistered,
     /// `profile_inactive`
@@ -151,83 +193,206 @@ pub enum ReasonCode {
     Internal,
 }
 
+/// Why the access token of `POST /api/verifiedsparql` was refused (SPEC §4 step 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenReason {
+    /// `token_missing`: no `Authorization` header.
+    Missing,
+    /// `token_invalid`: not a bearer token this node issued (or still holds).
+    Invalid,
+    /// `token_expired`: the token's lifetime is over.
+    Expired,
+    /// `token_certificate_mismatch`: issued over another client certificate.
+    CertificateMismatch,
+    /// `token_consumer_mismatch`: issued to another DID than the envelope's sender.
+    ConsumerMismatch,
+}
+
+/// Why the credentials layer refused a presentation or one of its credentials (SPEC §4 steps 4
+/// and 5). Rules that can fail on either token have a variant for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialReason {
+    /// `presentation_too_large`
+    PresentationTooLarge,
+    /// `credential_too_large`
+    CredentialTooLarge,
+    /// `presentation_malformed`
+    PresentationMalformed,
+    /// `credential_malformed`
+    CredentialMalformed,
+    /// `algorithm_refused`: `none`, HMAC or an algorithm the node does not allow.
+    AlgorithmRefused,
+    /// `critical_header_unsupported`
+    CriticalHeaderUnsupported,
+    /// `presentation_field_missing`
+    PresentationFieldMissing,
+    /// `credential_field_missing`
+    CredentialFieldMissing,
+    /// `presentation_field_invalid`
+    PresentationFieldInvalid,
+    /// `credential_field_invalid`
+    CredentialFieldInvalid,
+    /// `key_not_of_issuer`
+    KeyNotOfIssuer,
+    /// `did_unresolvable`
+    DidUnresolvable,
+    /// `key_unknown`
+    KeyUnknown,
+    /// `key_not_for_assertion`
+    KeyNotForAssertion,
+    /// `key_algorithm_mismatch`
+    KeyAlgorithmMismatch,
+    /// `signature_invalid`
+    SignatureInvalid,
+    /// `issuer_not_trusted`
+    IssuerNotTrusted,
+    /// `credential_type_unsupported`
+    CredentialTypeUnsupported,
+    /// `presentation_expired`
+    PresentationExpired,
+    /// `credential_expired`
+    CredentialExpired,
+    /// `presentation_not_yet_valid`
+    PresentationNotYetValid,
+    /// `credential_not_yet_valid`
+    CredentialNotYetValid,
+    /// `presentation_issued_in_future`
+    PresentationIssuedInFuture,
+    /// `credential_issued_in_future`
+    CredentialIssuedInFuture,
+    /// `presentation_lifetime_too_long`
+    PresentationLifetimeTooLong,
+    /// `audience_wrong`
+    AudienceWrong,
+    /// `holder_not_sender`
+    HolderNotSender,
+    /// `holder_not_subject`
+    HolderNotSubject,
+    /// `presentation_replayed`
+    PresentationReplayed,
+    /// `presentation_without_credential`
+    PresentationWithoutCredential,
+    /// `credential_revoked`
+    CredentialRevoked,
+    /// `status_unavailable`: the node could not read the status list now (try again later).
+    StatusUnavailable,
+    /// `replay_cache_unavailable`: the node could not record the presentation (try again
+    /// later).
+    ReplayCacheUnavailable,
+    /// `credential_refused`: a rule the layer did not name.
+    CredentialRefused,
+}
+
 impl ReasonCode {
-    /// The code as written in error reports, metrics and the exchange log.
-    pub fn as_str(&self) -> &str {
+    /// The code as written in error reports, metrics and the exchange log, and the HTTP status
+    /// of a refusal with this reason: 403 for transport, token and credential problems (as the
+    /// specification says for tokens), 400 for a bad envelope, 413 for an oversized one, 429 for
+    /// a client over its rate limit, 422 for a policy refusal (and a query stopped at the memory
+    /// limit), 504 for a query stopped at its time limit, 503 when the node could not check a
+    /// credential now or had no evaluation slot free in time (try again later), 500 for the
+    /// node's own faults.
+    ///
+    /// This is the one place where codes and statuses are written.
+    pub fn code_and_status(self) -> (&'static str, u16) {
+        use CredentialReason as C;
         use ReasonCode as R;
+        use TokenReason as T;
         match self {
-            R::ClientCertificateMissing => "client_certificate_missing",
-            R::RateLimited => "rate_limited",
-            R::Token(code) | R::Credential(code) => code,
-            R::EnvelopeTooLarge => "envelope_too_large",
-            R::EnvelopeMalformed => "envelope_malformed",
-            R::EnvelopeFieldMissing => "envelope_field_missing",
-            R::EnvelopeFieldInvalid => "envelope_field_invalid",
-            R::EnvelopeWrongType => "envelope_wrong_type",
-            R::EnvelopeWrongProtectedHeader => "envelope_wrong_protected_header",
-            R::EnvelopeWrongSubject => "envelope_wrong_subject",
-            R::EnvelopeWrongRecipient => "envelope_wrong_recipient",
-            R::EnvelopeExpired => "envelope_expired",
-            R::EnvelopeIssuedInFuture => "envelope_issued_in_future",
-            R::EnvelopeReplyUrlInvalid => "envelope_reply_url_invalid",
-            R::EnvelopePresentationMissing => "envelope_presentation_missing",
-            R::ProfileNotRegistered => "profile_not_registered",
-            R::ProfileInactive => "profile_inactive",
-            R::QuerySyntax => "query_syntax",
-            R::QueryUpdate => "query_update",
-            R::QueryFormNotAllowed => "query_form_not_allowed",
-            R::QueryServiceNotAllowed => "query_service_not_allowed",
-            R::QueryFromNotAllowed => "query_from_not_allowed",
-            R::QueryNotInProfile => "query_not_in_profile",
-            R::OntologyNotInProfile => "ontology_not_in_profile",
-            R::OntologyNotOffered => "ontology_not_offered",
-            R::ParameterMissing => "parameter_missing",
-            R::ParameterUndeclared => "parameter_undeclared",
-            R::ParameterWrongType => "parameter_wrong_type",
-            R::ParameterOutOfRange => "parameter_out_of_range",
-            R::ParameterNotAllowed => "parameter_not_allowed",
-            R::ReleaseRefused => "release_refused",
-            R::ReleaseExpired => "release_expired",
-            R::QueryTimeout => "query_timeout",
-            R::QueryMemoryExceeded => "query_memory_exceeded",
-            R::NodeBusy => "node_busy",
-            R::ResultTooLarge => "result_too_large",
-            R::AuditUnavailable => "audit_unavailable",
-            R::Internal => "internal_error",
+            R::ClientCertificateMissing => ("client_certificate_missing", 403),
+            R::RateLimited => ("rate_limited", 429),
+            R::Token(T::Missing) => ("token_missing", 403),
+            R::Token(T::Invalid) => ("token_invalid", 403),
+            R::Token(T::Expired) => ("token_expired", 403),
+            R::Token(T::CertificateMismatch) => ("token_certificate_mismatch", 403),
+            R::Token(T::ConsumerMismatch) => ("token_consumer_mismatch", 403),
+            R::EnvelopeTooLarge => ("envelope_too_large", 413),
+            R::EnvelopeMalformed => ("envelope_malformed", 400),
+            R::EnvelopeFieldMissing => ("envelope_field_missing", 400),
+            R::EnvelopeFieldInvalid => ("envelope_field_invalid", 400),
+            R::EnvelopeWrongType => ("envelope_wrong_type", 400),
+            R::EnvelopeWrongProtectedHeader => ("envelope_wrong_protected_header", 400),
+            R::EnvelopeWrongSubject => ("envelope_wrong_subject", 400),
+            R::EnvelopeWrongRecipient => ("envelope_wrong_recipient", 400),
+            R::EnvelopeExpired => ("envelope_expired", 400),
+            R::EnvelopeIssuedInFuture => ("envelope_issued_in_future", 400),
+            R::EnvelopeReplyUrlInvalid => ("envelope_reply_url_invalid", 400),
+            R::EnvelopePresentationMissing => ("envelope_presentation_missing", 400),
+            R::Credential(C::PresentationTooLarge) => ("presentation_too_large", 403),
+            R::Credential(C::CredentialTooLarge) => ("credential_too_large", 403),
+            R::Credential(C::PresentationMalformed) => ("presentation_malformed", 403),
+            R::Credential(C::CredentialMalformed) => ("credential_malformed", 403),
+            R::Credential(C::AlgorithmRefused) => ("algorithm_refused", 403),
+            R::Credential(C::CriticalHeaderUnsupported) => ("critical_header_unsupported", 403),
+            R::Credential(C::PresentationFieldMissing) => ("presentation_field_missing", 403),
+            R::Credential(C::CredentialFieldMissing) => ("credential_field_missing", 403),
+            R::Credential(C::PresentationFieldInvalid) => ("presentation_field_invalid", 403),
+            R::Credential(C::CredentialFieldInvalid) => ("credential_field_invalid", 403),
+            R::Credential(C::KeyNotOfIssuer) => ("key_not_of_issuer", 403),
+            R::Credential(C::DidUnresolvable) => ("did_unresolvable", 403),
+            R::Credential(C::KeyUnknown) => ("key_unknown", 403),
+            R::Credential(C::KeyNotForAssertion) => ("key_not_for_assertion", 403),
+            R::Credential(C::KeyAlgorithmMismatch) => ("key_algorithm_mismatch", 403),
+            R::Credential(C::SignatureInvalid) => ("signature_invalid", 403),
+            R::Credential(C::IssuerNotTrusted) => ("issuer_not_trusted", 403),
+            R::Credential(C::CredentialTypeUnsupported) => ("credential_type_unsupported", 403),
+            R::Credential(C::PresentationExpired) => ("presentation_expired", 403),
+            R::Credential(C::CredentialExpired) => ("credential_expired", 403),
+            R::Credential(C::PresentationNotYetValid) => ("presentation_not_yet_valid", 403),
+            R::Credential(C::CredentialNotYetValid) => ("credential_not_yet_valid", 403),
+            R::Credential(C::PresentationIssuedInFuture) => ("presentation_issued_in_future", 403),
+            R::Credential(C::CredentialIssuedInFuture) => ("credential_issued_in_future", 403),
+            R::Credential(C::PresentationLifetimeTooLong) => {
+                ("presentation_lifetime_too_long", 403)
+            }
+            R::Credential(C::AudienceWrong) => ("audience_wrong", 403),
+            R::Credential(C::HolderNotSender) => ("holder_not_sender", 403),
+            R::Credential(C::HolderNotSubject) => ("holder_not_subject", 403),
+            R::Credential(C::PresentationReplayed) => ("presentation_replayed", 403),
+            R::Credential(C::PresentationWithoutCredential) => {
+                ("presentation_without_credential", 403)
+            }
+            R::Credential(C::CredentialRevoked) => ("credential_revoked", 403),
+            // The node could not check the credential now (its status list or its own replay
+            // cache could not be read): the consumer may try again later.
+            R::Credential(C::StatusUnavailable) => ("status_unavailable", 503),
+            R::Credential(C::ReplayCacheUnavailable) => ("replay_cache_unavailable", 503),
+            R::Credential(C::CredentialRefused) => ("credential_refused", 403),
+            R::ProfileNotRegistered => ("profile_not_registered", 422),
+            R::ProfileInactive => ("profile_inactive", 422),
+            R::QuerySyntax => ("query_syntax", 422),
+            R::QueryUpdate => ("query_update", 422),
+            R::QueryFormNotAllowed => ("query_form_not_allowed", 422),
+            R::QueryServiceNotAllowed => ("query_service_not_allowed", 422),
+            R::QueryFromNotAllowed => ("query_from_not_allowed", 422),
+            R::QueryNotInProfile => ("query_not_in_profile", 422),
+            R::OntologyNotInProfile => ("ontology_not_in_profile", 422),
+            R::OntologyNotOffered => ("ontology_not_offered", 422),
+            R::ParameterMissing => ("parameter_missing", 422),
+            R::ParameterUndeclared => ("parameter_undeclared", 422),
+            R::ParameterWrongType => ("parameter_wrong_type", 422),
+            R::ParameterOutOfRange => ("parameter_out_of_range", 422),
+            R::ParameterNotAllowed => ("parameter_not_allowed", 422),
+            R::ReleaseRefused => ("release_refused", 422),
+            R::ReleaseExpired => ("release_expired", 422),
+            R::QueryTimeout => ("query_timeout", 504),
+            R::QueryMemoryExceeded => ("query_memory_exceeded", 422),
+            R::NodeBusy => ("node_busy", 503),
+            R::ResultTooLarge => ("result_too_large", 422),
+            R::AuditUnavailable => ("audit_unavailable", 500),
+            R::Internal => ("internal_error", 500),
         }
     }
 
-    /// The HTTP status of a refusal with this reason: 403 for transport, token and credential
-    /// problems (as the specification says for tokens), 400 for a bad envelope, 413 for an
-    /// oversized one, 429 for a client over its rate limit, 422 for a policy refusal (and a query stopped at the memory limit), 504
-    /// for a query stopped at its time limit, 503 when the node could not check a credential's
-    /// status or had no evaluation slot free in time (try again later), 500 for the node's own
-    /// faults.
+    /// The code as written in error reports, metrics and the exchange log.
+    pub fn as_str(&self) -> &'static str {
+        self.code_and_status().0
+    }
+
+    /// The HTTP status of a refusal with this reason (see [`ReasonCode::code_and_status`]).
     pub fn status(&self) -> u16 {
-        use ReasonCode as R;
-        match self {
-            // The node could not check the credential now (its status list or its own replay
-            // cache could not be read): the consumer may try again later.
-            R::Credential(code) if TEMPORARY_CREDENTIAL_CODES.contains(&code.as_str()) => 503,
-            R::ClientCertificateMissing | R::Token(_) | R::Credential(_) => 403,
-            R::RateLimited => 429,
-            R::EnvelopeTooLarge => 413,
-            R::EnvelopeMalformed
-            | R::EnvelopeFieldMissing
-            | R::EnvelopeFieldInvalid
-            | R::EnvelopeWrongType
-            | R::EnvelopeWrongProtectedHeader
-            | R::EnvelopeWrongSubject
-            | R::EnvelopeWrongRecipient
-            | R::EnvelopeExpired
-            | R::EnvelopeIssuedInFuture
-            | R::EnvelopeReplyUrlInvalid
-            | R::EnvelopePresentationMissing => 400,
-            R::QueryTimeout => 504,
-            R::NodeBusy => 503,
-            R::AuditUnavailable | R::Internal => 500,
-            _ => 422,
-        }
+        self.code_and_status().1
     }
 
     /// Whether the node, not the consumer, is at fault: the consumer then gets a generic
@@ -237,12 +402,46 @@ impl ReasonCode {
     }
 }
 
-/// Credential reasons that say the node could not check, not that the credential is bad.
-const TEMPORARY_CREDENTIAL_CODES: [&str; 2] = ["status_unavailable", "replay_cache_unavailable"];
+impl TokenReason {
+    /// The code, for example `token_missing`.
+    pub fn as_str(self) -> &'static str {
+        ReasonCode::Token(self).as_str()
+    }
+}
+
+impl CredentialReason {
+    /// The code, for example `presentation_expired`.
+    pub fn as_str(self) -> &'static str {
+        ReasonCode::Credential(self).as_str()
+    }
+}
 
 impl fmt::Display for ReasonCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for TokenReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for CredentialReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&BearerError> for TokenReason {
+    fn from(error: &BearerError) -> Self {
+        match error {
+            BearerError::Missing => TokenReason::Missing,
+            BearerError::Invalid(_) => TokenReason::Invalid,
+            BearerError::Expired(_) => TokenReason::Expired,
+            BearerError::CertificateMismatch => TokenReason::CertificateMismatch,
+        }
     }
 }
 
@@ -252,7 +451,7 @@ impl From<&RejectError> for ReasonCode {
         match error {
             RejectError::NoClientCertificate => R::ClientCertificateMissing,
             RejectError::RateLimited(_) => R::RateLimited,
-            RejectError::Token { code, .. } => R::Token(code.clone()),
+            RejectError::Token { reason, .. } => R::Token(*reason),
             RejectError::Envelope(e) => match e {
                 EnvelopeError::TooLarge { .. } => R::EnvelopeTooLarge,
                 EnvelopeError::Malformed(_) => R::EnvelopeMalformed,
@@ -267,7 +466,7 @@ impl From<&RejectError> for ReasonCode {
                 EnvelopeError::InvalidReplyUrl(_) => R::EnvelopeReplyUrlInvalid,
                 EnvelopeError::NoPresentation => R::EnvelopePresentationMissing,
             },
-            RejectError::Credential(rejection) => R::Credential(rejection.code.clone()),
+            RejectError::Credential(rejection) => R::Credential(rejection.reason),
             RejectError::Allow(e) => match e {
                 AllowError::ProfileNotRegistered { .. } => R::ProfileNotRegistered,
                 AllowError::ProfileInactive { .. } => R::ProfileInactive,
@@ -342,7 +541,7 @@ mod tests {
             ),
             (
                 CredentialRejection {
-                    code: "status_unavailable".into(),
+                    reason: CredentialReason::StatusUnavailable,
                     message: "the status list could not be read".into(),
                 }
                 .into(),
@@ -351,7 +550,7 @@ mod tests {
             ),
             (
                 RejectError::Token {
-                    code: "token_missing".into(),
+                    reason: TokenReason::Missing,
                     message: "no token".into(),
                 },
                 "token_missing",
@@ -382,7 +581,7 @@ mod tests {
             ),
             (
                 CredentialRejection {
-                    code: "credential_revoked".into(),
+                    reason: CredentialReason::CredentialRevoked,
                     message: "revoked".into(),
                 }
                 .into(),
@@ -455,5 +654,360 @@ mod tests {
             error.public_message(),
             "parameter `jaar` is required but missing"
         );
+    }
+
+    /// Every reason the node can give, each listed once. The exhaustive match makes a new
+    /// variant a compile error here until it is added to the table below.
+    fn every_reason() -> Vec<ReasonCode> {
+        use CredentialReason as C;
+        use ReasonCode as R;
+        use TokenReason as T;
+        let listed = |reason: ReasonCode| match reason {
+            R::ClientCertificateMissing
+            | R::RateLimited
+            | R::Token(
+                T::Missing | T::Invalid | T::Expired | T::CertificateMismatch | T::ConsumerMismatch,
+            )
+            | R::EnvelopeTooLarge
+            | R::EnvelopeMalformed
+            | R::EnvelopeFieldMissing
+            | R::EnvelopeFieldInvalid
+            | R::EnvelopeWrongType
+            | R::EnvelopeWrongProtectedHeader
+            | R::EnvelopeWrongSubject
+            | R::EnvelopeWrongRecipient
+            | R::EnvelopeExpired
+            | R::EnvelopeIssuedInFuture
+            | R::EnvelopeReplyUrlInvalid
+            | R::EnvelopePresentationMissing
+            | R::Credential(
+                C::PresentationTooLarge
+                | C::CredentialTooLarge
+                | C::PresentationMalformed
+                | C::CredentialMalformed
+                | C::AlgorithmRefused
+                | C::CriticalHeaderUnsupported
+                | C::PresentationFieldMissing
+                | C::CredentialFieldMissing
+                | C::PresentationFieldInvalid
+                | C::CredentialFieldInvalid
+                | C::KeyNotOfIssuer
+                | C::DidUnresolvable
+                | C::KeyUnknown
+                | C::KeyNotForAssertion
+                | C::KeyAlgorithmMismatch
+                | C::SignatureInvalid
+                | C::IssuerNotTrusted
+                | C::CredentialTypeUnsupported
+                | C::PresentationExpired
+                | C::CredentialExpired
+                | C::PresentationNotYetValid
+                | C::CredentialNotYetValid
+                | C::PresentationIssuedInFuture
+                | C::CredentialIssuedInFuture
+                | C::PresentationLifetimeTooLong
+                | C::AudienceWrong
+                | C::HolderNotSender
+                | C::HolderNotSubject
+                | C::PresentationReplayed
+                | C::PresentationWithoutCredential
+                | C::CredentialRevoked
+                | C::StatusUnavailable
+                | C::ReplayCacheUnavailable
+                | C::CredentialRefused,
+            )
+            | R::ProfileNotRegistered
+            | R::ProfileInactive
+            | R::QuerySyntax
+            | R::QueryUpdate
+            | R::QueryFormNotAllowed
+            | R::QueryServiceNotAllowed
+            | R::QueryFromNotAllowed
+            | R::QueryNotInProfile
+            | R::OntologyNotInProfile
+            | R::OntologyNotOffered
+            | R::ParameterMissing
+            | R::ParameterUndeclared
+            | R::ParameterWrongType
+            | R::ParameterOutOfRange
+            | R::ParameterNotAllowed
+            | R::ReleaseRefused
+            | R::ReleaseExpired
+            | R::QueryTimeout
+            | R::QueryMemoryExceeded
+            | R::NodeBusy
+            | R::ResultTooLarge
+            | R::AuditUnavailable
+            | R::Internal => reason,
+        };
+        [
+            R::ClientCertificateMissing,
+            R::RateLimited,
+            R::Token(T::Missing),
+            R::Token(T::Invalid),
+            R::Token(T::Expired),
+            R::Token(T::CertificateMismatch),
+            R::Token(T::ConsumerMismatch),
+            R::EnvelopeTooLarge,
+            R::EnvelopeMalformed,
+            R::EnvelopeFieldMissing,
+            R::EnvelopeFieldInvalid,
+            R::EnvelopeWrongType,
+            R::EnvelopeWrongProtectedHeader,
+            R::EnvelopeWrongSubject,
+            R::EnvelopeWrongRecipient,
+            R::EnvelopeExpired,
+            R::EnvelopeIssuedInFuture,
+            R::EnvelopeReplyUrlInvalid,
+            R::EnvelopePresentationMissing,
+            R::Credential(C::PresentationTooLarge),
+            R::Credential(C::CredentialTooLarge),
+            R::Credential(C::PresentationMalformed),
+            R::Credential(C::CredentialMalformed),
+            R::Credential(C::AlgorithmRefused),
+            R::Credential(C::CriticalHeaderUnsupported),
+            R::Credential(C::PresentationFieldMissing),
+            R::Credential(C::CredentialFieldMissing),
+            R::Credential(C::PresentationFieldInvalid),
+            R::Credential(C::CredentialFieldInvalid),
+            R::Credential(C::KeyNotOfIssuer),
+            R::Credential(C::DidUnresolvable),
+            R::Credential(C::KeyUnknown),
+            R::Credential(C::KeyNotForAssertion),
+            R::Credential(C::KeyAlgorithmMismatch),
+            R::Credential(C::SignatureInvalid),
+            R::Credential(C::IssuerNotTrusted),
+            R::Credential(C::CredentialTypeUnsupported),
+            R::Credential(C::PresentationExpired),
+            R::Credential(C::CredentialExpired),
+            R::Credential(C::PresentationNotYetValid),
+            R::Credential(C::CredentialNotYetValid),
+            R::Credential(C::PresentationIssuedInFuture),
+            R::Credential(C::CredentialIssuedInFuture),
+            R::Credential(C::PresentationLifetimeTooLong),
+            R::Credential(C::AudienceWrong),
+            R::Credential(C::HolderNotSender),
+            R::Credential(C::HolderNotSubject),
+            R::Credential(C::PresentationReplayed),
+            R::Credential(C::PresentationWithoutCredential),
+            R::Credential(C::CredentialRevoked),
+            R::Credential(C::StatusUnavailable),
+            R::Credential(C::ReplayCacheUnavailable),
+            R::Credential(C::CredentialRefused),
+            R::ProfileNotRegistered,
+            R::ProfileInactive,
+            R::QuerySyntax,
+            R::QueryUpdate,
+            R::QueryFormNotAllowed,
+            R::QueryServiceNotAllowed,
+            R::QueryFromNotAllowed,
+            R::QueryNotInProfile,
+            R::OntologyNotInProfile,
+            R::OntologyNotOffered,
+            R::ParameterMissing,
+            R::ParameterUndeclared,
+            R::ParameterWrongType,
+            R::ParameterOutOfRange,
+            R::ParameterNotAllowed,
+            R::ReleaseRefused,
+            R::ReleaseExpired,
+            R::QueryTimeout,
+            R::QueryMemoryExceeded,
+            R::NodeBusy,
+            R::ResultTooLarge,
+            R::AuditUnavailable,
+            R::Internal,
+        ]
+        .into_iter()
+        .map(listed)
+        .collect()
+    }
+
+    /// The wire contract: every code with its status. A changed code or status fails here
+    /// (and in the conformance suite); a new reason must be added here on purpose.
+    #[test]
+    fn every_reason_code_has_this_status() {
+        let expected: &[(&str, u16)] = &[
+            ("client_certificate_missing", 403),
+            ("rate_limited", 429),
+            ("token_missing", 403),
+            ("token_invalid", 403),
+            ("token_expired", 403),
+            ("token_certificate_mismatch", 403),
+            ("token_consumer_mismatch", 403),
+            ("envelope_too_large", 413),
+            ("envelope_malformed", 400),
+            ("envelope_field_missing", 400),
+            ("envelope_field_invalid", 400),
+            ("envelope_wrong_type", 400),
+            ("envelope_wrong_protected_header", 400),
+            ("envelope_wrong_subject", 400),
+            ("envelope_wrong_recipient", 400),
+            ("envelope_expired", 400),
+            ("envelope_issued_in_future", 400),
+            ("envelope_reply_url_invalid", 400),
+            ("envelope_presentation_missing", 400),
+            ("presentation_too_large", 403),
+            ("credential_too_large", 403),
+            ("presentation_malformed", 403),
+            ("credential_malformed", 403),
+            ("algorithm_refused", 403),
+            ("critical_header_unsupported", 403),
+            ("presentation_field_missing", 403),
+            ("credential_field_missing", 403),
+            ("presentation_field_invalid", 403),
+            ("credential_field_invalid", 403),
+            ("key_not_of_issuer", 403),
+            ("did_unresolvable", 403),
+            ("key_unknown", 403),
+            ("key_not_for_assertion", 403),
+            ("key_algorithm_mismatch", 403),
+            ("signature_invalid", 403),
+            ("issuer_not_trusted", 403),
+            ("credential_type_unsupported", 403),
+            ("presentation_expired", 403),
+            ("credential_expired", 403),
+            ("presentation_not_yet_valid", 403),
+            ("credential_not_yet_valid", 403),
+            ("presentation_issued_in_future", 403),
+            ("credential_issued_in_future", 403),
+            ("presentation_lifetime_too_long", 403),
+            ("audience_wrong", 403),
+            ("holder_not_sender", 403),
+            ("holder_not_subject", 403),
+            ("presentation_replayed", 403),
+            ("presentation_without_credential", 403),
+            ("credential_revoked", 403),
+            ("status_unavailable", 503),
+            ("replay_cache_unavailable", 503),
+            ("credential_refused", 403),
+            ("profile_not_registered", 422),
+            ("profile_inactive", 422),
+            ("query_syntax", 422),
+            ("query_update", 422),
+            ("query_form_not_allowed", 422),
+            ("query_service_not_allowed", 422),
+            ("query_from_not_allowed", 422),
+            ("query_not_in_profile", 422),
+            ("ontology_not_in_profile", 422),
+            ("ontology_not_offered", 422),
+            ("parameter_missing", 422),
+            ("parameter_undeclared", 422),
+            ("parameter_wrong_type", 422),
+            ("parameter_out_of_range", 422),
+            ("parameter_not_allowed", 422),
+            ("release_refused", 422),
+            ("release_expired", 422),
+            ("query_timeout", 504),
+            ("query_memory_exceeded", 422),
+            ("node_busy", 503),
+            ("result_too_large", 422),
+            ("audit_unavailable", 500),
+            ("internal_error", 500),
+        ];
+        let actual: Vec<(&str, u16)> = every_reason()
+            .into_iter()
+            .map(ReasonCode::code_and_status)
+            .collect();
+        assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn reason_codes_are_unique_snake_case() {
+        let mut seen = std::collections::HashMap::new();
+        for reason in every_reason() {
+            let code = reason.as_str();
+            assert!(
+                !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code}"
+            );
+            if let Some(earlier) = seen.insert(code, reason) {
+                panic!("{code} is the code of both {earlier:?} and {reason:?}");
+            }
+        }
+        assert_eq!(seen.len(), every_reason().len());
+    }
+
+    #[test]
+    fn only_the_node_faults_are_internal() {
+        let internal: Vec<&str> = every_reason()
+            .into_iter()
+            .filter(ReasonCode::is_internal)
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(internal, ["audit_unavailable", "internal_error"]);
+    }
+
+    #[test]
+    fn bearer_refusals_keep_their_codes() {
+        let cases = [
+            (BearerError::Missing, "token_missing"),
+            (BearerError::Invalid("x".into()), "token_invalid"),
+            (BearerError::Expired(1), "token_expired"),
+            (
+                BearerError::CertificateMismatch,
+                "token_certificate_mismatch",
+            ),
+        ];
+        for (error, code) in cases {
+            let message = error.to_string();
+            let reason = TokenReason::from(&error);
+            assert_eq!(reason.as_str(), code);
+            let rejected = RejectError::from(error);
+            assert_eq!(rejected.reason(), ReasonCode::Token(reason));
+            assert_eq!(rejected, RejectError::Token { reason, message });
+        }
+    }
+
+    #[test]
+    fn reject_errors_compare_by_variant_and_words() {
+        assert_eq!(
+            RejectError::from(QueryError::Evaluation("boom".into())),
+            RejectError::from(QueryError::Evaluation("boom".into()))
+        );
+        assert_ne!(
+            RejectError::from(QueryError::Evaluation("boom".into())),
+            RejectError::from(QueryError::Evaluation("bang".into()))
+        );
+        assert_ne!(
+            RejectError::Internal("x".into()),
+            RejectError::Signing("x".into())
+        );
+        assert_eq!(
+            RejectError::from(AuditError::Closed),
+            RejectError::Audit(AuditError::Closed)
+        );
+    }
+
+    /// The node's own faults are never reported as the consumer's: whatever failed inside the
+    /// node, the status is 5xx and the message generic.
+    #[test]
+    fn node_faults_are_never_a_4xx() {
+        let faults: Vec<RejectError> = vec![
+            RejectError::Internal("disk on fire".into()),
+            RejectError::Signing("disk on fire".into()),
+            AuditError::Closed.into(),
+            AuditError::Unavailable("disk on fire".into()).into(),
+            QueryError::Evaluation("disk on fire".into()).into(),
+            QueryError::Store(crate::store::StoreError::Missing("/disk on fire".into())).into(),
+            QueryError::Syntax("disk on fire".into()).into(),
+            CredentialRejection {
+                reason: CredentialReason::ReplayCacheUnavailable,
+                message: "replay cache cannot be written: disk on fire".into(),
+            }
+            .into(),
+            CredentialRejection {
+                reason: CredentialReason::StatusUnavailable,
+                message: "status unavailable".into(),
+            }
+            .into(),
+        ];
+        for fault in faults {
+            let status = fault.reason().status();
+            assert!((500..600).contains(&status), "{fault:?} is {status}");
+            if status == 500 {
+                assert!(!fault.public_message().contains("disk"), "{fault:?}");
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::metrics::Metrics;
-use super::reason::RejectError;
+use super::reason::{RejectError, TokenReason};
 use crate::credential::jwt::b64url_encode;
 use crate::credential::{
     assertion_issuer, verify_assertion, AssertionExpectation, CredentialError, PresentationVerifier,
@@ -128,12 +128,7 @@ pub enum BearerError {
 impl BearerError {
     /// The reason code.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Missing => "token_missing",
-            Self::Invalid(_) => "token_invalid",
-            Self::Expired(_) => "token_expired",
-            Self::CertificateMismatch => "token_certificate_mismatch",
-        }
+        TokenReason::from(self).as_str()
     }
 }
 
@@ -160,7 +155,7 @@ impl From<Result<String, BearerError>> for Bearer {
 impl From<BearerError> for RejectError {
     fn from(error: BearerError) -> Self {
         RejectError::Token {
-            code: error.code().to_owned(),
+            reason: TokenReason::from(&error),
             message: error.to_string(),
         }
     }

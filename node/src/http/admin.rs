@@ -25,13 +25,16 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::operator::{constant_time_eq, Operators};
+use crate::backup::BackupError;
+use crate::operator::{constant_time_eq, OperatorError, Operators};
+use crate::profile::ParameterValueError;
+use crate::reload::ReloadError;
 use crate::tls::ClientCertificate;
 use oxigraph::model::{Term, Variable};
 
 use crate::store::{
-    output_format, parse_read_only, Dataset, LoadReport, LoadRequest, NoProgress, NodeStore,
-    Printout, QueryLimits, ReadOnlyQuery,
+    output_format, parse_read_only, Dataset, LoadError, LoadReport, LoadRequest, NoProgress,
+    NodeStore, Printout, QueryError, QueryLimits, ReadOnlyQuery, StoreError, UnknownOutputFormat,
 };
 
 /// File in the data directory holding the admin token of the running node.
@@ -147,19 +150,23 @@ pub struct QueryRequest {
 impl QueryBody {
     /// The parsed query, its bindings and what to print; the one reading of a request, for
     /// the command line's own store and for the admin handler alike.
-    pub fn read(&self) -> Result<QueryRequest, String> {
-        let query = parse_read_only(&self.query).map_err(|e| e.to_string())?;
+    pub fn read(&self) -> Result<QueryRequest, QueryBodyError> {
+        let query = parse_read_only(&self.query)?;
         let mut bindings = Vec::new();
         let named = query.variables();
         for (name, value) in &self.parameters {
-            let variable = Variable::new(name.trim_start_matches(['?', '$']))
-                .map_err(|e| format!("parameter {name}: {e}"))?;
+            let variable = Variable::new(name.trim_start_matches(['?', '$'])).map_err(|e| {
+                QueryBodyError::ParameterName {
+                    name: name.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
             // A name the query does not use is a typo, not a value silently ignored.
             if !named.contains(variable.as_str()) {
-                return Err(format!(
-                    "parameter {name}: the query has no ?{}",
-                    variable.as_str()
-                ));
+                return Err(QueryBodyError::ParameterUnused {
+                    name: name.clone(),
+                    variable: variable.as_str().to_owned(),
+                });
             }
             bindings.push((variable, crate::profile::read_parameter_value(value)?));
         }
@@ -175,6 +182,37 @@ impl QueryBody {
     }
 }
 
+/// Why a [`QueryBody`] was refused: all of these are the sender's mistakes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryBodyError {
+    /// The text is not a read-only query the node runs.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A parameter name is not a SPARQL variable name.
+    #[error("parameter {name}: {reason}")]
+    ParameterName {
+        /// The name as sent.
+        name: String,
+        /// The parser's words.
+        reason: String,
+    },
+    /// A parameter the query does not use (a typo, not a value to ignore).
+    #[error("parameter {name}: the query has no ?{variable}")]
+    ParameterUnused {
+        /// The name as sent.
+        name: String,
+        /// The variable it names.
+        variable: String,
+    },
+    /// A parameter value does not read.
+    #[error(transparent)]
+    ParameterValue(#[from] ParameterValueError),
+    /// The output format is not one the node writes.
+    #[error(transparent)]
+    OutputFormat(#[from] UnknownOutputFormat),
+}
+
 /// A backup request as sent by `kikv backup`; the reply is the archive's
 /// [`crate::backup::Manifest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,17 +221,106 @@ pub struct BackupBody {
     pub target: PathBuf,
 }
 
-/// A refusal: the status and the one-line message the command line prints.
-struct AdminError(StatusCode, String);
+/// Why an admin request failed; [`AdminError::status`] tells the operator's mistakes (4xx)
+/// from the node's own faults (5xx), and the body is `{"error": "one line"}`, the line the
+/// command line prints. The operator owns the node, so a fault's details are not hidden.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// No usable sign-in.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The operator file could not be read to check a token.
+    #[error(transparent)]
+    Operators(#[from] OperatorError),
+    /// A query request that does not read.
+    #[error(transparent)]
+    QueryBody(#[from] QueryBodyError),
+    /// The query was refused or failed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The load was refused or failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A backup target that cannot be written: not absolute, or in no existing directory.
+    #[error("backup target {0} is not a file in an existing directory; give an absolute path")]
+    BackupTarget(PathBuf),
+    /// The backup was refused or failed.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    /// The reload was refused; nothing changed.
+    #[error("reload refused, the node goes on as it was: {0}")]
+    Reload(#[from] ReloadError),
+    /// A handler's blocking task did not finish (it panicked or was cancelled).
+    #[error("the request's task failed: {0}")]
+    Task(String),
+}
 
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+impl AdminError {
+    /// The HTTP status: 400 (or 401, 404, 422) only for what the operator sent; 500 for the
+    /// node's faults, 503 when they pass (the store held by another process), 504 for a query
+    /// stopped at its time limit.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::QueryBody(QueryBodyError::Query(e)) | Self::Query(e) => query_status(e),
+            Self::QueryBody(_) | Self::BackupTarget(_) => StatusCode::BAD_REQUEST,
+            Self::Load(LoadError::Store(e))
+            | Self::Store(e)
+            | Self::Backup(BackupError::Store(e)) => store_status(e),
+            // The files to load are named by the operator: one that cannot be read is theirs
+            // to fix.
+            Self::Load(_) => StatusCode::BAD_REQUEST,
+            Self::Backup(BackupError::TargetExists(_) | BackupError::TargetNotEmpty(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            // The node could not write its own ticket or log: not the operator's change.
+            Self::Reload(ReloadError::Ticket { .. } | ReloadError::Audit(_)) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            // A configuration, profile or certificate the operator changed and the node cannot
+            // use.
+            Self::Reload(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Operators(_) | Self::Backup(_) | Self::Task(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
     }
 }
 
-fn bad(error: impl std::fmt::Display) -> AdminError {
-    AdminError(StatusCode::BAD_REQUEST, error.to_string())
+/// The status of a query refusal: the operator's query (syntax, update, policy, limits it ran
+/// into) or the node's fault (engine, store).
+fn query_status(error: &QueryError) -> StatusCode {
+    match error {
+        QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        QueryError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        QueryError::Evaluation(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        QueryError::Store(e) => store_status(e),
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The store's failures are the node's; one held by another process passes.
+fn store_status(error: &StoreError) -> StatusCode {
+    match error {
+        StoreError::Locked { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        StoreError::BackupTargetExists(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!("admin request failed: {self}");
+        }
+        let body = Json(serde_json::json!({ "error": self.to_string() }));
+        (status, body).into_response()
+    }
 }
 
 /// The admin router. Health and metrics are open when the listener is on loopback, signed in
@@ -253,15 +380,7 @@ async fn reload(
         via: identity.via(),
     };
     let reloader = state.reloader;
-    let report = blocking(move || {
-        reloader.reload(&trigger).map_err(|error| {
-            AdminError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("reload refused, the node goes on as it was: {error}"),
-            )
-        })
-    })
-    .await?;
+    let report = blocking(move || Ok(reloader.reload(&trigger)?)).await?;
     Ok(Json(report))
 }
 
@@ -293,8 +412,8 @@ async fn require_token(
     Ok(next.run(request).await)
 }
 
-fn refused(why: &str) -> AdminError {
-    AdminError(StatusCode::UNAUTHORIZED, why.to_owned())
+fn refused(why: &'static str) -> AdminError {
+    AdminError::Unauthorized(why)
 }
 
 /// The node's own token, or an operator's.
@@ -309,12 +428,7 @@ async fn signed_in_by_token(
         return Err(refused("missing or wrong admin token"));
     }
     let operators = state.operators.clone();
-    let found = blocking(move || {
-        operators
-            .authenticate(&presented)
-            .map_err(|e| AdminError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-    })
-    .await?;
+    let found = blocking(move || Ok(operators.authenticate(&presented)?)).await?;
     found
         .map(AdminIdentity::Token)
         .ok_or_else(|| refused("missing or wrong admin token"))
@@ -347,12 +461,12 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, AdminError> {
     tokio::task::spawn_blocking(job)
         .await
-        .map_err(|e| AdminError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| AdminError::Task(e.to_string()))?
 }
 
 async fn datasets(State(state): State<AdminState>) -> Result<Json<Vec<Dataset>>, AdminError> {
     let store = state.store;
-    Ok(Json(blocking(move || store.datasets().map_err(bad)).await?))
+    Ok(Json(blocking(move || Ok(store.datasets()?)).await?))
 }
 
 /// Loads files named by absolute paths on this machine (the command line resolves them).
@@ -362,7 +476,7 @@ async fn load(
 ) -> Result<Json<LoadSummary>, AdminError> {
     let _one_at_a_time = state.load_lock.lock().await;
     let store = state.store;
-    let report = blocking(move || store.load(&request, &NoProgress).map_err(bad)).await?;
+    let report = blocking(move || Ok(store.load(&request, &NoProgress)?)).await?;
     Ok(Json(LoadSummary::from(&report)))
 }
 
@@ -370,12 +484,10 @@ async fn query(
     State(state): State<AdminState>,
     Json(body): Json<QueryBody>,
 ) -> Result<Response, AdminError> {
-    let request = body.read().map_err(bad)?;
+    let request = body.read()?;
     let (store, limits) = (state.store, state.limits);
     let bytes = blocking(move || {
-        store
-            .printout(&request.query, &request.bindings, limits, request.printout)
-            .map_err(bad)
+        Ok(store.printout(&request.query, &request.bindings, limits, request.printout)?)
     })
     .await?;
     Ok(bytes.into_response())
@@ -387,10 +499,20 @@ async fn backup(
     State(state): State<AdminState>,
     Json(body): Json<BackupBody>,
 ) -> Result<Json<crate::backup::Manifest>, AdminError> {
+    // A target the node cannot write into is the operator's to fix; checked first so that
+    // any later failure to write is the node's.
+    let target = &body.target;
+    if !target.is_absolute() || !target.parent().is_some_and(Path::is_dir) {
+        return Err(AdminError::BackupTarget(body.target));
+    }
     let log = state.exchange.as_ref().map(|e| e.responder.audit.clone());
     let manifest = blocking(move || {
-        crate::backup::write_archive(&state.config, &state.store, log.as_ref(), &body.target)
-            .map_err(bad)
+        Ok(crate::backup::write_archive(
+            &state.config,
+            &state.store,
+            log.as_ref(),
+            &body.target,
+        )?)
     })
     .await?;
     Ok(Json(manifest))
@@ -431,12 +553,13 @@ impl AdminTicket {
     }
 
     /// The ticket of the node serving `data_dir`, if one has written it.
-    pub fn read(data_dir: &Path) -> Result<Self, String> {
+    pub fn read(data_dir: &Path) -> Result<Self, TicketError> {
         let file = data_dir.join(TOKEN_FILE);
-        let text =
-            std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| format!("{} is not an admin ticket: {e}", file.display()))
+        let text = std::fs::read(&file).map_err(|source| TicketError::Unreadable {
+            file: file.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&text).map_err(|source| TicketError::NotATicket { file, source })
     }
 
     /// `http://ADDRESS` on loopback, `https://ADDRESS` otherwise.
@@ -452,5 +575,190 @@ impl AdminTicket {
     pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
         crate::durable::replace(&data_dir.join(TOKEN_FILE), &json, true)
+    }
+}
+
+/// Why the admin ticket of a data directory could not be read (no node serves it, or the file
+/// is not a ticket).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TicketError {
+    /// The file could not be read (usually: absent, as no node is running).
+    #[error("cannot read {}: {source}", file.display())]
+    Unreadable {
+        /// The ticket file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a ticket.
+    #[error("{} is not an admin ticket: {source}", file.display())]
+    NotATicket {
+        /// The ticket file.
+        file: PathBuf,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("disk on fire")
+    }
+
+    /// Every kind of admin failure with its status: the operator's input is a 4xx, the node's
+    /// own store, files and log a 5xx.
+    #[test]
+    fn only_what_the_operator_sent_is_a_4xx() {
+        let path = || PathBuf::from("/data");
+        let cases: Vec<(AdminError, u16)> = vec![
+            (
+                AdminError::Unauthorized("missing or wrong admin token"),
+                401,
+            ),
+            (QueryError::Syntax("x".into()).into(), 400),
+            (QueryError::Update.into(), 400),
+            (QueryError::TooManyRows(5).into(), 400),
+            (QueryError::Timeout(Duration::from_secs(1)).into(), 504),
+            (QueryError::Busy(Duration::from_secs(1)).into(), 503),
+            (QueryError::Evaluation("engine".into()).into(), 500),
+            (
+                QueryError::Store(StoreError::Io {
+                    path: path(),
+                    source: io(),
+                })
+                .into(),
+                500,
+            ),
+            (
+                QueryBodyError::OutputFormat(UnknownOutputFormat("yaml".into())).into(),
+                400,
+            ),
+            (
+                QueryBodyError::Query(QueryError::Evaluation("engine".into())).into(),
+                500,
+            ),
+            (LoadError::NoInput.into(), 400),
+            (
+                LoadError::Io {
+                    file: path(),
+                    source: io(),
+                }
+                .into(),
+                400,
+            ),
+            (LoadError::Store(StoreError::Missing(path())).into(), 500),
+            (
+                LoadError::Store(StoreError::Locked {
+                    path: path(),
+                    holder: String::new(),
+                })
+                .into(),
+                503,
+            ),
+            (StoreError::Missing(path()).into(), 500),
+            (AdminError::BackupTarget(path()), 400),
+            (BackupError::TargetExists(path()).into(), 400),
+            (
+                BackupError::Io {
+                    path: path(),
+                    source: io(),
+                }
+                .into(),
+                500,
+            ),
+            (
+                BackupError::Audit(crate::audit::AuditError::Closed).into(),
+                500,
+            ),
+            (
+                ReloadError::Ticket {
+                    dir: path(),
+                    source: io(),
+                }
+                .into(),
+                500,
+            ),
+            (
+                ReloadError::Audit(crate::audit::AuditError::Closed).into(),
+                500,
+            ),
+            (ReloadError::ProfileDir("gone".into()).into(), 422),
+            (
+                OperatorError::Io {
+                    file: path(),
+                    source: io(),
+                }
+                .into(),
+                500,
+            ),
+            (AdminError::Task("panicked".into()), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_query_body_keeps_its_words() {
+        let body = |query: &str, format: &str, parameters: Vec<(String, String)>| QueryBody {
+            query: query.into(),
+            format: format.into(),
+            parameters,
+            explain: false,
+        };
+        let error = |body: QueryBody| body.read().err().map(|e| e.to_string());
+        assert_eq!(
+            error(body("SELECT * WHERE { ?s ?p ?o }", "yaml", vec![])),
+            Some("unknown output format `yaml` (use table, csv, tsv, json or xml)".into())
+        );
+        assert_eq!(
+            error(body(
+                "SELECT * WHERE { ?s ?p ?o }",
+                "json",
+                vec![("?jaar".into(), "2024".into())]
+            )),
+            Some("parameter ?jaar: the query has no ?jaar".into())
+        );
+        assert_eq!(
+            error(body(
+                "SELECT * WHERE { ?s ?p ?o }",
+                "json",
+                vec![("urn:x".into(), "2024".into())]
+            ))
+            .map(|m| m.starts_with("parameter urn:x: ")),
+            Some(true)
+        );
+        assert_eq!(
+            error(body(
+                "SELECT * WHERE { ?s ?p ?o }",
+                "json",
+                vec![("o".into(), "did:web:a b".into())]
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn a_missing_ticket_says_which_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = AdminTicket::read(dir.path()).unwrap_err();
+        assert!(matches!(error, TicketError::Unreadable { .. }), "{error:?}");
+        assert!(
+            error.to_string().starts_with(&format!(
+                "cannot read {}: ",
+                dir.path().join(TOKEN_FILE).display()
+            )),
+            "{error}"
+        );
+        std::fs::write(dir.path().join(TOKEN_FILE), "{}").unwrap();
+        let error = AdminTicket::read(dir.path()).unwrap_err();
+        assert!(matches!(error, TicketError::NotATicket { .. }), "{error:?}");
     }
 }

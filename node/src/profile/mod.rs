@@ -27,7 +27,8 @@ pub use import::{
 };
 pub use parameter::{
     bind_parameters, presentation_value, read_parameter_argument, read_parameter_value, Bound,
-    ParameterArgumentError, ParameterError, ParameterSpec, ParameterType, UnknownParameterType,
+    BoundError, ParameterArgumentError, ParameterError, ParameterSpec, ParameterType,
+    ParameterValueError, UnknownParameterType,
 };
 pub use shape::{read_shape_file, ShapeError};
 
@@ -436,7 +437,7 @@ fn inline_parameter(id: &str, declared: ParameterFile) -> Result<ParameterSpec, 
         v.as_ref()
             .map(|v| parameter::parse_bound(declared.kind, &lexical(v)))
             .transpose()
-            .map_err(|reason| value(&key(field), &reason))
+            .map_err(|reason| value(&key(field), &reason.to_string()))
     };
     if let Some(pattern) = &declared.pattern {
         regex::Regex::new(pattern).map_err(|e| value(&key("pattern"), &e.to_string()))?;

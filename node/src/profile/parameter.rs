@@ -185,8 +185,40 @@ pub enum ParameterArgumentError {
         /// The parameter.
         name: String,
         /// Why the value was refused.
+        reason: ParameterValueError,
+    },
+}
+
+/// Why a parameter value written as text ([`read_parameter_value`]) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParameterValueError {
+    /// It reads as a bare IRI (`scheme://…`, `urn:…`, `did:…`) but is not a valid one.
+    #[error("{text}: not an IRI: {reason}")]
+    NotAnIri {
+        /// The value.
+        text: String,
+        /// The IRI parser's words.
         reason: String,
     },
+    /// A bracketed IRI or a literal that does not read, in the SPARQL layer's words.
+    #[error("{0}")]
+    NotATerm(String),
+}
+
+/// Why a bound in a profile file was refused ([`parse_bound`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoundError {
+    /// The text is not a value of the parameter's type, in the parser's words.
+    #[error("{0}")]
+    NotOfType(String),
+    /// A `gYear` bound that is not a year.
+    #[error("`{0}` is not a year (YYYY)")]
+    NotAYear(String),
+    /// A parameter of this type has no order, so no bounds.
+    #[error("a {0} parameter cannot have bounds")]
+    NotOrdered(ParameterType),
 }
 
 /// Reads one `--param NAME=VALUE` as both `kikv query` and `kikv ask` do, so that the same
@@ -213,13 +245,17 @@ pub fn read_parameter_argument(argument: &str) -> Result<(String, Term), Paramet
 /// The value half of [`read_parameter_argument`], also used by the admin API's query call so a
 /// raw API request reads a value as the command line does; the error is the reason, for its
 /// message.
-pub fn read_parameter_value(text: &str) -> Result<Term, String> {
+pub fn read_parameter_value(text: &str) -> Result<Term, ParameterValueError> {
     if is_bare_iri(text) {
         return NamedNode::new(text)
             .map(Term::from)
-            .map_err(|e| format!("{text}: not an IRI: {e}"));
+            .map_err(|e| ParameterValueError::NotAnIri {
+                text: text.to_owned(),
+                reason: e.to_string(),
+            });
     }
-    crate::store::parameter_value(text)
+    // The SPARQL crate (another boundary) still says why in words.
+    crate::store::parameter_value(text).map_err(ParameterValueError::NotATerm)
 }
 
 /// Whether `text` reads as a bare IRI: `scheme://…`, `urn:…` or `did:…` without white space.
@@ -431,17 +467,24 @@ fn is_decimal(s: &str) -> bool {
 
 /// Reads a bound written in a profile file (a TOML integer, float or string) for a parameter
 /// of type `kind`.
-pub(crate) fn parse_bound(kind: ParameterType, text: &str) -> Result<Bound, String> {
+pub(crate) fn parse_bound(kind: ParameterType, text: &str) -> Result<Bound, BoundError> {
+    let not_of_type = |e: &dyn std::fmt::Display| BoundError::NotOfType(e.to_string());
     match kind {
-        ParameterType::Integer => text.parse().map(Bound::Integer).map_err(|e| e.to_string()),
-        ParameterType::Decimal => text.parse().map(Bound::Decimal).map_err(|e| e.to_string()),
+        ParameterType::Integer => text
+            .parse()
+            .map(Bound::Integer)
+            .map_err(|e| not_of_type(&e)),
+        ParameterType::Decimal => text
+            .parse()
+            .map(Bound::Decimal)
+            .map_err(|e| not_of_type(&e)),
         ParameterType::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map(Bound::Date)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| not_of_type(&e)),
         ParameterType::GYear => parse_year(text)
             .map(Bound::Year)
-            .ok_or_else(|| format!("`{text}` is not a year (YYYY)")),
-        other => Err(format!("a {other} parameter cannot have bounds")),
+            .ok_or_else(|| BoundError::NotAYear(text.to_owned())),
+        other => Err(BoundError::NotOrdered(other)),
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{Graph, NamedNodeRef, NamedOrBlankNodeRef, TermRef};
 
-use super::parameter::{parse_bound, ParameterSpec, ParameterType};
+use super::parameter::{parse_bound, BoundError, ParameterSpec, ParameterType};
 
 const SH: &str = "http://www.w3.org/ns/shacl#";
 const XSD: &str = "http://www.w3.org/2001/XMLSchema#";
@@ -56,7 +56,7 @@ pub enum ShapeError {
         /// The parameter.
         name: String,
         /// Why.
-        reason: String,
+        reason: BoundError,
     },
     /// An `sh:in` that is not a well-formed list.
     #[error("{0}")]

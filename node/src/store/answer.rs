@@ -8,19 +8,20 @@ use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
 
 use super::{NodeStore, QueryAnswer};
 
+/// An output format name that is not one of `table`, `csv`, `tsv`, `json` or `xml`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown output format `{0}` (use table, csv, tsv, json or xml)")]
+pub struct UnknownOutputFormat(pub String);
+
 /// The output format named on the command line: `table` (None), `csv`, `tsv`, `json` or `xml`.
-pub fn output_format(name: &str) -> Result<Option<QueryResultsFormat>, String> {
+pub fn output_format(name: &str) -> Result<Option<QueryResultsFormat>, UnknownOutputFormat> {
     Ok(Some(match name {
         "table" => return Ok(None),
         "csv" => QueryResultsFormat::Csv,
         "tsv" => QueryResultsFormat::Tsv,
         "json" => QueryResultsFormat::Json,
         "xml" => QueryResultsFormat::Xml,
-        other => {
-            return Err(format!(
-                "unknown output format `{other}` (use table, csv, tsv, json or xml)"
-            ))
-        }
+        other => return Err(UnknownOutputFormat(other.to_owned())),
     }))
 }
 

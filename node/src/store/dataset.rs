@@ -14,6 +14,7 @@
 //! the old union or the new one, never a half-built one.
 
 use oxigraph::model::vocab::xsd;
+use oxigraph::model::IriParseError;
 use oxigraph::model::{
     GraphName, GraphNameRef, Literal, NamedNode, NamedNodeRef, NamedOrBlankNode, Quad, Term,
 };
@@ -86,8 +87,9 @@ pub(super) fn fresh_graph_name(prefix: &str) -> NamedNode {
 }
 
 impl Dataset {
-    fn to_quads(&self) -> Result<Vec<Quad>, String> {
-        let subject = NamedNode::new(&self.iri).map_err(|e| e.to_string())?;
+    /// The dataset's description in the meta graph; fails on an IRI that does not parse.
+    fn to_quads(&self) -> Result<Vec<Quad>, IriParseError> {
+        let subject = NamedNode::new(&self.iri)?;
         let graph = GraphName::from(iri(META_GRAPH).into_owned());
         let mut quads = vec![
             (
@@ -104,7 +106,7 @@ impl Dataset {
             quads.push((iri(SOURCE), Literal::new_simple_literal(source).into()));
         }
         for ontology in &self.ontologies {
-            let node = NamedNode::new(ontology).map_err(|e| e.to_string())?;
+            let node = NamedNode::new(ontology)?;
             quads.push((iri(CONFORMS_TO), node.into()));
         }
         Ok(quads

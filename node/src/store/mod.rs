@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use oxigraph::store::{StorageError, Store};
 
-pub use answer::{output_format, Printout};
+pub use answer::{output_format, Printout, UnknownOutputFormat};
 pub use dataset::{Dataset, META_GRAPH};
 pub use guard::EvaluationGuard;
 // The query layer (the `kikv-sparql` crate), re-exported so that the node's modules, tests and

@@ -29,7 +29,7 @@ use kikv::exchange::presentation::{
 };
 use kikv::exchange::respond::Responder;
 use kikv::exchange::token::Bearer;
-use kikv::exchange::{gen1, gen2, Envelope, Generation};
+use kikv::exchange::{gen1, gen2, CredentialReason, Envelope, Generation};
 use kikv::profile::Registry;
 use kikv::release::{ReleaseConfig, ReleaseDesk, ReleaseQueue};
 use kikv::store::{LoadRequest, NoProgress, NodeStore, QueryLimits};
@@ -56,14 +56,14 @@ struct Plain;
 impl PresentationCheck for Plain {
     fn check<'a>(&'a self, jwt: &'a [u8], context: &'a PresentationContext) -> CheckFuture<'a> {
         Box::pin(async move {
-            let refuse = |code: &str| CredentialRejection {
-                code: code.into(),
-                message: format!("refused: {code}"),
+            let refuse = |reason: CredentialReason| CredentialRejection {
+                reason,
+                message: format!("refused: {reason}"),
             };
-            let value: Value =
-                serde_json::from_slice(jwt).map_err(|_| refuse("presentation_malformed"))?;
+            let value: Value = serde_json::from_slice(jwt)
+                .map_err(|_| refuse(CredentialReason::PresentationMalformed))?;
             if value["holder"] != context.sender_did.as_str() {
-                return Err(refuse("presentation_issuer_not_sender"));
+                return Err(refuse(CredentialReason::HolderNotSender));
             }
             let credentials = value["credentials"]
                 .as_array()
@@ -463,7 +463,7 @@ fn each_step_refuses_with_its_reason_and_logs_it() {
         inbound(&envelope(Generation::One, "t-cred", bad)),
         "t-cred",
         403,
-        "presentation_issuer_not_sender",
+        "holder_not_sender",
     );
 
     let changed = COUNT.replace("?j = ?jaar", "?j >= ?jaar");

@@ -89,7 +89,7 @@ pub enum ConsoleError {
     /// The log could not be read.
     #[error("exchange log: {0}")]
     Audit(#[from] AuditError),
-    /// An entry's content is missing or does not match its digest.
+    /// An entry's content is missing or does not match its digest: the log is damaged.
     #[error("exchange log entry {index}: content {error}")]
     Content {
         /// The entry.
@@ -108,8 +108,11 @@ impl ConsoleError {
         match self {
             Self::NoThread(_) | Self::NoEntry(_) | Self::NoContent(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Content { .. } => StatusCode::CONFLICT,
-            Self::Audit(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // Content that is missing or does not match its digest is damage to the node's
+            // own log, not something the operator asked wrongly (was 409 before issue 17).
+            Self::Content { .. } | Self::Audit(_) | Self::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }
@@ -191,16 +194,92 @@ pub fn api() -> Router<AdminState> {
 /// The console's address with the token of the node whose admin ticket is in `data_dir`:
 /// `http(s)://ADDRESS/console/#token=TOKEN`. The token is in the fragment, which browsers never
 /// send to a server.
-pub fn console_url(data_dir: &Path) -> Result<String, String> {
-    let ticket = AdminTicket::read(data_dir).map_err(|e| {
-        format!(
-            "no running node for {}: {e}; start it with `kikv serve`",
-            data_dir.display()
-        )
+pub fn console_url(data_dir: &Path) -> Result<String, NoRunningNode> {
+    let ticket = AdminTicket::read(data_dir).map_err(|source| NoRunningNode {
+        data_dir: data_dir.to_path_buf(),
+        source,
     })?;
     Ok(format!(
         "{}/console/#token={}",
         ticket.base_url(),
         ticket.token
     ))
+}
+
+/// No node serves the data directory (its admin ticket could not be read).
+#[derive(Debug, thiserror::Error)]
+#[error("no running node for {}: {source}; start it with `kikv serve`", data_dir.display())]
+pub struct NoRunningNode {
+    /// The data directory.
+    pub data_dir: std::path::PathBuf,
+    /// Why its ticket could not be read.
+    pub source: super::admin::TicketError,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::audit::{Activity, AuditEntry, Content};
+    use crate::config::AuditConfig;
+    use crate::credential::{KeyAlgorithm, NodeKey};
+    use crate::exchange::credentials::NodeCheckpointSigner;
+
+    /// A real log with one entry whose content is a file beside it; then the file is removed.
+    /// The console cannot show the content, and says the node is at fault (500), not the
+    /// operator.
+    #[test]
+    fn content_missing_from_the_nodes_log_is_a_500() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit_dir = dir.path().join("audit");
+        let key = Arc::new(NodeKey::generate(KeyAlgorithm::EdDsa).unwrap());
+        let signer = NodeCheckpointSigner::new("did:web:node.test", key).unwrap();
+        let config = AuditConfig {
+            inline_content_limit_bytes: 0,
+            ..AuditConfig::default()
+        };
+        let log = AuditLog::open(&audit_dir, &config, Arc::new(signer)).unwrap();
+        let content = Content {
+            media_type: "application/json".into(),
+            bytes: b"{\"query\": \"SELECT\"}".to_vec(),
+        };
+        let appended = log
+            .append(AuditEntry::new("t-1", Activity::Received), Some(content))
+            .unwrap();
+        let console = ConsoleState {
+            profiles: Arc::new(Current::new(QueryIndex::new(Default::default()))),
+            audit_dir: audit_dir.clone(),
+            content_dir: None,
+            audit: Some(log),
+        };
+        let (media_type, bytes) = console.entry_content(appended.index).unwrap();
+        assert_eq!(
+            (media_type.as_str(), bytes.as_slice()),
+            ("application/json", &b"{\"query\": \"SELECT\"}"[..])
+        );
+
+        let content_dir = audit_dir.join(crate::audit::CONTENT_DIR);
+        let files: Vec<_> = std::fs::read_dir(&content_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        std::fs::remove_file(&files[0]).unwrap();
+        let error = console.entry_content(appended.index).unwrap_err();
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR, "{error}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "exchange log entry {}: content file {} is missing or unreadable",
+                appended.index,
+                files[0].display()
+            )
+        );
+        assert_eq!(
+            ConsoleError::BadRequest("limit must be between 1 and 100".into()).status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(ConsoleError::NoEntry(9).status(), StatusCode::NOT_FOUND);
+    }
 }
