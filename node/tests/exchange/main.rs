@@ -9,6 +9,7 @@ mod support;
 mod admin_remote;
 mod ask_async;
 mod ask_release;
+mod errors_status;
 mod exchange_e2e;
 mod exchange_log_health;
 mod exchange_reply_networks;

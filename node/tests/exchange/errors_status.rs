@@ -5,11 +5,9 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result)]
 
-mod common;
-
 use std::path::Path;
 
-use common::{run_in, stderr, write_node_config, RunningNode, TestPki};
+use crate::support::common::{run_in, stderr, write_node_config, RunningNode, TestPki};
 use kikv::consumer::admin::{AdminClient, AdminClientError};
 use kikv::http::admin::{BackupBody, QueryBody};
 
