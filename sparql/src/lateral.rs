@@ -362,9 +362,7 @@ mod tests {
     /// posting of another heading.
     fn ledger() -> Store {
         let iri = |name: &str| NamedNode::new_unchecked(format!("{EX}{name}"));
-        let date = |d: &str| {
-            Literal::new_typed_literal(d, oxigraph::model::vocab::xsd::DATE)
-        };
+        let date = |d: &str| Literal::new_typed_literal(d, oxigraph::model::vocab::xsd::DATE);
         let store = Store::new().unwrap();
         let quads: [(NamedNode, NamedNode, Term); 8] = [
             (iri("h1"), iri("type"), iri("Heading").into()),
@@ -427,7 +425,10 @@ mod tests {
         // The OPTIONAL became a for-loop left join: Lateral(left, LeftJoin({}, triples, filter)).
         match optional_of(&rewritten) {
             GraphPattern::Lateral { left, right } => {
-                assert!(matches!(left.as_ref(), GraphPattern::Bgp { .. }), "{left:?}");
+                assert!(
+                    matches!(left.as_ref(), GraphPattern::Bgp { .. }),
+                    "{left:?}"
+                );
                 let GraphPattern::LeftJoin {
                     left: empty,
                     expression,
