@@ -223,6 +223,16 @@ fn join_items(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     }
 }
 
+/// A block of triples whose every path is lookup-safe: one that may be looked up per solution.
+pub(super) fn is_lookup_block(pattern: &GraphPattern) -> bool {
+    if !is_triple_block(pattern) {
+        return false;
+    }
+    let mut items = Vec::new();
+    flatten(pattern.clone(), &mut items);
+    !items.is_empty() && items.iter().all(is_lookup_safe)
+}
+
 /// Triple patterns and paths joined together: what one block of triples in a group becomes.
 pub(super) fn is_triple_block(pattern: &GraphPattern) -> bool {
     match pattern {
@@ -466,6 +476,47 @@ mod tests {
         let rewritten = crate::key_joins(parse(text));
         assert!(
             matches!(optional_of(&rewritten), GraphPattern::LeftJoin { .. }),
+            "{rewritten:?}"
+        );
+    }
+
+    #[test]
+    fn a_block_joined_with_a_distinct_sub_select_is_looked_up_per_row_of_it() {
+        let text = "SELECT ?p ?d WHERE { \
+                    { SELECT DISTINCT ?p WHERE { \
+                        VALUES ?h { <http://example.org/h1> <http://example.org/h2> } \
+                        ?p <http://example.org/partOf> ?h } } \
+                    ?p <http://example.org/date> ?d }";
+        let parsed = parse(text);
+        let rewritten = crate::key_joins(parsed.clone());
+        let GraphPattern::Lateral { left, right } = optional_of(&rewritten) else {
+            panic!("not looked up: {rewritten:?}");
+        };
+        assert!(
+            matches!(left.as_ref(), GraphPattern::Distinct { .. }),
+            "the sub-select is not evaluated first: {left:?}"
+        );
+        assert!(
+            matches!(right.as_ref(), GraphPattern::Bgp { .. }),
+            "{right:?}"
+        );
+        let store = ledger();
+        let expected = rows(&store, parsed, false);
+        assert_eq!(expected.len(), 2, "{expected:?}");
+        assert_eq!(rows(&store, rewritten.clone(), false), expected);
+        assert_eq!(rows(&store, rewritten, true), expected);
+    }
+
+    #[test]
+    fn a_block_joined_with_a_plain_sub_select_stays_a_join() {
+        // Not deduplicated: the planner's hash join stays (a sub-select of every row could be
+        // as large as the block).
+        let text = "SELECT ?p ?d WHERE { \
+                    { SELECT ?p WHERE { ?p <http://example.org/partOf> ?h } } \
+                    ?p <http://example.org/date> ?d }";
+        let rewritten = crate::key_joins(parse(text));
+        assert!(
+            matches!(optional_of(&rewritten), GraphPattern::Join { .. }),
             "{rewritten:?}"
         );
     }
