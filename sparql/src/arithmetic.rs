@@ -8,7 +8,7 @@
 //! `BIND` leaves its variable unbound. Which order an addition gets depends on the hash of the
 //! two operand expressions, so `"2024-07-01"^^xsd:date + "P3M"^^xsd:duration` works while
 //! `"2024-01-01"^^xsd:date + "P3M"^^xsd:duration` does not; oxsdatatypes' date arithmetic
-//! itself is right (tests/engine_semantics.rs). The official quarter questions compute the end
+//! itself is right (node/tests/store/engine_semantics.rs). The official quarter questions compute the end
 //! of a quarter as `?start + "P3M"^^xsd:duration + "-P1D"^^xsd:duration` and so answered
 //! nothing for most quarters.
 //!

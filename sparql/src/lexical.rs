@@ -425,7 +425,7 @@ mod tests {
             ["label", "m", "n"]
         );
         // Inside, the group and the sub-select keep the companion (evaluated in
-        // tests/engine_semantics.rs).
+        // node/tests/store/engine_semantics.rs).
         let text = format!("{rewritten}");
         assert!(text.contains("GROUP BY ?m ?kikv_written_m"), "{text}");
     }

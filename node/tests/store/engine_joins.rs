@@ -93,7 +93,10 @@ fn a_failed_bind_leaves_its_variable_unbound_and_the_lookup_meets_every_triple()
 fn an_optional_variable_is_looked_up_and_unbound_rows_meet_everything() {
     let (algebra, _, rows) =
         same_answer("SELECT ?s ?x ?o WHERE { ?s ex:q ex:m1 OPTIONAL { ?s ex:r ?x } ?x ex:p ?o }");
-    assert_eq!(laterals(&algebra), 1, "{algebra}");
+    // Two lookups: the OPTIONAL per ?s (it joins on a variable its left side binds), and the
+    // triple per ?x, which the OPTIONAL may leave unbound.
+    assert_eq!(laterals(&algebra), 2, "{algebra}");
+    assert!(algebra.contains(OPTIONAL_LOOKUP), "{algebra}");
     // ex:a has ex:r ex:c (one value); ex:b has none, so it meets all four ex:p triples.
     assert_eq!(rows.len(), 1 + 4, "{rows:?}");
 }
@@ -231,6 +234,10 @@ fn a_bind_inside_an_optional_that_reads_an_outer_variable_is_not_looked_up() {
 }
 
 /// Whether the first `Filter` in the algebra comes after the first `LeftJoin`.
+/// An OPTIONAL looked up once per solution of its left side (sparql's lateral.rs): the shape
+/// `Lateral { left, right: LeftJoin { left: {}, right: the OPTIONAL } }`.
+const OPTIONAL_LOOKUP: &str = "right: LeftJoin { left: Bgp { patterns: [] }";
+
 fn filter_below_left_join(algebra: &str) -> bool {
     algebra.find("Filter").unwrap() > algebra.find("LeftJoin").unwrap()
 }
@@ -261,8 +268,8 @@ fn a_filter_stays_above_a_plain_optional_and_a_join() {
     assert!(changed, "{algebra}");
     assert!(
         algebra.contains(
-            "inner: Filter { expr: Bound(Variable { name: \"v\" }), inner: Join { left: Project { inner: LeftJoin"
-        ),
+            "inner: Filter { expr: Bound(Variable { name: \"v\" }), inner: Join { left: Project { inner: Lateral"
+        ) && algebra.contains(OPTIONAL_LOOKUP),
         "{algebra}"
     );
     assert_eq!(rows.len(), 4, "{rows:?}");
@@ -272,7 +279,13 @@ fn a_filter_stays_above_a_plain_optional_and_a_join() {
 fn a_filter_stays_above_an_optional_that_binds_what_it_reads() {
     let (algebra, changed, rows) =
         same_answer("SELECT ?s ?m WHERE { ?s ex:q ?m OPTIONAL { ?s ex:v ?v } FILTER(!BOUND(?v)) }");
-    assert!(!changed && !filter_below_left_join(&algebra), "{algebra}");
+    // The OPTIONAL becomes a lookup per ?s; the filter stays above it.
+    assert!(changed && algebra.contains(OPTIONAL_LOOKUP), "{algebra}");
+    assert!(
+        algebra.find("Filter").unwrap() < algebra.find("Lateral").unwrap(),
+        "{algebra}"
+    );
+    assert!(!filter_below_left_join(&algebra), "{algebra}");
     // Below the OPTIONAL, ?v would be unbound everywhere and ex:a would pass.
     assert_eq!(rows, vec!["<http://example.org/b> <http://example.org/m1>"]);
 }
@@ -282,7 +295,14 @@ fn a_filter_with_exists_stays_where_it_is() {
     let (algebra, changed, _) = same_answer(
         "SELECT ?s ?o WHERE { ?s ex:q ?m OPTIONAL { ?s ex:v ?v } OPTIONAL { ?s ex:p ?o } FILTER(EXISTS { ?s ex:w ?v }) }",
     );
-    assert!(!changed, "{algebra}");
+    // Both OPTIONALs become lookups per ?s; the filter stays above them both.
+    assert!(changed && laterals(&algebra) == 2, "{algebra}");
+    assert!(
+        algebra.starts_with(
+            "Select { dataset: None, pattern: Project { inner: Filter { expr: Exists("
+        ),
+        "{algebra}"
+    );
 }
 
 #[test]
@@ -374,10 +394,11 @@ fn an_optional_joined_with_more_of_its_group_is_evaluated_once() {
     let (algebra, changed, rows) =
         same_answer("SELECT ?s ?v ?x ?m WHERE { ?s ex:p ?v OPTIONAL { ?s ex:r ?x } ?s ex:q ?m }");
     assert!(changed, "{algebra}");
-    // Projected on its own variables, so the planner hash-joins it instead of running it per
-    // solution of the triple after it.
+    // The OPTIONAL is looked up per solution of its own left side, and that block is projected
+    // on its own variables, so the planner hash-joins it instead of running it per solution of
+    // the triple after it.
     assert!(
-        algebra.contains("Join { left: Project { inner: LeftJoin"),
+        algebra.contains("Join { left: Project { inner: Lateral") && laterals(&algebra) == 1,
         "{algebra}"
     );
     // ex:a: two values × two ex:q, with its ex:r; ex:b: one × one, without; ex:c has no ex:q.
@@ -459,7 +480,11 @@ fn a_filter_moves_into_the_left_of_an_optional_that_cannot_bind_what_it_reads() 
     let (algebra, _, rows) = same_answer(
         "SELECT ?s ?m ?v WHERE { ?s ex:q ?m OPTIONAL { ?s ex:v ?v } FILTER(?m != ex:m2) }",
     );
-    assert!(algebra.contains("LeftJoin { left: Filter"), "{algebra}");
+    // The OPTIONAL is a lookup per ?s; the filter sits in its left side, below the lookups.
+    assert!(
+        algebra.contains("Lateral { left: Filter") && algebra.contains(OPTIONAL_LOOKUP),
+        "{algebra}"
+    );
     // ex:a's ex:m1 row with its ex:v; ex:b's without.
     assert_eq!(rows.len(), 2, "{rows:?}");
 }
