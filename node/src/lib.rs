@@ -12,7 +12,8 @@
 //! - [`profile`]: exchange profiles, their queries and parameter declarations;
 //! - [`catalog`]: the DCAT catalogue of the datasets the node offers;
 //! - [`credential`]: DIDs, keys, validated-query credentials, presentations, status lists;
-//! - [`exchange`]: envelopes, allow-listing, signed answers, the answer cache and delivery;
+//! - [`exchange`]: SPEC §4 steps 2 to 11 as one layer: token, envelope, presentation,
+//!   allow-list, parameters, the release gate, execution, signed answer and delivery;
 //! - [`release`]: the manual release queue (SPEC §4 step 8);
 //! - [`node`]: the composition root: a whole node opened from its configuration and served;
 //! - [`setup`]: a production node's first files (`kikv init`) and `kikv config check`;
@@ -23,7 +24,9 @@
 //!   the admin client of `kikv release`/`kikv access`;
 //! - [`reload`]: profiles, trust and TLS certificate reloaded in a running node;
 //! - [`generate`]: the synthetic provider generator;
-//! - [`reference`]: reference data (calendar, regions, units, class hierarchy) and subclass materialisation.
+//! - [`operator`]: the operators of the admin listener and their tokens;
+//! - [`durable`]: atomic, fsynced writes of small state files;
+//! - [`reference`](mod@reference): reference data (calendar, regions, units, class hierarchy) and subclass materialisation.
 
 pub mod audit;
 pub mod backup;
