@@ -7,31 +7,12 @@
 
 use std::path::Path;
 
-use crate::support::common::{run_in, stderr, write_node_config, RunningNode, TestPki};
+use crate::support::common::RunningNode;
 use kikv::consumer::admin::{AdminClient, AdminClientError};
 use kikv::http::admin::{BackupBody, QueryBody};
 
-/// A node with one dataset, serving from `dir/data`.
 fn node() -> (tempfile::TempDir, RunningNode) {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::new();
-    write_node_config(dir.path(), &pki);
-    std::fs::write(
-        dir.path().join("hr.ttl"),
-        "<https://zorggroep.test/p1> a <http://purl.org/ozo/onz-g#Human> .\n",
-    )
-    .unwrap();
-    let output = run_in(
-        dir.path(),
-        &[
-            "load",
-            "hr.ttl",
-            "--graph",
-            "https://zorggroep.test/data/hr",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let node = RunningNode::start(dir.path());
+    let (dir, _pki, node) = crate::serve::node_with_data();
     (dir, node)
 }
 

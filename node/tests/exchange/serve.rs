@@ -11,7 +11,9 @@ use common::{
 
 const TURTLE: &str = "text/turtle";
 
-fn node_with_data() -> (tempfile::TempDir, TestPki, RunningNode) {
+/// A node with one dataset (one HR triple), serving from `dir/data`; also used by
+/// `errors_status`.
+pub(crate) fn node_with_data() -> (tempfile::TempDir, TestPki, RunningNode) {
     let dir = tempfile::tempdir().unwrap();
     let pki = TestPki::new();
     write_node_config(dir.path(), &pki);
