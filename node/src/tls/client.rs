@@ -1,7 +1,8 @@
-//! The node's rustls client configurations: delivering answers to reply addresses (a fixed
-//! identity for `kikv ask`'s tests and tools, the identity in force for the outbox), fetching
-//! DID documents and status lists from the web, and the command line's client for an admin
-//! listener (pinned to the ticket's fingerprint, or chained to the operator's roots).
+//! The node's rustls client configurations: mutual TLS with a fixed identity (`kikv ask`
+//! reaching a node with the consumer's certificate), the outbox delivering answers with the
+//! node's identity in force, fetching DID documents and status lists from the web, and the
+//! command line's client for an admin listener (pinned to the ticket's fingerprint, or chained
+//! to the operator's roots).
 
 use std::sync::Arc;
 
@@ -20,8 +21,9 @@ fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier
     ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()
 }
 
-/// A TLS client configuration for delivery: `chain` and `key` as client identity, and the
-/// authorities (`roots`) whose server certificates are trusted.
+/// A mutual-TLS client configuration with a fixed identity: `chain` and `key` as client
+/// certificate, and the authorities (`roots`) whose server certificates are trusted. `kikv ask`
+/// reaches a node with it (and tests deliver with it).
 pub fn delivery_client_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,

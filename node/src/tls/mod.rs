@@ -8,7 +8,7 @@
 //!   (a client certificate required).
 //!
 //! Client configurations, in [`client`]:
-//! - [`client::delivery_client_config`]: delivering answers with a fixed identity;
+//! - [`client::delivery_client_config`]: mutual TLS with a fixed identity (`kikv ask`);
 //! - [`client::outbox_client_config`]: the outbox, presenting the node's identity in force
 //!   ([`CurrentClientIdentity`]);
 //! - [`client::web_client_config`]: DID documents and status lists (web roots plus extra
