@@ -78,7 +78,7 @@ fn crypto() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-/// [`crypto`] as rustls's builders take it.
+/// The node's crypto provider (ring, chosen in this module only) as rustls's builders take it.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(crypto())
 }
