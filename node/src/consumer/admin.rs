@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::header;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::http::admin::AdminTicket;
+use crate::tls::client::{
+    admin_pinned_client_config, admin_remote_client_config, AdminClientTlsError,
+};
 
 /// How to reach an admin listener over TLS.
 #[derive(Clone)]
@@ -40,13 +41,9 @@ impl AdminClient {
     pub fn for_data_dir(data_dir: &Path) -> Option<Self> {
         let ticket = AdminTicket::read(data_dir).ok()?;
         let tls = ticket.certificate_sha256.as_ref().and_then(|fingerprint| {
-            let config = tls_builder()
-                .ok()?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Pinned::new(fingerprint)))
-                .with_no_client_auth();
+            let config = admin_pinned_client_config(fingerprint).ok()?;
             Some(Tls {
-                config: Arc::new(config),
+                config,
                 server_name: ServerName::IpAddress(ticket.address.ip().into()),
             })
         });
@@ -84,18 +81,12 @@ impl AdminClient {
                     reason: e.to_string(),
                 }
             })?;
-        let builder = tls_builder()?.with_root_certificates(roots);
-        let config = match identity {
-            Some((chain, key)) => builder
-                .with_client_auth_cert(chain, key)
-                .map_err(AdminClientError::OperatorCertificate)?,
-            None => builder.with_no_client_auth(),
-        };
+        let config = admin_remote_client_config(roots, identity)?;
         Ok(Self {
             authority: authority.to_owned(),
             token,
             tls: Some(Tls {
-                config: Arc::new(config),
+                config,
                 server_name,
             }),
         })
@@ -253,68 +244,11 @@ pub enum AdminClientError {
     },
 }
 
-fn tls_builder(
-) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, AdminClientError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?)
-}
-
-/// Trusts exactly one server certificate, by its SHA-256: the node's own, named in the ticket
-/// it wrote into its data directory. Names are not checked (the client reached the address the
-/// node itself wrote down); the handshake signature is, so only the key's holder passes.
-#[derive(Debug)]
-struct Pinned {
-    fingerprint: String,
-    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
-}
-
-impl Pinned {
-    fn new(fingerprint: &str) -> Self {
-        Self {
-            fingerprint: fingerprint.to_ascii_lowercase(),
-            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+impl From<AdminClientTlsError> for AdminClientError {
+    fn from(error: AdminClientTlsError) -> Self {
+        match error {
+            AdminClientTlsError::OperatorCertificate(e) => Self::OperatorCertificate(e),
+            AdminClientTlsError::Tls(e) => Self::Tls(e),
         }
-    }
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let presented = hex::encode(Sha256::digest(end_entity.as_ref()));
-        if crate::operator::constant_time_eq(presented.as_bytes(), self.fingerprint.as_bytes()) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "the admin listener's certificate is not the one in the node's ticket".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }

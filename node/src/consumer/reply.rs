@@ -12,7 +12,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -58,33 +57,17 @@ pub enum ReceiveError {
 }
 
 /// The receiver's TLS: `chain` and `key` as server identity, and a client certificate required
-/// that chains to `roots` (the node delivers with its own certificate).
+/// that chains to `roots` (the node delivers with its own certificate). Built by
+/// [`crate::tls::receiver_server_config`].
 pub fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     roots: RootCertStore,
 ) -> Result<Arc<ServerConfig>, ReceiverTlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier =
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)?;
-    Ok(Arc::new(config))
+    crate::tls::receiver_server_config(chain, key, roots)
 }
 
-/// Why the receiver's TLS configuration could not be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReceiverTlsError {
-    /// The trust anchors for client certificates are not usable (none, or not parseable).
-    #[error(transparent)]
-    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
-    /// The certificate chain or key is not usable.
-    #[error(transparent)]
-    Rustls(#[from] rustls::Error),
-}
+pub use crate::tls::ReceiverTlsError;
 
 /// A running receiver: accepts answers until dropped.
 #[derive(Debug)]

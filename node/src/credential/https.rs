@@ -2,7 +2,6 @@
 //! provider, the public web roots plus any configured extra anchors, hyper over HTTP/1.1, a size
 //! limit and a time limit. Redirects are not followed: a DID document must be at its own URL.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty, Limited};
@@ -95,21 +94,10 @@ impl std::fmt::Debug for HttpsClient {
 impl HttpsClient {
     /// A client trusting the public web roots and these extra certificates (DER).
     pub fn new(extra_anchors: &[CertificateDer<'static>]) -> Result<Self, FetchError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for anchor in extra_anchors {
-            roots
-                .add(anchor.clone())
-                .map_err(|e| FetchError::Setup(e.to_string()))?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| FetchError::Setup(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = crate::tls::client::web_client_config(extra_anchors)
+            .map_err(|e| FetchError::Setup(e.to_string()))?;
         Ok(Self {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            connector: tokio_rustls::TlsConnector::from(config),
         })
     }
 

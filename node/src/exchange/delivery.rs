@@ -68,18 +68,14 @@ pub enum DeliveryError {
 }
 
 /// A TLS client configuration for delivery: the node's certificate chain and key as client
-/// identity, and the authorities whose server certificates are trusted.
+/// identity, and the authorities whose server certificates are trusted. Built by
+/// [`crate::tls::client::delivery_client_config`].
 pub fn client_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     roots: RootCertStore,
 ) -> Result<Arc<ClientConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)?;
-    Ok(Arc::new(config))
+    crate::tls::client::delivery_client_config(chain, key, roots)
 }
 
 /// Why a certificate cannot authenticate the node as a TLS client, which delivering answers

@@ -28,7 +28,8 @@ use crate::credential::{
 };
 use crate::reload::{Current, Live};
 use crate::store::{NodeStore, QueryLimits};
-use crate::tls::{trust_anchors, CurrentClientIdentity, TlsSetupError};
+use crate::tls::client::outbox_client_config;
+use crate::tls::{trust_anchors, TlsSetupError};
 
 /// Directory of the outbox inside the data directory.
 pub const OUTBOX_DIR: &str = "outbox";
@@ -168,14 +169,9 @@ fn open_outbox(config: &Config, live: &Live) -> Result<Outbox, StartError> {
     // Answers go to public addresses, the operator's allowed networks, and in dev_mode loopback.
     let policy = ReplyPolicy::new(&config.exchange.reply_allowed_networks, config.dev_mode)
         .map_err(|e| StartError::Client(e.to_string()))?;
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| StartError::Client(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_client_cert_resolver(Arc::new(CurrentClientIdentity(Arc::clone(&live.identity))));
-    let client = DeliveryClient::new(Arc::new(tls)).with_policy(policy);
+    let tls = outbox_client_config(roots, Arc::clone(&live.identity))
+        .map_err(|e| StartError::Client(e.to_string()))?;
+    let client = DeliveryClient::new(tls).with_policy(policy);
     Ok(Outbox::open(
         &config.data_dir.join(OUTBOX_DIR),
         RetryPolicy::from(&config.exchange),

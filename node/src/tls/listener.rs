@@ -5,7 +5,7 @@
 //! A client certificate is optional at the TLS layer but, when presented, must chain to a trust
 //! anchor: a standard `did:web` resolver has none, and must still read the node's DID document
 //! on the host and port its DID names. Every other path refuses a request without one
-//! ([`crate::http::require_client_certificate`]).
+//! (the HTTP layer's `require_client_certificate`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

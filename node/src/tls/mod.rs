@@ -1,13 +1,29 @@
-//! Every rustls configuration of the node in one place: the consumer listener (client
-//! certificates optional at the handshake, verified against the trust anchors when presented),
-//! the admin listener (operator anchors, never consumer anchors), the node's identity as a TLS
-//! client, and the reading of PEM files with the development PKI refused outside `dev_mode`.
-//! [`listener`] is the accept loop that serves HTTP over them.
+//! Every rustls configuration of the node in one place, all with one crypto provider
+//! ([`provider`], ring), and the reading of PEM files with the development PKI refused outside
+//! `dev_mode`. Server configurations, here:
+//! - [`server_config`]: the consumer listener (client certificates optional at the handshake,
+//!   verified against the trust anchors when presented);
+//! - [`admin_server_config`]: the admin listener (operator anchors, never consumer anchors);
+//! - [`receiver_server_config`]: the consumer's reply receiver for `kikv ask --reply-url`
+//!   (a client certificate required).
+//!
+//! Client configurations, in [`client`]:
+//! - [`client::delivery_client_config`]: mutual TLS with a fixed identity (`kikv ask`);
+//! - [`client::outbox_client_config`]: the outbox, presenting the node's identity in force
+//!   ([`CurrentClientIdentity`]);
+//! - [`client::web_client_config`]: DID documents and status lists (web roots plus extra
+//!   anchors, no client certificate);
+//! - [`client::admin_pinned_client_config`] and [`client::admin_remote_client_config`]: the
+//!   command line's client for an admin listener, pinned to the ticket's fingerprint
+//!   ([`client::Pinned`]) or chained to the operator's roots.
+//!
+//! [`listener`] is the accept loop that serves HTTP over the listeners' configurations.
 //!
 //! The listeners take the server configuration in force for each new connection
 //! ([`Current`]), so a reload of the certificate or the trust anchors reaches the next
 //! handshake without a restart; connections already open keep theirs.
 
+pub mod client;
 pub mod listener;
 
 pub use listener::{serve, ClientCertificate};
@@ -53,7 +69,18 @@ pub enum TlsSetupError {
 /// Installs ring as the process's rustls crypto provider. rustls panics when it must choose
 /// between two compiled-in providers, so the choice is made once, on purpose, at start-up.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = crypto().install_default();
+}
+
+/// The crypto provider every configuration of the node is built with: ring. Chosen here only,
+/// so no configuration can end up with another.
+fn crypto() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// The node's crypto provider (ring, chosen in this module only) as rustls's builders take it.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(crypto())
 }
 
 fn pem_error(file: &Path, reason: impl ToString) -> TlsSetupError {
@@ -203,10 +230,6 @@ pub fn admin_server_config(
     with_identity(tls, dev_mode, verifier)
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// A server configuration presenting the node's certificate, with `verifier` for clients.
 fn with_identity(
     tls: &TlsConfig,
@@ -222,6 +245,35 @@ fn with_identity(
         .map_err(|e| identity_refused(tls, &e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The server side of the consumer's reply receiver (`kikv ask --reply-url`): `chain` and
+/// `key` as server identity, and a client certificate required that chains to `roots` (the
+/// node delivers with its own certificate).
+pub fn receiver_server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    roots: RootCertStore,
+) -> Result<Arc<ServerConfig>, ReceiverTlsError> {
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build()?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    Ok(Arc::new(config))
+}
+
+/// Why the reply receiver's TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiverTlsError {
+    /// The trust anchors for client certificates are not usable (none, or not parseable).
+    #[error(transparent)]
+    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
+    /// The certificate chain or key is not usable.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
 }
 
 /// The node's own certificate as a TLS client (delivering answers to reply addresses): the
