@@ -23,10 +23,11 @@ use crate::config::Config;
 use crate::credential::{KeyError, NodeIdentity};
 use crate::exchange::rate::RateLimiter;
 use crate::exchange::service::{self, StartError};
-use crate::http::admin::{self, AdminState, AdminTicket};
+use crate::http::admin::{self, AdminState};
 use crate::http::console::ConsoleState;
 use crate::http::{self, AppState, ExchangeState};
 use crate::operator::Operators;
+use crate::operator::{AdminTicket, TOKEN_FILE};
 use crate::release::{ReleaseDesk, ReleaseError, ReleaseQueue, RELEASE_DIR};
 use crate::reload::{Live, ReloadError, ReloadTrigger, Reloader};
 use crate::store::{EvaluationGuard, NodeStore, QueryLimits, StoreError};
@@ -290,7 +291,7 @@ impl Node {
             })
             .await;
         }
-        let _ = std::fs::remove_file(config.data_dir.join(admin::TOKEN_FILE));
+        let _ = std::fs::remove_file(config.data_dir.join(TOKEN_FILE));
         served?;
         Ok(())
     }

@@ -22,7 +22,7 @@ pub struct ReloadArgs {
 /// Asks the node to reload and prints what is in force now, or the one line saying why the
 /// node refused and goes on as it was.
 pub fn run(config: &Config, args: ReloadArgs) -> anyhow::Result<()> {
-    if args.remote.is_local() && crate::http::admin::AdminTicket::read(&config.data_dir).is_err() {
+    if args.remote.is_local() && crate::operator::AdminTicket::read(&config.data_dir).is_err() {
         anyhow::bail!(
             "no running node serves {}: start it with `kikv serve`",
             config.data_dir.display()

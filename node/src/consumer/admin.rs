@@ -12,7 +12,7 @@ use rustls::{ClientConfig, RootCertStore};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::http::admin::AdminTicket;
+use crate::operator::AdminTicket;
 use crate::tls::client::{
     admin_pinned_client_config, admin_remote_client_config, AdminClientTlsError,
 };

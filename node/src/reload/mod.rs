@@ -35,7 +35,7 @@ use crate::audit::{Activity, AuditEntry, AuditError, AuditLog, Content};
 use crate::config::{Config, ConfigError};
 use crate::credential::{credential_verifier_from_config, CredentialVerifier, TrustError};
 use crate::exchange::allow::QueryIndex;
-use crate::http::admin::AdminTicket;
+use crate::operator::AdminTicket;
 use crate::profile::Registry;
 use crate::tls::{self, TlsSetupError};
 

@@ -145,7 +145,7 @@ fn a_query_the_operator_got_wrong_is_a_400_with_its_reason() {
 #[test]
 fn a_request_without_a_valid_token_is_a_401() {
     let (dir, _node) = node();
-    let ticket = kikv::http::admin::AdminTicket::read(&dir.path().join("data")).unwrap();
+    let ticket = kikv::operator::AdminTicket::read(&dir.path().join("data")).unwrap();
     // The loopback listener is reached through a ticket: a copy with another token.
     let other = tempfile::tempdir().unwrap();
     let mut forged = ticket.clone();

@@ -549,7 +549,7 @@ fn a_manual_release_request_is_held_then_approved_through_the_release_seam() {
 fn serve_binds_both_listeners_announces_them_and_stops_on_shutdown() {
     let fixture = Fixture::open(0);
     let data_dir = fixture.config.data_dir.clone();
-    let ticket = data_dir.join(kikv::http::admin::TOKEN_FILE);
+    let ticket = data_dir.join(kikv::operator::TOKEN_FILE);
     runtime().block_on(async {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut announced = None;

@@ -406,7 +406,7 @@ pub fn access_token(
 /// reads `/health` and `/metrics`. Returns the status and body.
 pub fn admin_get(data_dir: &Path, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
-    let ticket = kikv::http::admin::AdminTicket::read(data_dir).unwrap();
+    let ticket = kikv::operator::AdminTicket::read(data_dir).unwrap();
     assert!(
         ticket.certificate_sha256.is_none(),
         "the admin listener is not on loopback"

@@ -23,7 +23,8 @@ use axum::{Json, Router};
 use crate::audit::{AuditError, AuditLog, ContentError};
 use crate::config::Config;
 use crate::exchange::allow::QueryIndex;
-use crate::http::admin::{AdminState, AdminTicket};
+use crate::http::admin::AdminState;
+use crate::operator::AdminTicket;
 use crate::reload::Current;
 
 pub use log::{LogStatus, ReceiptView, ThreadSummary, ThreadView};
@@ -213,7 +214,7 @@ pub struct NoRunningNode {
     /// The data directory.
     pub data_dir: std::path::PathBuf,
     /// Why its ticket could not be read.
-    pub source: super::admin::TicketError,
+    pub source: crate::operator::TicketError,
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 //! `operators.json`, readable by the node's account only), so the file discloses no secret, and
 //! reads the file on every request, so a removed operator is refused at once without a restart.
 
+pub mod ticket;
+
+pub use ticket::{AdminTicket, TicketError, TOKEN_FILE};
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
