@@ -9,7 +9,7 @@
 //!
 //! Step 7: every declared parameter present, typed and in bounds; none undeclared.
 //!
-//! Queries are compared by their canonical text ([`super::canonical`]), computed once per
+//! Queries are compared by their canonical text ([`crate::store::canonical_text`]), computed once per
 //! registered query in a [`QueryIndex`]; comparing the parser's algebra directly would never
 //! match a query with an aggregate.
 

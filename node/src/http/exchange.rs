@@ -1,7 +1,7 @@
 //! `POST /api/verifiedsparql`: refuses a connection without a client certificate (step 1,
 //! `client_certificate_missing`, before the body is read and not in the exchange log: an
 //! unauthenticated client must not be able to fill it), reads the request (body capped just
-//! above the envelope limit), checks its access token (step 2, [`super::bearer`]), and hands
+//! above the envelope limit), checks its access token (step 2, `http::bearer`), and hands
 //! it to the exchange pipeline with the outcome: the consumer the token is bound to, or the
 //! token's refusal, which the pipeline logs and answers.
 

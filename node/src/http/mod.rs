@@ -1,6 +1,6 @@
 //! The node's HTTPS surface: thin handlers over the library, routed by [`app`], served over
 //! TLS by [`crate::tls::serve`]. The handlers here share one error type, [`HttpError`], and
-//! one step 2 check, [`bearer`]; the node that serves them is assembled in [`crate::node`].
+//! one step 2 check, `bearer`; the node that serves them is assembled in [`crate::node`].
 //!
 //! The consumer listener answers `GET /.well-known/did.json` to anyone, so that a standard
 //! `did:web` resolver can read the node's DID document on the host and port its DID names;

@@ -206,7 +206,7 @@ pub enum ParameterValueError {
     NotATerm(String),
 }
 
-/// Why a bound in a profile file was refused ([`parse_bound`]).
+/// Why a bound in a profile file was refused (`parse_bound`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BoundError {

@@ -3,11 +3,11 @@
 //!
 //! Every loaded dataset lives in its own named graph. A dataset is addressed by its *dataset IRI*
 //! (what the catalogue publishes); the triples sit in a *physical graph* that the registry
-//! ([`dataset`]) points to. Replacing a dataset loads a fresh physical graph and then moves the
+//! (`dataset.rs`) points to. Replacing a dataset loads a fresh physical graph and then moves the
 //! pointer in one small transaction, so a failed or interrupted load leaves the previous version
 //! untouched and serving. Queries see, as their default graph, the *served graph*: the set union
 //! of the physical graphs of all registered datasets, rebuilt aside and swapped in by the same
-//! transaction ([`dataset`]).
+//! transaction (`dataset.rs`).
 
 mod answer;
 mod dataset;

@@ -115,7 +115,7 @@ pub enum QueryAnswer {
 
 impl NodeStore {
     /// Evaluates `query` over the registered datasets within `limits` and the store's
-    /// [`EvaluationGuard`], each binding substituted for its variable in every scope of the
+    /// [`EvaluationGuard`](crate::store::EvaluationGuard), each binding substituted for its variable in every scope of the
     /// parsed query (see `sparql/src/substitute.rs`: the engine's own initial bindings do not
     /// reach sub-selects; values never touch the query text).
     pub fn evaluate(
