@@ -133,7 +133,7 @@ fn setup(dir: &std::path::Path, cache: usize) -> (Exchange, Arc<NodeStore>) {
         outbox: Arc::new(outbox),
         metrics: Metrics::new().expect("metrics"),
     });
-    let profiles = Arc::new(kikv::reload::Current::new(QueryIndex::new(registry)));
+    let profiles = Arc::new(kikv::current::Current::new(QueryIndex::new(registry)));
     let queue =
         ReleaseQueue::open(&dir.join("release"), &ReleaseConfig::default()).expect("release queue");
     let release = Arc::new(ReleaseDesk::new(

@@ -22,7 +22,8 @@
 //! - [`http`]: the HTTP handlers of the consumer and admin listeners;
 //! - [`consumer`]: the other side of the exchange: `kikv ask`'s client and reply receiver, and
 //!   the admin client of `kikv release`/`kikv access`;
-//! - [`reload`]: profiles, trust and TLS certificate reloaded in a running node;
+//! - [`reload`]: profiles, trust and TLS certificate reloaded in a running node, into
+//!   [`current`] cells that requests read;
 //! - [`generate`]: the synthetic provider generator;
 //! - [`operator`]: the operators of the admin listener and their tokens;
 //! - [`durable`]: atomic, fsynced writes of small state files;
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod consumer;
 pub mod credential;
+pub mod current;
 pub mod durable;
 pub mod exchange;
 pub mod generate;

@@ -313,7 +313,13 @@ fn open_exchange(
     {
         tracing::warn!("{accepted}; going on with it (--accept-log-reset)");
     }
-    let parts = service::open(config, key, Arc::clone(store), live).map_err(NodeError::Exchange)?;
+    let cells = service::LiveParts {
+        profiles: &live.profiles,
+        identity: &live.identity,
+        trust: live.trust.as_ref(),
+    };
+    let parts =
+        service::open(config, key, Arc::clone(store), cells).map_err(NodeError::Exchange)?;
     let queue = ReleaseQueue::open(&config.data_dir.join(RELEASE_DIR), &config.release)
         .map_err(NodeError::ReleaseQueue)?;
     let release = Arc::new(ReleaseDesk::new(

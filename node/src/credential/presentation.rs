@@ -115,7 +115,7 @@ pub struct CredentialVerifier {
 #[derive(Debug)]
 pub struct PresentationVerifier {
     /// Replaced as a whole when the node reloads its trust; the replay cache is kept.
-    credentials: std::sync::Arc<crate::reload::Current<CredentialVerifier>>,
+    credentials: std::sync::Arc<crate::current::Current<CredentialVerifier>>,
     replay: ReplayCache,
 }
 
@@ -226,7 +226,7 @@ impl PresentationVerifier {
     /// A verifier checking credentials with `credentials` and presentation ids with `replay`.
     pub fn new(credentials: CredentialVerifier, replay: ReplayCache) -> Self {
         Self::sharing(
-            std::sync::Arc::new(crate::reload::Current::new(credentials)),
+            std::sync::Arc::new(crate::current::Current::new(credentials)),
             replay,
         )
     }
@@ -234,7 +234,7 @@ impl PresentationVerifier {
     /// A verifier checking credentials with whatever verifier `credentials` holds when a
     /// presentation arrives, so that a reload of the node's trust reaches it.
     pub fn sharing(
-        credentials: std::sync::Arc<crate::reload::Current<CredentialVerifier>>,
+        credentials: std::sync::Arc<crate::current::Current<CredentialVerifier>>,
         replay: ReplayCache,
     ) -> Self {
         Self {

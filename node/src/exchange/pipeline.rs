@@ -31,8 +31,8 @@ use super::token::Bearer;
 use super::{gen1, gen2};
 use crate::audit::{Activity, AuditEntry, Content, CoveredQuery, ProfileRef};
 use crate::config::ExchangeConfig;
+use crate::current::Current;
 use crate::profile::Release;
-use crate::reload::Current;
 use crate::store::{canonical_text, QueryError};
 
 pub use super::respond::Reply;

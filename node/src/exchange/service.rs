@@ -5,10 +5,12 @@
 //! release queue over the [`Responder`] made here and plugs it in with [`Parts::exchange`].
 //!
 //! The parts a reload replaces (profiles, trust, the node's TLS identity) come in as the
-//! node's [`Live`] cells and are read from them per request, so a reload reaches a running
+//! node's reloadable cells ([`LiveParts`]) and are read from them per request, so a reload reaches a running
 //! exchange without rebuilding it: its log, caches, queues and issued tokens stay.
 
 use std::sync::Arc;
+
+use rustls::sign::CertifiedKey;
 
 use super::allow::QueryIndex;
 use super::cache::AnswerCache;
@@ -24,9 +26,10 @@ use super::token::{TokenSettings, Tokens};
 use crate::audit::{AuditError, AuditLog, NoteError};
 use crate::config::{Config, ExchangeConfig};
 use crate::credential::{
-    credential_verifier_from_config, replay_cache, NodeKey, PresentationVerifier, TrustError,
+    credential_verifier_from_config, replay_cache, CredentialVerifier, NodeKey,
+    PresentationVerifier, TrustError,
 };
-use crate::reload::{Current, Live};
+use crate::current::Current;
 use crate::store::{NodeStore, QueryLimits};
 use crate::tls::client::outbox_client_config;
 use crate::tls::{trust_anchors, TlsSetupError};
@@ -92,6 +95,20 @@ impl Parts {
     }
 }
 
+/// The cells a reload replaces that the exchange reads: per request (profiles, trust) and per
+/// delivery handshake (the node's TLS identity). The node's reloader owns them
+/// (`crate::reload::Live`); the exchange only reads what is in force.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveParts<'a> {
+    /// The registered profiles with their queries' canonical texts.
+    pub profiles: &'a Arc<Current<QueryIndex>>,
+    /// The node's certificate chain and key, presented when it delivers answers.
+    pub identity: &'a Arc<Current<CertifiedKey>>,
+    /// The credential verifier, when the node read its trust at start (else built here, and
+    /// not reloadable).
+    pub trust: Option<&'a Arc<Current<CredentialVerifier>>>,
+}
+
 /// Builds the node's exchange parts from `config`: the presentation verifier (the trust in
 /// `live`, with the replay cache in the data directory), the access tokens, the node key as
 /// answer and checkpoint signer (the log's origin is the node's DID), the exchange log, the
@@ -102,10 +119,10 @@ pub fn open(
     config: &Config,
     key: Arc<NodeKey>,
     store: Arc<NodeStore>,
-    live: &Live,
+    live: LiveParts<'_>,
 ) -> Result<Parts, StartError> {
     let checkpoints = NodeCheckpointSigner::new(config.node.did.clone(), Arc::clone(&key))?;
-    let trust = match &live.trust {
+    let trust = match live.trust {
         Some(trust) => Arc::clone(trust),
         // A node whose trust was not read at start cannot reload it, but it can serve.
         None => Arc::new(Current::new(credential_verifier_from_config(config)?)),
@@ -127,7 +144,7 @@ pub fn open(
         Arc::clone(&presentations),
         metrics.clone(),
     );
-    let outbox = open_outbox(config, live)?;
+    let outbox = open_outbox(config, live.identity)?;
     let audit = AuditLog::open(&config.audit_dir(), &config.audit, Arc::new(checkpoints))?;
     let responder = Responder {
         node_did: config.node.did.clone(),
@@ -142,7 +159,7 @@ pub fn open(
     Ok(Parts {
         node_did: config.node.did.clone(),
         config: config.exchange.clone(),
-        profiles: Arc::clone(&live.profiles),
+        profiles: Arc::clone(live.profiles),
         presentations,
         tokens: Arc::new(tokens),
         responder: Arc::new(responder),
@@ -152,8 +169,11 @@ pub fn open(
 /// The outbox in the data directory, delivering with the node's TLS certificate and key in
 /// force (`live.identity`) as client identity to servers whose certificates chain to the client
 /// trust anchors (read at start).
-fn open_outbox(config: &Config, live: &Live) -> Result<Outbox, StartError> {
-    let identity = live.identity.get();
+fn open_outbox(
+    config: &Config,
+    live_identity: &Arc<Current<CertifiedKey>>,
+) -> Result<Outbox, StartError> {
+    let identity = live_identity.get();
     if let Some(problem) = identity
         .cert
         .first()
@@ -169,7 +189,7 @@ fn open_outbox(config: &Config, live: &Live) -> Result<Outbox, StartError> {
     // Answers go to public addresses, the operator's allowed networks, and in dev_mode loopback.
     let policy = ReplyPolicy::new(&config.exchange.reply_allowed_networks, config.dev_mode)
         .map_err(|e| StartError::Client(e.to_string()))?;
-    let tls = outbox_client_config(roots, Arc::clone(&live.identity))
+    let tls = outbox_client_config(roots, Arc::clone(live_identity))
         .map_err(|e| StartError::Client(e.to_string()))?;
     let client = DeliveryClient::new(tls).with_policy(policy);
     Ok(Outbox::open(

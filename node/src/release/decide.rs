@@ -19,12 +19,12 @@ use super::item::{Outcome, ReleaseItem, ReleaseState, Route};
 use super::queue::ReleaseQueue;
 use super::ReleaseError;
 use crate::audit::{Activity, AuditEntry, Content, ProfileRef};
+use crate::current::Current;
 use crate::exchange::allow::QueryIndex;
 use crate::exchange::answer::ResultEntry;
 use crate::exchange::gate::{HoldFuture, ManualRequest, ReleaseGate};
 use crate::exchange::respond::{Reply, Responder};
 use crate::exchange::RejectError;
-use crate::reload::Current;
 
 /// The release queue at work: it takes `manual` requests from the pipeline (as its
 /// [`ReleaseGate`]), and decides, expires, previews and hands out their replies, answering

@@ -17,8 +17,6 @@
 //! key, store, log, exchange and release settings, `dev_mode`) are left as they are; the
 //! report names the sections where the file differs from what runs.
 
-mod current;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-pub use current::Current;
+use crate::current::Current;
 
 use crate::audit::{Activity, AuditEntry, AuditError, AuditLog, Content};
 use crate::config::{Config, ConfigError};

@@ -13,7 +13,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use sha2::{Digest, Sha256};
 
 use super::{crypto, provider, CurrentClientIdentity};
-use crate::reload::Current;
+use crate::current::Current;
 
 /// A builder with the node's crypto provider and rustls's safe protocol versions, waiting for
 /// its server certificate verifier.

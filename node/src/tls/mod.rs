@@ -38,7 +38,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 
 use crate::config::TlsConfig;
-use crate::reload::Current;
+use crate::current::Current;
 
 /// Why the TLS listener could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -194,7 +194,7 @@ fn node_full(timeout: Duration, outbox: Option<Arc<Outbox>>, metrics: Option<Met
         outbox,
         metrics: metrics.unwrap_or_else(|| Metrics::new().unwrap()),
     });
-    let profiles = Arc::new(kikv::reload::Current::new(QueryIndex::new(registry)));
+    let profiles = Arc::new(kikv::current::Current::new(QueryIndex::new(registry)));
     let queue =
         ReleaseQueue::open(&dir.path().join("release"), &ReleaseConfig { hold_secs: 0 }).unwrap();
     let release = Arc::new(ReleaseDesk::new(

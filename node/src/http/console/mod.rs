@@ -22,10 +22,10 @@ use axum::{Json, Router};
 
 use crate::audit::{AuditError, AuditLog, ContentError};
 use crate::config::Config;
+use crate::current::Current;
 use crate::exchange::allow::QueryIndex;
 use crate::http::admin::AdminState;
 use crate::operator::AdminTicket;
-use crate::reload::Current;
 
 pub use log::{LogStatus, ReceiptView, ThreadSummary, ThreadView};
 pub use profiles::{ParameterView, ProfileView, QueryView};
