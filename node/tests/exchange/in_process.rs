@@ -16,31 +16,23 @@ use axum::Router;
 use kikv::audit::{Activity, LogCopy, Receipt};
 use kikv::config::Config;
 use kikv::credential::{
-    create_assertion, create_presentation, dev_pki, issue_credential, CredentialRequest,
-    Generation as CredentialGeneration, NodeKey, PresentationRequest, ValidatedQuery,
+    create_assertion, dev_pki, issue_credential, CredentialRequest,
+    Generation as CredentialGeneration, NodeKey, ValidatedQuery,
 };
-use kikv::exchange::envelope::new_message_id;
+use kikv::exchange::gen1;
 use kikv::exchange::token::JWT_BEARER;
-use kikv::exchange::{gen1, Envelope, Generation};
 use kikv::node::Node;
 use kikv::release::ReleaseState;
 use kikv::store::{LoadRequest, NoProgress, NodeStore};
 use kikv::tls::ClientCertificate;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tower::ServiceExt;
 
-const NODE_DID: &str = "did:web:localhost";
+use crate::support::exchange_node::{self, NODE_DID};
+
 const ONZ_G: &str = "http://purl.org/ozo/onz-g";
 const AUTO: &str = "https://kik-v.example/profiles/demo";
 const MANUAL: &str = "https://kik-v.example/profiles/demo-manual";
-const PEILDATUM: &str = "2024-06-30";
-/// Contracts (person, start, end); on the reference date p1 and p2 hold one, p3 no longer.
-const CONTRACTS: [(&str, &str, Option<&str>); 3] = [
-    ("p1", "2020-01-01", None),
-    ("p2", "2024-01-01", Some("2024-12-31")),
-    ("p3", "2022-01-01", Some("2024-06-29")),
-];
-const EXPECTED: &str = "2";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -78,26 +70,6 @@ fn profile(iri: &str, release: &str) -> String {
         queries.join("medewerkers-op-peildatum.rq").display(),
         queries.join("medewerkers-op-peildatum.shape.ttl").display()
     )
-}
-
-fn turtle() -> String {
-    let mut text = String::from(
-        "@prefix onz-g: <http://purl.org/ozo/onz-g#> .\n\
-         @prefix onz-pers: <http://purl.org/ozo/onz-pers#> .\n\
-         @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n\
-         @prefix ex: <https://zorggroep.test/> .\n",
-    );
-    for (i, (person, start, end)) in CONTRACTS.iter().enumerate() {
-        text.push_str(&format!(
-            "ex:c{i} a onz-pers:ArbeidsOvereenkomst ; onz-pers:heeftOpdrachtnemer ex:{person} ; \
-             onz-g:startDatum \"{start}\"^^xsd:date"
-        ));
-        if let Some(end) = end {
-            text.push_str(&format!(" ; onz-g:eindDatum \"{end}\"^^xsd:date"));
-        }
-        text.push_str(" .\n");
-    }
-    text
 }
 
 fn credential(pki: &Path, consumer: &NodeKey, profile: &str) -> String {
@@ -155,7 +127,7 @@ impl Fixture {
         let config = Config::from_file(&file).unwrap();
         // The data is loaded before the node opens the store, as `kikv load` would.
         let data = pki.join("hr.ttl");
-        std::fs::write(&data, turtle()).unwrap();
+        std::fs::write(&data, exchange_node::turtle()).unwrap();
         NodeStore::open(&config.store_dir())
             .unwrap()
             .load(
@@ -190,30 +162,7 @@ impl Fixture {
 
     /// A gen-1 question from the zorgkantoor for `thread` with `credential`.
     fn question(&self, credential: &str, thread: &str) -> Vec<u8> {
-        let now = chrono::Utc::now().timestamp();
-        let presentation = create_presentation(
-            &self.consumer,
-            &PresentationRequest {
-                audience: NODE_DID.into(),
-                credentials: vec![credential.to_owned()],
-                parameters: [("peildatum".to_owned(), json!(PEILDATUM))].into(),
-                now,
-                lifetime_secs: 300,
-            },
-        )
-        .unwrap();
-        let envelope = Envelope {
-            generation: Generation::One,
-            message_id: new_message_id(),
-            thread_id: thread.into(),
-            from: self.consumer.did().into(),
-            to: NODE_DID.into(),
-            expires_at: Some(now + 300),
-            issued_at: Some(now),
-            reply_url: None,
-            presentation,
-        };
-        serde_json::to_vec(&gen1::request(&envelope)).unwrap()
+        exchange_node::envelope(&self.consumer, credential, NODE_DID, thread)
     }
 
     /// `POST /oauth2/token` with a fresh assertion of the zorgkantoor, over `certificate`.
@@ -282,7 +231,11 @@ impl Fixture {
         let document = &reply["payload"]["body"]["message"];
         let count = &document["resultset"][0]["result"]["results"]["bindings"][0]
             ["aantal_medewerkers"]["value"];
-        assert_eq!(count, EXPECTED, "{document}");
+        assert_eq!(
+            count.as_str(),
+            Some(exchange_node::expected_count().to_string().as_str()),
+            "{document}"
+        );
         let receipt: Receipt = serde_json::from_value(document["receipt"].clone()).unwrap();
         let audit = &self.node.exchange().unwrap().pipeline.responder.audit;
         receipt.verify(&audit.verifier().unwrap()).unwrap();
