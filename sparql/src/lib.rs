@@ -18,6 +18,7 @@ mod lateral;
 mod lexical;
 mod lift;
 mod numeric;
+mod order;
 mod pattern;
 mod query;
 mod scope;
@@ -31,6 +32,7 @@ pub use dialect::{translate, DialectError, Translation, PLACEHOLDER_PREFIX};
 pub use joins::key_joins;
 pub use lexical::{keep_lexical_forms, with_lexical_functions, DECIMAL_STRING};
 pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};
+pub use order::{order_joins, Statistics};
 pub use query::{
     check_exchange_query, engine_algebra, evaluator, names_graphs, parse_read_only, QueryRefusal,
     ReadOnlyQuery, SparqlError,

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use oxigraph::model::{GraphName, NamedNode, Quad};
 use oxigraph::store::{StorageError, Store};
 
+use super::statistics::GraphStatistics;
 use super::{storage, NodeStore, StoreError};
 
 /// The copy and the served graph it copies.
@@ -21,6 +22,8 @@ use super::{storage, NodeStore, StoreError};
 pub(super) struct MemoryCopy {
     served: NamedNode,
     store: Store,
+    /// Its counts, for the join order.
+    statistics: Arc<GraphStatistics>,
 }
 
 /// Whether this store keeps a copy in memory, and the current copy.
@@ -73,17 +76,22 @@ impl NodeStore {
             .load_ok_quads::<_, StorageError>(quads)
             .map_err(|e| storage(&self.path, e))?;
         loader.commit().map_err(|e| storage(&self.path, e))?;
+        let statistics = Arc::new(GraphStatistics::of(&store).map_err(|e| storage(&self.path, e))?);
         if let Some(current) = self.memory.lock().as_mut() {
-            *current = Some(Arc::new(MemoryCopy { served, store }));
+            *current = Some(Arc::new(MemoryCopy {
+                served,
+                store,
+                statistics,
+            }));
         }
         Ok(())
     }
 
-    /// The in-memory store to evaluate on when its copy is of `served`.
-    pub(super) fn memory_store(&self, served: &NamedNode) -> Option<Store> {
+    /// The in-memory store to evaluate on, with its counts, when its copy is of `served`.
+    pub(super) fn memory_store(&self, served: &NamedNode) -> Option<(Store, Arc<GraphStatistics>)> {
         let copy = self.memory.lock();
         let copy = copy.as_ref()?.as_ref()?;
-        (copy.served == *served).then(|| copy.store.clone())
+        (copy.served == *served).then(|| (copy.store.clone(), Arc::clone(&copy.statistics)))
     }
 }
 

@@ -16,6 +16,7 @@ mod load;
 mod lock;
 mod memory;
 mod query;
+mod statistics;
 
 use std::path::{Path, PathBuf};
 

@@ -206,10 +206,12 @@ impl NodeStore {
         let graphs = self.query_graphs()?;
         let algebra = engine_algebra(query, bindings)?;
         if let [GraphName::NamedNode(served)] = graphs.as_slice() {
-            if let Some(memory) = self
+            if let Some((memory, statistics)) = self
                 .memory_store(served)
                 .filter(|_| !kikv_sparql::names_graphs(query))
             {
+                // The copy's counts choose the join order (`order.rs` of the query layer).
+                let algebra = kikv_sparql::order_joins(algebra, &*statistics);
                 return Ok((algebra, QueryDataset::new(), memory));
             }
         }
