@@ -956,7 +956,7 @@ mod tests {
     /// a number and one that is not.
     fn store() -> Store {
         let store = Store::new().unwrap();
-        let mut add = |s: NamedNode, p: &str, o: Term| {
+        let add = |s: NamedNode, p: &str, o: Term| {
             store
                 .insert(&Quad::new(s, iri(p), o, GraphName::DefaultGraph))
                 .unwrap();
