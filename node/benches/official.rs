@@ -391,6 +391,8 @@ fn mark(node: &Result<usize, String>, other: &Result<usize, String>) -> &'static
 struct Totals {
     runs: usize,
     node: Duration,
+    /// The node's slowest single run.
+    node_max: Duration,
     jena: Duration,
     oxigraph: Duration,
     flags: String,
@@ -412,6 +414,7 @@ fn report(
         let totals = per_query.entry((position, key)).or_default();
         totals.runs += 1;
         totals.node += node.time;
+        totals.node_max = totals.node_max.max(node.time);
         totals.oxigraph += oxigraph.time;
         let mut flags = mark(&node.rows, &oxigraph.rows).replace(' ', " ox:");
         if let Some(result) = jena.and_then(|j| j.get(&run.key)) {
@@ -445,10 +448,19 @@ fn report(
     let (mut node_total, mut jena_total, mut oxigraph_total) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut heaviest = (Duration::ZERO, String::new());
+    let mut slowest = (Duration::ZERO, String::new());
+    let mut slower_than_jena = Vec::new();
+    // Left out (`KIKV_BENCH_OXIGRAPH=0`): every time is zero and no ratio means anything.
+    let with_oxigraph = oxigraph.iter().any(|o| o.rows.is_ok());
     for ((_, key), t) in &per_query {
         let to_jena = ratio(t.node, t.jena);
         let to_oxigraph = ratio(t.node, t.oxigraph);
-        oxigraph_ratios.push(to_oxigraph);
+        if with_oxigraph {
+            oxigraph_ratios.push(to_oxigraph);
+        }
+        if t.node_max > slowest.0 {
+            slowest = (t.node_max, key.clone());
+        }
         node_total += t.node;
         oxigraph_total += t.oxigraph;
         jena_total += t.jena;
@@ -458,18 +470,26 @@ fn report(
         }
         let jena_columns = if jena.is_some() {
             jena_ratios.push(to_jena);
+            if to_jena > 1.0 {
+                slower_than_jena.push((to_jena, key.clone()));
+            }
             (seconds(t.jena), format!("{to_jena:.2}"))
         } else {
             ("-".into(), "-".into())
         };
+        let oxigraph_columns = if with_oxigraph {
+            (seconds(t.oxigraph), format!("{to_oxigraph:.2}"))
+        } else {
+            ("-".into(), "-".into())
+        };
         println!(
-            "{key:<38} {:>4} {:>8} {:>8} {:>8} {:>9} {:>8.2}{}",
+            "{key:<38} {:>4} {:>8} {:>8} {:>8} {:>9} {:>8}{}",
             t.runs,
             seconds(t.node),
             jena_columns.0,
-            seconds(t.oxigraph),
+            oxigraph_columns.0,
             jena_columns.1,
-            to_oxigraph,
+            oxigraph_columns.1,
             t.flags
         );
     }
@@ -500,10 +520,20 @@ fn report(
     summary("jena", &mut jena_ratios);
     summary("oxigraph", &mut oxigraph_ratios);
     println!(
-        "heaviest on the node: {} at {} s per run on average",
+        "heaviest on the node: {} at {} s per run on average; slowest single run {} s ({})",
         heaviest.1,
-        seconds(heaviest.0)
+        seconds(heaviest.0),
+        seconds(slowest.0),
+        slowest.1
     );
+    if !slower_than_jena.is_empty() {
+        slower_than_jena.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let list: Vec<String> = slower_than_jena
+            .iter()
+            .map(|(r, key)| format!("{key} {r:.2}"))
+            .collect();
+        println!("slower than Jena: {}", list.join(", "));
+    }
 }
 
 /// A field of /proc/self/status, in KiB.
