@@ -95,6 +95,21 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
             left,
             right: Box::new(sink(condition, *right)),
         },
+        // A sub-select keeps the values of the variables it projects: a filter reading only
+        // those (or ones it never binds) keeps the same solutions inside it.
+        P::Project { inner, variables }
+            if {
+                let possible = scope_of(&inner).possible;
+                reads
+                    .iter()
+                    .all(|v| variables.contains(v) || !possible.contains(v))
+            } =>
+        {
+            P::Project {
+                inner: Box::new(sink(condition, *inner)),
+                variables,
+            }
+        }
         P::Minus { left, right } => P::Minus {
             left: Box::new(sink(condition, *left)),
             right,
@@ -121,8 +136,9 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
 }
 
 /// A `UNION` with a branch that only binds constants: the "total" row of the official
-/// questions (`{ … } UNION { BIND("Totaal" AS ?x) }`), which multiplies every solution.
-fn adds_a_total_row(pattern: &GraphPattern) -> bool {
+/// questions (`{ … } UNION { BIND("Totaal" AS ?x) }`), which multiplies every solution; also
+/// with an `OPTIONAL` looked up from its rows.
+pub(super) fn adds_a_total_row(pattern: &GraphPattern) -> bool {
     let only_binds = |branch: &GraphPattern| {
         let mut branch = branch;
         while let GraphPattern::Extend { inner, .. } = branch {
@@ -130,5 +146,13 @@ fn adds_a_total_row(pattern: &GraphPattern) -> bool {
         }
         matches!(branch, GraphPattern::Bgp { patterns } if patterns.is_empty())
     };
-    matches!(pattern, GraphPattern::Union { left, right } if only_binds(left) || only_binds(right))
+    match pattern {
+        // With an `OPTIONAL` looked up per row (`cross.rs` moves the label of a total row's
+        // level there).
+        GraphPattern::Lateral { left, .. } if super::lateral::is_left_join(pattern) => {
+            adds_a_total_row(left)
+        }
+        GraphPattern::Union { left, right } => only_binds(left) || only_binds(right),
+        _ => false,
+    }
 }

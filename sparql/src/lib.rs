@@ -10,6 +10,7 @@
 
 mod arithmetic;
 mod canonical;
+mod cross;
 mod dialect;
 mod exists;
 mod filter;
