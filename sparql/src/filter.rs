@@ -87,6 +87,18 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
             right,
             expression,
         },
+        P::Join { left, right } if is_unrelated_table(&right, &left) && unseen_by(&right) => {
+            P::Join {
+                left: Box::new(sink(condition, *left)),
+                right,
+            }
+        }
+        P::Join { left, right } if is_unrelated_table(&left, &right) && unseen_by(&left) => {
+            P::Join {
+                left,
+                right: Box::new(sink(condition, *right)),
+            }
+        }
         P::Join { left, right } if adds_a_total_row(&right) && unseen_by(&right) => P::Join {
             left: Box::new(sink(condition, *left)),
             right,
@@ -133,6 +145,23 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
         },
         other => stays(condition, other),
     }
+}
+
+/// A `VALUES` table (or a join of them) that shares no variable with `other`: a cross product
+/// (official 1.1 makes its calendar days as `VALUES ?tiendetal {0 … 9} VALUES ?eental {0 … 9}`
+/// and filtered every agreement after multiplying it by the hundred offsets).
+fn is_unrelated_table(table: &GraphPattern, other: &GraphPattern) -> bool {
+    fn is_table(pattern: &GraphPattern) -> bool {
+        match pattern {
+            GraphPattern::Values { .. } => true,
+            GraphPattern::Join { left, right } => is_table(left) && is_table(right),
+            _ => false,
+        }
+    }
+    is_table(table)
+        && scope_of(table)
+            .possible
+            .is_disjoint(&scope_of(other).possible)
 }
 
 /// A `UNION` with a branch that only binds constants: the "total" row of the official
