@@ -1,6 +1,7 @@
 //! Rewriting the joins Oxigraph would plan as cross products into joins it can key, without
 //! changing any answer: at every join of the parsed query, bottom-up, a `UNION` whose branches
-//! bind different variables is distributed (`union.rs`), and the triple patterns (plain or in
+//! bind different variables is distributed (`union.rs`) unless it joins an aggregate, whose
+//! rows then look it up (`unit_then_union`), and the triple patterns (plain or in
 //! an `OPTIONAL`) that use a variable the other side may leave unbound are looked up per
 //! solution (`lateral.rs`); each part of a `FILTER` moves down to where what it reads is known
 //! (`filter.rs`); an `OPTIONAL` joined with more of its group is evaluated once and
@@ -115,6 +116,12 @@ fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     {
         return join(extend(join(inner, below), variable, expression), rest);
     }
+    if let Some((unit, union)) = unit_then_union(&left, &right) {
+        return super::lateral::lateral(unit, union);
+    }
+    if let Some((unit, union)) = unit_then_union(&right, &left) {
+        return super::lateral::lateral(unit, union);
+    }
     if let Some((a, b)) = super::union::branches_worth_joining(&left, &right) {
         let (a, b) = (whole(a.clone()), whole(b.clone()));
         return union(join(left.clone(), a), join(left, b));
@@ -173,6 +180,35 @@ fn unit_then_block(
             .any(|name| certain.contains(name))
     });
     keyed.then(|| (unit.clone(), block.clone()))
+}
+
+/// `(S, U)` when `unit` is a sub-select that deduplicates or aggregates (as in
+/// [`unit_then_block`]) and `union` a `UNION` that uses a variable `S` binds in every solution
+/// and whose branches give, looked up per solution of `S`, what the join gives
+/// ([`super::lateral::looks_up_as_joined`]): the join is then `Lateral(S, U)`.
+///
+/// Why: the official questions join their per-agreement aggregate with `{ …the agreement's
+/// vestiging… } UNION { BIND("Organisatie …" AS ?vestiging) }`. Distributed over the union
+/// (`union.rs`), the aggregate, most of the work, ran twice (Zorgkantoren 11.x); looked up, it
+/// runs once and each of its rows looks up its own vestigingen.
+///
+/// Why the answer cannot change: per solution `μ` of `S`, each branch evaluated with `μ`'s
+/// values written in gives exactly the branch's solutions compatible with `μ` (see
+/// `looks_up_as_joined`), so `Lateral(S, U)` is `Join(S, U)`, each solution as often.
+fn unit_then_union(
+    unit: &GraphPattern,
+    union: &GraphPattern,
+) -> Option<(GraphPattern, GraphPattern)> {
+    if !matches!(union, GraphPattern::Union { .. })
+        || !is_deduplicating_sub_select(unit)
+        || !super::union::is_deterministic(union)
+    {
+        return None;
+    }
+    let scope = scope_of(unit);
+    let keyed = !scope.certain.is_disjoint(&scope_of(union).possible);
+    (keyed && super::lateral::looks_up_as_joined(union, &scope.possible))
+        .then(|| (unit.clone(), union.clone()))
 }
 
 /// A sub-select whose rows are deduplicated or aggregated (`SELECT DISTINCT …`, `SELECT …

@@ -322,6 +322,67 @@ pub(super) fn names_in(item: &GraphPattern) -> Vec<String> {
     }
 }
 
+/// Whether `pattern`, evaluated with values written in for some of `variables` (a solution of
+/// the left side of a `Lateral`), gives exactly its own solutions compatible with those values.
+///
+/// True for triples and set-valued paths (see the module documentation), for a path that may
+/// have length zero when neither end is one of `variables`, and for joins, lookups and unions
+/// of such; for a `BIND` or `FILTER` over one when it reads none of `variables` that its inner
+/// pattern does not bind in every solution (it sees the same value either way), its `BIND`
+/// variable is none of them, and it makes no fresh values; for a sub-select that projects
+/// every one of `variables` it binds. Anything else (an `OPTIONAL`, `MINUS`, a table, an
+/// aggregate) is not claimed.
+pub(super) fn looks_up_as_joined(pattern: &GraphPattern, variables: &BTreeSet<Variable>) -> bool {
+    use GraphPattern as P;
+    let reads_safely = |expression: &Expression, inner: &GraphPattern| {
+        let certain = scope_of(inner).certain;
+        expression_variables(expression).is_some_and(|reads| {
+            reads
+                .iter()
+                .all(|v| !variables.contains(v) || certain.contains(v))
+        })
+    };
+    match pattern {
+        P::Bgp { .. } => true,
+        P::Path {
+            subject,
+            path,
+            object,
+        } => {
+            is_set_valued(path)
+                || [subject, object].into_iter().all(|end| {
+                    super::scope::term_variable(end).is_none_or(|v| !variables.contains(v))
+                })
+        }
+        P::Join { left, right } | P::Lateral { left, right } | P::Union { left, right } => {
+            looks_up_as_joined(left, variables) && looks_up_as_joined(right, variables)
+        }
+        P::Extend {
+            inner,
+            variable,
+            expression,
+        } => {
+            !variables.contains(variable)
+                && reads_safely(expression, inner)
+                && looks_up_as_joined(inner, variables)
+        }
+        P::Filter { expr, inner } => {
+            reads_safely(expr, inner) && looks_up_as_joined(inner, variables)
+        }
+        P::Project {
+            inner,
+            variables: projected,
+        } => {
+            scope_of(inner)
+                .possible
+                .iter()
+                .all(|v| !variables.contains(v) || projected.contains(v))
+                && looks_up_as_joined(inner, variables)
+        }
+        _ => false,
+    }
+}
+
 /// The blank nodes (`_:b`) of the triples and paths anywhere in `pattern`.
 fn blank_nodes_in(pattern: &GraphPattern) -> BTreeSet<String> {
     struct Blanks(BTreeSet<String>);
@@ -596,6 +657,54 @@ mod tests {
         let expected = rows(&store, parsed, false);
         assert_eq!(expected.len(), 6, "{expected:?}");
         assert_eq!(rows(&store, rewritten, true), expected);
+    }
+
+    /// `text` rewritten, with the same solutions as written, and whether its projection's
+    /// pattern is a lookup.
+    fn looked_up(text: &str, rows_expected: usize) -> bool {
+        let parsed = parse(text);
+        let rewritten = crate::key_joins(parsed.clone());
+        let store = ledger();
+        let expected = rows(&store, parsed, false);
+        assert_eq!(expected.len(), rows_expected, "{expected:?}");
+        assert_eq!(rows(&store, rewritten.clone(), false), expected);
+        assert_eq!(rows(&store, rewritten.clone(), true), expected);
+        matches!(optional_of(&rewritten), GraphPattern::Lateral { .. })
+    }
+
+    #[test]
+    fn a_union_joined_with_an_aggregate_is_looked_up_per_row_of_it() {
+        // Per heading its number of postings, then the heading's own row or the total.
+        let text = "SELECT ?h ?n ?name WHERE { \
+                    { SELECT ?h (COUNT(?p) AS ?n) WHERE { ?p <http://example.org/partOf> ?h } \
+                      GROUP BY ?h } \
+                    { ?h <http://example.org/type> <http://example.org/Heading> \
+                      BIND(\"own\" AS ?name) } \
+                    UNION { BIND(\"all\" AS ?name) } }";
+        assert!(looked_up(text, 3), "the aggregate is not run once");
+    }
+
+    #[test]
+    fn a_union_whose_bind_reads_the_aggregate_is_not_looked_up() {
+        // Inside the branch `?n` is unbound, so `?m` is too; written in, it would be bound.
+        let text = "SELECT ?h ?m WHERE { \
+                    { SELECT ?h (COUNT(?p) AS ?n) WHERE { ?p <http://example.org/partOf> ?h } \
+                      GROUP BY ?h } \
+                    { ?h <http://example.org/type> <http://example.org/Heading> \
+                      BIND(?n AS ?m) } \
+                    UNION { BIND(\"all\" AS ?name) } }";
+        assert!(!looked_up(text, 3));
+    }
+
+    #[test]
+    fn a_union_with_a_zero_length_path_from_the_aggregate_is_not_looked_up() {
+        // `?k` is no node of the data: `?k partOf* ?x` never meets it, but written in it
+        // would give `?k` itself.
+        let text = "SELECT ?k ?x ?t WHERE { \
+                    { SELECT ?k (COUNT(*) AS ?n) WHERE { ?p <http://example.org/partOf> ?h \
+                        BIND(<http://example.org/elsewhere> AS ?k) } GROUP BY ?k } \
+                    { ?k <http://example.org/partOf>* ?x } UNION { BIND(1 AS ?t) } }";
+        assert!(!looked_up(text, 1));
     }
 
     #[test]
