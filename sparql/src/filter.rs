@@ -27,18 +27,141 @@
 //! exactly when both are. A filter with `EXISTS` stays where it is (its pattern sees every
 //! variable of the solution, so moving it changes what it sees).
 
+use oxigraph::model::Variable;
 use spargebra::algebra::{Expression, GraphPattern};
 
 use super::scope::{expression_variables, scope_of};
 
-/// `Filter(condition, inner)`, with each conjunct of `condition` moved as far down as it can go.
+/// `Filter(condition, inner)`, with each conjunct of `condition` moved as far down as it can go
+/// (after the constants of `inner` are written into its comparisons, see [`constants_of`]).
 pub(super) fn filter(condition: Expression, inner: GraphPattern) -> GraphPattern {
     let mut conjuncts = Vec::new();
     split(condition, &mut conjuncts);
+    let constants = constants_of(&inner);
     conjuncts
         .into_iter()
         .rev()
+        .map(|c| compare_with(c, &constants))
         .fold(inner, |inner, c| sink(c, inner))
+}
+
+/// The `BIND`s of `pattern` that give every solution the same value: an expression that reads
+/// no variable and makes no fresh value (after parameters are written in, the official
+/// questions' period: `BIND(?peildatum AS ?eindperiode)`, `BIND(xsd:date(CONCAT(STR(YEAR(
+/// ?peildatum)), "-01-01")) AS ?startperiode)`), applied to every solution of `pattern` (not
+/// inside an `OPTIONAL`, a `UNION` branch or a sub-select), whose variable nothing else in
+/// `pattern` binds.
+///
+/// Why: a filter comparing a date with such a variable could only run after the `BIND`, which
+/// the rewrites lift above the triples (`lift.rs`); the ledger questions (Zorgkantoren 18–24)
+/// then tested every posting of five years against their "no double counting" `NOT EXISTS`
+/// before keeping the one year asked for. With the expression written into the comparison,
+/// the filter reads only the posting's date and runs as soon as that is read.
+///
+/// Why the answer cannot change: in every solution the variable holds the expression's value,
+/// or is unbound exactly when the expression has none (an error); a comparison reading the
+/// variable then errs exactly when one evaluating the expression does, and otherwise compares
+/// the same term. Only operands of comparisons are replaced (`BOUND(?x)` and functions of
+/// `?x` keep the variable).
+fn constants_of(pattern: &GraphPattern) -> Vec<(Variable, Expression)> {
+    let mut found = Vec::new();
+    every_solution_binds(pattern, &mut found);
+    found
+        .into_iter()
+        .filter(|(variable, _)| binders(pattern, variable) == 1)
+        .collect()
+}
+
+/// The constant `BIND`s applied to every solution of `pattern`.
+fn every_solution_binds(pattern: &GraphPattern, found: &mut Vec<(Variable, Expression)>) {
+    use GraphPattern as P;
+    match pattern {
+        P::Extend {
+            inner,
+            variable,
+            expression,
+        } => {
+            let constant = expression_variables(expression).is_some_and(|v| v.is_empty())
+                && super::union::is_deterministic(&GraphPattern::Filter {
+                    expr: expression.clone(),
+                    inner: Box::new(GraphPattern::Bgp {
+                        patterns: Vec::new(),
+                    }),
+                });
+            if constant {
+                found.push((variable.clone(), expression.clone()));
+            }
+            every_solution_binds(inner, found);
+        }
+        P::Join { left, right } => {
+            every_solution_binds(left, found);
+            every_solution_binds(right, found);
+        }
+        P::Lateral { left, .. } | P::LeftJoin { left, .. } | P::Minus { left, .. } => {
+            every_solution_binds(left, found);
+        }
+        P::Filter { inner, .. } => every_solution_binds(inner, found),
+        _ => {}
+    }
+}
+
+/// How many places in `pattern` may bind `variable`: triples, paths, tables, `BIND`s,
+/// aggregates and sub-select outputs.
+fn binders(pattern: &GraphPattern, variable: &Variable) -> usize {
+    struct Count<'a>(&'a Variable, usize);
+    impl super::pattern::BottomUp for Count<'_> {
+        fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
+            let v = self.0;
+            self.1 += match &pattern {
+                GraphPattern::Extend { variable, .. } => usize::from(variable == v),
+                GraphPattern::Group {
+                    variables,
+                    aggregates,
+                    ..
+                } => usize::from(variables.contains(v) || aggregates.iter().any(|(a, _)| a == v)),
+                GraphPattern::Values { variables, .. } => usize::from(variables.contains(v)),
+                GraphPattern::Bgp { .. } | GraphPattern::Path { .. } => {
+                    usize::from(scope_of(&pattern).possible.contains(v))
+                }
+                _ => 0,
+            };
+            pattern
+        }
+    }
+    let mut count = Count(variable, 0);
+    super::pattern::visit(pattern, &mut count);
+    count.1
+}
+
+/// `condition` with each operand of a comparison that is one of `constants` replaced by its
+/// expression; a condition with an `EXISTS` is left as it is.
+fn compare_with(condition: Expression, constants: &[(Variable, Expression)]) -> Expression {
+    use Expression as E;
+    if constants.is_empty() || expression_variables(&condition).is_none() {
+        return condition;
+    }
+    let operand = |e: Box<Expression>| -> Box<Expression> {
+        match e.as_ref() {
+            E::Variable(v) => match constants.iter().find(|(c, _)| c == v) {
+                Some((_, expression)) => Box::new(expression.clone()),
+                None => e,
+            },
+            _ => Box::new(compare_with(*e, constants)),
+        }
+    };
+    let inner = |e: Box<Expression>| Box::new(compare_with(*e, constants));
+    match condition {
+        E::Equal(a, b) => E::Equal(operand(a), operand(b)),
+        E::SameTerm(a, b) => E::SameTerm(operand(a), operand(b)),
+        E::Greater(a, b) => E::Greater(operand(a), operand(b)),
+        E::GreaterOrEqual(a, b) => E::GreaterOrEqual(operand(a), operand(b)),
+        E::Less(a, b) => E::Less(operand(a), operand(b)),
+        E::LessOrEqual(a, b) => E::LessOrEqual(operand(a), operand(b)),
+        E::And(a, b) => E::And(inner(a), inner(b)),
+        E::Or(a, b) => E::Or(inner(a), inner(b)),
+        E::Not(a) => E::Not(inner(a)),
+        other => other,
+    }
 }
 
 fn split(condition: Expression, into: &mut Vec<Expression>) {

@@ -707,6 +707,56 @@ mod tests {
         assert!(!looked_up(text, 1));
     }
 
+    /// `text` rewritten with the same solutions as written (`rows_expected` of them), as
+    /// text without white space.
+    fn same_rows(text: &str, rows_expected: usize) -> String {
+        let parsed = parse(text);
+        let rewritten = crate::key_joins(parsed.clone());
+        let store = ledger();
+        let expected = rows(&store, parsed, false);
+        assert_eq!(expected.len(), rows_expected, "{expected:?}");
+        assert_eq!(rows(&store, rewritten.clone(), false), expected);
+        assert_eq!(rows(&store, rewritten.clone(), true), expected);
+        compact(&rewritten)
+    }
+
+    #[test]
+    fn a_comparison_with_a_constant_bind_reads_its_expression() {
+        // The ledger questions' period: the filter no longer waits for the BIND.
+        let shown = same_rows(
+            "SELECT ?p WHERE { BIND(xsd:date(\"2025-01-01\") AS ?start) \
+             ?p <http://example.org/date> ?d . FILTER(?d >= ?start) }",
+            1,
+        );
+        assert!(!shown.contains(">=?start"), "{shown}");
+    }
+
+    #[test]
+    fn a_constant_bind_whose_variable_a_triple_may_bind_stays_a_variable() {
+        // The BIND fails, the OPTIONAL binds ?start to a heading, and `!=` between a heading
+        // and a date is true; with the failing expression written in it would be an error.
+        let shown = same_rows(
+            "SELECT ?p WHERE { BIND(xsd:date(\"nope\") AS ?start) \
+             ?p <http://example.org/date> ?d . \
+             OPTIONAL { ?p <http://example.org/partOf> ?start } FILTER(?start != ?d) }",
+            3,
+        );
+        assert!(shown.contains("?start"), "{shown}");
+    }
+
+    #[test]
+    fn a_constant_bind_inside_an_optional_is_not_written_into_the_filter() {
+        // No posting has a type: ?start is never bound and the filter keeps nothing.
+        let shown = same_rows(
+            "SELECT ?p WHERE { ?p <http://example.org/date> ?d . \
+             OPTIONAL { ?p <http://example.org/type> ?t \
+                        BIND(xsd:date(\"2025-01-01\") AS ?start) } \
+             FILTER(?d >= ?start) }",
+            0,
+        );
+        assert!(shown.contains(">=?start"), "{shown}");
+    }
+
     #[test]
     fn a_block_joined_with_a_plain_sub_select_stays_a_join() {
         // Not deduplicated: the planner's hash join stays (a sub-select of every row could be
