@@ -49,8 +49,8 @@ pub(super) fn filter(condition: Expression, inner: GraphPattern) -> GraphPattern
 /// no variable and makes no fresh value (after parameters are written in, the official
 /// questions' period: `BIND(?peildatum AS ?eindperiode)`, `BIND(xsd:date(CONCAT(STR(YEAR(
 /// ?peildatum)), "-01-01")) AS ?startperiode)`), applied to every solution of `pattern` (not
-/// inside an `OPTIONAL`, a `UNION` branch or a sub-select), whose variable nothing else in
-/// `pattern` binds.
+/// inside an `OPTIONAL` or a `UNION` branch; in a sub-select only when it projects the
+/// variable), whose variable nothing else in `pattern` binds.
 ///
 /// Why: a filter comparing a date with such a variable could only run after the `BIND`, which
 /// the rewrites lift above the triples (`lift.rs`); the ledger questions (Zorgkantoren 18–24)
@@ -101,6 +101,14 @@ fn every_solution_binds(pattern: &GraphPattern, found: &mut Vec<(Variable, Expre
             every_solution_binds(left, found);
         }
         P::Filter { inner, .. } => every_solution_binds(inner, found),
+        // A sub-select's own `BIND` is the same variable outside only when it is projected
+        // (the official questions' period BINDs end up in the sub-select an `OPTIONAL`
+        // beside them becomes, `joins.rs`).
+        P::Project { inner, variables } => {
+            let mut inside = Vec::new();
+            every_solution_binds(inner, &mut inside);
+            found.extend(inside.into_iter().filter(|(v, _)| variables.contains(v)));
+        }
         _ => {}
     }
 }

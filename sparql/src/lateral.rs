@@ -732,6 +732,20 @@ mod tests {
     }
 
     #[test]
+    fn a_constant_bind_in_the_sub_select_an_optional_became_is_written_in_too() {
+        // The OPTIONAL joined with more triples is evaluated as a sub-select (`joins.rs`),
+        // the BIND with it.
+        let shown = same_rows(
+            "SELECT ?p WHERE { BIND(xsd:date(\"2025-01-01\") AS ?start) \
+             ?p <http://example.org/date> ?d . OPTIONAL { ?p <http://example.org/partOf> ?h } \
+             ?p <http://example.org/date> ?d2 . FILTER(?d2 >= ?start) }",
+            1,
+        );
+        assert!(shown.contains("{SELECT"), "no sub-select: {shown}");
+        assert!(!shown.contains(">=?start"), "{shown}");
+    }
+
+    #[test]
     fn a_constant_bind_whose_variable_a_triple_may_bind_stays_a_variable() {
         // The BIND fails, the OPTIONAL binds ?start to a heading, and `!=` between a heading
         // and a date is true; with the failing expression written in it would be an error.

@@ -269,6 +269,13 @@ fn variable_of(term: &TermPattern) -> Option<Variable> {
 /// How many times cheaper than the order written a plan must be estimated to replace it.
 const IMPROVEMENT: f64 = 10.0;
 
+/// The share of solutions a `FILTER` is taken to keep (the counts say nothing of values).
+/// Without it a filter cost nothing and saved nothing, so a plan that reads the date a filter
+/// compares before lookups that keep every solution was no cheaper than one that reads it
+/// last (tried at 1,000 employees: Zorgkantoren 8.1 2.2-2.5 s to 1.8-1.9 s for five runs, no
+/// query slower beyond the noise between identical runs).
+const FILTER_KEEPS: f64 = 0.3;
+
 /// How the variable a blank node became starts.
 const BLANK_NODE_PREFIX: &str = "kikv_bnode_";
 
@@ -841,6 +848,9 @@ impl Orderer<'_> {
                     if ready {
                         done[i] = true;
                         expression_known(part, &mut known);
+                        if matches!(part, Part::Filter(_)) {
+                            rows *= FILTER_KEEPS;
+                        }
                         steps.push(Step::Expression(i));
                         progress = true;
                     }
@@ -1335,6 +1345,23 @@ mod tests {
             | GraphPattern::Extend { inner: left, .. } => start(left),
             other => other,
         }
+    }
+
+    #[test]
+    fn a_filter_is_taken_to_keep_a_share_of_the_solutions() {
+        // 50 ids, then a filter on them: the estimate after it is a share of the 50 (the
+        // counts know nothing of values; reading the date a filter compares before lookups
+        // that keep every solution is what makes the official 8.1 and ledger chains cheaper).
+        let store = store();
+        let text = format!("SELECT * {{ ?t <{EX}id> ?id FILTER(?id > \"3\") }}");
+        let mut group = super::Group::default();
+        assert!(group.absorb(where_of(&parse(&text)), false));
+        let ctx = super::Context::of(group.parts);
+        let orderer = super::Orderer {
+            statistics: &Counted(&store),
+        };
+        let (_, _, rows) = orderer.plan(&ctx, None, super::Mode::Written);
+        assert!((rows - 50.0 * super::FILTER_KEEPS).abs() < 1e-9, "{rows}");
     }
 
     #[test]
