@@ -247,11 +247,9 @@ pub(super) fn optional_into_cross_part(
 #[cfg(test)]
 mod tests {
     use oxigraph::model::{GraphName, Literal, NamedNode, Quad, Term};
-    use oxigraph::sparql::QueryResults;
     use oxigraph::store::Store;
-    use spargebra::Query;
 
-    use crate::test_support::parse;
+    use crate::test_support::{parse, rows};
 
     const EX: &str = "http://example.org/";
 
@@ -294,28 +292,6 @@ mod tests {
                 .unwrap();
         }
         store
-    }
-
-    fn rows(store: &Store, query: Query, optimised: bool) -> Vec<String> {
-        let mut engine = crate::evaluator();
-        if !optimised {
-            engine = engine.without_optimizations();
-        }
-        let QueryResults::Solutions(solutions) =
-            engine.for_query(query).on_store(store).execute().unwrap()
-        else {
-            panic!("not a SELECT");
-        };
-        let mut rows: Vec<String> = solutions
-            .map(|s| {
-                s.unwrap()
-                    .iter()
-                    .map(|(v, t)| format!("{v}={t} "))
-                    .collect()
-            })
-            .collect();
-        rows.sort();
-        rows
     }
 
     /// The shape of official Zorgkantoren 6.1: per worker a level, a location that may be

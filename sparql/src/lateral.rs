@@ -445,12 +445,11 @@ fn without_zero_length_part(path: &PropertyPathExpression) -> bool {
 #[cfg(test)]
 mod tests {
     use oxigraph::model::{GraphName, Literal, NamedNode, Quad, Term};
-    use oxigraph::sparql::QueryResults;
     use oxigraph::store::Store;
     use spargebra::algebra::GraphPattern;
     use spargebra::Query;
 
-    use crate::test_support::parse;
+    use crate::test_support::{parse, rows};
 
     const EX: &str = "http://example.org/";
 
@@ -476,26 +475,6 @@ mod tests {
                 .unwrap();
         }
         store
-    }
-
-    fn rows(store: &Store, query: Query, optimised: bool) -> Vec<String> {
-        let mut engine = crate::evaluator();
-        if !optimised {
-            engine = engine.without_optimizations();
-        }
-        let QueryResults::Solutions(solutions) =
-            engine.for_query(query).on_store(store).execute().unwrap()
-        else {
-            panic!("not a SELECT");
-        };
-        let mut rows: Vec<String> = solutions
-            .map(|s| {
-                let s = s.unwrap();
-                s.iter().map(|(v, t)| format!("{v}={t} ")).collect()
-            })
-            .collect();
-        rows.sort();
-        rows
     }
 
     /// The `OPTIONAL` under the projection of `query`, and what is left of it.
@@ -659,9 +638,9 @@ mod tests {
         assert_eq!(rows(&store, rewritten, true), expected);
     }
 
-    /// `text` rewritten, with the same solutions as written, and whether its projection's
-    /// pattern is a lookup.
-    fn looked_up(text: &str, rows_expected: usize) -> bool {
+    /// `text` rewritten, with the same solutions as written (`rows_expected` of them) on
+    /// `ledger()`.
+    fn rewritten_alike(text: &str, rows_expected: usize) -> Query {
         let parsed = parse(text);
         let rewritten = crate::key_joins(parsed.clone());
         let store = ledger();
@@ -669,6 +648,12 @@ mod tests {
         assert_eq!(expected.len(), rows_expected, "{expected:?}");
         assert_eq!(rows(&store, rewritten.clone(), false), expected);
         assert_eq!(rows(&store, rewritten.clone(), true), expected);
+        rewritten
+    }
+
+    /// [`rewritten_alike`], and whether its projection's pattern is a lookup.
+    fn looked_up(text: &str, rows_expected: usize) -> bool {
+        let rewritten = rewritten_alike(text, rows_expected);
         matches!(optional_of(&rewritten), GraphPattern::Lateral { .. })
     }
 
@@ -707,17 +692,9 @@ mod tests {
         assert!(!looked_up(text, 1));
     }
 
-    /// `text` rewritten with the same solutions as written (`rows_expected` of them), as
-    /// text without white space.
+    /// [`rewritten_alike`] as text without white space.
     fn same_rows(text: &str, rows_expected: usize) -> String {
-        let parsed = parse(text);
-        let rewritten = crate::key_joins(parsed.clone());
-        let store = ledger();
-        let expected = rows(&store, parsed, false);
-        assert_eq!(expected.len(), rows_expected, "{expected:?}");
-        assert_eq!(rows(&store, rewritten.clone(), false), expected);
-        assert_eq!(rows(&store, rewritten.clone(), true), expected);
-        compact(&rewritten)
+        compact(&rewritten_alike(text, rows_expected))
     }
 
     #[test]

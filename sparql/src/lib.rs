@@ -43,7 +43,31 @@ pub use substitute::{parameter_value, substitute_parameters, Bindings, Substitut
 /// Helpers shared by the unit tests of the rewrite modules.
 #[cfg(test)]
 mod test_support {
+    use oxigraph::sparql::QueryResults;
+    use oxigraph::store::Store;
     use spargebra::{Query, SparqlParser};
+
+    /// The solutions of a SELECT `query` on `store`, each as `?v=term ` pairs, sorted; through
+    /// the optimising evaluator or the unoptimised one (the query as written).
+    pub(crate) fn rows(store: &Store, query: Query, optimised: bool) -> Vec<String> {
+        let mut engine = crate::evaluator();
+        if !optimised {
+            engine = engine.without_optimizations();
+        }
+        let QueryResults::Solutions(solutions) =
+            engine.for_query(query).on_store(store).execute().unwrap()
+        else {
+            panic!("not a SELECT");
+        };
+        let mut rows: Vec<String> = solutions
+            .map(|s| {
+                let s = s.unwrap();
+                s.iter().map(|(v, t)| format!("{v}={t} ")).collect()
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
 
     /// Parses `text` with the `xsd:` prefix declared, panicking on a syntax error.
     pub(crate) fn parse(text: &str) -> Query {
