@@ -212,7 +212,8 @@ fn unit_then_union(
 }
 
 /// A sub-select whose rows are deduplicated or aggregated (`SELECT DISTINCT …`, `SELECT …
-/// GROUP BY`), or such a one joined with the empty pattern (a group that starts with it).
+/// GROUP BY`, with or without `HAVING`), or such a one joined with the empty pattern (a group
+/// that starts with it).
 fn is_deduplicating_sub_select(pattern: &GraphPattern) -> bool {
     match pattern {
         GraphPattern::Join { left, right } => {
@@ -224,8 +225,11 @@ fn is_deduplicating_sub_select(pattern: &GraphPattern) -> bool {
             matches!(inner.as_ref(), GraphPattern::Project { .. })
         }
         GraphPattern::Project { inner, .. } => {
+            // The aggregates' `BIND`s and a `HAVING` over the group.
             let mut inner = inner.as_ref();
-            while let GraphPattern::Extend { inner: below, .. } = inner {
+            while let GraphPattern::Extend { inner: below, .. }
+            | GraphPattern::Filter { inner: below, .. } = inner
+            {
                 inner = below;
             }
             matches!(inner, GraphPattern::Group { .. })

@@ -670,6 +670,16 @@ mod tests {
     }
 
     #[test]
+    fn a_block_joined_with_an_aggregate_with_having_is_looked_up_per_row_of_it() {
+        // NZa Wmg 1.1.x keep the agreements whose MAX is 0 and read only their sizes.
+        let text = "SELECT ?h ?t WHERE { \
+                    { SELECT ?h WHERE { ?p <http://example.org/partOf> ?h } \
+                      GROUP BY ?h HAVING (COUNT(?p) > 1) } \
+                    ?h <http://example.org/type> ?t }";
+        assert!(looked_up(text, 1), "the block is hash-joined whole");
+    }
+
+    #[test]
     fn a_union_whose_bind_reads_the_aggregate_is_not_looked_up() {
         // Inside the branch `?n` is unbound, so `?m` is too; written in, it would be bound.
         let text = "SELECT ?h ?m WHERE { \
