@@ -407,7 +407,8 @@ fn report(
     let detail = env("KIKV_BENCH_RUNS").is_some_and(|v| v != "0");
     let mut per_query: BTreeMap<(usize, String), Totals> = BTreeMap::new();
     let mut order: BTreeMap<String, usize> = BTreeMap::new();
-    // Left out (`KIKV_BENCH_OXIGRAPH=0`): no run of it to compare rows with.
+    // Left out (`KIKV_BENCH_OXIGRAPH=0`): no run to compare rows with, every time is zero and
+    // no ratio means anything.
     let with_oxigraph = oxigraph.iter().any(|o| o.rows.is_ok());
     for ((run, node), oxigraph) in runs.iter().zip(node).zip(oxigraph) {
         let key = run.query.key();
@@ -460,8 +461,6 @@ fn report(
     let mut heaviest = (Duration::ZERO, String::new());
     let mut slowest = (Duration::ZERO, String::new());
     let mut slower_than_jena = Vec::new();
-    // Left out (`KIKV_BENCH_OXIGRAPH=0`): every time is zero and no ratio means anything.
-    let with_oxigraph = oxigraph.iter().any(|o| o.rows.is_ok());
     for ((_, key), t) in &per_query {
         let to_jena = ratio(t.node, t.jena);
         let to_oxigraph = ratio(t.node, t.oxigraph);

@@ -38,7 +38,7 @@ use spargebra::algebra::{Expression, GraphPattern};
 use super::filter::adds_a_total_row;
 use super::lateral::plain;
 use super::scope::{expression_variables, scope_of};
-use super::union::is_deterministic;
+use super::union::is_deterministic_expression;
 
 /// A `BIND` or `FILTER` between a join and the group around it.
 #[derive(Clone)]
@@ -63,13 +63,7 @@ impl Wrapper {
 
     /// What it reads; `None` for an `EXISTS` or an expression that makes fresh values.
     fn reads(&self) -> Option<BTreeSet<Variable>> {
-        let probe = GraphPattern::Filter {
-            expr: self.expression().clone(),
-            inner: Box::new(GraphPattern::Bgp {
-                patterns: Vec::new(),
-            }),
-        };
-        if !is_deterministic(&probe) {
+        if !is_deterministic_expression(self.expression()) {
             return None;
         }
         expression_variables(self.expression())

@@ -82,12 +82,7 @@ fn every_solution_binds(pattern: &GraphPattern, found: &mut Vec<(Variable, Expre
             expression,
         } => {
             let constant = expression_variables(expression).is_some_and(|v| v.is_empty())
-                && super::union::is_deterministic(&GraphPattern::Filter {
-                    expr: expression.clone(),
-                    inner: Box::new(GraphPattern::Bgp {
-                        patterns: Vec::new(),
-                    }),
-                });
+                && super::union::is_deterministic_expression(expression);
             if constant {
                 found.push((variable.clone(), expression.clone()));
             }

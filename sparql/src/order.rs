@@ -371,12 +371,7 @@ impl Group {
                 variable,
                 expression,
             } => {
-                let deterministic = super::union::is_deterministic(&GraphPattern::Filter {
-                    expr: expression.clone(),
-                    inner: Box::new(GraphPattern::Bgp {
-                        patterns: Vec::new(),
-                    }),
-                });
+                let deterministic = super::union::is_deterministic_expression(expression);
                 if !deterministic || expression_variables(expression).is_none() {
                     return false;
                 }

@@ -69,6 +69,16 @@ pub(super) fn is_deterministic(pattern: &GraphPattern) -> bool {
     !finder.random
 }
 
+/// Whether evaluating `expression` twice gives the same value (no `RAND()`, `BNODE()`, …).
+pub(super) fn is_deterministic_expression(expression: &Expression) -> bool {
+    is_deterministic(&GraphPattern::Filter {
+        expr: expression.clone(),
+        inner: Box::new(GraphPattern::Bgp {
+            patterns: Vec::new(),
+        }),
+    })
+}
+
 /// Whether `pattern` has a path that may give duplicate solutions with an end in `variables`.
 fn has_bag_path_on(pattern: &GraphPattern, variables: &BTreeSet<Variable>) -> bool {
     let mut finder = Finder::default();
