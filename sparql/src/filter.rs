@@ -265,6 +265,16 @@ fn sink(condition: Expression, pattern: GraphPattern) -> GraphPattern {
             variable,
             expression,
         },
+        // A `BIND` the condition reads, lifted above a lookup (`lift.rs`), goes back into the
+        // lookup's left side when it reads only that side, and the condition follows it.
+        P::Extend {
+            inner,
+            variable,
+            expression,
+        } => match super::lift::lowered(*inner, variable, expression) {
+            Ok(lowered) => sink(condition, lowered),
+            Err(kept) => stays(condition, kept),
+        },
         P::Filter { expr, inner } => P::Filter {
             expr,
             inner: Box::new(sink(condition, *inner)),

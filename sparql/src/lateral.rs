@@ -759,6 +759,53 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_on_binds_of_the_left_side_runs_before_the_lookup() {
+        // Official 23.3 looked up every posting of every account before keeping the accounts
+        // whose code BIND gives the category asked for.
+        let shown = same_rows(
+            "SELECT ?p ?d WHERE { \
+             { SELECT DISTINCT ?h WHERE { ?h <http://example.org/type> ?t } } \
+             BIND(STRAFTER(STR(?h), \"example.org/\") AS ?code) \
+             BIND(IF(?code = \"h1\", \"kept\", \"other\") AS ?category) \
+             FILTER(?category != \"other\") \
+             ?p <http://example.org/partOf> ?h ; <http://example.org/date> ?d }",
+            2,
+        );
+        let (filter, lookup) = (
+            shown.find("FILTER").unwrap(),
+            shown.find("LATERAL").unwrap(),
+        );
+        assert!(filter < lookup, "filtered after the lookup: {shown}");
+    }
+
+    #[test]
+    fn a_bind_whose_variable_the_lookup_reads_stays_above_it() {
+        // The lookup sees ?code unbound and keeps every posting; with the BIND moved into its
+        // left side it would see ?code bound and keep none.
+        let shown = same_rows(
+            "SELECT ?p WHERE { { { SELECT DISTINCT ?h WHERE { ?h <http://example.org/type> ?t } } \
+             LATERAL { ?p <http://example.org/partOf> ?h FILTER(!BOUND(?code)) } } \
+             BIND(STR(?h) AS ?code) FILTER(?code != \"\") }",
+            2,
+        );
+        let (lookup, bind) = (shown.find("LATERAL").unwrap(), shown.find("BIND").unwrap());
+        assert!(lookup < bind, "{shown}");
+    }
+
+    #[test]
+    fn a_bind_reading_what_the_lookup_binds_stays_above_it() {
+        // In the left side ?p is unbound and the BIND fails: the filter would keep nothing.
+        let shown = same_rows(
+            "SELECT ?p WHERE { { { SELECT DISTINCT ?h WHERE { ?h <http://example.org/type> ?t } } \
+             LATERAL { ?p <http://example.org/partOf> ?h } } \
+             BIND(STR(?p) AS ?code) FILTER(?code != \"\") }",
+            2,
+        );
+        let (lookup, bind) = (shown.find("LATERAL").unwrap(), shown.find("BIND").unwrap());
+        assert!(lookup < bind, "{shown}");
+    }
+
+    #[test]
     fn a_block_joined_with_a_plain_sub_select_stays_a_join() {
         // Not deduplicated: the planner's hash join stays (a sub-select of every row could be
         // as large as the block).

@@ -221,3 +221,65 @@ impl super::pattern::BottomUp for Reads {
         expression
     }
 }
+
+/// Every variable `pattern` names anywhere: bound by it, read by its expressions, inside its
+/// `EXISTS` patterns and its sub-selects (projected or not). A lookup (`Lateral`) writes the
+/// left side's values into every such place of its right side.
+pub(super) fn mentioned(pattern: &GraphPattern) -> BTreeSet<Variable> {
+    #[derive(Default)]
+    struct Names(BTreeSet<Variable>);
+    impl super::pattern::BottomUp for Names {
+        fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
+            use GraphPattern as P;
+            match &pattern {
+                P::Bgp { patterns } => self
+                    .0
+                    .extend(patterns.iter().flat_map(triple_variables).cloned()),
+                P::Path {
+                    subject, object, ..
+                } => self.0.extend(
+                    [term_variable(subject), term_variable(object)]
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                ),
+                P::Extend { variable, .. } => {
+                    self.0.insert(variable.clone());
+                }
+                P::Values { variables, .. } | P::Project { variables, .. } => {
+                    self.0.extend(variables.iter().cloned())
+                }
+                P::Group {
+                    variables,
+                    aggregates,
+                    ..
+                } => {
+                    self.0.extend(variables.iter().cloned());
+                    self.0.extend(aggregates.iter().map(|(v, _)| v.clone()));
+                }
+                P::Graph {
+                    name: NamedNodePattern::Variable(v),
+                    ..
+                }
+                | P::Service {
+                    name: NamedNodePattern::Variable(v),
+                    ..
+                } => {
+                    self.0.insert(v.clone());
+                }
+                _ => {}
+            }
+            pattern
+        }
+
+        fn expression(&mut self, expression: Expression) -> Expression {
+            if let Expression::Variable(v) | Expression::Bound(v) = &expression {
+                self.0.insert(v.clone());
+            }
+            expression
+        }
+    }
+    let mut names = Names::default();
+    super::pattern::visit(pattern, &mut names);
+    names.0
+}
