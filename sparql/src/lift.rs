@@ -185,6 +185,7 @@ fn blank_node_groups(items: &[GraphPattern]) -> Vec<Vec<usize>> {
 /// anywhere (its values are written into every place of `R`), and every variable the
 /// expression reads that `R` may bind is one `L` always binds: then the variable gets the same
 /// value (or none) from `L`'s solution as from the joined one, as in [`bind_liftable`].
+#[allow(clippy::result_large_err)] // both sides are the pattern itself, moved or not
 pub(super) fn lowered(
     inner: GraphPattern,
     variable: Variable,
@@ -205,6 +206,7 @@ pub(super) fn lowered(
 
 /// `pattern` with the `BIND` of `variable` to `expression` (which reads `reads`) placed inside
 /// it, or `pattern` (possibly with other `BIND`s moved, which is the same) when it has no place.
+#[allow(clippy::result_large_err)] // both sides are the pattern itself, moved or not
 fn lower_into(
     pattern: GraphPattern,
     variable: &Variable,
