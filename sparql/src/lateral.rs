@@ -806,6 +806,23 @@ mod tests {
     }
 
     #[test]
+    fn a_triple_whose_object_is_compared_with_a_constant_is_read_next() {
+        // The ledger questions write `partOf` before `hasDate`; the planner takes the first
+        // written of equals, so every posting was taken to its accounts before the date filter.
+        let shown = same_rows(
+            "SELECT ?p ?h WHERE { ?p <http://example.org/date> ?any ; \
+             <http://example.org/partOf> ?h ; <http://example.org/date> ?d . \
+             FILTER(?d < \"2025-01-01\"^^xsd:date) }",
+            2,
+        );
+        let (date, part) = (
+            shown.find("<http://example.org/date>?d.").unwrap(),
+            shown.find("<http://example.org/partOf>?h").unwrap(),
+        );
+        assert!(date < part, "{shown}");
+    }
+
+    #[test]
     fn a_block_joined_with_a_plain_sub_select_stays_a_join() {
         // Not deduplicated: the planner's hash join stays (a sub-select of every row could be
         // as large as the block).
