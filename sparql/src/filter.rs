@@ -400,13 +400,7 @@ fn is_unrelated_table(table: &GraphPattern, other: &GraphPattern) -> bool {
 /// questions (`{ … } UNION { BIND("Totaal" AS ?x) }`), which multiplies every solution; also
 /// with an `OPTIONAL` looked up from its rows.
 pub(super) fn adds_a_total_row(pattern: &GraphPattern) -> bool {
-    let only_binds = |branch: &GraphPattern| {
-        let mut branch = branch;
-        while let GraphPattern::Extend { inner, .. } = branch {
-            branch = inner;
-        }
-        matches!(branch, GraphPattern::Bgp { patterns } if patterns.is_empty())
-    };
+    let only_binds = super::union::only_binds;
     match pattern {
         // With an `OPTIONAL` looked up per row (`cross.rs` moves the label of a total row's
         // level there).

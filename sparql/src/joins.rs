@@ -122,6 +122,18 @@ fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
     if let Some((unit, union)) = unit_then_union(&right, &left) {
         return super::lateral::lateral(unit, union);
     }
+    if let Some(keyed) = super::union::total_row_keyed(&left, &right) {
+        return GraphPattern::Join {
+            left: Box::new(left),
+            right: Box::new(keyed),
+        };
+    }
+    if let Some(keyed) = super::union::total_row_keyed(&right, &left) {
+        return GraphPattern::Join {
+            left: Box::new(keyed),
+            right: Box::new(right),
+        };
+    }
     if let Some((a, b)) = super::union::branches_worth_joining(&left, &right) {
         let (a, b) = (whole(a.clone()), whole(b.clone()));
         return union(join(left.clone(), a), join(left, b));

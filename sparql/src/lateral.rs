@@ -823,6 +823,37 @@ mod tests {
     }
 
     #[test]
+    fn a_total_row_is_keyed_on_a_required_triple_instead_of_distributed() {
+        // The official questions' "Organisatie" row: the shared part is evaluated once.
+        let shown = same_rows(
+            "SELECT ?p ?h ?name WHERE { ?h <http://example.org/type> <http://example.org/Heading> . \
+             ?p <http://example.org/partOf> ?h . \
+             { ?h <http://example.org/type> ?t BIND(\"own\" AS ?name) } \
+             UNION { BIND(\"all\" AS ?name) } }",
+            4,
+        );
+        assert_eq!(
+            shown.matches("<http://example.org/partOf>").count(),
+            1,
+            "the shared part is evaluated per branch: {shown}"
+        );
+        assert!(shown.contains("DISTINCT"), "{shown}");
+    }
+
+    #[test]
+    fn a_total_row_is_not_keyed_on_a_triple_of_an_optional() {
+        // h3 is no heading: keyed on the OPTIONAL's triple, p3 would lose its total row.
+        let shown = same_rows(
+            "SELECT ?p ?h ?name WHERE { ?p <http://example.org/partOf> ?h . \
+             OPTIONAL { ?h <http://example.org/type> <http://example.org/Heading> } \
+             { ?h <http://example.org/type> ?t BIND(\"own\" AS ?name) } \
+             UNION { BIND(\"all\" AS ?name) } }",
+            5,
+        );
+        assert!(!shown.contains("DISTINCT"), "{shown}");
+    }
+
+    #[test]
     fn a_block_joined_with_a_plain_sub_select_stays_a_join() {
         // Not deduplicated: the planner's hash join stays (a sub-select of every row could be
         // as large as the block).

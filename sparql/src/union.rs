@@ -28,6 +28,8 @@ use spargebra::algebra::{Expression, Function, GraphPattern};
 
 use super::lateral::is_set_valued;
 use super::pattern::{visit, BottomUp};
+use spargebra::term::{NamedNodePattern, TermPattern};
+
 use super::scope::{scope_of, term_variable};
 
 /// The branches of `union` when joining `shared` with each of them separately gives the join a
@@ -60,6 +62,109 @@ pub(super) fn branches_worth_joining<'a>(
         return None;
     }
     Some((left, right))
+}
+
+/// For `Join(shared, union)` with `union` worth distributing ([`branches_worth_joining`]) because
+/// one branch `A` binds a variable `?k` that the other, a "total" row `T` (`BIND`s of
+/// constants only, sharing no variable with `shared`), does not: the union with `T` joined to
+/// the distinct `?k` of a triple `?k p o` (constant `p` and `o`) that every solution of `shared`
+/// matches. Both branches then bind `?k` and the planner keys the join on it, and `shared` is
+/// evaluated once instead of once per branch.
+///
+/// Why: the official questions join their main part (agreements, persons, dates, often the
+/// larger half of the work) with `{ …per vestiging… } UNION { BIND("Organisatie …" AS
+/// ?vestiging) }`; distributed, the main part ran twice (Zorgkantoren 1.1, 2.x, 4.1, 7.1, …).
+///
+/// Why the answer cannot change: `Join(shared, T)` pairs every solution `μ` of `shared` with
+/// `T`'s one row. `shared` matches `?k p o` with `μ(?k)` in every solution, so the distinct
+/// `?k` of that triple hold exactly one row compatible with `μ`, and `Join(shared, Join(K,
+/// T))` pairs every `μ` with the same one row, adding only `?k`, which `μ` binds already.
+pub(super) fn total_row_keyed(shared: &GraphPattern, union: &GraphPattern) -> Option<GraphPattern> {
+    let (a, b) = branches_worth_joining(shared, union)?;
+    let shared_scope = scope_of(shared);
+    let is_total = |branch: &GraphPattern| {
+        only_binds(branch)
+            && scope_of(branch)
+                .possible
+                .is_disjoint(&shared_scope.possible)
+    };
+    let (branch, total, total_first) = if is_total(b) {
+        (a, b, false)
+    } else if is_total(a) {
+        (b, a, true)
+    } else {
+        return None;
+    };
+    let branch_certain = scope_of(branch).certain;
+    let key = shared_scope
+        .certain
+        .iter()
+        .filter(|k| branch_certain.contains(*k))
+        .find_map(|k| required_triple(shared, k))?;
+    let GraphPattern::Bgp { patterns } = &key else {
+        unreachable!("a triple");
+    };
+    let TermPattern::Variable(k) = &patterns[0].subject else {
+        unreachable!("found by its subject variable");
+    };
+    let distinct_keys = GraphPattern::Distinct {
+        inner: Box::new(GraphPattern::Project {
+            inner: Box::new(key.clone()),
+            variables: vec![k.clone()],
+        }),
+    };
+    let keyed_total = GraphPattern::Join {
+        left: Box::new(distinct_keys),
+        right: Box::new(total.clone()),
+    };
+    let (left, right) = if total_first {
+        (keyed_total, branch.clone())
+    } else {
+        (branch.clone(), keyed_total)
+    };
+    Some(GraphPattern::Union {
+        left: Box::new(super::joins::whole(left)),
+        right: Box::new(super::joins::whole(right)),
+    })
+}
+
+/// Whether `branch` only binds constants: `BIND`s over the empty pattern.
+pub(super) fn only_binds(branch: &GraphPattern) -> bool {
+    let mut branch = branch;
+    while let GraphPattern::Extend { inner, .. } = branch {
+        branch = inner;
+    }
+    matches!(branch, GraphPattern::Bgp { patterns } if patterns.is_empty())
+}
+
+/// A triple `?k p o` with constant `p` and `o` that every solution of `pattern` matches with
+/// its value of `?k` (not inside an `OPTIONAL`, a `UNION` branch, `GRAPH` or an aggregate), as
+/// a one-triple block.
+fn required_triple(pattern: &GraphPattern, k: &Variable) -> Option<GraphPattern> {
+    use GraphPattern as P;
+    match pattern {
+        P::Bgp { patterns } => patterns
+            .iter()
+            .find(|t| {
+                matches!(&t.subject, TermPattern::Variable(v) if v == k)
+                    && matches!(t.predicate, NamedNodePattern::NamedNode(_))
+                    && matches!(
+                        t.object,
+                        TermPattern::NamedNode(_) | TermPattern::Literal(_)
+                    )
+            })
+            .map(|t| P::Bgp {
+                patterns: vec![t.clone()],
+            }),
+        P::Join { left, right } | P::Lateral { left, right } => {
+            required_triple(left, k).or_else(|| required_triple(right, k))
+        }
+        P::LeftJoin { left, .. } | P::Minus { left, .. } => required_triple(left, k),
+        P::Filter { inner, .. } | P::Extend { inner, .. } => required_triple(inner, k),
+        P::Distinct { inner } | P::Reduced { inner } => required_triple(inner, k),
+        P::Project { inner, variables } if variables.contains(k) => required_triple(inner, k),
+        _ => None,
+    }
 }
 
 /// Whether evaluating `pattern` twice gives the same solutions.
