@@ -1568,6 +1568,24 @@ mod tests {
     }
 
     #[test]
+    fn a_union_of_sub_selects_is_a_part_evaluated_once() {
+        let store = store();
+        // The keyed "total" row of `union.rs` is such a union; from its two things, the tags
+        // and types are looked up instead of read for all 50.
+        let query = ordered(
+            &store,
+            "SELECT * { { { SELECT ?t { ?t <ex:idEX> \"7\" } } \
+             UNION { SELECT ?t { ?t <ex:idEX> \"8\" } } } \
+             ?t <ex:tagEX> ?g . ?t <ex:typeEX> <ex:ThingEX> }",
+        );
+        assert!(
+            matches!(start(where_of(&query)), GraphPattern::Union { .. }),
+            "{query}"
+        );
+        assert_eq!(rows(&store, query).len(), 6);
+    }
+
+    #[test]
     fn a_sub_select_sharing_no_variable_keeps_the_group_reorderable() {
         let store = store();
         // The "total" row of a distributed UNION: one row, no variable in common.
