@@ -1574,9 +1574,9 @@ mod tests {
         // and types are looked up instead of read for all 50.
         let query = ordered(
             &store,
-            "SELECT * { { { SELECT ?t { ?t <ex:idEX> \"7\" } } \
-             UNION { SELECT ?t { ?t <ex:idEX> \"8\" } } } \
-             ?t <ex:tagEX> ?g . ?t <ex:typeEX> <ex:ThingEX> }",
+            "SELECT * { ?t <ex:tagEX> ?g . ?t <ex:typeEX> <ex:ThingEX> \
+             { { SELECT ?t { ?t <ex:idEX> \"7\" } } \
+             UNION { SELECT ?t { ?t <ex:idEX> \"8\" } } } }",
         );
         assert!(
             matches!(start(where_of(&query)), GraphPattern::Union { .. }),
