@@ -702,6 +702,12 @@ mod tests {
         assert!(!looked_up(text, 1));
     }
 
+    /// Asserts that `first` occurs in `shown` before `then`.
+    fn assert_before(shown: &str, first: &str, then: &str) {
+        let (a, b) = (shown.find(first).unwrap(), shown.find(then).unwrap());
+        assert!(a < b, "{first} not before {then}: {shown}");
+    }
+
     /// [`rewritten_alike`] as text without white space.
     fn same_rows(text: &str, rows_expected: usize) -> String {
         compact(&rewritten_alike(text, rows_expected))
@@ -771,11 +777,7 @@ mod tests {
              ?p <http://example.org/partOf> ?h ; <http://example.org/date> ?d }",
             2,
         );
-        let (filter, lookup) = (
-            shown.find("FILTER").unwrap(),
-            shown.find("LATERAL").unwrap(),
-        );
-        assert!(filter < lookup, "filtered after the lookup: {shown}");
+        assert_before(&shown, "FILTER", "LATERAL");
     }
 
     #[test]
@@ -788,8 +790,7 @@ mod tests {
              BIND(STR(?h) AS ?code) FILTER(?code != \"\") }",
             2,
         );
-        let (lookup, bind) = (shown.find("LATERAL").unwrap(), shown.find("BIND").unwrap());
-        assert!(lookup < bind, "{shown}");
+        assert_before(&shown, "LATERAL", "BIND");
     }
 
     #[test]
@@ -801,8 +802,7 @@ mod tests {
              BIND(STR(?p) AS ?code) FILTER(?code != \"\") }",
             2,
         );
-        let (lookup, bind) = (shown.find("LATERAL").unwrap(), shown.find("BIND").unwrap());
-        assert!(lookup < bind, "{shown}");
+        assert_before(&shown, "LATERAL", "BIND");
     }
 
     #[test]
@@ -815,11 +815,11 @@ mod tests {
              FILTER(?d < \"2025-01-01\"^^xsd:date) }",
             2,
         );
-        let (date, part) = (
-            shown.find("<http://example.org/date>?d.").unwrap(),
-            shown.find("<http://example.org/partOf>?h").unwrap(),
+        assert_before(
+            &shown,
+            "<http://example.org/date>?d.",
+            "<http://example.org/partOf>?h",
         );
-        assert!(date < part, "{shown}");
     }
 
     #[test]
