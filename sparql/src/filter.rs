@@ -67,14 +67,17 @@ fn compared_with_constant(condition: &Expression) -> Option<Variable> {
     else {
         return None;
     };
-    let constant = |e: &Expression| {
-        expression_variables(e).is_some_and(|v| v.is_empty())
-            && super::union::is_deterministic_expression(e)
-    };
     match (a.as_ref(), b.as_ref()) {
-        (E::Variable(v), other) | (other, E::Variable(v)) if constant(other) => Some(v.clone()),
+        (E::Variable(v), other) | (other, E::Variable(v)) if is_constant(other) => Some(v.clone()),
         _ => None,
     }
+}
+
+/// Whether `expression` gives every solution the same value: it reads no variable and makes no
+/// fresh value.
+fn is_constant(expression: &Expression) -> bool {
+    expression_variables(expression).is_some_and(|v| v.is_empty())
+        && super::union::is_deterministic_expression(expression)
 }
 
 /// `pattern` with each triple whose object is one of `compared` moved, in its block, to just
@@ -177,9 +180,7 @@ fn every_solution_binds(pattern: &GraphPattern, found: &mut Vec<(Variable, Expre
             variable,
             expression,
         } => {
-            let constant = expression_variables(expression).is_some_and(|v| v.is_empty())
-                && super::union::is_deterministic_expression(expression);
-            if constant {
+            if is_constant(expression) {
                 found.push((variable.clone(), expression.clone()));
             }
             every_solution_binds(inner, found);

@@ -38,7 +38,7 @@ use oxigraph::model::Variable;
 use spargebra::algebra::{Expression, GraphPattern};
 
 use super::lateral::{flatten, is_triple_block, names_in, plain};
-use super::scope::{expression_variables, mentioned, scope_of};
+use super::scope::{expression_mentioned, expression_variables, mentioned, scope_of};
 use super::union::is_deterministic;
 
 /// The parts `(P, ?x, e)` of `bind` when it is `Extend(P, ?x, e)` and may be lifted above a
@@ -272,13 +272,7 @@ fn lower_into(
 
 /// Whether `expression` names `variable` anywhere, `EXISTS` patterns included.
 fn expression_mentions(expression: &Expression, variable: &Variable) -> bool {
-    mentioned(&GraphPattern::Filter {
-        expr: expression.clone(),
-        inner: Box::new(GraphPattern::Bgp {
-            patterns: Vec::new(),
-        }),
-    })
-    .contains(variable)
+    expression_mentioned(expression).contains(variable)
 }
 
 /// Whether `pattern` has a triple pattern or path anywhere outside expressions.

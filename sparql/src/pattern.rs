@@ -231,6 +231,12 @@ fn binary(
     operator(boxed_expression(a, r), boxed_expression(b, r))
 }
 
+/// Hands every expression in `expression` (operands included) and every pattern of its
+/// `EXISTS` to `visitor`, bottom-up, without changing `expression`.
+pub(super) fn visit_expression(expression: &Expression, visitor: &mut impl BottomUp) {
+    expression_of(expression.clone(), visitor);
+}
+
 /// Hands every pattern and expression in `pattern` to `visitor`, bottom-up, without changing
 /// `pattern` (for analyses written as a [`BottomUp`] that returns what it is given).
 pub(super) fn visit(pattern: &GraphPattern, visitor: &mut impl BottomUp) {

@@ -193,13 +193,7 @@ fn never_fails(expression: &Expression, scope: &Scope) -> bool {
 /// every variable of the solution it is evaluated in).
 pub(super) fn expression_variables(expression: &Expression) -> Option<BTreeSet<Variable>> {
     let mut reader = Reads::default();
-    let probe = GraphPattern::Filter {
-        expr: expression.clone(),
-        inner: Box::new(GraphPattern::Bgp {
-            patterns: Vec::new(),
-        }),
-    };
-    super::pattern::visit(&probe, &mut reader);
+    super::pattern::visit_expression(expression, &mut reader);
     (!reader.exists).then_some(reader.variables)
 }
 
@@ -226,60 +220,70 @@ impl super::pattern::BottomUp for Reads {
 /// `EXISTS` patterns and its sub-selects (projected or not). A lookup (`Lateral`) writes the
 /// left side's values into every such place of its right side.
 pub(super) fn mentioned(pattern: &GraphPattern) -> BTreeSet<Variable> {
-    #[derive(Default)]
-    struct Names(BTreeSet<Variable>);
-    impl super::pattern::BottomUp for Names {
-        fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
-            use GraphPattern as P;
-            match &pattern {
-                P::Bgp { patterns } => self
-                    .0
-                    .extend(patterns.iter().flat_map(triple_variables).cloned()),
-                P::Path {
-                    subject, object, ..
-                } => self.0.extend(
-                    [term_variable(subject), term_variable(object)]
-                        .into_iter()
-                        .flatten()
-                        .cloned(),
-                ),
-                P::Extend { variable, .. } => {
-                    self.0.insert(variable.clone());
-                }
-                P::Values { variables, .. } | P::Project { variables, .. } => {
-                    self.0.extend(variables.iter().cloned())
-                }
-                P::Group {
-                    variables,
-                    aggregates,
-                    ..
-                } => {
-                    self.0.extend(variables.iter().cloned());
-                    self.0.extend(aggregates.iter().map(|(v, _)| v.clone()));
-                }
-                P::Graph {
-                    name: NamedNodePattern::Variable(v),
-                    ..
-                }
-                | P::Service {
-                    name: NamedNodePattern::Variable(v),
-                    ..
-                } => {
-                    self.0.insert(v.clone());
-                }
-                _ => {}
-            }
-            pattern
-        }
-
-        fn expression(&mut self, expression: Expression) -> Expression {
-            if let Expression::Variable(v) | Expression::Bound(v) = &expression {
-                self.0.insert(v.clone());
-            }
-            expression
-        }
-    }
     let mut names = Names::default();
     super::pattern::visit(pattern, &mut names);
     names.0
+}
+
+/// [`mentioned`] for an expression: the variables it reads and those of its `EXISTS` patterns.
+pub(super) fn expression_mentioned(expression: &Expression) -> BTreeSet<Variable> {
+    let mut names = Names::default();
+    super::pattern::visit_expression(expression, &mut names);
+    names.0
+}
+
+/// The variables [`mentioned`] collects.
+#[derive(Default)]
+struct Names(BTreeSet<Variable>);
+
+impl super::pattern::BottomUp for Names {
+    fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
+        use GraphPattern as P;
+        match &pattern {
+            P::Bgp { patterns } => self
+                .0
+                .extend(patterns.iter().flat_map(triple_variables).cloned()),
+            P::Path {
+                subject, object, ..
+            } => self.0.extend(
+                [term_variable(subject), term_variable(object)]
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            ),
+            P::Extend { variable, .. } => {
+                self.0.insert(variable.clone());
+            }
+            P::Values { variables, .. } | P::Project { variables, .. } => {
+                self.0.extend(variables.iter().cloned())
+            }
+            P::Group {
+                variables,
+                aggregates,
+                ..
+            } => {
+                self.0.extend(variables.iter().cloned());
+                self.0.extend(aggregates.iter().map(|(v, _)| v.clone()));
+            }
+            P::Graph {
+                name: NamedNodePattern::Variable(v),
+                ..
+            }
+            | P::Service {
+                name: NamedNodePattern::Variable(v),
+                ..
+            } => {
+                self.0.insert(v.clone());
+            }
+            _ => {}
+        }
+        pattern
+    }
+
+    fn expression(&mut self, expression: Expression) -> Expression {
+        if let Expression::Variable(v) | Expression::Bound(v) = &expression {
+            self.0.insert(v.clone());
+        }
+        expression
+    }
 }

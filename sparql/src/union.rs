@@ -176,12 +176,9 @@ pub(super) fn is_deterministic(pattern: &GraphPattern) -> bool {
 
 /// Whether evaluating `expression` twice gives the same value (no `RAND()`, `BNODE()`, …).
 pub(super) fn is_deterministic_expression(expression: &Expression) -> bool {
-    is_deterministic(&GraphPattern::Filter {
-        expr: expression.clone(),
-        inner: Box::new(GraphPattern::Bgp {
-            patterns: Vec::new(),
-        }),
-    })
+    let mut finder = Finder::default();
+    super::pattern::visit_expression(expression, &mut finder);
+    !finder.random
 }
 
 /// Whether `pattern` has a path that may give duplicate solutions with an end in `variables`.
