@@ -28,7 +28,7 @@ use spargebra::algebra::{Expression, Function, GraphPattern};
 
 use super::lateral::is_set_valued;
 use super::pattern::{visit, BottomUp};
-use spargebra::term::{NamedNodePattern, TermPattern};
+use spargebra::term::{NamedNodePattern, TermPattern, TriplePattern};
 
 use super::scope::{scope_of, term_variable};
 
@@ -96,20 +96,16 @@ pub(super) fn total_row_keyed(shared: &GraphPattern, union: &GraphPattern) -> Op
         return None;
     };
     let branch_certain = scope_of(branch).certain;
-    let key = shared_scope
+    let (k, triple) = shared_scope
         .certain
         .iter()
         .filter(|k| branch_certain.contains(*k))
-        .find_map(|k| required_triple(shared, k))?;
-    let GraphPattern::Bgp { patterns } = &key else {
-        unreachable!("a triple");
-    };
-    let TermPattern::Variable(k) = &patterns[0].subject else {
-        unreachable!("found by its subject variable");
-    };
+        .find_map(|k| Some((k, required_triple(shared, k)?)))?;
     let distinct_keys = GraphPattern::Distinct {
         inner: Box::new(GraphPattern::Project {
-            inner: Box::new(key.clone()),
+            inner: Box::new(GraphPattern::Bgp {
+                patterns: vec![triple],
+            }),
             variables: vec![k.clone()],
         }),
     };
@@ -138,9 +134,8 @@ pub(super) fn only_binds(branch: &GraphPattern) -> bool {
 }
 
 /// A triple `?k p o` with constant `p` and `o` that every solution of `pattern` matches with
-/// its value of `?k` (not inside an `OPTIONAL`, a `UNION` branch, `GRAPH` or an aggregate), as
-/// a one-triple block.
-fn required_triple(pattern: &GraphPattern, k: &Variable) -> Option<GraphPattern> {
+/// its value of `?k` (not inside an `OPTIONAL`, a `UNION` branch, `GRAPH` or an aggregate).
+fn required_triple(pattern: &GraphPattern, k: &Variable) -> Option<TriplePattern> {
     use GraphPattern as P;
     match pattern {
         P::Bgp { patterns } => patterns
@@ -153,9 +148,7 @@ fn required_triple(pattern: &GraphPattern, k: &Variable) -> Option<GraphPattern>
                         TermPattern::NamedNode(_) | TermPattern::Literal(_)
                     )
             })
-            .map(|t| P::Bgp {
-                patterns: vec![t.clone()],
-            }),
+            .cloned(),
         P::Join { left, right } | P::Lateral { left, right } => {
             required_triple(left, k).or_else(|| required_triple(right, k))
         }
