@@ -384,7 +384,7 @@ pub(super) fn looks_up_as_joined(pattern: &GraphPattern, variables: &BTreeSet<Va
 }
 
 /// The blank nodes (`_:b`) of the triples and paths anywhere in `pattern`.
-fn blank_nodes_in(pattern: &GraphPattern) -> BTreeSet<String> {
+pub(super) fn blank_nodes_in(pattern: &GraphPattern) -> BTreeSet<String> {
     struct Blanks(BTreeSet<String>);
     impl super::pattern::BottomUp for Blanks {
         fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
@@ -854,5 +854,75 @@ mod tests {
             matches!(optional_of(&rewritten), GraphPattern::Join { .. }),
             "{rewritten:?}"
         );
+    }
+
+    /// The text of the sub-select the `OPTIONAL` of `text` became (`joins.rs`), after checking
+    /// its rows (`rows_expected`) as [`same_rows`] does.
+    fn inside_the_optional(text: &str, rows_expected: usize) -> String {
+        let shown = same_rows(text, rows_expected);
+        let start = shown
+            .find("{SELECT")
+            .unwrap_or_else(|| panic!("no sub-select: {shown}"));
+        let mut depth = 0;
+        let end = shown[start..]
+            .char_indices()
+            .find_map(|(i, c)| {
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                (depth == 0).then_some(start + i + 1)
+            })
+            .unwrap_or(shown.len());
+        shown[start..end].to_string()
+    }
+
+    #[test]
+    fn a_block_the_optional_and_its_left_side_do_not_meet_stays_beside_it() {
+        // IGJ 1.1.1: the vestiging asked for is written before the indications and their
+        // optional end date; inside the OPTIONAL it was joined with every indication.
+        let inside = inside_the_optional(
+            "SELECT ?h ?p ?d ?e WHERE { ?h <http://example.org/type> <http://example.org/Heading> . \
+             ?p <http://example.org/partOf> ?x . OPTIONAL { ?p <http://example.org/date> ?d } \
+             ?p <http://example.org/date> ?e }",
+            6,
+        );
+        assert!(!inside.contains("Heading"), "{inside}");
+    }
+
+    #[test]
+    fn a_block_the_left_side_of_the_optional_meets_stays_inside() {
+        let inside = inside_the_optional(
+            "SELECT ?h ?p ?d ?e WHERE { ?h <http://example.org/type> <http://example.org/Heading> . \
+             ?p <http://example.org/partOf> ?h . OPTIONAL { ?p <http://example.org/date> ?d } \
+             ?p <http://example.org/date> ?e }",
+            2,
+        );
+        assert!(inside.contains("Heading"), "{inside}");
+    }
+
+    #[test]
+    fn a_path_joined_to_the_left_side_by_a_blank_node_stays_inside() {
+        // The second step of a sequence path meets the first through the blank node
+        // spargebra writes between them (ZK 14.2's location then its vestiging).
+        let inside = inside_the_optional(
+            "SELECT ?p ?x ?d ?e WHERE { ?p <http://example.org/partOf>/<http://example.org/type>* ?x . \
+             OPTIONAL { ?p <http://example.org/date> ?d } ?p <http://example.org/date> ?e }",
+            5,
+        );
+        assert!(inside.contains("type>)*"), "{inside}");
+    }
+
+    #[test]
+    fn a_block_the_optional_reads_stays_inside() {
+        let inside = inside_the_optional(
+            "SELECT ?h ?p ?d ?e WHERE { ?h <http://example.org/type> <http://example.org/Heading> . \
+             ?p <http://example.org/partOf> ?x . \
+             OPTIONAL { ?p <http://example.org/date> ?d FILTER(?h != ?p) } \
+             ?p <http://example.org/date> ?e }",
+            6,
+        );
+        assert!(inside.contains("Heading"), "{inside}");
     }
 }
