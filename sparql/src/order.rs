@@ -18,7 +18,8 @@
 //! `Join(L, t)` for a triple, a table, or a path that gives each pair of ends once (see
 //! `lateral.rs`; a path that may have length zero is only looked up from ends bound by triples,
 //! which are nodes of the data, since from a term outside the data it would give that term
-//! where the join gives nothing); `Extend(Join(P, Q), x, e)` is `Join(Extend(P, x, e), Q)` and
+//! where the join gives nothing — or when a triple of the group keeps its other end to nodes,
+//! which removes that pair, see [`may_look_up`]); `Extend(Join(P, Q), x, e)` is `Join(Extend(P, x, e), Q)` and
 //! `Filter(Join(P, Q), f)` is `Join(Filter(P, f), Q)` when every variable `e` or `f` reads is
 //! bound in every solution of `P` or bound nowhere in the group (§18.2.4.1 for filters, the same
 //! argument for a deterministic `BIND`). A `BIND` variable that a triple also uses is only read
@@ -547,6 +548,9 @@ struct Context {
     /// What each part binds and reads, by index.
     binds: Vec<Vec<Variable>>,
     reads: Vec<BTreeSet<Variable>>,
+    /// Variables a triple of the group has as subject or object: a node of the data in every
+    /// solution of the group.
+    nodes: BTreeSet<Variable>,
 }
 
 impl Context {
@@ -568,9 +572,22 @@ impl Context {
             })
             .cloned()
             .collect();
+        let nodes = parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Triple(t) => Some([&t.subject, &t.object]),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|t| match t {
+                TermPattern::Variable(v) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
         Self {
             binds: parts.iter().map(Part::binds).collect(),
             reads: parts.iter().map(Part::reads).collect(),
+            nodes,
             parts,
             never,
             exclusive,
@@ -847,6 +864,7 @@ impl Orderer<'_> {
             cache,
             binds,
             reads,
+            nodes,
         } = ctx;
         let written = mode == Mode::Written;
         let mut done = vec![false; parts.len()];
@@ -896,7 +914,7 @@ impl Orderer<'_> {
                     !done[*i]
                         && !part.is_expression()
                         && !binds[*i].iter().any(|v| extends_pending.contains(v))
-                        && self.may_look_up(part, &known)
+                        && may_look_up(part, &known, nodes)
                         && first.is_none_or(|f| f == *i)
                         && !(mode == Mode::OpaqueLast && part.is_opaque() && others_pending)
                 })
@@ -948,23 +966,6 @@ impl Orderer<'_> {
         }
         steps.extend((0..parts.len()).filter(|&i| !done[i]).map(Step::Expression));
         (steps, cost, rows)
-    }
-
-    /// Whether `part` may be looked up from what is known: a path that may have length zero only
-    /// from ends bound to nodes of the data.
-    fn may_look_up(&self, part: &Part, known: &Known) -> bool {
-        match part {
-            Part::Path {
-                subject,
-                object,
-                zero: true,
-                ..
-            } => [subject, object].into_iter().all(|end| match end {
-                TermPattern::Variable(v) => !known.bound.contains(v) || known.nodes.contains(v),
-                _ => true,
-            }),
-            _ => true,
-        }
     }
 
     /// [`Orderer::estimate`] through `cache` for triples and paths (the ones that ask the
@@ -1122,6 +1123,36 @@ fn learn(part: &Part, known: &mut Known, exclusive: &BTreeSet<Variable>) {
     }
     if matches!(part, Part::Triple(_) | Part::Path { .. }) {
         known.nodes.extend(part.binds());
+    }
+}
+
+/// Whether `part` may be looked up from what is known: a path that may have length zero only
+/// from ends bound to nodes of the data, or when its other end is a variable a triple of the
+/// group (`nodes`) has as subject or object.
+///
+/// Why the second: from a term outside the data (a `VALUES` row, a `BIND`) the path gives the
+/// pair of that term with itself, where the join gives nothing; the triple then keeps only
+/// nodes of the data at the other end, which removes exactly that pair. The ledger questions
+/// (Zorgkantoren 8.x, NZa kostenonderzoek) list their account headings in `VALUES` and walk
+/// `?account partOf* ?heading` from them to the postings.
+fn may_look_up(part: &Part, known: &Known, nodes: &BTreeSet<Variable>) -> bool {
+    match part {
+        Part::Path {
+            subject,
+            object,
+            zero: true,
+            ..
+        } => {
+            let from_node = |end: &TermPattern| match end {
+                TermPattern::Variable(v) => !known.bound.contains(v) || known.nodes.contains(v),
+                _ => true,
+            };
+            let kept_to_nodes =
+                |end: &TermPattern| matches!(end, TermPattern::Variable(v) if nodes.contains(v));
+            (from_node(subject) || kept_to_nodes(object))
+                && (from_node(object) || kept_to_nodes(subject))
+        }
+        _ => true,
     }
 }
 
@@ -1460,6 +1491,46 @@ mod tests {
         );
         // t7 at a: a, b, c; t8 at c: c.
         assert_eq!(rows(&store, query).len(), 4);
+    }
+
+    #[test]
+    fn a_path_of_length_zero_is_looked_up_from_a_table_when_a_triple_keeps_its_other_end() {
+        // The ledger questions walk `?account partOf* ?heading` from their `VALUES` headings:
+        // from the absent term the path gives (absent, absent), which `?t at ?y` removes.
+        let store = store();
+        for i in 0..100 {
+            for (p, o) in [("at", "z"), ("partOf", "r")] {
+                let quad = Quad::new(
+                    iri(&format!("u{i}")),
+                    iri(p),
+                    iri(o),
+                    GraphName::DefaultGraph,
+                );
+                store.insert(&quad).unwrap();
+            }
+        }
+        let query = ordered(
+            &store,
+            "SELECT * { ?t <ex:atEX> ?y . ?x <ex:partOfEX>* ?y . VALUES ?x { <ex:absentEX> <ex:aEX> } }",
+        );
+        fn path_looked_up(pattern: &GraphPattern) -> bool {
+            match pattern {
+                GraphPattern::Lateral { left, right } => {
+                    matches!(right.as_ref(), GraphPattern::Path { .. }) || path_looked_up(left)
+                }
+                GraphPattern::Project { inner, .. } => path_looked_up(inner),
+                _ => false,
+            }
+        }
+        assert!(path_looked_up(where_of(&query)), "{query}");
+        // From a, it reaches a, b and c; t7 is at a.
+        assert_eq!(rows(&store, query).len(), 2);
+        // Without the triple nothing removes (absent, absent): joined, not looked up.
+        let query = ordered(
+            &store,
+            "SELECT * { ?x <ex:partOfEX>* ?y . VALUES ?x { <ex:absentEX> <ex:aEX> } }",
+        );
+        assert!(!path_looked_up(where_of(&query)), "{query}");
     }
 
     #[test]
