@@ -294,10 +294,7 @@ fn whole_if_optional(operand: GraphPattern) -> GraphPattern {
         return operand;
     }
     match super::lift::apart_from_optional(&operand) {
-        Some((apart, optional)) => GraphPattern::Join {
-            left: Box::new(apart),
-            right: Box::new(whole(optional)),
-        },
+        Some((apart, optional)) => plain(apart, whole(optional)),
         None => whole(operand),
     }
 }

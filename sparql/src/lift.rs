@@ -352,21 +352,13 @@ pub(super) fn apart_from_optional(optional: &GraphPattern) -> Option<(GraphPatte
         if meets.is_empty() {
             break;
         }
-        rest = meets.into_iter().fold(rest, join_of);
+        rest = meets.into_iter().fold(rest, plain);
     }
-    let apart = apart.into_iter().reduce(join_of)?;
-    let rest = Box::new(rest);
-    let without = match optional.clone() {
-        P::LeftJoin {
-            right, expression, ..
-        } => P::LeftJoin {
-            left: rest,
-            right,
-            expression,
-        },
-        P::Lateral { right, .. } => P::Lateral { left: rest, right },
-        _ => return None,
-    };
+    let apart = apart.into_iter().reduce(plain)?;
+    let mut without = optional.clone();
+    if let P::LeftJoin { left, .. } | P::Lateral { left, .. } = &mut without {
+        **left = rest;
+    }
     Some((apart, without))
 }
 
@@ -375,13 +367,6 @@ fn names_of(pattern: &GraphPattern) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = mentioned(pattern).iter().map(Variable::to_string).collect();
     names.extend(blank_nodes_in(pattern));
     names
-}
-
-fn join_of(left: GraphPattern, right: GraphPattern) -> GraphPattern {
-    GraphPattern::Join {
-        left: Box::new(left),
-        right: Box::new(right),
-    }
 }
 
 /// `pattern` without its triples and paths that mention none of `reads`, which go to `apart`
@@ -401,7 +386,7 @@ fn split_apart(
             let left = split_apart(*left, reads, apart);
             let right = split_apart(*right, reads, apart);
             match (left, right) {
-                (Some(left), Some(right)) => Some(join_of(left, right)),
+                (Some(left), Some(right)) => Some(plain(left, right)),
                 (left, right) => left.or(right),
             }
         }

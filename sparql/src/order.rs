@@ -579,10 +579,7 @@ impl Context {
                 _ => None,
             })
             .flatten()
-            .filter_map(|t| match t {
-                TermPattern::Variable(v) => Some(v.clone()),
-                _ => None,
-            })
+            .filter_map(|t| super::scope::term_variable(t).cloned())
             .collect();
         Self {
             binds: parts.iter().map(Part::binds).collect(),
@@ -1147,8 +1144,9 @@ fn may_look_up(part: &Part, known: &Known, nodes: &BTreeSet<Variable>) -> bool {
                 TermPattern::Variable(v) => !known.bound.contains(v) || known.nodes.contains(v),
                 _ => true,
             };
-            let kept_to_nodes =
-                |end: &TermPattern| matches!(end, TermPattern::Variable(v) if nodes.contains(v));
+            let kept_to_nodes = |end: &TermPattern| {
+                super::scope::term_variable(end).is_some_and(|v| nodes.contains(v))
+            };
             (from_node(subject) || kept_to_nodes(object))
                 && (from_node(object) || kept_to_nodes(subject))
         }
