@@ -38,6 +38,10 @@
 
 #![allow(clippy::panic, clippy::unwrap_in_result, missing_docs)]
 
+/// The `kikv` binary's allocator, so that the node and plain Oxigraph run here as they do there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
