@@ -615,6 +615,20 @@ struct Known {
     nodes: BTreeSet<Variable>,
 }
 
+/// Whether `pattern`, below its `BIND`s and `FILTER`s, joins parts: only then can it be a group
+/// of a sub-select and something else (a group needs two parts that are not expressions). Asked
+/// before taking a group apart with its sub-selects, which copies each of them: without it every
+/// sub-select of a nested query was copied once per level above it, only to find it alone.
+fn joins_parts(pattern: &GraphPattern) -> bool {
+    match pattern {
+        GraphPattern::Extend { inner, .. } | GraphPattern::Filter { inner, .. } => {
+            joins_parts(inner)
+        }
+        GraphPattern::Join { .. } | GraphPattern::Lateral { .. } => true,
+        _ => false,
+    }
+}
+
 impl Orderer<'_> {
     /// `pattern` with its groups ordered; `joined` when a join may run it once per solution of
     /// another part.
@@ -627,7 +641,7 @@ impl Orderer<'_> {
     /// group with fewer expressions).
     fn order_in(&self, pattern: GraphPattern, joined: bool, opaque: bool) -> GraphPattern {
         let mut opaque_tried = false;
-        if !joined && opaque {
+        if !joined && opaque && joins_parts(&pattern) {
             // Sub-selects joined with triples: the planner hash-joins them with the rest,
             // planned on its own (see the module documentation).
             let mut group = Group::default();
