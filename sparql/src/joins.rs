@@ -101,6 +101,12 @@ impl BottomUp for KeyJoins {
 
 /// `Join(left, right)` whose parts are already rewritten.
 fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
+    if let Some((inner, optional)) = super::lift::optional_after_join(&left, &right) {
+        return super::lateral::lateral(join(inner, right), optional);
+    }
+    if let Some((inner, optional)) = super::lift::optional_after_join(&right, &left) {
+        return super::lateral::lateral(join(left, inner), optional);
+    }
     let (left, right) = (whole_if_optional(left), whole_if_optional(right));
     if let Some((inner, variable, expression)) = super::lift::bind_liftable(&left, &right) {
         return extend(join(inner, right), variable, expression);
@@ -288,7 +294,9 @@ fn table_aside(left: &GraphPattern, right: &GraphPattern) -> Option<(GraphPatter
 /// above the join instead (tried) let the planner chain every worked period of five years
 /// through lookups in our own Zorgkantoren 2.1 and made it 2.5 times slower. What its left
 /// side joins that the optional part does not mention stays beside it, in the group
-/// (`lift.rs`, [`apart_from_optional`](super::lift::apart_from_optional)).
+/// (`lift.rs`, [`apart_from_optional`](super::lift::apart_from_optional)). An `OPTIONAL` of one
+/// triple joined with a block a literal anchors is lifted above the join after all
+/// ([`optional_after_join`](super::lift::optional_after_join), before this in [`join`]).
 fn whole_if_optional(operand: GraphPattern) -> GraphPattern {
     if !super::lateral::is_left_join(&operand) {
         return operand;

@@ -925,4 +925,60 @@ mod tests {
         );
         assert!(inside.contains("Heading"), "{inside}");
     }
+
+    const DATE_2024: &str = "\"2024-01-01\"^^<http://www.w3.org/2001/XMLSchema#date>";
+
+    #[test]
+    fn a_one_triple_optional_is_looked_up_after_a_block_a_literal_anchors() {
+        // IGJ 1.2.1: every agreement with its optional end date was hash-joined with the
+        // locations of the one vestiging asked for (`optional_after_join`, lift.rs).
+        let shown = same_rows(
+            &format!(
+                "SELECT ?p ?h ?t WHERE {{ ?p <http://example.org/partOf> ?h . \
+                 OPTIONAL {{ ?h <http://example.org/type> ?t }} \
+                 ?p <http://example.org/date> {DATE_2024} }}"
+            ),
+            2,
+        );
+        assert!(!shown.contains("{SELECT"), "{shown}");
+        assert_before(&shown, "2024-01-01", "OPTIONAL");
+    }
+
+    #[test]
+    fn an_optional_joined_with_a_block_no_literal_anchors_stays_whole() {
+        let shown = same_rows(
+            "SELECT ?p ?h ?t ?d WHERE { ?p <http://example.org/partOf> ?h . \
+             OPTIONAL { ?h <http://example.org/type> ?t } ?p <http://example.org/date> ?d }",
+            3,
+        );
+        assert!(shown.contains("{SELECT"), "{shown}");
+    }
+
+    #[test]
+    fn an_optional_whose_variable_the_block_may_bind_stays_whole() {
+        // `?t` is unbound where the heading has no type: the block's `?t` joins the row
+        // written before the OPTIONAL, and looked up after it would filter it out.
+        let shown = same_rows(
+            &format!(
+                "SELECT * WHERE {{ ?p <http://example.org/partOf> ?h . \
+                 OPTIONAL {{ ?h <http://example.org/type> ?t }} \
+                 ?p <http://example.org/date> {DATE_2024} . ?t ?x ?y }}"
+            ),
+            8,
+        );
+        assert!(shown.contains("{SELECT"), "{shown}");
+    }
+
+    #[test]
+    fn an_optional_of_two_triples_stays_whole() {
+        let shown = same_rows(
+            &format!(
+                "SELECT ?p ?h ?t ?o WHERE {{ ?p <http://example.org/partOf> ?h . \
+                 OPTIONAL {{ ?h <http://example.org/type> ?t . ?o <http://example.org/partOf> ?h }} \
+                 ?p <http://example.org/date> {DATE_2024} }}"
+            ),
+            3,
+        );
+        assert!(shown.contains("{SELECT"), "{shown}");
+    }
 }

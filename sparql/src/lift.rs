@@ -300,6 +300,77 @@ fn has_triples(pattern: &GraphPattern) -> bool {
     }
 }
 
+/// `(A, O)` when `optional` is the lookup form of an `OPTIONAL` (`Lateral(A, LeftJoin({}, T, f))`,
+/// `lateral.rs`) whose optional side is one triple `T` without blank nodes, and every variable
+/// `T` and `f` share with `rest` is bound in every solution of `A`: `Join(optional, rest)` is
+/// then `Lateral(Join(A, rest), LeftJoin({}, T, f))`, the triple looked up per solution of the
+/// whole group.
+///
+/// Why: an `OPTIONAL` joined with more of its group is evaluated whole and hash-joined
+/// (`joins.rs`), its left side out of reach of the order of the group (`order.rs`). Official
+/// IGJ 1.2.1 reads every agreement of the provider (3,334 rows for 12 at 1,000 employees) with
+/// its optional end date and joins them with the 22 locations of the vestiging asked for; in one
+/// group, the vestiging leads to its locations and their agreements, and the end date is read
+/// for those only. One triple with a bound end costs one lookup per solution, whatever the
+/// order.
+///
+/// Only when `rest` is a block of triples with a literal object (an identifier or a parameter,
+/// which picks few nodes): the `OPTIONAL`'s `FILTER` then runs after `rest` instead of before
+/// it. Without that condition (measured at 1,000 employees) NZa Wmg 1.1.x ran 2 times, 1.2.x
+/// 4 times and Zorgkantoren 2.2 3.7 times slower, their date filter on the agreements waiting
+/// for the function of every agreement of five years; with `rest` any part, IGJ 1.4.x ran 40
+/// to 60 times slower. With it, IGJ 1.2.1 runs 3.5 to 4 times faster (both profiles), and IGJ
+/// 1.1.1, 1.1.3, Zorgkantoren 14.2 and VWS 4.2 10 to 60 % slower, each still far faster than
+/// Jena (the plan IGJ 1.1.1 runs is the same as before; where its time goes is not known).
+///
+/// Why the answer cannot change (SPARQL 1.1 §18.5): `Join(LeftJoin(A, T, f), R)` pairs `μa ∪
+/// μt` (or `μa` alone) with each compatible `μr`. When the variables `T` and `f` share with `R`
+/// are bound by every `μa`, `μt` and `f` agree with `μr` exactly when `μa` does, so it is
+/// `LeftJoin(Join(A, R), T, f)`; the lookup form writes the values of `μa ∪ μr` into `T` as it
+/// wrote `μa`'s, and `T` mentions nothing of `R` that `μa` leaves unbound.
+/// Whether a triple of `block` (triples and paths joined) has a literal object.
+fn has_literal_object(block: &GraphPattern) -> bool {
+    match block {
+        GraphPattern::Bgp { patterns } => patterns
+            .iter()
+            .any(|t| matches!(t.object, spargebra::term::TermPattern::Literal(_))),
+        GraphPattern::Join { left, right } => has_literal_object(left) || has_literal_object(right),
+        _ => false,
+    }
+}
+
+pub(super) fn optional_after_join(
+    optional: &GraphPattern,
+    rest: &GraphPattern,
+) -> Option<(GraphPattern, GraphPattern)> {
+    use GraphPattern as P;
+    let P::Lateral { left, right } = optional else {
+        return None;
+    };
+    let P::LeftJoin {
+        left: empty,
+        right: looked_up,
+        ..
+    } = right.as_ref()
+    else {
+        return None;
+    };
+    let one_triple = matches!(empty.as_ref(), P::Bgp { patterns } if patterns.is_empty())
+        && matches!(looked_up.as_ref(), P::Bgp { patterns } if patterns.len() == 1)
+        && blank_nodes_in(looked_up).is_empty();
+    if !one_triple || !is_triple_block(rest) || !has_literal_object(rest) {
+        return None;
+    }
+    let certain = scope_of(left).certain;
+    let rest_mentions = mentioned(rest);
+    let shared_are_bound = mentioned(right)
+        .iter()
+        .filter(|v| rest_mentions.contains(*v))
+        .all(|v| certain.contains(v));
+    // A blank node of `rest` is a variable of its own there; `T` has none.
+    shared_are_bound.then(|| (left.as_ref().clone(), right.as_ref().clone()))
+}
+
 /// `(A, O')` for an `OPTIONAL` `O` (a left join or its lookup form, `lateral.rs`) whose left
 /// side joins parts `A` that neither its optional side nor its condition mentions, `O'` being
 /// `O` with `A` taken out of its left side: `O` is `Join(A, O')`. `None` when there is no such
