@@ -300,6 +300,17 @@ fn has_triples(pattern: &GraphPattern) -> bool {
     }
 }
 
+/// Whether a triple of `block` (triples and paths joined) has a literal object.
+fn has_literal_object(block: &GraphPattern) -> bool {
+    match block {
+        GraphPattern::Bgp { patterns } => patterns
+            .iter()
+            .any(|t| matches!(t.object, spargebra::term::TermPattern::Literal(_))),
+        GraphPattern::Join { left, right } => has_literal_object(left) || has_literal_object(right),
+        _ => false,
+    }
+}
+
 /// `(A, O)` when `optional` is the lookup form of an `OPTIONAL` (`Lateral(A, LeftJoin({}, T, f))`,
 /// `lateral.rs`) whose optional side is one triple `T` without blank nodes, and every variable
 /// `T` and `f` share with `rest` is bound in every solution of `A`: `Join(optional, rest)` is
@@ -328,17 +339,6 @@ fn has_triples(pattern: &GraphPattern) -> bool {
 /// are bound by every `μa`, `μt` and `f` agree with `μr` exactly when `μa` does, so it is
 /// `LeftJoin(Join(A, R), T, f)`; the lookup form writes the values of `μa ∪ μr` into `T` as it
 /// wrote `μa`'s, and `T` mentions nothing of `R` that `μa` leaves unbound.
-/// Whether a triple of `block` (triples and paths joined) has a literal object.
-fn has_literal_object(block: &GraphPattern) -> bool {
-    match block {
-        GraphPattern::Bgp { patterns } => patterns
-            .iter()
-            .any(|t| matches!(t.object, spargebra::term::TermPattern::Literal(_))),
-        GraphPattern::Join { left, right } => has_literal_object(left) || has_literal_object(right),
-        _ => false,
-    }
-}
-
 pub(super) fn optional_after_join(
     optional: &GraphPattern,
     rest: &GraphPattern,
