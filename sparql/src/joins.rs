@@ -129,16 +129,10 @@ fn join(left: GraphPattern, right: GraphPattern) -> GraphPattern {
         return super::lateral::lateral(unit, union);
     }
     if let Some(keyed) = super::union::total_row_keyed(&left, &right) {
-        return GraphPattern::Join {
-            left: Box::new(left),
-            right: Box::new(keyed),
-        };
+        return plain(left, keyed);
     }
     if let Some(keyed) = super::union::total_row_keyed(&right, &left) {
-        return GraphPattern::Join {
-            left: Box::new(keyed),
-            right: Box::new(right),
-        };
+        return plain(keyed, right);
     }
     if let Some((a, b)) = super::union::branches_worth_joining(&left, &right) {
         let (a, b) = (whole(a.clone()), whole(b.clone()));

@@ -38,7 +38,7 @@ use oxigraph::model::Variable;
 use spargebra::algebra::{Expression, GraphPattern};
 use spargebra::term::TriplePattern;
 
-use super::lateral::{blank_nodes_in, flatten, is_triple_block, names_in, plain};
+use super::lateral::{blank_nodes_in, flatten, is_left_join, is_triple_block, names_in, plain};
 use super::scope::{expression_mentioned, expression_variables, mentioned, scope_of};
 use super::union::is_deterministic;
 
@@ -344,19 +344,20 @@ pub(super) fn optional_after_join(
     rest: &GraphPattern,
 ) -> Option<(GraphPattern, GraphPattern)> {
     use GraphPattern as P;
+    // The lookup form, not a plain left join: its right side is looked up per solution.
     let P::Lateral { left, right } = optional else {
         return None;
     };
+    if !is_left_join(optional) {
+        return None;
+    }
     let P::LeftJoin {
-        left: empty,
-        right: looked_up,
-        ..
+        right: looked_up, ..
     } = right.as_ref()
     else {
         return None;
     };
-    let one_triple = matches!(empty.as_ref(), P::Bgp { patterns } if patterns.is_empty())
-        && matches!(looked_up.as_ref(), P::Bgp { patterns } if patterns.len() == 1)
+    let one_triple = matches!(looked_up.as_ref(), P::Bgp { patterns } if patterns.len() == 1)
         && blank_nodes_in(looked_up).is_empty();
     if !one_triple || !is_triple_block(rest) || !has_literal_object(rest) {
         return None;
