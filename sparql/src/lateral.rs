@@ -754,6 +754,43 @@ mod tests {
     }
 
     #[test]
+    fn a_bind_computed_from_a_constant_bind_is_written_into_the_comparison_too() {
+        // Official 6.1's end of the quarter is its start plus a duration.
+        let shown = same_rows(
+            "SELECT ?p WHERE { BIND(2025 AS ?year) BIND(?year + 1 AS ?next) \
+             ?p <http://example.org/date> ?d . FILTER(YEAR(?d) < ?next) }",
+            2,
+        );
+        assert!(!shown.contains("<?next"), "{shown}");
+    }
+
+    #[test]
+    fn a_comparison_with_a_constant_reads_the_expression_of_a_bind_of_a_triple() {
+        // Official 6.1 compares the date of each worked period's time stamp with the quarter;
+        // written in, the comparison runs before the BIND and the lookups after it.
+        let shown = same_rows(
+            "SELECT ?p ?h WHERE { ?p <http://example.org/date> ?d . \
+             OPTIONAL { ?p <http://example.org/partOf> ?h } \
+             BIND(STR(?d) AS ?day) FILTER(?day < \"2025\") }",
+            2,
+        );
+        assert!(!shown.contains("?day<"), "{shown}");
+        assert_before(&shown, "FILTER", "OPTIONAL");
+    }
+
+    #[test]
+    fn a_bind_reading_what_it_may_not_see_bound_is_not_written_in() {
+        // The BIND runs before ?h is bound and fails, so the filter keeps nothing; written in,
+        // STR(?h) would read the heading the triple binds and keep p1 and p2.
+        let shown = same_rows(
+            "SELECT ?p WHERE { { BIND(STR(?h) AS ?code) } \
+             ?p <http://example.org/partOf> ?h FILTER(?code = \"http://example.org/h1\") }",
+            0,
+        );
+        assert!(shown.contains("?code="), "{shown}");
+    }
+
+    #[test]
     fn a_filter_on_binds_of_the_left_side_runs_before_the_lookup() {
         // Official 23.3 looked up every posting of every account before keeping the accounts
         // whose code BIND gives the category asked for.
