@@ -44,7 +44,18 @@ use super::scope::{expression_variables, scope_of};
 pub(super) fn filter(condition: Expression, inner: GraphPattern) -> GraphPattern {
     let mut conjuncts = Vec::new();
     split(condition, &mut conjuncts);
-    let (constants, computed): (Vec<_>, Vec<_>) = constants_of(&inner)
+    // The variables compared as written (`?start_inzet >= ?start_periode`): once constants are
+    // written in, the comparisons `compared_computed` writes a `BIND` into are among them.
+    let operands: BTreeSet<Variable> = conjuncts
+        .iter()
+        .filter_map(comparison)
+        .flat_map(|(a, b)| [a, b])
+        .filter_map(|e| match e {
+            Expression::Variable(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    let (constants, computed): (Vec<_>, Vec<_>) = constants_of(&inner, &operands)
         .into_iter()
         .partition(|(_, e)| is_constant(e));
     let conjuncts: Vec<Expression> = conjuncts
@@ -68,34 +79,33 @@ pub(super) fn filter(condition: Expression, inner: GraphPattern) -> GraphPattern
 /// the variable elsewhere, the condition would read more and could move less far down:
 /// Zorgkantoren 19.8 ran 2.5 times slower).
 fn compared_computed(condition: Expression, computed: &[(Variable, Expression)]) -> Expression {
-    match compared_with_constant(&condition) {
-        Some(variable) => {
-            let own: Vec<(Variable, Expression)> = computed
-                .iter()
-                .filter(|(v, _)| *v == variable)
-                .cloned()
-                .collect();
-            compare_with(condition, &own)
-        }
+    let own = compared_with_constant(&condition)
+        .and_then(|variable| computed.iter().find(|(v, _)| *v == variable));
+    match own {
+        Some(own) => compare_with(condition, std::slice::from_ref(own)),
         None => condition,
     }
 }
 
-/// The variable `condition` compares with a constant (`?datum >= "2024-01-01"^^xsd:date`).
-fn compared_with_constant(condition: &Expression) -> Option<Variable> {
+/// The two operands of `condition` when it is a comparison (`=`, `<`, `<=`, `>`, `>=`).
+fn comparison(condition: &Expression) -> Option<(&Expression, &Expression)> {
     use Expression as E;
-    let (E::Equal(a, b)
-    | E::Greater(a, b)
-    | E::GreaterOrEqual(a, b)
-    | E::Less(a, b)
-    | E::LessOrEqual(a, b)) = condition
-    else {
-        return None;
-    };
-    match (a.as_ref(), b.as_ref()) {
-        (E::Variable(v), other) | (other, E::Variable(v)) if is_constant(other) => Some(v.clone()),
-        // A `BIND` of one variable written in (`reads_only_certain`): official 6.1 compares
-        // the date of `?start_inzet_datetime` with the period.
+    match condition {
+        E::Equal(a, b)
+        | E::Greater(a, b)
+        | E::GreaterOrEqual(a, b)
+        | E::Less(a, b)
+        | E::LessOrEqual(a, b) => Some((a, b)),
+        _ => None,
+    }
+}
+
+/// The one variable `condition` compares with a constant, as it is (`?datum >=
+/// "2024-01-01"^^xsd:date`) or through an expression of it (a `BIND` written in by
+/// [`compared_computed`]: official 6.1 compares the date of `?start_inzet_datetime` with the
+/// period).
+fn compared_with_constant(condition: &Expression) -> Option<Variable> {
+    match comparison(condition)? {
         (read, other) | (other, read) if is_constant(other) => {
             let reads = expression_variables(read)?;
             let mut reads = reads.into_iter();
@@ -210,9 +220,12 @@ fn compared_read_first(pattern: GraphPattern, compared: &BTreeSet<Variable>) -> 
 /// variable then errs exactly when one evaluating the expression does, and otherwise compares
 /// the same term. Only operands of comparisons are replaced (`BOUND(?x)` and functions of
 /// `?x` keep the variable).
-fn constants_of(pattern: &GraphPattern) -> Vec<(Variable, Expression)> {
+fn constants_of(
+    pattern: &GraphPattern,
+    compared: &BTreeSet<Variable>,
+) -> Vec<(Variable, Expression)> {
     let mut found = Vec::new();
-    every_solution_binds(pattern, pattern, &mut found);
+    every_solution_binds(pattern, pattern, compared, &mut found);
     found
         .into_iter()
         .filter(|(variable, _)| binders(pattern, variable) == 1)
@@ -222,10 +235,12 @@ fn constants_of(pattern: &GraphPattern) -> Vec<(Variable, Expression)> {
 /// The constant `BIND`s applied to every solution of `pattern` (a part of `root`), with a
 /// `BIND` that reads only such constants of its own inner pattern, each bound nowhere else in
 /// `root`, counted as one too: official 6.1's end of the period is `?start_periode` plus a
-/// duration, and its worked periods are filtered on both ends as they are read.
+/// duration, and its worked periods are filtered on both ends as they are read. A `BIND` of one
+/// of `compared` (what the filter compares) that [`reads_only_certain`] is found too.
 fn every_solution_binds(
     pattern: &GraphPattern,
     root: &GraphPattern,
+    compared: &BTreeSet<Variable>,
     found: &mut Vec<(Variable, Expression)>,
 ) {
     use GraphPattern as P;
@@ -236,26 +251,28 @@ fn every_solution_binds(
             expression,
         } => {
             let below = found.len();
-            every_solution_binds(inner, root, found);
+            every_solution_binds(inner, root, compared, found);
             let written = written_with(expression, &found[below..], root);
-            if is_constant(&written) || reads_only_certain(&written, inner) {
+            if is_constant(&written)
+                || compared.contains(variable) && reads_only_certain(&written, inner)
+            {
                 found.push((variable.clone(), written));
             }
         }
         P::Join { left, right } => {
-            every_solution_binds(left, root, found);
-            every_solution_binds(right, root, found);
+            every_solution_binds(left, root, compared, found);
+            every_solution_binds(right, root, compared, found);
         }
         P::Lateral { left, .. } | P::LeftJoin { left, .. } | P::Minus { left, .. } => {
-            every_solution_binds(left, root, found);
+            every_solution_binds(left, root, compared, found);
         }
-        P::Filter { inner, .. } => every_solution_binds(inner, root, found),
+        P::Filter { inner, .. } => every_solution_binds(inner, root, compared, found),
         // A sub-select's own `BIND` is the same variable outside only when it is projected
         // (the official questions' period BINDs end up in the sub-select an `OPTIONAL`
         // beside them becomes, `joins.rs`).
         P::Project { inner, variables } => {
             let mut inside = Vec::new();
-            every_solution_binds(inner, root, &mut inside);
+            every_solution_binds(inner, root, compared, &mut inside);
             found.extend(inside.into_iter().filter(|(v, expression)| {
                 variables.contains(v)
                     && expression_variables(expression)
@@ -303,12 +320,16 @@ fn written_with(
             }
         }
     }
+    let Some(reads) = expression_variables(expression) else {
+        return expression.clone();
+    };
+    // Counting binders walks all of `root`: only for the constants the expression reads.
     let usable: Vec<(Variable, Expression)> = constants
         .iter()
-        .filter(|(v, e)| is_constant(e) && binders(root, v) == 1)
+        .filter(|(v, e)| reads.contains(v) && is_constant(e) && binders(root, v) == 1)
         .cloned()
         .collect();
-    if usable.is_empty() || is_constant(expression) || expression_variables(expression).is_none() {
+    if usable.is_empty() {
         return expression.clone();
     }
     super::pattern::expression_of(expression.clone(), &mut Write(&usable))
