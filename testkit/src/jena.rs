@@ -40,10 +40,30 @@ pub struct JenaJob {
     pub bindings: BTreeMap<String, String>,
 }
 
+/// How often a fast run is timed: a run that answers in under `under` runs again until it has
+/// `samples` times, and its time is their median. One sample of a run of a millisecond or two is
+/// mostly noise (scheduling, caches, a JIT compilation); the benchmark times every engine so.
+#[derive(Debug, Clone, Copy)]
+pub struct Sampling {
+    /// Runs faster than this are repeated.
+    pub under: Duration,
+    /// How many times a repeated run is timed in all (odd, so that the median is one of them).
+    pub samples: usize,
+}
+
+impl Sampling {
+    /// One sample of every run.
+    pub const ONCE: Self = Self {
+        under: Duration::ZERO,
+        samples: 1,
+    };
+}
+
 /// Jena's outcome of one run.
 #[derive(Debug, Clone)]
 pub struct JenaResult {
-    /// Time of parse, substitution and evaluation to the last row.
+    /// Time of parse, substitution and evaluation to the last row (the median of the samples
+    /// when the run was repeated, see [`Sampling`]).
     pub time: Duration,
     /// Rows of the answer, or the error.
     pub rows: Result<usize, String>,
@@ -187,18 +207,22 @@ impl Jena {
     }
 
     /// Runs `jobs` over the N-Triples file `data` in one JVM with heap `xmx` (e.g. `8g`), one
-    /// after the other, and returns each run's result by key, and Jena's load line.
+    /// after the other, each timed as `sampling` says, and returns each run's result by key,
+    /// and Jena's load line.
     pub fn run(
         &self,
         data: &Path,
         jobs: &[JenaJob],
         timeout: Duration,
+        sampling: Sampling,
         xmx: &str,
         work: &Path,
     ) -> Result<(BTreeMap<String, JenaResult>, String), String> {
         let spec = json!({
             "data": data,
             "timeout_ms": timeout.as_millis() as u64,
+            "repeat_under_ms": sampling.under.as_millis() as u64,
+            "samples": sampling.samples,
             "jobs": jobs.iter().map(|job| json!({
                 "key": job.key,
                 "query": job.query,
