@@ -10,6 +10,7 @@
 
 mod arithmetic;
 mod canonical;
+mod counts;
 mod cross;
 mod dialect;
 mod exists;
@@ -29,6 +30,7 @@ mod union;
 
 pub use arithmetic::pin_duration_addition;
 pub use canonical::canonical_text;
+pub use counts::CountedStatistics;
 pub use dialect::{translate, DialectError, Translation, PLACEHOLDER_PREFIX};
 pub use joins::key_joins;
 pub use lexical::{keep_lexical_forms, with_lexical_functions, DECIMAL_STRING};

@@ -38,6 +38,14 @@
 //! [`IMPROVEMENT`] times the best one: the model knows nothing of what a `BIND` or `FILTER`
 //! keeps, and a close call is where it misleads.
 //!
+//! A `UNION` of single triples that bind the same variables (the ledger questions' `{ ?rubriek a
+//! onz-fin:Grootboekrubriek } UNION { ?rubriek a onz-fin:Grootboekrekening }`, the IGJ
+//! questions' two kinds of indication) is a part like a triple: its estimate is the sum of its
+//! branches', it may start the chain or be looked up branch by branch. Before, such a group was
+//! left to the planner, which looked the union up for every posting of the five years (two
+//! lookups each) where there are 59 headings and accounts to start from (Zorgkantoren 18.2, 19.x,
+//! 22.1, 23.x, 24.x: 10-45 % faster at 1,000 employees).
+//!
 //! Sub-selects joined with a group's triples (the official questions' agreements with their
 //! `OPTIONAL` end date, which `lateral.rs` makes a sub-select, joined with the worked or paid
 //! periods and a per-vestiging sub-select) are parts too, evaluated once: the chain may start
@@ -128,6 +136,10 @@ enum Part {
         object: TermPattern,
         zero: bool,
     },
+    /// A `UNION` of single triples that bind the same variables, such as `{ ?account a
+    /// onz-fin:Grootboekrubriek } UNION { ?account a onz-fin:Grootboekrekening }`: looked up per
+    /// solution like a triple (each branch in turn), or the chain's start.
+    Alternatives(Vec<TriplePattern>),
     /// A `VALUES` table.
     Values {
         variables: Vec<Variable>,
@@ -200,6 +212,8 @@ impl Part {
                 .into_iter()
                 .filter_map(variable_of)
                 .collect(),
+            // The branches bind the same variables (`alternatives`).
+            Part::Alternatives(branches) => Part::Triple(branches[0].clone()).binds(),
             Part::Values { variables, .. } => variables.clone(),
             Part::Extend { variable, .. } => vec![variable.clone()],
             Part::Filter(_) => Vec::new(),
@@ -237,6 +251,16 @@ impl Part {
     fn into_pattern(self) -> GraphPattern {
         match self {
             Part::Triple(t) => GraphPattern::Bgp { patterns: vec![t] },
+            Part::Alternatives(branches) => branches
+                .into_iter()
+                .map(|t| GraphPattern::Bgp { patterns: vec![t] })
+                .reduce(|left, right| GraphPattern::Union {
+                    left: Box::new(left),
+                    right: Box::new(right),
+                })
+                .unwrap_or(GraphPattern::Bgp {
+                    patterns: Vec::new(),
+                }),
             Part::Path {
                 subject,
                 path,
@@ -258,6 +282,36 @@ impl Part {
             Part::Extend { .. } | Part::Filter(_) => unreachable!("expressions wrap a chain"),
         }
     }
+}
+
+/// The branches of `pattern` when it is a `UNION` (of any depth) of single triples without
+/// blank nodes that all bind the same variables: a part that binds them in every solution.
+fn alternatives(pattern: &GraphPattern) -> Option<Vec<TriplePattern>> {
+    fn branches(pattern: &GraphPattern, found: &mut Vec<TriplePattern>) -> bool {
+        match pattern {
+            GraphPattern::Union { left, right } => branches(left, found) && branches(right, found),
+            GraphPattern::Bgp { patterns } => match patterns.as_slice() {
+                [triple] => {
+                    let blank = [&triple.subject, &triple.object]
+                        .into_iter()
+                        .any(|t| matches!(t, TermPattern::BlankNode(_)));
+                    found.push(triple.clone());
+                    !blank
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+    let mut found = Vec::new();
+    if !branches(pattern, &mut found) {
+        return None;
+    }
+    let variables = |t: &TriplePattern| -> BTreeSet<Variable> {
+        Part::Triple(t.clone()).binds().into_iter().collect()
+    };
+    let first = variables(found.first()?);
+    found.iter().all(|t| variables(t) == first).then_some(found)
 }
 
 fn variable_of(term: &TermPattern) -> Option<Variable> {
@@ -360,6 +414,12 @@ impl Group {
             // A lookup's right side sees the left's values: no sub-select there.
             GraphPattern::Lateral { left, right } => {
                 self.absorb(left, opaque) && self.absorb(right, false)
+            }
+            GraphPattern::Union { .. } if alternatives(pattern).is_some() => {
+                self.parts.push(Part::Alternatives(
+                    alternatives(pattern).unwrap_or_default(),
+                ));
+                true
             }
             // A union of sub-selects (a "total" row keyed on the shared pattern's variable,
             // `union.rs`) is evaluated once and hash-joined like a sub-select.
@@ -575,7 +635,13 @@ impl Context {
         let nodes = parts
             .iter()
             .filter_map(|p| match p {
-                Part::Triple(t) => Some([&t.subject, &t.object]),
+                Part::Triple(t) => Some(vec![&t.subject, &t.object]),
+                Part::Alternatives(branches) => Some(
+                    branches
+                        .iter()
+                        .flat_map(|t| [&t.subject, &t.object])
+                        .collect(),
+                ),
                 _ => None,
             })
             .flatten()
@@ -1028,6 +1094,10 @@ impl Orderer<'_> {
                     n
                 }
             },
+            Part::Alternatives(branches) => branches
+                .iter()
+                .map(|t| self.estimate(&Part::Triple(t.clone()), bound))
+                .sum(),
             Part::Path {
                 subject,
                 path,
@@ -1132,7 +1202,10 @@ fn learn(part: &Part, known: &mut Known, exclusive: &BTreeSet<Variable>) {
             .determined
             .extend(part.binds().into_iter().filter(|v| exclusive.contains(v)));
     }
-    if matches!(part, Part::Triple(_) | Part::Path { .. }) {
+    if matches!(
+        part,
+        Part::Triple(_) | Part::Alternatives(_) | Part::Path { .. }
+    ) {
         known.nodes.extend(part.binds());
     }
 }
@@ -1261,53 +1334,18 @@ fn whole(chain: GraphPattern) -> GraphPattern {
 
 #[cfg(test)]
 mod tests {
-    use oxigraph::model::{GraphName, GraphNameRef, Literal, NamedNode, Quad, Term};
+    use oxigraph::model::{GraphName, Literal, NamedNode, Quad, Term};
     use oxigraph::sparql::QueryResults;
     use oxigraph::store::Store;
     use spargebra::algebra::GraphPattern;
     use spargebra::term::{NamedNodePattern, TermPattern};
     use spargebra::Query;
 
-    use super::Statistics;
+    // Counts read off the test store itself, as the node's copy does.
     use crate::test_support::parse;
+    use crate::CountedStatistics as Counted;
 
     const EX: &str = "http://example.org/";
-
-    /// Counts read off the test store itself, as the node's copy does.
-    struct Counted<'a>(&'a Store);
-
-    impl Statistics for Counted<'_> {
-        fn matching(&self, s: Option<&Term>, p: &NamedNode, o: Option<&Term>) -> f64 {
-            let s = match s {
-                Some(Term::NamedNode(n)) => Some(n.as_ref().into()),
-                Some(_) => return 0.0,
-                None => None,
-            };
-            self.0
-                .quads_for_pattern(
-                    s,
-                    Some(p.as_ref()),
-                    o.map(Term::as_ref),
-                    Some(GraphNameRef::DefaultGraph),
-                )
-                .count() as f64
-        }
-
-        fn distinct(&self, p: &NamedNode) -> (f64, f64) {
-            let quads: Vec<Quad> = self
-                .0
-                .quads_for_pattern(None, Some(p.as_ref()), None, None)
-                .map(Result::unwrap)
-                .collect();
-            let subjects: std::collections::HashSet<_> = quads.iter().map(|q| &q.subject).collect();
-            let objects: std::collections::HashSet<_> = quads.iter().map(|q| &q.object).collect();
-            (subjects.len().max(1) as f64, objects.len().max(1) as f64)
-        }
-
-        fn total(&self) -> f64 {
-            self.0.len().unwrap() as f64
-        }
-    }
 
     fn iri(name: &str) -> NamedNode {
         NamedNode::new_unchecked(format!("{EX}{name}"))
@@ -1563,6 +1601,40 @@ mod tests {
         let query = ordered(&store, text);
         let written = parse(&text.replace("ex:", EX).replace("EX>", ">"));
         assert_eq!(where_of(&query), where_of(&written), "reordered: {query}");
+    }
+
+    #[test]
+    fn a_union_of_single_triples_is_a_part_the_chain_may_start_at() {
+        let store = store();
+        // The ledger questions' `{ ?r a Grootboekrubriek } UNION { ?r a Grootboekrekening }`:
+        // two ids of 50 things, where the group as written walks every tag of every thing
+        // first and looks the union up for each.
+        let query = ordered(
+            &store,
+            "SELECT ?t ?g { ?t <ex:tagEX> ?g . ?t <ex:typeEX> <ex:ThingEX> . \
+             { ?t <ex:idEX> \"3\" } UNION { ?t <ex:idEX> \"4\" } }",
+        );
+        assert!(
+            matches!(start(where_of(&query)), GraphPattern::Union { .. }),
+            "the chain does not start at the union: {query}"
+        );
+        assert_eq!(rows(&store, query).len(), 6);
+    }
+
+    #[test]
+    fn a_union_of_triples_that_bind_different_variables_is_no_part() {
+        // `?t` alone in one branch, `?t` and `?x` in the other: `?x` is not bound in every
+        // solution of the union, so it cannot be a part that binds it.
+        let text = format!("SELECT * {{ {{ ?t <{EX}id> \"3\" }} UNION {{ ?t <{EX}at> ?x }} }}");
+        assert!(super::alternatives(where_of(&parse(&text))).is_none());
+        let text = format!(
+            "SELECT * {{ {{ ?t <{EX}id> \"3\" }} UNION {{ {{ ?t <{EX}id> \"4\" }} UNION \
+             {{ ?t <{EX}type> <{EX}Thing> }} }} }}"
+        );
+        assert_eq!(
+            super::alternatives(where_of(&parse(&text))).map(|b| b.len()),
+            Some(3)
+        );
     }
 
     #[test]
