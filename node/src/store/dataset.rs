@@ -383,7 +383,15 @@ impl NodeStore {
             change.served.clone(),
             iri(META_GRAPH).into_owned(),
         ));
-        transaction.commit().map_err(|e| storage(&self.path, e))?;
+        // No query may answer from the old copy once the registry points elsewhere.
+        self.drop_memory_copy();
+        if let Err(error) = transaction.commit() {
+            // Nothing changed: the copy of the unchanged served graph comes back.
+            if let Err(refresh) = self.refresh_memory() {
+                tracing::warn!("the in-memory copy of the served graph was not rebuilt: {refresh}");
+            }
+            return Err(storage(&self.path, error));
+        }
         for graph in unused {
             self.drop_graph(&graph)?;
         }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use oxigraph::sparql::CancellationToken;
 
+use super::workers::Workers;
 use super::QueryError;
 
 /// How often the waiting caller looks at the clock and the memory.
@@ -29,6 +30,8 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone)]
 pub struct EvaluationGuard {
     slots: Arc<Slots>,
+    /// Threads that ran an evaluation and wait for the next (`workers.rs`).
+    workers: Arc<Workers>,
     max_memory_growth: Option<u64>,
 }
 
@@ -54,11 +57,13 @@ impl EvaluationGuard {
                 free: Mutex::new(concurrent.max(1)),
                 freed: Condvar::new(),
             }),
+            workers: Workers::new(concurrent.max(1)),
             max_memory_growth: max_memory_growth_mb.map(|mb| mb.saturating_mul(1 << 20)),
         }
     }
 
-    /// Runs `evaluation` on its own thread and waits until it ends, `timeout` passes, or the
+    /// Runs `evaluation` on a thread of its own (one kept from an earlier evaluation when one
+    /// is idle) and waits until it ends, `timeout` passes, or the
     /// memory limit is crossed; in the last two cases the engine is told to stop through the
     /// token and the caller is answered at once.
     pub fn run<T: Send + 'static>(
@@ -75,16 +80,15 @@ impl EvaluationGuard {
         let stopped = Arc::new(AtomicBool::new(false));
         let (done, wait) = mpsc::sync_channel(1);
         let (thread_token, thread_stopped) = (token.clone(), Arc::clone(&stopped));
-        std::thread::Builder::new()
-            .name("kikv-query".into())
-            .spawn(move || {
+        self.workers
+            .execute(Box::new(move || {
                 let result = evaluation(thread_token);
                 drop(slot);
                 // A cancelled evaluation's own error is replaced by the caller's reason.
                 if !thread_stopped.load(Ordering::SeqCst) {
                     let _ = done.send(result);
                 }
-            })
+            }))
             .map_err(|e| QueryError::Evaluation(format!("cannot start a query thread: {e}")))?;
         let baseline = resident_bytes();
         loop {

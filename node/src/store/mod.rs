@@ -17,6 +17,7 @@ mod lock;
 mod memory;
 mod query;
 mod statistics;
+mod workers;
 
 use std::path::{Path, PathBuf};
 

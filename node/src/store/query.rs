@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kikv_sparql::{evaluator, QueryRefusal, ReadOnlyQuery, SparqlError};
-use oxigraph::model::{GraphName, NamedOrBlankNode, Term, Triple};
+use oxigraph::model::{NamedOrBlankNode, Term, Triple};
 use oxigraph::sparql::{
     BoundPreparedSparqlQuery, QueryDataset, QueryEvaluationError, QueryResults, Variable,
 };
@@ -203,18 +203,15 @@ impl NodeStore {
         query: &ReadOnlyQuery,
         bindings: &[(Variable, Term)],
     ) -> Result<(Query, QueryDataset, Store), QueryError> {
-        let graphs = self.query_graphs()?;
         let algebra = engine_algebra(query, bindings)?;
-        if let [GraphName::NamedNode(served)] = graphs.as_slice() {
-            if let Some((memory, statistics)) = self
-                .memory_store(served)
-                .filter(|_| !kikv_sparql::names_graphs(query))
-            {
+        if !kikv_sparql::names_graphs(query) {
+            if let Some((memory, statistics)) = self.memory_store() {
                 // The copy's counts choose the join order (`order.rs` of the query layer).
                 let algebra = kikv_sparql::order_joins(algebra, &*statistics);
                 return Ok((algebra, QueryDataset::new(), memory));
             }
         }
+        let graphs = self.query_graphs()?;
         let named: Vec<NamedOrBlankNode> = self
             .physical_graphs()?
             .into_iter()
