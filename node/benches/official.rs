@@ -241,9 +241,11 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration, sampling: 
             .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
             .unwrap();
         loader.commit().unwrap();
+        // One guard for every run, as the node has: its evaluation threads are reused.
+        let guard = EvaluationGuard::new(1, None);
         runs.iter()
             .map(|run| {
-                let outcome = sampled(sampling, || on_oxigraph(&plain, run, timeout));
+                let outcome = sampled(sampling, || on_oxigraph(&plain, &guard, run, timeout));
                 progress("oxigraph", run, outcome)
             })
             .collect()
@@ -374,9 +376,8 @@ fn explain_all(store: &NodeStore, runs: &[Run], dir: &Path, timeout: Duration) {
     println!("plans written to {}", dir.display());
 }
 
-fn on_oxigraph(store: &Store, run: &Run, timeout: Duration) -> Outcome {
+fn on_oxigraph(store: &Store, guard: &EvaluationGuard, run: &Run, timeout: Duration) -> Outcome {
     let started = Instant::now();
-    let guard = EvaluationGuard::new(1, None);
     let store = store.clone();
     let algebra = parse_read_only(&run.query.text)
         .and_then(|query| engine_algebra(&query, &run.set.bindings()));
