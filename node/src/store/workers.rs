@@ -4,15 +4,16 @@
 //! on, as much as the engine needs for a small question (the official NZa kostenonderzoek 11.1
 //! or Zorgkantoren 17.2.1 answer in under a millisecond in all). A thread that finished an
 //! evaluation waits for the next one instead; at most as many wait as there are evaluation
-//! slots, the rest end.
+//! slots, the rest end. An idle thread holds only the receiving end of its channel and a weak
+//! reference to the list, so it ends when its guard is dropped.
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, Weak};
 
 /// One evaluation, run on a worker thread.
 pub(super) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// The idle worker threads of one [`EvaluationGuard`](super::EvaluationGuard), each waiting on
-/// its own channel.
+/// a channel of its own whose sending end is listed here.
 #[derive(Debug)]
 pub(super) struct Workers {
     idle: Mutex<Vec<mpsc::Sender<Job>>>,
@@ -32,25 +33,22 @@ impl Workers {
     /// Runs `job` on an idle thread, or on a new one when none is idle.
     pub(super) fn execute(self: &Arc<Self>, job: Job) -> std::io::Result<()> {
         let mut job = job;
+        // A listed thread waits on its channel, so the job is taken; should the thread be gone,
+        // the job comes back and goes to the next one.
         while let Some(worker) = self.take_idle() {
-            // A worker whose evaluation panicked has ended; its channel gives the job back.
             match worker.send(job) {
                 Ok(()) => return Ok(()),
                 Err(mpsc::SendError(returned)) => job = returned,
             }
         }
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let workers = Arc::clone(self);
+        let workers = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("kikv-query".into())
             .spawn(move || {
                 let mut next = Some(job);
                 while let Some(job) = next.take() {
                     job();
-                    if !workers.park(&sender) {
-                        break;
-                    }
-                    next = receiver.recv().ok();
+                    next = park(&workers).and_then(|receiver| receiver.recv().ok());
                 }
             })
             .map(drop)
@@ -62,20 +60,22 @@ impl Workers {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop()
     }
+}
 
-    /// Lists a thread whose evaluation ended as idle; `false` when enough are idle already (the
-    /// thread then ends).
-    fn park(&self, sender: &mpsc::Sender<Job>) -> bool {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if idle.len() >= self.keep {
-            return false;
-        }
-        idle.push(sender.clone());
-        true
+/// Lists a thread whose evaluation ended as idle and gives it the channel to wait on; `None`
+/// when enough are idle already or the guard is gone (the thread then ends).
+fn park(workers: &Weak<Workers>) -> Option<mpsc::Receiver<Job>> {
+    let workers = workers.upgrade()?;
+    let mut idle = workers
+        .idle
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if idle.len() >= workers.keep {
+        return None;
     }
+    let (sender, receiver) = mpsc::channel();
+    idle.push(sender);
+    Some(receiver)
 }
 
 #[cfg(test)]
@@ -116,6 +116,34 @@ mod tests {
             .execute(Box::new(move || done.send(7).unwrap()))
             .unwrap();
         assert_eq!(finished.recv().unwrap(), 7);
+    }
+
+    #[test]
+    fn an_idle_thread_ends_with_its_guard() {
+        /// Sends when the thread that holds it ends (thread-local values are dropped then).
+        struct OnExit(mpsc::Sender<()>);
+        impl Drop for OnExit {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        thread_local! {
+            static EXIT: std::cell::RefCell<Option<OnExit>> = const { std::cell::RefCell::new(None) };
+        }
+        let workers = Workers::new(1);
+        let (exit, exited) = mpsc::channel();
+        workers
+            .execute(Box::new(move || {
+                EXIT.with(|e| *e.borrow_mut() = Some(OnExit(exit)));
+            }))
+            .unwrap();
+        while workers.idle.lock().unwrap().is_empty() {
+            std::thread::yield_now();
+        }
+        drop(workers);
+        exited
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the idle thread did not end with its guard");
     }
 
     #[test]
