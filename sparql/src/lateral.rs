@@ -982,6 +982,20 @@ mod tests {
     }
 
     #[test]
+    fn a_one_triple_optional_is_looked_up_after_a_test_of_what_the_left_side_binds() {
+        // NZa Wmg 2.1: `?client a Human`, written after the indication's optional end date,
+        // was hash-joined with every client; it only tests the client the indication names.
+        let shown = same_rows(
+            "SELECT ?p ?h ?t WHERE { ?p <http://example.org/partOf> ?h . \
+             OPTIONAL { ?p <http://example.org/date> ?t } \
+             ?h <http://example.org/type> <http://example.org/Heading> }",
+            2,
+        );
+        assert!(!shown.contains("{SELECT"), "{shown}");
+        assert_before(&shown, "Heading", "OPTIONAL");
+    }
+
+    #[test]
     fn an_optional_joined_with_a_block_no_literal_anchors_stays_whole() {
         let shown = same_rows(
             "SELECT ?p ?h ?t ?d WHERE { ?p <http://example.org/partOf> ?h . \
