@@ -15,6 +15,7 @@ mod cross;
 mod dialect;
 mod exists;
 mod filter;
+mod fold;
 mod joins;
 mod lateral;
 mod lexical;

@@ -352,9 +352,9 @@ pub fn engine_algebra(
     // Last, so the rewrites above see the query as written: XPath decimal `*` and `/` where
     // oxsdatatypes gives none (numeric.rs), `STR` of the query's own literals as written
     // (lexical.rs).
-    Ok(crate::keep_lexical_forms(crate::exact_decimal_arithmetic(
-        algebra,
-    )))
+    let algebra = crate::keep_lexical_forms(crate::exact_decimal_arithmetic(algebra));
+    // Very last, so that what it folds is what the engine would evaluate (fold.rs).
+    Ok(crate::fold::fold_constants(algebra))
 }
 
 /// The evaluator [`engine_algebra`]'s output needs: Oxigraph's, with the functions
