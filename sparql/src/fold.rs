@@ -27,7 +27,7 @@ use spargebra::algebra::{
 use spargebra::term::Variable;
 use spargebra::Query;
 
-use crate::pattern::BottomUp;
+use crate::pattern::{operands, BottomUp};
 
 /// `query` with its constant sub-expressions replaced by their values. Run last, on the algebra
 /// the engine is given: the folded expressions are then exactly the ones it would evaluate.
@@ -63,36 +63,13 @@ pub fn fold_constants(query: Query) -> Query {
 
 /// Whether evaluating `expression` reads no solution and gives the same term every time.
 fn is_constant(expression: &Expression) -> bool {
-    use Expression as E;
     match expression {
-        E::NamedNode(_) | E::Literal(_) => true,
-        E::Variable(_) | E::Bound(_) | E::Exists(_) => false,
-        E::FunctionCall(function, args) => {
-            !matches!(
-                function,
-                Function::Rand
-                    | Function::Now
-                    | Function::Uuid
-                    | Function::StrUuid
-                    | Function::BNode
-            ) && args.iter().all(is_constant)
-        }
-        E::UnaryPlus(a) | E::UnaryMinus(a) | E::Not(a) => is_constant(a),
-        E::Or(a, b)
-        | E::And(a, b)
-        | E::Equal(a, b)
-        | E::SameTerm(a, b)
-        | E::Greater(a, b)
-        | E::GreaterOrEqual(a, b)
-        | E::Less(a, b)
-        | E::LessOrEqual(a, b)
-        | E::Add(a, b)
-        | E::Subtract(a, b)
-        | E::Multiply(a, b)
-        | E::Divide(a, b) => is_constant(a) && is_constant(b),
-        E::In(a, list) => is_constant(a) && list.iter().all(is_constant),
-        E::If(a, b, c) => is_constant(a) && is_constant(b) && is_constant(c),
-        E::Coalesce(list) => list.iter().all(is_constant),
+        Expression::Variable(_) | Expression::Bound(_) | Expression::Exists(_) => false,
+        Expression::FunctionCall(
+            Function::Rand | Function::Now | Function::Uuid | Function::StrUuid | Function::BNode,
+            _,
+        ) => false,
+        other => operands(other).into_iter().all(is_constant),
     }
 }
 
@@ -104,37 +81,14 @@ fn is_foldable(expression: &Expression) -> bool {
     ) && is_constant(expression)
 }
 
-/// Hands the largest foldable sub-expressions of `expression` to `found`, top-down.
+/// Hands the largest foldable sub-expressions of `expression` to `found`, top-down (not into
+/// an `EXISTS`, whose pattern the walk hands over on its own).
 fn largest(expression: &Expression, found: &mut dyn FnMut(&Expression)) {
-    use Expression as E;
     if is_foldable(expression) {
         return found(expression);
     }
-    match expression {
-        E::UnaryPlus(a) | E::UnaryMinus(a) | E::Not(a) => largest(a, found),
-        E::Or(a, b)
-        | E::And(a, b)
-        | E::Equal(a, b)
-        | E::SameTerm(a, b)
-        | E::Greater(a, b)
-        | E::GreaterOrEqual(a, b)
-        | E::Less(a, b)
-        | E::LessOrEqual(a, b)
-        | E::Add(a, b)
-        | E::Subtract(a, b)
-        | E::Multiply(a, b)
-        | E::Divide(a, b) => {
-            largest(a, found);
-            largest(b, found);
-        }
-        E::In(a, list) => {
-            largest(a, found);
-            list.iter().for_each(|e| largest(e, found));
-        }
-        E::If(a, b, c) => [a, b, c].into_iter().for_each(|e| largest(e, found)),
-        E::Coalesce(list) | E::FunctionCall(_, list) => list.iter().for_each(|e| largest(e, found)),
-        // Terms, variables and EXISTS (whose pattern is handed over on its own).
-        E::NamedNode(_) | E::Literal(_) | E::Variable(_) | E::Bound(_) | E::Exists(_) => {}
+    for operand in operands(expression) {
+        largest(operand, found);
     }
 }
 

@@ -242,3 +242,28 @@ pub(super) fn visit_expression(expression: &Expression, visitor: &mut impl Botto
 pub(super) fn visit(pattern: &GraphPattern, visitor: &mut impl BottomUp) {
     pattern_of(pattern.clone(), visitor);
 }
+
+/// The operands of `expression`, in order: none for a term, a variable, `BOUND` or `EXISTS`
+/// (whose pattern is not an expression).
+pub(super) fn operands(expression: &Expression) -> Vec<&Expression> {
+    use Expression as E;
+    match expression {
+        E::NamedNode(_) | E::Literal(_) | E::Variable(_) | E::Bound(_) | E::Exists(_) => Vec::new(),
+        E::UnaryPlus(a) | E::UnaryMinus(a) | E::Not(a) => vec![a],
+        E::Or(a, b)
+        | E::And(a, b)
+        | E::Equal(a, b)
+        | E::SameTerm(a, b)
+        | E::Greater(a, b)
+        | E::GreaterOrEqual(a, b)
+        | E::Less(a, b)
+        | E::LessOrEqual(a, b)
+        | E::Add(a, b)
+        | E::Subtract(a, b)
+        | E::Multiply(a, b)
+        | E::Divide(a, b) => vec![a, b],
+        E::In(a, list) => std::iter::once(&**a).chain(list).collect(),
+        E::If(a, b, c) => vec![a, b, c],
+        E::Coalesce(list) | E::FunctionCall(_, list) => list.iter().collect(),
+    }
+}

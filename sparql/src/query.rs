@@ -290,41 +290,11 @@ fn walk_expression(
     on_pattern: &mut dyn FnMut(&GraphPattern),
     on_variable: &mut dyn FnMut(&Variable),
 ) {
-    use Expression as E;
     match expression {
-        E::NamedNode(_) | E::Literal(_) => {}
-        E::Variable(v) | E::Bound(v) => on_variable(v),
-        E::Exists(pattern) => walk(pattern, on_pattern, on_variable),
-        E::UnaryPlus(a) | E::UnaryMinus(a) | E::Not(a) => {
-            walk_expression(a, on_pattern, on_variable)
-        }
-        E::Or(a, b)
-        | E::And(a, b)
-        | E::Equal(a, b)
-        | E::SameTerm(a, b)
-        | E::Greater(a, b)
-        | E::GreaterOrEqual(a, b)
-        | E::Less(a, b)
-        | E::LessOrEqual(a, b)
-        | E::Add(a, b)
-        | E::Subtract(a, b)
-        | E::Multiply(a, b)
-        | E::Divide(a, b) => {
-            walk_expression(a, on_pattern, on_variable);
-            walk_expression(b, on_pattern, on_variable);
-        }
-        E::In(a, list) => {
-            walk_expression(a, on_pattern, on_variable);
-            list.iter()
-                .for_each(|e| walk_expression(e, on_pattern, on_variable));
-        }
-        E::If(a, b, c) => {
-            for e in [a, b, c] {
-                walk_expression(e, on_pattern, on_variable);
-            }
-        }
-        E::Coalesce(list) | E::FunctionCall(_, list) => list
-            .iter()
+        Expression::Variable(v) | Expression::Bound(v) => on_variable(v),
+        Expression::Exists(pattern) => walk(pattern, on_pattern, on_variable),
+        other => crate::pattern::operands(other)
+            .into_iter()
             .for_each(|e| walk_expression(e, on_pattern, on_variable)),
     }
 }
