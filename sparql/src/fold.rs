@@ -169,108 +169,18 @@ fn empty_store() -> &'static Store {
     EMPTY.get_or_init(|| Store::new().expect("an in-memory store opens"))
 }
 
-/// Replaces the largest foldable sub-expressions that have a value by it.
+/// Replaces the largest foldable sub-expressions that have a value by it, top-down (as
+/// [`largest`] found them) in every expression of every pattern; one without a value stays whole.
 struct Replace(HashMap<Expression, Expression>);
 
 impl BottomUp for Replace {
-    fn pattern(&mut self, pattern: GraphPattern) -> GraphPattern {
-        let fold = |e: Expression| self.folded(e);
-        match pattern {
-            GraphPattern::Filter { expr, inner } => GraphPattern::Filter {
-                expr: fold(expr),
-                inner,
-            },
-            GraphPattern::Extend {
-                inner,
-                variable,
-                expression,
-            } => GraphPattern::Extend {
-                inner,
-                variable,
-                expression: fold(expression),
-            },
-            GraphPattern::LeftJoin {
-                left,
-                right,
-                expression,
-            } => GraphPattern::LeftJoin {
-                left,
-                right,
-                expression: expression.map(fold),
-            },
-            GraphPattern::OrderBy { inner, expression } => GraphPattern::OrderBy {
-                inner,
-                expression: expression
-                    .into_iter()
-                    .map(|o| match o {
-                        OrderExpression::Asc(e) => OrderExpression::Asc(fold(e)),
-                        OrderExpression::Desc(e) => OrderExpression::Desc(fold(e)),
-                    })
-                    .collect(),
-            },
-            GraphPattern::Group {
-                inner,
-                variables,
-                aggregates,
-            } => GraphPattern::Group {
-                inner,
-                variables,
-                aggregates: aggregates
-                    .into_iter()
-                    .map(|(v, a)| match a {
-                        AggregateExpression::FunctionCall {
-                            name,
-                            expr,
-                            distinct,
-                        } => (
-                            v,
-                            AggregateExpression::FunctionCall {
-                                name,
-                                expr: fold(expr),
-                                distinct,
-                            },
-                        ),
-                        other => (v, other),
-                    })
-                    .collect(),
-            },
-            other => other,
-        }
-    }
-}
-
-impl Replace {
-    /// `expression` with its largest foldable sub-expressions replaced, top-down, as
-    /// [`largest`] found them.
-    fn folded(&self, expression: Expression) -> Expression {
-        use Expression as E;
-        if is_foldable(&expression) {
-            return self.0.get(&expression).cloned().unwrap_or(expression);
-        }
-        let f = |e: Box<Expression>| Box::new(self.folded(*e));
-        let list = |l: Vec<Expression>| l.into_iter().map(|e| self.folded(e)).collect();
-        match expression {
-            E::UnaryPlus(a) => E::UnaryPlus(f(a)),
-            E::UnaryMinus(a) => E::UnaryMinus(f(a)),
-            E::Not(a) => E::Not(f(a)),
-            E::Or(a, b) => E::Or(f(a), f(b)),
-            E::And(a, b) => E::And(f(a), f(b)),
-            E::Equal(a, b) => E::Equal(f(a), f(b)),
-            E::SameTerm(a, b) => E::SameTerm(f(a), f(b)),
-            E::Greater(a, b) => E::Greater(f(a), f(b)),
-            E::GreaterOrEqual(a, b) => E::GreaterOrEqual(f(a), f(b)),
-            E::Less(a, b) => E::Less(f(a), f(b)),
-            E::LessOrEqual(a, b) => E::LessOrEqual(f(a), f(b)),
-            E::Add(a, b) => E::Add(f(a), f(b)),
-            E::Subtract(a, b) => E::Subtract(f(a), f(b)),
-            E::Multiply(a, b) => E::Multiply(f(a), f(b)),
-            E::Divide(a, b) => E::Divide(f(a), f(b)),
-            E::In(a, l) => E::In(f(a), list(l)),
-            E::If(a, b, c) => E::If(f(a), f(b), f(c)),
-            E::Coalesce(l) => E::Coalesce(list(l)),
-            E::FunctionCall(function, l) => E::FunctionCall(function, list(l)),
-            other => other,
-        }
+    fn replaced(&mut self, expression: &Expression) -> Option<Expression> {
+        is_foldable(expression).then(|| {
+            self.0
+                .get(expression)
+                .cloned()
+                .unwrap_or_else(|| expression.clone())
+        })
     }
 }
 

@@ -331,10 +331,10 @@ fn has_literal_object(block: &GraphPattern) -> bool {
 /// after the indication's optional end date, was hash-joined with every client; tested per
 /// indication before the end date is looked up, 15.5 to 11 ms at 1,000 employees, and
 /// Zorgkantoren 15.4.6 0.6 times its time): the `OPTIONAL`'s `FILTER` then runs after `rest`
-/// instead of before it. Without that condition (measured at 1,000 employees) NZa Wmg 1.1.x ran 2 times, 1.2.x
-/// 4 times and Zorgkantoren 2.2 3.7 times slower, their date filter on the agreements waiting
-/// for the function of every agreement of five years; with `rest` any part, IGJ 1.4.x ran 40
-/// to 60 times slower. With it, IGJ 1.2.1 runs 3.5 to 4 times faster (both profiles), and IGJ
+/// instead of before it. Without that condition (measured at 1,000 employees) NZa Wmg 1.1.x ran
+/// 2 times, 1.2.x 4 times and Zorgkantoren 2.2 3.7 times slower, their date filter on the
+/// agreements waiting for the function of every agreement of five years; with `rest` any part,
+/// IGJ 1.4.x ran 40 to 60 times slower. With it, IGJ 1.2.1 runs 3.5 to 4 times faster (both profiles), and IGJ
 /// 1.1.1, 1.1.3, Zorgkantoren 14.2 and VWS 4.2 10 to 60 % slower, each still far faster than
 /// Jena (the plan IGJ 1.1.1 runs is the same as before; where its time goes is not known).
 ///

@@ -37,6 +37,13 @@ pub(super) trait BottomUp {
     fn expression(&mut self, expression: Expression) -> Expression {
         expression
     }
+
+    /// Replaces a whole expression before its operands are visited: `Some` is taken as it is
+    /// (neither its operands nor itself are handed to [`Self::expression`]); `None` walks it.
+    /// For a rewrite that must see an expression as written, not its rewritten operands.
+    fn replaced(&mut self, _expression: &Expression) -> Option<Expression> {
+        None
+    }
 }
 
 /// Applies `rewrite` bottom-up to the whole WHERE pattern of `query`.
@@ -182,6 +189,9 @@ fn aggregate_of(aggregate: AggregateExpression, r: &mut impl BottomUp) -> Aggreg
 
 /// `expression` with its operands rewritten, then itself.
 pub(super) fn expression_of(expression: Expression, r: &mut impl BottomUp) -> Expression {
+    if let Some(replaced) = r.replaced(&expression) {
+        return replaced;
+    }
     let done = expression_parts(expression, r);
     r.expression(done)
 }
