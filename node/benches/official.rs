@@ -35,6 +35,12 @@
 //!   step (`NodeStore::explain`, the query evaluated once more), to
 //!   `DIR/<profile>-<id>-<n>.json`.
 //!
+//! The node is timed twice: once on its own (the times compared with Jena, and the memory
+//! peak), and once in turns with plain Oxigraph, run by run, both stores in memory at once
+//! (node, plain, then plain, node, …, `KIKV_BENCH_SAMPLES` pairs for a run under a second), the
+//! times compared with plain Oxigraph's: this machine's speed drifts by 5-30 % over minutes,
+//! which decided most comparisons near 1.0 when each engine ran all its runs in a block.
+//!
 //! Prints per query (all its parameter sets summed): node, Jena and Oxigraph seconds and the
 //! ratios node/Jena and node/Oxigraph (below 1: the node is faster); the data size; the
 //! node's resident memory at rest (store reopened after the load) and its peak while answering
@@ -226,32 +232,42 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration, sampling: 
         },
         mib(peak)
     );
+    // Plain Oxigraph is timed in turns with the node, run by run, both stores in memory at
+    // once: this machine's speed drifts by 5-30 % over minutes, which decided most comparisons
+    // near 1.0 when each engine ran all its runs in a block of its own.
+    let (paired, oxigraph): (Vec<Outcome>, Vec<Outcome>) =
+        if env("KIKV_BENCH_OXIGRAPH").as_deref() == Some("0") {
+            let skipped = Outcome {
+                time: Duration::ZERO,
+                rows: Err("left out: KIKV_BENCH_OXIGRAPH=0".into()),
+            };
+            (node.clone(), vec![skipped; runs.len()])
+        } else {
+            let plain = Store::new().unwrap();
+            let mut loader = plain.bulk_loader();
+            loader
+                .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
+                .unwrap();
+            loader.commit().unwrap();
+            // One guard for every run, as the node has: its evaluation threads are reused.
+            let guard = EvaluationGuard::new(1, None);
+            runs.iter()
+                .map(|run| {
+                    let (node, plain) = in_turns(
+                        sampling,
+                        || on_node(&store, run, timeout),
+                        || on_oxigraph(&plain, &guard, run, timeout),
+                    );
+                    (
+                        progress("node", run, node),
+                        progress("oxigraph", run, plain),
+                    )
+                })
+                .unzip()
+        };
     drop(store);
 
-    let oxigraph: Vec<Outcome> = if env("KIKV_BENCH_OXIGRAPH").as_deref() == Some("0") {
-        let skipped = Outcome {
-            time: Duration::ZERO,
-            rows: Err("left out: KIKV_BENCH_OXIGRAPH=0".into()),
-        };
-        vec![skipped; runs.len()]
-    } else {
-        let plain = Store::new().unwrap();
-        let mut loader = plain.bulk_loader();
-        loader
-            .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
-            .unwrap();
-        loader.commit().unwrap();
-        // One guard for every run, as the node has: its evaluation threads are reused.
-        let guard = EvaluationGuard::new(1, None);
-        runs.iter()
-            .map(|run| {
-                let outcome = sampled(sampling, || on_oxigraph(&plain, &guard, run, timeout));
-                progress("oxigraph", run, outcome)
-            })
-            .collect()
-    };
-
-    report(&runs, &node, jena_results.as_ref(), &oxigraph);
+    report(&runs, &node, jena_results.as_ref(), &paired, &oxigraph);
 }
 
 /// The provider and the reference data (calendar one year beyond the history on each side),
@@ -322,6 +338,41 @@ fn sampled(sampling: Sampling, mut answer: impl FnMut() -> Outcome) -> Outcome {
     }
     let mut times = vec![first.time];
     times.extend((1..sampling.samples).map(|_| answer().time));
+    median(first, times)
+}
+
+/// Times the node and plain Oxigraph on one run in turns, as [`sampled`] times one engine:
+/// when both answered in under `sampling.under`, `sampling.samples` pairs in all, the engine
+/// that goes first changing from pair to pair; each engine's time is the median of its own.
+fn in_turns(
+    sampling: Sampling,
+    mut node: impl FnMut() -> Outcome,
+    mut plain: impl FnMut() -> Outcome,
+) -> (Outcome, Outcome) {
+    let (first_node, first_plain) = (node(), plain());
+    let repeat = |o: &Outcome| o.rows.is_ok() && o.time < sampling.under;
+    if sampling.samples <= 1 || !repeat(&first_node) || !repeat(&first_plain) {
+        return (first_node, first_plain);
+    }
+    let mut node_times = vec![first_node.time];
+    let mut plain_times = vec![first_plain.time];
+    for pair in 1..sampling.samples {
+        if pair % 2 == 1 {
+            plain_times.push(plain().time);
+            node_times.push(node().time);
+        } else {
+            node_times.push(node().time);
+            plain_times.push(plain().time);
+        }
+    }
+    (
+        median(first_node, node_times),
+        median(first_plain, plain_times),
+    )
+}
+
+/// `first`'s rows with the median of `times`.
+fn median(first: Outcome, mut times: Vec<Duration>) -> Outcome {
     times.sort();
     Outcome {
         time: times[times.len() / 2],
@@ -446,6 +497,8 @@ struct Totals {
     /// The node's slowest single run.
     node_max: Duration,
     jena: Duration,
+    /// The node timed in turns with plain Oxigraph (see [`in_turns`]).
+    paired: Duration,
     oxigraph: Duration,
     flags: String,
 }
@@ -454,6 +507,7 @@ fn report(
     runs: &[Run],
     node: &[Outcome],
     jena: Option<&BTreeMap<String, JenaResult>>,
+    paired: &[Outcome],
     oxigraph: &[Outcome],
 ) {
     let detail = env("KIKV_BENCH_RUNS").is_some_and(|v| v != "0");
@@ -462,7 +516,7 @@ fn report(
     // Left out (`KIKV_BENCH_OXIGRAPH=0`): no run to compare rows with, every time is zero and
     // no ratio means anything.
     let with_oxigraph = oxigraph.iter().any(|o| o.rows.is_ok());
-    for ((run, node), oxigraph) in runs.iter().zip(node).zip(oxigraph) {
+    for (((run, node), paired), oxigraph) in runs.iter().zip(node).zip(paired).zip(oxigraph) {
         let key = run.query.key();
         let next = order.len();
         let position = *order.entry(key.clone()).or_insert(next);
@@ -470,6 +524,7 @@ fn report(
         totals.runs += 1;
         totals.node += node.time;
         totals.node_max = totals.node_max.max(node.time);
+        totals.paired += paired.time;
         totals.oxigraph += oxigraph.time;
         let mut flags = if with_oxigraph {
             mark(&node.rows, &oxigraph.rows).replace(' ', " ox:")
@@ -489,7 +544,11 @@ fn report(
         }
         if detail {
             let plain = if with_oxigraph {
-                format!(" ox {}", seconds(oxigraph.time))
+                format!(
+                    " in turns: node {} ox {}",
+                    seconds(paired.time),
+                    seconds(oxigraph.time)
+                )
             } else {
                 String::new()
             };
@@ -503,26 +562,41 @@ fn report(
         }
     }
     println!(
-        "\n{:<38} {:>4} {:>8} {:>8} {:>8} {:>9} {:>8}",
-        "query", "runs", "node s", "jena s", "oxi s", "node/jena", "node/oxi"
+        "\n{:<38} {:>4} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8}",
+        "query", "runs", "node s", "jena s", "node/jena", "node² s", "oxi s", "node²/oxi"
     );
+    if with_oxigraph {
+        println!(
+            "(node² s: the node timed again in turns with plain Oxigraph, run by run; node²/oxi \
+             compares those)"
+        );
+    }
     let mut jena_ratios = Vec::new();
     let mut oxigraph_ratios = Vec::new();
-    let (mut node_total, mut jena_total, mut oxigraph_total) =
-        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut node_total, mut jena_total, mut paired_total, mut oxigraph_total) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
     let mut heaviest = (Duration::ZERO, String::new());
     let mut slowest = (Duration::ZERO, String::new());
     let mut slower_than_jena = Vec::new();
+    let mut slower_than_oxigraph = Vec::new();
     for ((_, key), t) in &per_query {
         let to_jena = ratio(t.node, t.jena);
-        let to_oxigraph = ratio(t.node, t.oxigraph);
+        let to_oxigraph = ratio(t.paired, t.oxigraph);
         if with_oxigraph {
             oxigraph_ratios.push(to_oxigraph);
+            if to_oxigraph > 1.0 {
+                slower_than_oxigraph.push((to_oxigraph, key.clone()));
+            }
         }
         if t.node_max > slowest.0 {
             slowest = (t.node_max, key.clone());
         }
         node_total += t.node;
+        paired_total += t.paired;
         oxigraph_total += t.oxigraph;
         jena_total += t.jena;
         let max_run = t.node / t.runs.max(1) as u32;
@@ -539,27 +613,34 @@ fn report(
             ("-".into(), "-".into())
         };
         let oxigraph_columns = if with_oxigraph {
-            (seconds(t.oxigraph), format!("{to_oxigraph:.2}"))
+            (
+                seconds(t.paired),
+                seconds(t.oxigraph),
+                format!("{to_oxigraph:.2}"),
+            )
         } else {
-            ("-".into(), "-".into())
+            ("-".into(), "-".into(), "-".into())
         };
         println!(
-            "{key:<38} {:>4} {:>8} {:>8} {:>8} {:>9} {:>8}{}",
+            "{key:<38} {:>4} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9}{}",
             t.runs,
             seconds(t.node),
             jena_columns.0,
-            oxigraph_columns.0,
             jena_columns.1,
+            oxigraph_columns.0,
             oxigraph_columns.1,
+            oxigraph_columns.2,
             t.flags
         );
     }
     println!(
-        "{:<38} {:>4} {:>8} {:>8} {:>8}",
+        "{:<38} {:>4} {:>8} {:>8} {:>9} {:>8} {:>8}",
         "total",
         runs.len(),
         seconds(node_total),
         seconds(jena_total),
+        "",
+        seconds(paired_total),
         seconds(oxigraph_total)
     );
     let summary = |name: &str, ratios: &mut Vec<f64>| {
@@ -587,14 +668,21 @@ fn report(
         seconds(slowest.0),
         slowest.1
     );
-    if !slower_than_jena.is_empty() {
-        slower_than_jena.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let list: Vec<String> = slower_than_jena
-            .iter()
-            .map(|(r, key)| format!("{key} {r:.2}"))
-            .collect();
-        println!("slower than Jena: {}", list.join(", "));
+    slower_list("slower than Jena", slower_than_jena);
+    slower_list("slower than plain Oxigraph", slower_than_oxigraph);
+}
+
+/// Prints `slower` (ratio, query), the largest ratio first, when there is any.
+fn slower_list(title: &str, mut slower: Vec<(f64, String)>) {
+    if slower.is_empty() {
+        return;
     }
+    slower.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let list: Vec<String> = slower
+        .iter()
+        .map(|(r, key)| format!("{key} {r:.2}"))
+        .collect();
+    println!("{title}: {}", list.join(", "));
 }
 
 /// A field of /proc/self/status, in KiB.

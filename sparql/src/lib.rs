@@ -28,6 +28,7 @@ mod scope;
 mod substitute;
 mod syntax;
 mod union;
+mod varset;
 
 pub use arithmetic::pin_duration_addition;
 pub use canonical::canonical_text;

@@ -61,6 +61,7 @@
 //! expression that reads such a variable keeps its group as written when another part also
 //! binds it.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use oxigraph::model::{NamedNode, Term, Variable};
@@ -71,6 +72,7 @@ use spargebra::Query;
 use super::lateral::is_set_valued;
 use super::pattern::rewrite_where;
 use super::scope::{expression_variables, scope_of};
+use super::varset::{Numbering, VarSet, MAX_VARIABLES};
 
 /// Counts of the data a query runs on, for choosing an order. Estimates may be rough; only the
 /// order they give matters.
@@ -124,9 +126,11 @@ struct Orderer<'a> {
     statistics: &'a dyn Statistics,
 }
 
-/// One part of a group.
+/// One part of a group; a sub-select is borrowed from the pattern taken apart until a chain
+/// is built of it (most groups are not reordered, and a sub-select may hold the rest of a
+/// nested query).
 #[derive(Clone)]
-enum Part {
+enum Part<'a> {
     /// A triple pattern (blank nodes made variables).
     Triple(TriplePattern),
     /// A path; `zero` when it may have length zero.
@@ -156,7 +160,7 @@ enum Part {
     /// it binds in every solution and its estimated solutions. It is evaluated once: as the
     /// chain's start or hash-joined to it, never looked up per solution.
     Opaque {
-        pattern: GraphPattern,
+        pattern: Cow<'a, GraphPattern>,
         binds: Vec<Variable>,
         certain: Vec<Variable>,
         rows: f64,
@@ -165,8 +169,8 @@ enum Part {
 
 /// A group taken apart.
 #[derive(Default)]
-struct Group {
-    parts: Vec<Part>,
+struct Group<'a> {
+    parts: Vec<Part<'a>>,
     /// Variables an expression reads that its own part of the group does not bind in every
     /// solution: the group may only be reordered when they are bound nowhere in it.
     free: BTreeSet<Variable>,
@@ -175,7 +179,7 @@ struct Group {
     from_opaque: BTreeSet<Variable>,
 }
 
-impl Part {
+impl Part<'_> {
     /// Whether a blank node of the query became a variable here; the chain is then projected
     /// on the query's own variables, as a blank node is no part of a solution (`COUNT(DISTINCT
     /// *)` would count it).
@@ -278,7 +282,7 @@ impl Part {
                 variables,
                 bindings,
             },
-            Part::Opaque { pattern, .. } => pattern,
+            Part::Opaque { pattern, .. } => pattern.into_owned(),
             Part::Extend { .. } | Part::Filter(_) => unreachable!("expressions wrap a chain"),
         }
     }
@@ -318,6 +322,29 @@ fn variable_of(term: &TermPattern) -> Option<Variable> {
     match term {
         TermPattern::Variable(v) => Some(v.clone()),
         _ => None,
+    }
+}
+
+/// Whether the shape of `pattern` allows a group ([`Group::absorb`] may take it apart): asked
+/// before the parts are copied and their expressions read. Why: a group under a lookup of an
+/// `OPTIONAL` is no group, and each `BIND` or `FILTER` above it was taken apart, copies and all,
+/// once for itself and once for every level above it before the `OPTIONAL` was met (Zorgkantoren
+/// 24.x: ten levels).
+fn may_be_group(pattern: &GraphPattern, opaque: bool) -> bool {
+    match pattern {
+        GraphPattern::Bgp { .. } | GraphPattern::Values { .. } | GraphPattern::Union { .. } => true,
+        GraphPattern::Path { path, .. } => path_kind(path).is_some(),
+        GraphPattern::Join { left, right } => {
+            may_be_group(right, opaque) && may_be_group(left, opaque)
+        }
+        GraphPattern::Lateral { left, right } => {
+            may_be_group(right, false) && may_be_group(left, opaque)
+        }
+        GraphPattern::Project { .. } => opaque,
+        GraphPattern::Extend { inner, .. } | GraphPattern::Filter { inner, .. } => {
+            may_be_group(inner, opaque)
+        }
+        _ => false,
     }
 }
 
@@ -367,10 +394,15 @@ fn path_kind(path: &PropertyPathExpression) -> Option<bool> {
     }
 }
 
-impl Group {
+impl<'a> Group<'a> {
     /// Takes `pattern` apart into `self`; false when it is not a group (then `self` is spoilt).
     /// With `opaque`, a sub-select joined with the rest becomes a part of its own.
-    fn absorb(&mut self, pattern: &GraphPattern, opaque: bool) -> bool {
+    fn absorb(&mut self, pattern: &'a GraphPattern, opaque: bool) -> bool {
+        may_be_group(pattern, opaque) && self.absorb_parts(pattern, opaque)
+    }
+
+    /// [`Group::absorb`] once the shape allows a group.
+    fn absorb_parts(&mut self, pattern: &'a GraphPattern, opaque: bool) -> bool {
         match pattern {
             GraphPattern::Bgp { patterns } => {
                 for t in patterns {
@@ -409,11 +441,11 @@ impl Group {
                 true
             }
             GraphPattern::Join { left, right } => {
-                self.absorb(left, opaque) && self.absorb(right, opaque)
+                self.absorb_parts(left, opaque) && self.absorb_parts(right, opaque)
             }
             // A lookup's right side sees the left's values: no sub-select there.
             GraphPattern::Lateral { left, right } => {
-                self.absorb(left, opaque) && self.absorb(right, false)
+                self.absorb_parts(left, opaque) && self.absorb_parts(right, false)
             }
             GraphPattern::Union { .. } if alternatives(pattern).is_some() => {
                 self.parts.push(Part::Alternatives(
@@ -445,7 +477,7 @@ impl Group {
                     return false;
                 }
                 let start = self.parts.len();
-                if !self.absorb(inner, opaque) {
+                if !self.absorb_parts(inner, opaque) {
                     return false;
                 }
                 self.note_free(start, expression);
@@ -460,7 +492,7 @@ impl Group {
                     return false;
                 }
                 let start = self.parts.len();
-                if !self.absorb(inner, opaque) {
+                if !self.absorb_parts(inner, opaque) {
                     return false;
                 }
                 self.note_free(start, expr);
@@ -472,10 +504,10 @@ impl Group {
     }
 
     /// Adds `pattern`, evaluated once, as a part.
-    fn push_opaque(&mut self, pattern: &GraphPattern) {
+    fn push_opaque(&mut self, pattern: &'a GraphPattern) {
         let scope = scope_of(pattern);
         self.parts.push(Part::Opaque {
-            pattern: pattern.clone(),
+            pattern: Cow::Borrowed(pattern),
             certain: scope.certain.iter().cloned().collect(),
             binds: scope.possible.into_iter().collect(),
             // Estimated once the group is known to be one (`estimate_opaque`).
@@ -544,7 +576,7 @@ impl Group {
     }
 }
 
-impl Group {
+impl Group<'_> {
     /// Whether the parts are linked by shared variables (a `BIND` links what it reads to its
     /// variable; one that reads nothing runs first): a group whose parts only meet through the rest of the query is left to the
     /// planner, which sees that rest.
@@ -592,70 +624,116 @@ impl Group {
     }
 }
 
-/// Estimates of one group's triples and paths by part index and bound ends.
-#[derive(Default)]
-struct Estimates(std::cell::RefCell<std::collections::HashMap<(usize, bool, bool), f64>>);
+/// Estimates of one group's triples and paths by part index and bound ends (subject, object:
+/// `[neither, subject, object, both]`), `NaN` until asked.
+struct Estimates(std::cell::RefCell<Vec<[f64; 4]>>);
 
-/// A group's parts with what every plan of them reads.
-struct Context {
-    parts: Vec<Part>,
+/// A triple's or path's end: a variable's number in its group, or `None` for a constant.
+type End = Option<usize>;
+
+/// A group's parts with what every plan of them reads, its variables numbered
+/// ([`VarSet`]).
+struct Context<'a> {
+    parts: Vec<Part<'a>>,
+    numbering: Numbering,
     /// Variables expressions read that no part binds.
-    never: BTreeSet<Variable>,
+    never: VarSet,
     /// Variables exactly one part binds.
-    exclusive: BTreeSet<Variable>,
+    exclusive: VarSet,
     /// Estimates by part and bound ends, shared by every plan (each asks for the same ones).
     cache: Estimates,
-    /// What each part binds and reads, by index.
-    binds: Vec<Vec<Variable>>,
-    reads: Vec<BTreeSet<Variable>>,
+    /// What each part binds, binds in every solution and reads, by index.
+    binds: Vec<VarSet>,
+    certain: Vec<VarSet>,
+    reads: Vec<VarSet>,
+    /// The variable of each `BIND`.
+    extends: Vec<Option<usize>>,
+    /// The subject and object of each triple and path.
+    ends: Vec<Option<[End; 2]>>,
     /// Variables a triple of the group has as subject or object: a node of the data in every
     /// solution of the group.
-    nodes: BTreeSet<Variable>,
+    nodes: VarSet,
 }
 
-impl Context {
-    fn of(parts: Vec<Part>) -> Self {
-        let bound: BTreeSet<Variable> = parts.iter().flat_map(Part::binds).collect();
-        let never = parts
-            .iter()
-            .flat_map(Part::reads)
-            .filter(|v| !bound.contains(v))
-            .collect();
-        let exclusive = bound
-            .iter()
-            .filter(|v| {
-                parts
-                    .iter()
-                    .filter(|p| !p.is_expression() && p.binds().contains(v))
-                    .count()
-                    == 1
-            })
-            .cloned()
-            .collect();
-        let nodes = parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Triple(t) => Some(vec![&t.subject, &t.object]),
-                Part::Alternatives(branches) => Some(
-                    branches
-                        .iter()
-                        .flat_map(|t| [&t.subject, &t.object])
-                        .collect(),
-                ),
+impl<'a> Context<'a> {
+    /// `None` when the group has more variables than a [`VarSet`] holds.
+    fn of(parts: Vec<Part<'a>>) -> Option<Self> {
+        let mut numbering = Numbering::default();
+        let mut binds = Vec::with_capacity(parts.len());
+        let mut certain = Vec::with_capacity(parts.len());
+        let mut reads = Vec::with_capacity(parts.len());
+        let mut extends = Vec::with_capacity(parts.len());
+        let mut ends = Vec::with_capacity(parts.len());
+        let mut nodes = VarSet::EMPTY;
+        for part in &parts {
+            binds.push(numbering.set(&part.binds())?);
+            certain.push(numbering.set(&part.certain())?);
+            reads.push(numbering.set(&part.reads())?);
+            extends.push(match part {
+                Part::Extend { variable, .. } => Some(numbering.number(variable)?),
                 _ => None,
-            })
-            .flatten()
-            .filter_map(|t| super::scope::term_variable(t).cloned())
-            .collect();
-        Self {
-            binds: parts.iter().map(Part::binds).collect(),
-            reads: parts.iter().map(Part::reads).collect(),
-            nodes,
+            });
+            let mut end = |term: &TermPattern| -> Option<End> {
+                super::scope::term_variable(term)
+                    .map(|v| numbering.number(v))
+                    .map_or(Some(None), |n| n.map(Some))
+            };
+            ends.push(match part {
+                Part::Triple(TriplePattern {
+                    subject, object, ..
+                })
+                | Part::Path {
+                    subject, object, ..
+                } => Some([end(subject)?, end(object)?]),
+                _ => None,
+            });
+            let node_ends: Vec<&TermPattern> = match part {
+                Part::Triple(t) => vec![&t.subject, &t.object],
+                Part::Alternatives(branches) => branches
+                    .iter()
+                    .flat_map(|t| [&t.subject, &t.object])
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let node_variables = node_ends
+                .into_iter()
+                .filter_map(super::scope::term_variable);
+            nodes = nodes.union(numbering.set(node_variables)?);
+        }
+        let bound = binds.iter().fold(VarSet::EMPTY, |all, b| all.union(*b));
+        let read = reads.iter().fold(VarSet::EMPTY, |all, r| all.union(*r));
+        let never = read.difference(bound);
+        let mut exclusive = VarSet::EMPTY;
+        for v in 0..MAX_VARIABLES {
+            let binding = parts
+                .iter()
+                .zip(&binds)
+                .filter(|(p, b)| !p.is_expression() && b.contains(v))
+                .count();
+            if binding == 1 {
+                exclusive.insert(v);
+            }
+        }
+        Some(Self {
+            cache: Estimates(std::cell::RefCell::new(vec![[f64::NAN; 4]; parts.len()])),
             parts,
+            numbering,
             never,
             exclusive,
-            cache: Estimates::default(),
-        }
+            binds,
+            certain,
+            reads,
+            extends,
+            ends,
+            nodes,
+        })
+    }
+
+    /// Whether `variable` is in `set` (false for one the group does not have).
+    fn has(&self, set: VarSet, variable: &Variable) -> bool {
+        self.numbering
+            .get(variable)
+            .is_some_and(|n| set.contains(n))
     }
 }
 
@@ -671,14 +749,14 @@ enum Mode {
 }
 
 /// What is known at a point of the chain.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Known {
     /// Bound in some solutions (the estimate treats them as bound).
-    bound: BTreeSet<Variable>,
+    bound: VarSet,
     /// Bound in every solution, to the value the whole group gives it, or made by a `BIND`.
-    determined: BTreeSet<Variable>,
+    determined: VarSet,
     /// Bound by a triple or a path: a node of the data.
-    nodes: BTreeSet<Variable>,
+    nodes: VarSet,
 }
 
 /// Whether `pattern`, below its `BIND`s and `FILTER`s, joins parts: only then can it be a group
@@ -834,7 +912,7 @@ impl Orderer<'_> {
     /// intermediate solutions, expressions as soon as they may run, then the part that keeps the
     /// running count smallest (one joined to what is bound when there is one).
     fn chain(&self, group: Group) -> Option<GraphPattern> {
-        let ctx = Context::of(group.parts);
+        let ctx = Context::of(group.parts)?;
         let (steps, cost, _) = self.best(&ctx, Mode::Best)?;
         // The baseline the plan must beat by far: the parts in the order written, costed the
         // same way, or, with sub-selects, what the planner does with them (it never looks
@@ -862,7 +940,7 @@ impl Orderer<'_> {
                     rows,
                 } => Part::Opaque {
                     // Evaluated once, whether it starts the chain or is hash-joined to it.
-                    pattern: self.order(pattern, false),
+                    pattern: Cow::Owned(self.order(pattern.into_owned(), false)),
                     binds,
                     certain,
                     rows,
@@ -925,7 +1003,7 @@ impl Orderer<'_> {
                 }
                 // As written: one plan, where the cheapest would try every start (the
                 // estimate is only compared with the rest of the group).
-                let ctx = Context::of(group.parts);
+                let ctx = Context::of(group.parts)?;
                 Some(self.plan(&ctx, None, Mode::Written).2)
             }
         }
@@ -937,11 +1015,10 @@ impl Orderer<'_> {
         let Context {
             parts,
             never,
-            exclusive,
-            cache,
             binds,
             reads,
-            nodes,
+            extends,
+            ..
         } = ctx;
         let written = mode == Mode::Written;
         let mut done = vec![false; parts.len()];
@@ -957,12 +1034,15 @@ impl Orderer<'_> {
                 for (i, part) in parts.iter().enumerate() {
                     let ready = !done[i]
                         && part.is_expression()
-                        && reads[i]
-                            .iter()
-                            .all(|v| known.determined.contains(v) || never.contains(v));
+                        && reads[i].is_subset(known.determined.union(*never));
                     if ready {
                         done[i] = true;
-                        expression_known(part, &mut known);
+                        if let Some(v) = extends[i] {
+                            // A `BIND` variable is bound, or left unbound the same way
+                            // whatever comes later.
+                            known.bound.insert(v);
+                            known.determined.insert(v);
+                        }
                         if matches!(part, Part::Filter(_)) {
                             rows *= FILTER_KEEPS;
                         }
@@ -971,15 +1051,12 @@ impl Orderer<'_> {
                     }
                 }
             }
-            let extends_pending: BTreeSet<&Variable> = parts
+            let extends_pending = extends
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| !done[*i])
-                .filter_map(|(_, p)| match p {
-                    Part::Extend { variable, .. } => Some(variable),
-                    _ => None,
-                })
-                .collect();
+                .filter_map(|(_, v)| *v)
+                .fold(VarSet::EMPTY, |set, v| set.union(VarSet::one(v)));
             let others_pending = parts
                 .iter()
                 .enumerate()
@@ -990,14 +1067,14 @@ impl Orderer<'_> {
                 .filter(|(i, part)| {
                     !done[*i]
                         && !part.is_expression()
-                        && !binds[*i].iter().any(|v| extends_pending.contains(v))
-                        && may_look_up(part, &known, nodes)
+                        && !binds[*i].intersects(extends_pending)
+                        && may_look_up(ctx, *i, known)
                         && first.is_none_or(|f| f == *i)
                         && !(mode == Mode::OpaqueLast && part.is_opaque() && others_pending)
                 })
-                .map(|(i, part)| {
-                    let connected = binds[i].iter().any(|v| known.bound.contains(v));
-                    (i, self.cached(i, part, &known.bound, cache), connected)
+                .map(|(i, _)| {
+                    let connected = binds[i].intersects(known.bound);
+                    (i, self.cached(ctx, i, known.bound), connected)
                 })
                 .collect();
             first = None;
@@ -1017,7 +1094,7 @@ impl Orderer<'_> {
                 break;
             };
             done[i] = true;
-            learn(&parts[i], &mut known, exclusive);
+            learn(ctx, i, &mut known);
             rows *= estimate.max(1e-6);
             cost += rows;
             if let Part::Opaque { rows: own, .. } = &parts[i] {
@@ -1038,41 +1115,35 @@ impl Orderer<'_> {
             if !done[i] && !part.is_expression() {
                 done[i] = true;
                 steps.push(Step::Join(i));
-                cost += rows * self.estimate(part, &BTreeSet::new());
+                cost += rows * self.estimate(part, &|_| false);
             }
         }
         steps.extend((0..parts.len()).filter(|&i| !done[i]).map(Step::Expression));
         (steps, cost, rows)
     }
 
-    /// [`Orderer::estimate`] through `cache` for triples and paths (the ones that ask the
-    /// statistics).
-    fn cached(&self, i: usize, part: &Part, bound: &BTreeSet<Variable>, cache: &Estimates) -> f64 {
-        let ends = match part {
-            Part::Triple(TriplePattern {
-                subject, object, ..
-            })
-            | Part::Path {
-                subject, object, ..
-            } => [subject, object].map(|t| match t {
-                TermPattern::Variable(v) => bound.contains(v),
-                _ => true,
-            }),
-            _ => return self.estimate(part, bound),
+    /// [`Orderer::estimate`] of part `i` with `bound` known, through the context's cache for
+    /// triples and paths (the ones that ask the statistics).
+    fn cached(&self, ctx: &Context, i: usize, bound: VarSet) -> f64 {
+        let part = &ctx.parts[i];
+        let Some(ends) = ctx.ends[i] else {
+            return self.estimate(part, &|v| ctx.has(bound, v));
         };
-        let key = (i, ends[0], ends[1]);
-        if let Some(n) = cache.0.borrow().get(&key) {
-            return *n;
+        let [subject, object] = ends.map(|end| end.is_none_or(|n| bound.contains(n)));
+        let slot = usize::from(subject) | usize::from(object) << 1;
+        let known = ctx.cache.0.borrow()[i][slot];
+        if !known.is_nan() {
+            return known;
         }
-        let n = self.estimate(part, bound);
-        cache.0.borrow_mut().insert(key, n);
+        let n = self.estimate(part, &|v| ctx.has(bound, v));
+        ctx.cache.0.borrow_mut()[i][slot] = n;
         n
     }
 
     /// The estimated solutions of `part` per solution of what is bound.
-    fn estimate(&self, part: &Part, bound: &BTreeSet<Variable>) -> f64 {
+    fn estimate(&self, part: &Part, bound: &dyn Fn(&Variable) -> bool) -> f64 {
         let is_bound = |t: &TermPattern| match t {
-            TermPattern::Variable(v) => bound.contains(v),
+            TermPattern::Variable(v) => bound(v),
             _ => true,
         };
         match part {
@@ -1110,7 +1181,7 @@ impl Orderer<'_> {
             } => {
                 let mut n = bindings.len() as f64;
                 for (i, v) in variables.iter().enumerate() {
-                    if bound.contains(v) {
+                    if bound(v) {
                         let distinct: std::collections::HashSet<_> =
                             bindings.iter().map(|r| &r[i]).collect();
                         n /= distinct.len().max(1) as f64;
@@ -1121,7 +1192,7 @@ impl Orderer<'_> {
             Part::Extend { .. } | Part::Filter(_) => 1.0,
             // Hash-joined on what is bound: taken as a key (one match each).
             Part::Opaque { binds, rows, .. } => {
-                if binds.iter().any(|v| bound.contains(v)) {
+                if binds.iter().any(bound) {
                     1.0
                 } else {
                     *rows
@@ -1191,26 +1262,25 @@ fn constant(term: &TermPattern) -> Option<Term> {
     }
 }
 
-/// What is known after `part` (a triple, path, table or sub-select) joined the chain; a
+/// What is known after part `i` (a triple, path, table or sub-select) joined the chain; a
 /// variable only a sub-select binds (`exclusive`: one part binds it) keeps the value, or the
 /// absence of one, the sub-select gave it.
-fn learn(part: &Part, known: &mut Known, exclusive: &BTreeSet<Variable>) {
-    known.bound.extend(part.binds());
-    known.determined.extend(part.certain());
+fn learn(ctx: &Context, i: usize, known: &mut Known) {
+    let (part, binds) = (&ctx.parts[i], ctx.binds[i]);
+    known.bound = known.bound.union(binds);
+    known.determined = known.determined.union(ctx.certain[i]);
     if part.is_opaque() {
-        known
-            .determined
-            .extend(part.binds().into_iter().filter(|v| exclusive.contains(v)));
+        known.determined = known.determined.union(binds.intersection(ctx.exclusive));
     }
     if matches!(
         part,
         Part::Triple(_) | Part::Alternatives(_) | Part::Path { .. }
     ) {
-        known.nodes.extend(part.binds());
+        known.nodes = known.nodes.union(binds);
     }
 }
 
-/// Whether `part` may be looked up from what is known: a path that may have length zero only
+/// Whether part `i` may be looked up from what is known: a path that may have length zero only
 /// from ends bound to nodes of the data, or when its other end is a variable a triple of the
 /// group (`nodes`) has as subject or object.
 ///
@@ -1219,35 +1289,15 @@ fn learn(part: &Part, known: &mut Known, exclusive: &BTreeSet<Variable>) {
 /// nodes of the data at the other end, which removes exactly that pair. The ledger questions
 /// (Zorgkantoren 8.x, NZa kostenonderzoek) list their account headings in `VALUES` and walk
 /// `?account partOf* ?heading` from them to the postings.
-fn may_look_up(part: &Part, known: &Known, nodes: &BTreeSet<Variable>) -> bool {
-    match part {
-        Part::Path {
-            subject,
-            object,
-            zero: true,
-            ..
-        } => {
-            let from_node = |end: &TermPattern| match end {
-                TermPattern::Variable(v) => !known.bound.contains(v) || known.nodes.contains(v),
-                _ => true,
-            };
-            let kept_to_nodes = |end: &TermPattern| {
-                super::scope::term_variable(end).is_some_and(|v| nodes.contains(v))
-            };
-            (from_node(subject) || kept_to_nodes(object))
-                && (from_node(object) || kept_to_nodes(subject))
-        }
-        _ => true,
-    }
-}
-
-/// What is known after an expression part ran: a `BIND` variable is bound, or left unbound
-/// the same way whatever comes later.
-fn expression_known(part: &Part, known: &mut Known) {
-    if let Part::Extend { variable, .. } = part {
-        known.bound.insert(variable.clone());
-        known.determined.insert(variable.clone());
-    }
+fn may_look_up(ctx: &Context, i: usize, known: Known) -> bool {
+    let (Part::Path { zero: true, .. }, Some([subject, object])) = (&ctx.parts[i], ctx.ends[i])
+    else {
+        return true;
+    };
+    let from_node =
+        |end: End| end.is_none_or(|v| !known.bound.contains(v) || known.nodes.contains(v));
+    let kept_to_nodes = |end: End| end.is_some_and(|v| ctx.nodes.contains(v));
+    (from_node(subject) || kept_to_nodes(object)) && (from_node(object) || kept_to_nodes(subject))
 }
 
 /// One step of a plan: an index into the group's parts.
@@ -1262,8 +1312,8 @@ enum Step {
 }
 
 /// The chain of `steps` over `parts`.
-fn build(parts: Vec<Part>, steps: Vec<Step>) -> GraphPattern {
-    let mut slots: Vec<Option<Part>> = parts.into_iter().map(Some).collect();
+fn build(parts: Vec<Part<'_>>, steps: Vec<Step>) -> GraphPattern {
+    let mut slots: Vec<Option<Part<'_>>> = parts.into_iter().map(Some).collect();
     let mut chain: Option<GraphPattern> = None;
     for step in steps {
         let (Step::Lookup(i) | Step::Join(i) | Step::Expression(i)) = step;
@@ -1455,9 +1505,10 @@ mod tests {
         // that keep every solution is what makes the official 8.1 and ledger chains cheaper).
         let store = store();
         let text = format!("SELECT * {{ ?t <{EX}id> ?id FILTER(?id > \"3\") }}");
+        let query = parse(&text);
         let mut group = super::Group::default();
-        assert!(group.absorb(where_of(&parse(&text)), false));
-        let ctx = super::Context::of(group.parts);
+        assert!(group.absorb(where_of(&query), false));
+        let ctx = super::Context::of(group.parts).unwrap();
         let orderer = super::Orderer {
             statistics: &Counted(&store),
         };

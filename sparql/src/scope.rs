@@ -192,28 +192,20 @@ fn never_fails(expression: &Expression, scope: &Scope) -> bool {
 /// The variables `expression` reads, or `None` when it holds an `EXISTS` (whose pattern sees
 /// every variable of the solution it is evaluated in).
 pub(super) fn expression_variables(expression: &Expression) -> Option<BTreeSet<Variable>> {
-    let mut reader = Reads::default();
-    super::pattern::visit_expression(expression, &mut reader);
-    (!reader.exists).then_some(reader.variables)
-}
-
-#[derive(Default)]
-struct Reads {
-    variables: BTreeSet<Variable>,
-    exists: bool,
-}
-
-impl super::pattern::BottomUp for Reads {
-    fn expression(&mut self, expression: Expression) -> Expression {
-        match &expression {
+    // Walked by reference: asked for every `BIND` and `FILTER` of every group the join order
+    // looks at, where a copy of each expression cost more than the rest of the look.
+    let mut variables = BTreeSet::new();
+    let mut pending = vec![expression];
+    while let Some(expression) = pending.pop() {
+        match expression {
             Expression::Variable(v) | Expression::Bound(v) => {
-                self.variables.insert(v.clone());
+                variables.insert(v.clone());
             }
-            Expression::Exists(_) => self.exists = true,
-            _ => {}
+            Expression::Exists(_) => return None,
+            other => pending.extend(super::pattern::operands(other)),
         }
-        expression
     }
+    Some(variables)
 }
 
 /// Every variable `pattern` names anywhere: bound by it, read by its expressions, inside its
