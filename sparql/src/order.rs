@@ -538,95 +538,22 @@ impl<'a> Group<'a> {
         }
     }
 
-    /// Whether the complete group may be reordered: every variable an expression reads that its
-    /// own part does not bind is bound nowhere in the group, and no expression reads a
-    /// `BIND` variable a triple, path or table also binds (it could be bound there when the
-    /// `BIND` fails, after the expression ran in the query as written).
-    fn valid(&self) -> bool {
-        let bound_by_parts: BTreeSet<Variable> = self
-            .parts
-            .iter()
-            .filter(|p| !p.is_expression())
-            .flat_map(Part::binds)
-            .collect();
-        let extended: BTreeSet<Variable> = self
-            .parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Extend { variable, .. } => Some(variable.clone()),
-                _ => None,
-            })
-            .collect();
-        let all: BTreeSet<Variable> = self.parts.iter().flat_map(Part::binds).collect();
-        let reads: BTreeSet<Variable> = self.parts.iter().flat_map(Part::reads).collect();
-        let bound_once = |v: &Variable| {
-            self.parts
-                .iter()
-                .filter(|p| !p.is_expression() && p.binds().contains(v))
-                .count()
-                == 1
-        };
-        self.free.is_disjoint(&all)
-            && self.from_opaque.iter().all(bound_once)
-            && self.is_connected()
-            && !reads
-                .iter()
-                .any(|v| extended.contains(v) && bound_by_parts.contains(v))
-            && self.parts.iter().filter(|p| !p.is_expression()).count() >= 2
+    /// The group's [`Context`] when the complete group may be reordered (see
+    /// [`Context::valid`]).
+    fn context(self) -> Option<Context<'a>> {
+        let Group {
+            parts,
+            free,
+            from_opaque,
+        } = self;
+        let ctx = Context::of(parts)?;
+        ctx.valid(&free, &from_opaque).then_some(ctx)
     }
 }
 
-impl Group<'_> {
-    /// Whether the parts are linked by shared variables (a `BIND` links what it reads to its
-    /// variable; one that reads nothing runs first): a group whose parts only meet through the rest of the query is left to the
-    /// planner, which sees that rest.
-    fn is_connected(&self) -> bool {
-        let names: Vec<BTreeSet<Variable>> = self
-            .parts
-            .iter()
-            .map(|p| p.binds().into_iter().chain(p.reads()).collect())
-            .collect();
-        // A `FILTER` links nothing; a `BIND` of a constant runs first; a sub-select that shares
-        // no variable with any other part (the "total" row of a `UNION` the join was
-        // distributed over) is joined last, as the planner would.
-        let shares = |i: usize| {
-            names
-                .iter()
-                .enumerate()
-                .any(|(j, other)| j != i && !names[i].is_disjoint(other))
-        };
-        let linked: Vec<usize> = (0..self.parts.len())
-            .filter(|&i| match &self.parts[i] {
-                Part::Filter(_) => false,
-                part @ Part::Extend { .. } => !part.reads().is_empty(),
-                Part::Opaque { .. } => shares(i),
-                _ => true,
-            })
-            .collect();
-        let Some(&first) = linked.first() else {
-            return true;
-        };
-        let mut reached: BTreeSet<Variable> = names[first].clone();
-        let mut seen = vec![false; self.parts.len()];
-        seen[first] = true;
-        let mut progress = true;
-        while progress {
-            progress = false;
-            for &i in &linked {
-                if !seen[i] && !names[i].is_disjoint(&reached) {
-                    seen[i] = true;
-                    reached.extend(names[i].iter().cloned());
-                    progress = true;
-                }
-            }
-        }
-        linked.iter().all(|&i| seen[i])
-    }
-}
-
-/// Estimates of one group's triples and paths by part index and bound ends (subject, object:
-/// `[neither, subject, object, both]`), `NaN` until asked.
-struct Estimates(std::cell::RefCell<Vec<[f64; 4]>>);
+/// Estimates of one group's parts by part index and which of the variables the part binds are
+/// bound already (all an estimate reads of what is known).
+struct Estimates(std::cell::RefCell<Vec<Vec<(VarSet, f64)>>>);
 
 /// A triple's or path's end: a variable's number in its group, or `None` for a constant.
 type End = Option<usize>;
@@ -640,7 +567,7 @@ struct Context<'a> {
     never: VarSet,
     /// Variables exactly one part binds.
     exclusive: VarSet,
-    /// Estimates by part and bound ends, shared by every plan (each asks for the same ones).
+    /// Estimates by part and what of its variables is bound, shared by every plan.
     cache: Estimates,
     /// What each part binds, binds in every solution and reads, by index.
     binds: Vec<VarSet>,
@@ -715,7 +642,7 @@ impl<'a> Context<'a> {
             }
         }
         Some(Self {
-            cache: Estimates(std::cell::RefCell::new(vec![[f64::NAN; 4]; parts.len()])),
+            cache: Estimates(std::cell::RefCell::new(vec![Vec::new(); parts.len()])),
             parts,
             numbering,
             never,
@@ -734,6 +661,83 @@ impl<'a> Context<'a> {
         self.numbering
             .get(variable)
             .is_some_and(|n| set.contains(n))
+    }
+
+    /// Whether the complete group may be reordered (`free` and `from_opaque` of its
+    /// [`Group`]): every variable an expression reads that its
+    /// own part does not bind is bound nowhere in the group, and no expression reads a
+    /// `BIND` variable a triple, path or table also binds (it could be bound there when the
+    /// `BIND` fails, after the expression ran in the query as written).
+    fn valid(&self, free: &BTreeSet<Variable>, from_opaque: &BTreeSet<Variable>) -> bool {
+        let union = |sets: &mut dyn Iterator<Item = VarSet>| {
+            sets.fold(VarSet::EMPTY, |all, set| all.union(set))
+        };
+        let all = union(&mut self.binds.iter().copied());
+        let bound_by_parts = union(
+            &mut self
+                .parts
+                .iter()
+                .zip(&self.binds)
+                .filter(|(p, _)| !p.is_expression())
+                .map(|(_, b)| *b),
+        );
+        let extended = union(&mut self.extends.iter().flatten().map(|v| VarSet::one(*v)));
+        let reads = union(&mut self.reads.iter().copied());
+        !free.iter().any(|v| self.has(all, v))
+            && from_opaque.iter().all(|v| self.has(self.exclusive, v))
+            && self.is_connected()
+            && reads
+                .intersection(extended)
+                .intersection(bound_by_parts)
+                .is_empty()
+            && self.parts.iter().filter(|p| !p.is_expression()).count() >= 2
+    }
+
+    /// Whether the parts are linked by shared variables (a `BIND` links what it reads to its
+    /// variable; one that reads nothing runs first): a group whose parts only meet through the rest of the query is left to the
+    /// planner, which sees that rest.
+    fn is_connected(&self) -> bool {
+        let names: Vec<VarSet> = self
+            .binds
+            .iter()
+            .zip(&self.reads)
+            .map(|(b, r)| b.union(*r))
+            .collect();
+        // A `FILTER` links nothing; a `BIND` of a constant runs first; a sub-select that shares
+        // no variable with any other part (the "total" row of a `UNION` the join was
+        // distributed over) is joined last, as the planner would.
+        let shares = |i: usize| {
+            names
+                .iter()
+                .enumerate()
+                .any(|(j, other)| j != i && names[i].intersects(*other))
+        };
+        let linked: Vec<usize> = (0..self.parts.len())
+            .filter(|&i| match &self.parts[i] {
+                Part::Filter(_) => false,
+                Part::Extend { .. } => !self.reads[i].is_empty(),
+                Part::Opaque { .. } => shares(i),
+                _ => true,
+            })
+            .collect();
+        let Some(&first) = linked.first() else {
+            return true;
+        };
+        let mut reached = names[first];
+        let mut seen = vec![false; self.parts.len()];
+        seen[first] = true;
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for &i in &linked {
+                if !seen[i] && names[i].intersects(reached) {
+                    seen[i] = true;
+                    reached = reached.union(names[i]);
+                    progress = true;
+                }
+            }
+        }
+        linked.iter().all(|&i| seen[i])
     }
 }
 
@@ -789,25 +793,22 @@ impl Orderer<'_> {
             // Sub-selects joined with triples: the planner hash-joins them with the rest,
             // planned on its own (see the module documentation).
             let mut group = Group::default();
-            if group.absorb(&pattern, true)
-                && group.parts.iter().any(Part::is_opaque)
-                && group.valid()
-                && self.estimate_opaque(&mut group)
-            {
-                let renamed = group.parts.iter().any(Part::has_renamed_blank_node);
-                if let Some(chain) = self.chain(group) {
-                    return if renamed { whole(chain) } else { chain };
+            let context = (group.absorb(&pattern, true) && group.parts.iter().any(Part::is_opaque))
+                .then(|| group.context())
+                .flatten();
+            if let Some(mut ctx) = context {
+                if self.estimate_opaque(&mut ctx.parts) {
+                    let renamed = ctx.parts.iter().any(Part::has_renamed_blank_node);
+                    if let Some(chain) = self.chain(ctx) {
+                        return if renamed { whole(chain) } else { chain };
+                    }
+                    opaque_tried = true;
                 }
-                opaque_tried = true;
             }
         }
         let mut group = Group::default();
         let absorbed = group.absorb(&pattern, false);
         if absorbed {
-            if !group.valid() {
-                // A group as it is: nothing in it has a scope of its own to order.
-                return pattern;
-            }
             if joined {
                 // Joined with other parts: the planner sees them and may look this group up
                 // per solution of one of them, from the variables it shares, which an order
@@ -817,8 +818,12 @@ impl Orderer<'_> {
                 // 2.1, 7.1, 8.1 and 11.x ran 4 to 12 times slower.
                 return pattern;
             }
-            let renamed = group.parts.iter().any(Part::has_renamed_blank_node);
-            let Some(chain) = self.chain(group) else {
+            let Some(ctx) = group.context() else {
+                // A group as it is: nothing in it has a scope of its own to order.
+                return pattern;
+            };
+            let renamed = ctx.parts.iter().any(Part::has_renamed_blank_node);
+            let Some(chain) = self.chain(ctx) else {
                 return pattern;
             };
             return if renamed { whole(chain) } else { chain };
@@ -911,8 +916,7 @@ impl Orderer<'_> {
     /// The chain of a group: from the start whose plan has the smallest estimated sum of
     /// intermediate solutions, expressions as soon as they may run, then the part that keeps the
     /// running count smallest (one joined to what is bound when there is one).
-    fn chain(&self, group: Group) -> Option<GraphPattern> {
-        let ctx = Context::of(group.parts)?;
+    fn chain(&self, ctx: Context<'_>) -> Option<GraphPattern> {
         let (steps, cost, _) = self.best(&ctx, Mode::Best)?;
         // The baseline the plan must beat by far: the parts in the order written, costed the
         // same way, or, with sub-selects, what the planner does with them (it never looks
@@ -952,8 +956,8 @@ impl Orderer<'_> {
     }
 
     /// Estimates the solutions of each sub-select of `group`; false when one cannot be.
-    fn estimate_opaque(&self, group: &mut Group) -> bool {
-        for part in &mut group.parts {
+    fn estimate_opaque(&self, parts: &mut [Part<'_>]) -> bool {
+        for part in parts {
             if let Part::Opaque { pattern, rows, .. } = part {
                 match self.rows(pattern) {
                     Some(n) => *rows = n,
@@ -1122,21 +1126,14 @@ impl Orderer<'_> {
         (steps, cost, rows)
     }
 
-    /// [`Orderer::estimate`] of part `i` with `bound` known, through the context's cache for
-    /// triples and paths (the ones that ask the statistics).
+    /// [`Orderer::estimate`] of part `i` with `bound` known, through the context's cache.
     fn cached(&self, ctx: &Context, i: usize, bound: VarSet) -> f64 {
-        let part = &ctx.parts[i];
-        let Some(ends) = ctx.ends[i] else {
-            return self.estimate(part, &|v| ctx.has(bound, v));
-        };
-        let [subject, object] = ends.map(|end| end.is_none_or(|n| bound.contains(n)));
-        let slot = usize::from(subject) | usize::from(object) << 1;
-        let known = ctx.cache.0.borrow()[i][slot];
-        if !known.is_nan() {
-            return known;
+        let key = bound.intersection(ctx.binds[i]);
+        if let Some((_, n)) = ctx.cache.0.borrow()[i].iter().find(|(k, _)| *k == key) {
+            return *n;
         }
-        let n = self.estimate(part, &|v| ctx.has(bound, v));
-        ctx.cache.0.borrow_mut()[i][slot] = n;
+        let n = self.estimate(&ctx.parts[i], &|v| ctx.has(key, v));
+        ctx.cache.0.borrow_mut()[i].push((key, n));
         n
     }
 

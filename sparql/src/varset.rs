@@ -47,6 +47,10 @@ impl VarSet {
         Self(self.0 & !other.0)
     }
 
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     pub(crate) fn is_subset(self, other: Self) -> bool {
         self.0 & !other.0 == 0
     }
@@ -117,6 +121,7 @@ mod tests {
         assert_eq!(ab.union(bc), numbering.set([&a, &b, &c]).unwrap());
         assert_eq!(ab.difference(bc), VarSet::one(0));
         assert_eq!(VarSet::EMPTY.union(ab), ab);
+        assert!(VarSet::EMPTY.is_empty() && !ab.is_empty());
     }
 
     #[test]

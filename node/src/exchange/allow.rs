@@ -144,19 +144,24 @@ pub fn allow<'a>(
             version: version.clone(),
         });
     }
-    let parsed = parse_read_only(&credential.query).map_err(|e| match e {
-        QueryError::Update => AllowError::QueryIsUpdate,
-        QueryError::Refused(refusal) => AllowError::QueryRefused(refusal),
-        other => AllowError::QuerySyntax(other.to_string()),
-    })?;
-    check_exchange_query(&parsed)?;
-    let query = index
-        .find(profile, &canonical_text(&credential.query, &parsed))
-        .and_then(|i| profile.queries.get(i))
-        .ok_or_else(|| AllowError::QueryNotInProfile {
-            iri: iri.clone(),
-            version: version.clone(),
-        })?;
+    let query = match registered_text(profile, &credential.query) {
+        Some(query) => query,
+        None => {
+            let parsed = parse_read_only(&credential.query).map_err(|e| match e {
+                QueryError::Update => AllowError::QueryIsUpdate,
+                QueryError::Refused(refusal) => AllowError::QueryRefused(refusal),
+                other => AllowError::QuerySyntax(other.to_string()),
+            })?;
+            check_exchange_query(&parsed)?;
+            index
+                .find(profile, &canonical_text(&credential.query, &parsed))
+                .and_then(|i| profile.queries.get(i))
+                .ok_or_else(|| AllowError::QueryNotInProfile {
+                    iri: iri.clone(),
+                    version: version.clone(),
+                })?
+        }
+    };
     let ontology = &credential.ontology;
     if !profile.ontologies.is_empty() && !profile.ontologies.contains(ontology) {
         return Err(AllowError::OntologyNotInProfile(ontology.clone()));
@@ -169,6 +174,16 @@ pub fn allow<'a>(
         profile,
         query,
     })
+}
+
+/// The registered query of `profile` whose text is `text` byte for byte: the credential
+/// carries the text the beheerorganisatie signed, which is the published file the profile
+/// registered, so the parse and checks made at registration answer for it. Why: parsing the
+/// text again cost as much as answering the smallest official questions (NZa kostenonderzoek
+/// 9.1: 0.05 ms to parse, 0.2 ms to answer). Any other text is parsed, checked and matched by
+/// its canonical form.
+fn registered_text<'a>(profile: &'a Profile, text: &str) -> Option<&'a ProfileQuery> {
+    profile.queries.iter().find(|q| q.text == text)
 }
 
 /// Step 7 for all credentials of one presentation, which carries one set of parameter values:
