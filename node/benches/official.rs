@@ -27,6 +27,9 @@
 //!   of a run of a few milliseconds is mostly noise; the node keeps no answers between samples,
 //!   so each is a first answer); `KIKV_BENCH_SAMPLES=1` times every run once;
 //! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run, as it ends;
+//! - `KIKV_BENCH_CALIBRATE=1` times plain Oxigraph in turns with itself in place of the node:
+//!   the node/oxi ratios identical work gets on this machine (how far from 1.0 noise alone
+//!   goes);
 //! - `KIKV_BENCH_MEMORY=0` answers from disk (the node without `serve_from_memory`, as
 //!   `kikv query` without a running node does);
 //! - `KIKV_BENCH_STORE=DIR` keeps the generated store and its N-Triples export in
@@ -247,37 +250,49 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration, sampling: 
     // Plain Oxigraph is timed in turns with the node, run by run, both stores in memory at
     // once: this machine's speed drifts by 5-30 % over minutes, which decided most comparisons
     // near 1.0 when each engine ran all its runs in a block of its own.
-    let (paired, oxigraph): (Vec<Outcome>, Vec<Outcome>) =
-        if env("KIKV_BENCH_OXIGRAPH").as_deref() == Some("0") {
-            let skipped = Outcome {
-                time: Duration::ZERO,
-                parse: Duration::ZERO,
-                rows: Err("left out: KIKV_BENCH_OXIGRAPH=0".into()),
-            };
-            (node.clone(), vec![skipped; runs.len()])
-        } else {
-            let plain = Store::new().unwrap();
-            let mut loader = plain.bulk_loader();
-            loader
-                .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
-                .unwrap();
-            loader.commit().unwrap();
-            // One guard for every run, as the node has: its evaluation threads are reused.
-            let guard = EvaluationGuard::new(1, None);
-            runs.iter()
-                .map(|run| {
-                    let (node, plain) = in_turns(
-                        sampling,
-                        || on_node(&store, run, timeout),
-                        || on_oxigraph(&plain, &guard, run, timeout),
-                    );
-                    (
-                        progress("node", run, node),
-                        progress("oxigraph", run, plain),
-                    )
-                })
-                .unzip()
+    let (paired, oxigraph): (Vec<Outcome>, Vec<Outcome>) = if env("KIKV_BENCH_OXIGRAPH").as_deref()
+        == Some("0")
+    {
+        let skipped = Outcome {
+            time: Duration::ZERO,
+            parse: Duration::ZERO,
+            rows: Err("left out: KIKV_BENCH_OXIGRAPH=0".into()),
         };
+        (node.clone(), vec![skipped; runs.len()])
+    } else {
+        let plain = Store::new().unwrap();
+        let mut loader = plain.bulk_loader();
+        loader
+            .load_from_reader(RdfFormat::NTriples, std::fs::File::open(&data).unwrap())
+            .unwrap();
+        loader.commit().unwrap();
+        // One guard for every run, as the node has: its evaluation threads are reused.
+        let guard = EvaluationGuard::new(1, None);
+        // Plain Oxigraph against itself: the ratios identical work gives on this machine.
+        let calibrate = env("KIKV_BENCH_CALIBRATE").is_some_and(|v| v != "0");
+        if calibrate {
+            println!("CALIBRATION: the node's side is plain Oxigraph too (KIKV_BENCH_CALIBRATE)");
+        }
+        runs.iter()
+            .map(|run| {
+                let (node, plain) = in_turns(
+                    sampling,
+                    || {
+                        if calibrate {
+                            on_oxigraph(&plain, &guard, run, timeout)
+                        } else {
+                            on_node(&store, run, timeout)
+                        }
+                    },
+                    || on_oxigraph(&plain, &guard, run, timeout),
+                );
+                (
+                    progress("node", run, node),
+                    progress("oxigraph", run, plain),
+                )
+            })
+            .unzip()
+    };
     drop(store);
 
     report(&runs, &node, jena_results.as_ref(), &paired, &oxigraph);
