@@ -72,7 +72,7 @@ use spargebra::Query;
 use super::lateral::is_set_valued;
 use super::pattern::rewrite_where;
 use super::scope::{expression_variables, scope_of};
-use super::varset::{Numbering, VarSet, MAX_VARIABLES};
+use super::varset::{Numbering, VarSet};
 
 /// Counts of the data a query runs on, for choosing an order. Estimates may be rough; only the
 /// order they give matters.
@@ -575,6 +575,10 @@ struct Context<'a> {
     reads: Vec<VarSet>,
     /// The variable of each `BIND`.
     extends: Vec<Option<usize>>,
+    /// What the parts bind, what they read and the `BIND` variables, all parts together.
+    bound: VarSet,
+    read: VarSet,
+    extended: VarSet,
     /// The subject and object of each triple and path.
     ends: Vec<Option<[End; 2]>>,
     /// Variables a triple of the group has as subject or object: a node of the data in every
@@ -627,11 +631,12 @@ impl<'a> Context<'a> {
                 .filter_map(super::scope::term_variable);
             nodes = nodes.union(numbering.set(node_variables)?);
         }
-        let bound = binds.iter().fold(VarSet::EMPTY, |all, b| all.union(*b));
-        let read = reads.iter().fold(VarSet::EMPTY, |all, r| all.union(*r));
+        let bound: VarSet = binds.iter().copied().collect();
+        let read: VarSet = reads.iter().copied().collect();
+        let extended: VarSet = extends.iter().flatten().map(|v| VarSet::one(*v)).collect();
         let never = read.difference(bound);
         let mut exclusive = VarSet::EMPTY;
-        for v in 0..MAX_VARIABLES {
+        for v in 0..numbering.len() {
             let binding = parts
                 .iter()
                 .zip(&binds)
@@ -651,6 +656,9 @@ impl<'a> Context<'a> {
             certain,
             reads,
             extends,
+            bound,
+            read,
+            extended,
             ends,
             nodes,
         })
@@ -669,25 +677,19 @@ impl<'a> Context<'a> {
     /// `BIND` variable a triple, path or table also binds (it could be bound there when the
     /// `BIND` fails, after the expression ran in the query as written).
     fn valid(&self, free: &BTreeSet<Variable>, from_opaque: &BTreeSet<Variable>) -> bool {
-        let union = |sets: &mut dyn Iterator<Item = VarSet>| {
-            sets.fold(VarSet::EMPTY, |all, set| all.union(set))
-        };
-        let all = union(&mut self.binds.iter().copied());
-        let bound_by_parts = union(
-            &mut self
-                .parts
-                .iter()
-                .zip(&self.binds)
-                .filter(|(p, _)| !p.is_expression())
-                .map(|(_, b)| *b),
-        );
-        let extended = union(&mut self.extends.iter().flatten().map(|v| VarSet::one(*v)));
-        let reads = union(&mut self.reads.iter().copied());
-        !free.iter().any(|v| self.has(all, v))
+        let bound_by_parts: VarSet = self
+            .parts
+            .iter()
+            .zip(&self.binds)
+            .filter(|(p, _)| !p.is_expression())
+            .map(|(_, b)| *b)
+            .collect();
+        !free.iter().any(|v| self.has(self.bound, v))
             && from_opaque.iter().all(|v| self.has(self.exclusive, v))
             && self.is_connected()
-            && reads
-                .intersection(extended)
+            && self
+                .read
+                .intersection(self.extended)
                 .intersection(bound_by_parts)
                 .is_empty()
             && self.parts.iter().filter(|p| !p.is_expression()).count() >= 2
@@ -985,18 +987,13 @@ impl Orderer<'_> {
             .count();
         // A hair below the bound, so that rounding never skips a plan that is cheaper.
         let kept = FILTER_KEEPS.powi(i32::try_from(filters).unwrap_or(i32::MAX)) * (1.0 - 1e-9);
-        let extended = ctx
-            .extends
-            .iter()
-            .flatten()
-            .fold(VarSet::EMPTY, |set, v| set.union(VarSet::one(*v)));
         let mut best: Option<(Vec<Step>, f64, f64)> = None;
         for (start, part) in ctx.parts.iter().enumerate() {
             if part.is_expression() || mode == Mode::OpaqueLast && part.is_opaque() {
                 continue;
             }
             if let Some((_, cheapest, _)) = &best {
-                if !part.is_opaque() && self.cached(ctx, start, extended) * kept >= *cheapest {
+                if !part.is_opaque() && self.cached(ctx, start, ctx.extended) * kept >= *cheapest {
                     continue;
                 }
             }
@@ -1091,8 +1088,8 @@ impl Orderer<'_> {
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| !done[*i])
-                .filter_map(|(_, v)| *v)
-                .fold(VarSet::EMPTY, |set, v| set.union(VarSet::one(v)));
+                .filter_map(|(_, v)| v.map(VarSet::one))
+                .collect();
             let others_pending = parts
                 .iter()
                 .enumerate()

@@ -60,6 +60,13 @@ impl VarSet {
     }
 }
 
+impl FromIterator<VarSet> for VarSet {
+    /// The union of the sets.
+    fn from_iter<I: IntoIterator<Item = VarSet>>(sets: I) -> Self {
+        sets.into_iter().fold(Self::EMPTY, Self::union)
+    }
+}
+
 /// Numbers for a group's variables, given in the order they are first met.
 #[derive(Debug, Default)]
 pub(crate) struct Numbering(BTreeMap<Variable, usize>);
@@ -91,6 +98,11 @@ impl Numbering {
         Some(set)
     }
 
+    /// How many variables are numbered (their numbers are `0..len`).
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// The number of `variable` when it has one.
     pub(crate) fn get(&self, variable: &Variable) -> Option<usize> {
         self.0.get(variable).copied()
@@ -114,6 +126,8 @@ mod tests {
         let ab = numbering.set([&a, &b]).unwrap();
         let bc = numbering.set([&b, &c]).unwrap();
         assert_eq!(numbering.get(&c), Some(2));
+        assert_eq!(numbering.len(), 3);
+        assert_eq!([ab, bc].into_iter().collect::<VarSet>(), ab.union(bc));
         assert!(ab.intersects(bc));
         assert_eq!(ab.intersection(bc), VarSet::one(1));
         assert!(VarSet::one(0).is_subset(ab));
