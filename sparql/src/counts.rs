@@ -1,7 +1,8 @@
 //! Statistics read off a store by counting, exactly, at every question: what the unit tests of
 //! the planner and the random-query equivalence test (`tests/rewrites_equivalence.rs`) order
 //! joins by. Each question walks the matching quads, so this is for small stores; the node
-//! keeps counts of its in-memory copy instead (`GraphStatistics` of the node's store module).
+//! counts on its in-memory copy instead ([`FrozenGraph`](crate::FrozenGraph): two binary searches a
+//! question).
 
 use std::collections::HashSet;
 

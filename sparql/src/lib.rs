@@ -16,6 +16,7 @@ mod dialect;
 mod exists;
 mod filter;
 mod fold;
+mod frozen;
 mod joins;
 mod lateral;
 mod lexical;
@@ -34,6 +35,7 @@ pub use arithmetic::pin_duration_addition;
 pub use canonical::canonical_text;
 pub use counts::CountedStatistics;
 pub use dialect::{translate, DialectError, Translation, PLACEHOLDER_PREFIX};
+pub use frozen::{Computed, FreezeError, FrozenGraph, FrozenTerm};
 pub use joins::key_joins;
 pub use lexical::{keep_lexical_forms, with_lexical_functions, DECIMAL_STRING};
 pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};
@@ -58,9 +60,12 @@ mod test_support {
         if !optimised {
             engine = engine.without_optimizations();
         }
-        let QueryResults::Solutions(solutions) =
-            engine.for_query(query).on_store(store).execute().unwrap()
-        else {
+        sorted_rows(engine.for_query(query).on_store(store).execute().unwrap())
+    }
+
+    /// The solutions of a SELECT answer, each as `?v=term ` pairs, sorted.
+    pub(crate) fn sorted_rows(results: QueryResults<'_>) -> Vec<String> {
+        let QueryResults::Solutions(solutions) = results else {
             panic!("not a SELECT");
         };
         let mut rows: Vec<String> = solutions

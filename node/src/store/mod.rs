@@ -16,7 +16,6 @@ mod load;
 mod lock;
 mod memory;
 mod query;
-mod statistics;
 mod workers;
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use oxigraph::model::{NamedOrBlankNode, Term, Triple};
 use oxigraph::sparql::{
     BoundPreparedSparqlQuery, QueryDataset, QueryEvaluationError, QueryResults, Variable,
 };
-use oxigraph::store::Store;
+use spareval::QueryableDataset;
 use spargebra::Query;
 
 use super::{NodeStore, StoreError};
@@ -124,16 +124,7 @@ impl NodeStore {
         bindings: &[(Variable, Term)],
         limits: QueryLimits,
     ) -> Result<QueryAnswer, QueryError> {
-        self.run(query, bindings, limits, move |bound| {
-            match bound
-                .execute()
-                .and_then(|results| collect(results, limits.max_rows))
-            {
-                Ok(Some(answer)) => Ok(answer),
-                Ok(None) => Err(QueryError::TooManyRows(limits.max_rows)),
-                Err(error) => Err(QueryError::Evaluation(error.to_string())),
-            }
-        })
+        self.run(query, bindings, limits, Answer(limits.max_rows))
     }
 
     /// Evaluates `query` as [`NodeStore::evaluate`] does and returns the engine's plan, with
@@ -145,72 +136,50 @@ impl NodeStore {
         bindings: &[(Variable, Term)],
         limits: QueryLimits,
     ) -> Result<String, QueryError> {
-        self.run(query, bindings, limits, |bound| {
-            let (results, explanation) = bound.compute_statistics().explain();
-            // The statistics are complete only once every result was read.
-            let evaluation = |e: QueryEvaluationError| QueryError::Evaluation(e.to_string());
-            match results.map_err(evaluation)? {
-                QueryResults::Solutions(solutions) => {
-                    for solution in solutions {
-                        solution.map_err(evaluation)?;
-                    }
-                }
-                QueryResults::Graph(triples) => {
-                    for triple in triples {
-                        triple.map_err(evaluation)?;
-                    }
-                }
-                QueryResults::Boolean(_) => {}
-            }
-            let mut json = Vec::new();
-            let written = explanation.write_in_json(&mut json);
-            let pretty = written
-                .ok()
-                .and_then(|()| serde_json::from_slice::<serde_json::Value>(&json).ok())
-                .and_then(|v| serde_json::to_string_pretty(&v).ok());
-            pretty.ok_or_else(|| QueryError::Evaluation("the plan could not be written".into()))
-        })
+        self.run(query, bindings, limits, Explain)
     }
 
-    /// Runs `finish` on the prepared query bound to the store (its in-memory copy when it has
-    /// one of the current served graph), on an evaluation thread of the
-    /// [`EvaluationGuard`](super::EvaluationGuard) with the time limit of `limits`.
-    fn run<T: Send + 'static>(
+    /// Runs `finish` on the prepared query bound to the in-memory copy of the served graph
+    /// when there is one and the query names no graph, else to the store on disk, on an
+    /// evaluation thread of the [`EvaluationGuard`](super::EvaluationGuard) with the time limit
+    /// of `limits`.
+    fn run<F: Finish>(
         &self,
         query: &ReadOnlyQuery,
         bindings: &[(Variable, Term)],
         limits: QueryLimits,
-        finish: impl FnOnce(BoundPreparedSparqlQuery<'_>) -> Result<T, QueryError> + Send + 'static,
-    ) -> Result<T, QueryError> {
-        let (algebra, dataset, store) = self.prepare(query, bindings)?;
+        finish: F,
+    ) -> Result<F::Output, QueryError> {
+        let algebra = engine_algebra(query, bindings)?;
+        if !kikv_sparql::names_graphs(query) {
+            if let Some(graph) = self.memory_graph() {
+                // The copy's counts choose the join order (`order.rs` of the query layer).
+                let algebra = kikv_sparql::order_joins(algebra, &*graph);
+                return self.guard.run(limits.timeout, move |token| {
+                    let mut prepared = evaluator()
+                        .with_cancellation_token(token)
+                        .for_query(algebra);
+                    // A `FROM` is overridden here as on disk: the copy is the served graph.
+                    *prepared.dataset_mut() = QueryDataset::new();
+                    finish.finish(prepared.on_queryable_dataset(&*graph))
+                });
+            }
+        }
+        let dataset = self.disk_dataset()?;
+        let store = self.store.clone();
         self.guard.run(limits.timeout, move |token| {
             let mut prepared = evaluator()
                 .with_cancellation_token(token)
                 .for_query(algebra);
             *prepared.dataset_mut() = dataset;
-            finish(prepared.on_store(&store))
+            finish.finish(prepared.on_store(&store))
         })
     }
 
-    /// The algebra the engine runs (parameters substituted in every scope, then the rewrites
-    /// that keep Oxigraph's optimiser from changing the meaning), the dataset it runs over and
-    /// the store that holds it: the served graph (the set union of the registered datasets) as
-    /// default graph, the datasets' physical graphs as the named graphs. A query that names no
-    /// graph runs on the in-memory copy of the served graph when there is one, with that copy's
-    /// default graph (a `FROM` is overridden there as on disk).
-    fn prepare(
-        &self,
-        query: &ReadOnlyQuery,
-        bindings: &[(Variable, Term)],
-    ) -> Result<(Query, QueryDataset, Store), QueryError> {
-        let algebra = engine_algebra(query, bindings)?;
-        if !kikv_sparql::names_graphs(query) {
-            if let Some((memory, statistics)) = self.memory_store() {
-                // The copy's counts choose the join order (`order.rs` of the query layer).
-                let algebra = kikv_sparql::order_joins(algebra, &*statistics);
-                return Ok((algebra, QueryDataset::new(), memory));
-            }
-        }
+    /// The dataset a query runs over on disk: the served graph (the set union of the
+    /// registered datasets) as default graph, the datasets' physical graphs as the named
+    /// graphs.
+    fn disk_dataset(&self) -> Result<QueryDataset, QueryError> {
         let graphs = self.query_graphs()?;
         let named: Vec<NamedOrBlankNode> = self
             .physical_graphs()?
@@ -220,7 +189,70 @@ impl NodeStore {
         let mut dataset = QueryDataset::new();
         dataset.set_default_graph(graphs);
         dataset.set_available_named_graphs(named);
-        Ok((algebra, dataset, self.store.clone()))
+        Ok(dataset)
+    }
+}
+
+/// What an evaluation gives back, from a prepared query bound to either dataset.
+trait Finish: Send + 'static {
+    type Output: Send + 'static;
+    fn finish<'a, D: QueryableDataset<'a>>(
+        self,
+        bound: BoundPreparedSparqlQuery<'a, D>,
+    ) -> Result<Self::Output, QueryError>;
+}
+
+/// The answer, read to the end, of at most this many rows.
+struct Answer(usize);
+
+impl Finish for Answer {
+    type Output = QueryAnswer;
+
+    fn finish<'a, D: QueryableDataset<'a>>(
+        self,
+        bound: BoundPreparedSparqlQuery<'a, D>,
+    ) -> Result<QueryAnswer, QueryError> {
+        match bound.execute().and_then(|results| collect(results, self.0)) {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) => Err(QueryError::TooManyRows(self.0)),
+            Err(error) => Err(QueryError::Evaluation(error.to_string())),
+        }
+    }
+}
+
+/// The plan with the rows and time of each step, as indented JSON.
+struct Explain;
+
+impl Finish for Explain {
+    type Output = String;
+
+    fn finish<'a, D: QueryableDataset<'a>>(
+        self,
+        bound: BoundPreparedSparqlQuery<'a, D>,
+    ) -> Result<String, QueryError> {
+        let (results, explanation) = bound.compute_statistics().explain();
+        // The statistics are complete only once every result was read.
+        let evaluation = |e: QueryEvaluationError| QueryError::Evaluation(e.to_string());
+        match results.map_err(evaluation)? {
+            QueryResults::Solutions(solutions) => {
+                for solution in solutions {
+                    solution.map_err(evaluation)?;
+                }
+            }
+            QueryResults::Graph(triples) => {
+                for triple in triples {
+                    triple.map_err(evaluation)?;
+                }
+            }
+            QueryResults::Boolean(_) => {}
+        }
+        let mut json = Vec::new();
+        let written = explanation.write_in_json(&mut json);
+        let pretty = written
+            .ok()
+            .and_then(|()| serde_json::from_slice::<serde_json::Value>(&json).ok())
+            .and_then(|v| serde_json::to_string_pretty(&v).ok());
+        pretty.ok_or_else(|| QueryError::Evaluation("the plan could not be written".into()))
     }
 }
 
