@@ -69,8 +69,16 @@ pub struct FrozenGraph {
     pos: Index,
     /// Object, subject, predicate.
     osp: Index,
-    /// Per predicate's number: distinct subjects and distinct objects.
-    distinct: FxHashMap<u32, (usize, usize)>,
+    /// Per predicate: its number, distinct subjects and distinct objects (by the IRI, which
+    /// the join order asks with).
+    predicates: FxHashMap<NamedNode, Predicate>,
+}
+
+/// A predicate's number and counts.
+struct Predicate {
+    number: u32,
+    subjects: usize,
+    objects: usize,
 }
 
 /// Why a graph was not frozen.
@@ -269,12 +277,6 @@ impl FrozenGraph {
         if u32::try_from(spo.len()).is_err() {
             return Err(FreezeError::TooLarge);
         }
-        // Distinct subjects of a predicate are its distinct (subject, predicate) pairs;
-        // distinct objects its distinct (predicate, object) pairs.
-        let mut distinct: FxHashMap<u32, (usize, usize)> = FxHashMap::default();
-        for pair in spo.chunk_by(|a, b| a[..2] == b[..2]) {
-            distinct.entry(pair[0][1]).or_default().0 += 1;
-        }
         let mut graph = Self {
             spo: Index::new(Order::Spo, &spo, terms.len()),
             pos: Index::new(Order::Pos, &spo, terms.len()),
@@ -282,12 +284,25 @@ impl FrozenGraph {
             terms,
             values,
             numbers,
-            distinct,
+            predicates: FxHashMap::default(),
         };
+        // Distinct subjects of a predicate are its distinct (subject, predicate) pairs;
+        // distinct objects its distinct (predicate, object) pairs, runs in its group of `pos`.
+        let mut subjects: FxHashMap<u32, usize> = FxHashMap::default();
+        for pair in spo.chunk_by(|a, b| a[..2] == b[..2]) {
+            *subjects.entry(pair[0][1]).or_default() += 1;
+        }
         drop(spo);
-        for (predicate, group) in graph.pos.groups() {
-            let objects = group.chunk_by(|a, b| a >> 32 == b >> 32).count();
-            graph.distinct.entry(predicate).or_default().1 = objects;
+        for (number, group) in graph.pos.groups() {
+            let Term::NamedNode(iri) = &graph.terms[number as usize] else {
+                continue;
+            };
+            let predicate = Predicate {
+                number,
+                subjects: subjects.get(&number).copied().unwrap_or_default(),
+                objects: group.chunk_by(|a, b| a >> 32 == b >> 32).count(),
+            };
+            graph.predicates.insert(iri.clone(), predicate);
         }
         graph.terms.shrink_to_fit();
         graph.values.shrink_to_fit();
@@ -427,18 +442,16 @@ impl Statistics for FrozenGraph {
         let (Some(s), Some(o)) = (known(subject), known(object)) else {
             return 0.0;
         };
-        let Some(p) = self.lookup(&Term::NamedNode(predicate.clone())) else {
+        let Some(p) = self.predicates.get(predicate) else {
             return 0.0;
         };
-        self.matches(s, Some(p), o).len() as f64
+        self.matches(s, Some(p.number), o).len() as f64
     }
 
     fn distinct(&self, predicate: &NamedNode) -> (f64, f64) {
-        self.lookup(&Term::NamedNode(predicate.clone()))
-            .and_then(|p| self.distinct.get(&p))
-            .map_or((1.0, 1.0), |&(subjects, objects)| {
-                (subjects.max(1) as f64, objects.max(1) as f64)
-            })
+        self.predicates.get(predicate).map_or((1.0, 1.0), |p| {
+            (p.subjects.max(1) as f64, p.objects.max(1) as f64)
+        })
     }
 
     fn total(&self) -> f64 {

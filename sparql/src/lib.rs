@@ -5,8 +5,9 @@
 //!
 //! [`parse_read_only`] turns a text into a [`ReadOnlyQuery`]; [`engine_algebra`] gives the
 //! algebra the engine runs for it with parameter bindings, and [`evaluator`] the engine that
-//! understands that algebra's functions. The node evaluates the result on its on-disk store;
-//! tests and benchmarks evaluate it on an in-memory Oxigraph dataset.
+//! understands that algebra's functions. The node evaluates the result on its on-disk store or
+//! on a [`FrozenGraph`], the in-memory copy of its served graph whose counts also order the
+//! joins ([`order_joins`]); tests and benchmarks evaluate it on an in-memory Oxigraph store too.
 
 mod arithmetic;
 mod canonical;
