@@ -523,21 +523,27 @@ mod tests {
         sorted_rows(prepared.on_queryable_dataset(graph).execute().unwrap())
     }
 
+    /// The triples a pattern found, as numbers.
+    fn numbers(matches: super::Matches<'_>) -> Vec<[u32; 3]> {
+        matches
+            .map(|q| {
+                let q = q.unwrap();
+                [q.subject, q.predicate, q.object].map(|t| match t {
+                    super::FrozenTerm::Stored(n) => n,
+                    super::FrozenTerm::Computed(_) => {
+                        panic!("a stored triple holds a computed term")
+                    }
+                })
+            })
+            .collect()
+    }
+
     #[test]
     fn every_pattern_shape_finds_what_a_scan_finds() {
         let graph = frozen();
         assert_eq!(graph.len(), 10);
         // Every triple once, from the scan of the whole graph, checked against the input.
-        let all: Vec<[u32; 3]> = graph
-            .matches(None, None, None)
-            .map(|q| {
-                let q = q.unwrap();
-                [q.subject, q.predicate, q.object].map(|t| match t {
-                    super::FrozenTerm::Stored(n) => n,
-                    super::FrozenTerm::Computed(_) => panic!("computed"),
-                })
-            })
-            .collect();
+        let all = numbers(graph.matches(None, None, None));
         let mut written: Vec<String> = triples()
             .iter()
             .map(|[s, p, o]| format!("{s} {p} {o}"))
@@ -556,16 +562,7 @@ mod tests {
         for &s in &terms {
             for &p in &terms {
                 for &o in &terms {
-                    let found: Vec<[u32; 3]> = graph
-                        .matches(s, p, o)
-                        .map(|q| {
-                            let q = q.unwrap();
-                            [q.subject, q.predicate, q.object].map(|t| match t {
-                                super::FrozenTerm::Stored(n) => n,
-                                super::FrozenTerm::Computed(_) => panic!("computed"),
-                            })
-                        })
-                        .collect();
+                    let found = numbers(graph.matches(s, p, o));
                     let fits = |want: Option<u32>, have: u32| want.is_none_or(|w| w == have);
                     let mut scanned: Vec<[u32; 3]> = all
                         .iter()
