@@ -15,6 +15,7 @@
 //! beside it for the query's life ([`FrozenTerm::Computed`]); a computed term that the graph
 //! does hold gets the graph's number, so that equal terms are always equal numbers.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -364,7 +365,56 @@ fn position(term: Option<&FrozenTerm>) -> Result<Option<u32>, ()> {
     }
 }
 
-impl<'a> QueryableDataset<'a> for &'a FrozenGraph {
+/// At most this many computed values are kept per evaluation (a `BIND` that gives every
+/// solution a value of its own gains nothing from them).
+const COMPUTED_KEPT: usize = 1 << 16;
+
+/// A frozen graph as one evaluation reads it, with the numbers, dates and booleans it has
+/// computed so far: a `BIND` that gives many solutions the same value (the start of a month,
+/// per month and agreement) turns it into a term once instead of writing it out and looking it
+/// up per solution (Oxigraph's store keeps such values inline, without that cost).
+pub struct FrozenView<'a> {
+    graph: &'a FrozenGraph,
+    computed: RefCell<FxHashMap<ValueKey, FrozenTerm>>,
+}
+
+impl FrozenGraph {
+    /// The graph for one evaluation.
+    pub fn view(&self) -> FrozenView<'_> {
+        FrozenView {
+            graph: self,
+            computed: RefCell::default(),
+        }
+    }
+}
+
+/// A computed value's identity: equal keys are the same value written the same way, so the
+/// same term.
+#[derive(PartialEq, Eq, Hash)]
+enum ValueKey {
+    Boolean(bool),
+    Integer([u8; 8]),
+    Decimal([u8; 16]),
+    Double([u8; 8]),
+    Date([u8; 18]),
+    DateTime([u8; 18]),
+}
+
+impl ValueKey {
+    fn of(value: &ExpressionTerm) -> Option<Self> {
+        Some(match value {
+            ExpressionTerm::BooleanLiteral(b) => Self::Boolean(bool::from(*b)),
+            ExpressionTerm::IntegerLiteral(i) => Self::Integer(i.to_be_bytes()),
+            ExpressionTerm::DecimalLiteral(d) => Self::Decimal(d.to_be_bytes()),
+            ExpressionTerm::DoubleLiteral(d) => Self::Double(d.to_be_bytes()),
+            ExpressionTerm::DateLiteral(d) => Self::Date(d.to_be_bytes()),
+            ExpressionTerm::DateTimeLiteral(d) => Self::DateTime(d.to_be_bytes()),
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> QueryableDataset<'a> for FrozenView<'a> {
     type InternalTerm = FrozenTerm;
     type Error = Infallible;
 
@@ -375,7 +425,7 @@ impl<'a> QueryableDataset<'a> for &'a FrozenGraph {
         object: Option<&FrozenTerm>,
         graph_name: Option<Option<&FrozenTerm>>,
     ) -> impl Iterator<Item = Result<InternalQuad<FrozenTerm>, Infallible>> + use<'a> {
-        let graph: &'a FrozenGraph = self;
+        let graph = self.graph;
         // The frozen graph is a default graph only: no named graph holds anything.
         let positions = (
             position(subject),
@@ -405,26 +455,40 @@ impl<'a> QueryableDataset<'a> for &'a FrozenGraph {
     }
 
     fn internalize_term(&self, term: Term) -> Result<FrozenTerm, Infallible> {
-        Ok(self.internal(term, |term| ExpressionTerm::from(term.clone())))
+        Ok(self
+            .graph
+            .internal(term, |term| ExpressionTerm::from(term.clone())))
     }
 
     fn externalize_term(&self, term: FrozenTerm) -> Result<Term, Infallible> {
         Ok(match term {
-            FrozenTerm::Stored(number) => self.terms[number as usize].clone(),
+            FrozenTerm::Stored(number) => self.graph.terms[number as usize].clone(),
             FrozenTerm::Computed(computed) => computed.term.clone(),
         })
     }
 
     fn externalize_expression_term(&self, term: FrozenTerm) -> Result<ExpressionTerm, Infallible> {
         Ok(match term {
-            FrozenTerm::Stored(number) => self.values[number as usize].clone(),
+            FrozenTerm::Stored(number) => self.graph.values[number as usize].clone(),
             FrozenTerm::Computed(computed) => computed.value.clone(),
         })
     }
 
     fn internalize_expression_term(&self, value: ExpressionTerm) -> Result<FrozenTerm, Infallible> {
+        let key = ValueKey::of(&value);
+        if let Some(known) = key
+            .as_ref()
+            .and_then(|k| self.computed.borrow().get(k).cloned())
+        {
+            return Ok(known);
+        }
         let term = Term::from(value.clone());
-        Ok(self.internal(term, |_| value))
+        let internal = self.graph.internal(term, |_| value);
+        let mut computed = self.computed.borrow_mut();
+        if let Some(key) = key.filter(|_| computed.len() < COMPUTED_KEPT) {
+            computed.insert(key, internal.clone());
+        }
+        Ok(internal)
     }
 }
 
@@ -520,7 +584,12 @@ mod tests {
 
     fn frozen_rows(graph: &FrozenGraph, text: &str) -> Vec<String> {
         let prepared = crate::evaluator().for_query(parse(text));
-        sorted_rows(prepared.on_queryable_dataset(graph).execute().unwrap())
+        sorted_rows(
+            prepared
+                .on_queryable_dataset(graph.view())
+                .execute()
+                .unwrap(),
+        )
     }
 
     /// The triples a pattern found, as numbers.
@@ -593,6 +662,10 @@ mod tests {
             "SELECT ?x ?y WHERE { ?x ex:age ?a BIND(?a + 1 AS ?b) ?y ex:age ?b }",
             "SELECT ?x ?b WHERE { ?x ex:age ?a BIND(?a + 1 AS ?b) }",
             "SELECT ?x WHERE { BIND(30 AS ?a) ?x ex:age ?a }",
+            // The same value computed for several solutions (kept after the first): each
+            // time the graph's term, joined with its triple.
+            "SELECT ?k ?y WHERE { VALUES ?k { 1 2 3 } BIND(30 + ?k - ?k + 1 AS ?b) ?y ex:age ?b }",
+            "SELECT ?k ?d WHERE { VALUES ?k { 1 2 3 } BIND(xsd:date(\"2024-01-31\") AS ?d) }",
             // Aggregates, DISTINCT and sameTerm on computed and stored terms.
             "SELECT ?t (COUNT(?x) AS ?n) WHERE { ?x ex:type ?t } GROUP BY ?t",
             "SELECT DISTINCT ?p WHERE { ?s ?p ?o }",
@@ -604,6 +677,15 @@ mod tests {
             let expected = rows(&store, parse(&text), true);
             assert_eq!(frozen_rows(&graph, &text), expected, "{query}");
         }
+        // Not vacuous: the value kept after the first solution joins in every one.
+        let kept = frozen_rows(
+            &graph,
+            &format!(
+                "{ex}SELECT ?k ?y WHERE {{ VALUES ?k {{ 1 2 3 }} \
+                 BIND(30 + ?k - ?k + 1 AS ?b) ?y ex:age ?b }}"
+            ),
+        );
+        assert_eq!(kept.len(), 3, "{kept:?}");
         // Not vacuous: the join on a computed value finds a pair (a's 30 + 1 is c's 31).
         let joined = frozen_rows(
             &graph,

@@ -36,7 +36,7 @@ pub use arithmetic::pin_duration_addition;
 pub use canonical::canonical_text;
 pub use counts::CountedStatistics;
 pub use dialect::{translate, DialectError, Translation, PLACEHOLDER_PREFIX};
-pub use frozen::{Computed, FreezeError, FrozenGraph, FrozenTerm};
+pub use frozen::{Computed, FreezeError, FrozenGraph, FrozenTerm, FrozenView};
 pub use joins::key_joins;
 pub use lexical::{keep_lexical_forms, with_lexical_functions, DECIMAL_STRING};
 pub use numeric::{exact_decimal_arithmetic, with_numeric_functions, DIVIDE, MULTIPLY};

@@ -248,7 +248,7 @@ fn frozen_solutions(graph: &FrozenGraph, query: spargebra::Query) -> Result<Mult
     multiset(
         evaluator()
             .for_query(query)
-            .on_queryable_dataset(graph)
+            .on_queryable_dataset(graph.view())
             .execute(),
     )
 }

@@ -161,7 +161,7 @@ impl NodeStore {
                         .for_query(algebra);
                     // A `FROM` is overridden here as on disk: the copy is the served graph.
                     *prepared.dataset_mut() = QueryDataset::new();
-                    finish.finish(prepared.on_queryable_dataset(&*graph))
+                    finish.finish(prepared.on_queryable_dataset(graph.view()))
                 });
             }
         }
