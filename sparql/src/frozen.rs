@@ -13,7 +13,9 @@
 //!
 //! Terms the evaluator computes (`BIND`, aggregates) that the graph does not hold are kept
 //! beside it for the query's life ([`FrozenTerm::Computed`]); a computed term that the graph
-//! does hold gets the graph's number, so that equal terms are always equal numbers.
+//! does hold gets the graph's number, so that equal terms are always equal numbers. An
+//! evaluation reads the graph through a [`FrozenView`], which keeps the numbers and dates it
+//! has computed, so that a value many solutions share is written out and looked up once.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
