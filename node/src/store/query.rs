@@ -7,7 +7,8 @@ use std::time::Duration;
 use kikv_sparql::{evaluator, QueryRefusal, ReadOnlyQuery, SparqlError};
 use oxigraph::model::{NamedOrBlankNode, Term, Triple};
 use oxigraph::sparql::{
-    BoundPreparedSparqlQuery, QueryDataset, QueryEvaluationError, QueryResults, Variable,
+    BoundPreparedSparqlQuery, CancellationToken, PreparedSparqlQuery, QueryDataset,
+    QueryEvaluationError, QueryResults, Variable,
 };
 use spareval::QueryableDataset;
 use spargebra::Query;
@@ -156,11 +157,8 @@ impl NodeStore {
                 // The copy's counts choose the join order (`order.rs` of the query layer).
                 let algebra = kikv_sparql::order_joins(algebra, &*graph);
                 return self.guard.run(limits.timeout, move |token| {
-                    let mut prepared = evaluator()
-                        .with_cancellation_token(token)
-                        .for_query(algebra);
                     // A `FROM` is overridden here as on disk: the copy is the served graph.
-                    *prepared.dataset_mut() = QueryDataset::new();
+                    let prepared = prepared(algebra, QueryDataset::new(), token);
                     finish.finish(prepared.on_queryable_dataset(graph.view()))
                 });
             }
@@ -168,11 +166,7 @@ impl NodeStore {
         let dataset = self.disk_dataset()?;
         let store = self.store.clone();
         self.guard.run(limits.timeout, move |token| {
-            let mut prepared = evaluator()
-                .with_cancellation_token(token)
-                .for_query(algebra);
-            *prepared.dataset_mut() = dataset;
-            finish.finish(prepared.on_store(&store))
+            finish.finish(prepared(algebra, dataset, token).on_store(&store))
         })
     }
 
@@ -191,6 +185,20 @@ impl NodeStore {
         dataset.set_available_named_graphs(named);
         Ok(dataset)
     }
+}
+
+/// The engine for `algebra` over `dataset` (which replaces the query's own `FROM`), stopped
+/// by `token`: the same on the in-memory copy and on disk.
+fn prepared(
+    algebra: Query,
+    dataset: QueryDataset,
+    token: CancellationToken,
+) -> PreparedSparqlQuery {
+    let mut prepared = evaluator()
+        .with_cancellation_token(token)
+        .for_query(algebra);
+    *prepared.dataset_mut() = dataset;
+    prepared
 }
 
 /// What an evaluation gives back, from a prepared query bound to either dataset.
