@@ -9,7 +9,8 @@
 //!   as the exchange answers a registered question with the parse made when its profile was
 //!   registered (a credential's text that is the registered text byte for byte);
 //! - Apache Jena 4.5 ARQ (Debian's `libapache-jena-java`) over an in-memory model, one JVM
-//!   (`testkit/oracle/JenaOracle.java`), timed per run from parse to the last row;
+//!   (`testkit/oracle/JenaOracle.java --serve`) answering one run at a time, timed by the JVM
+//!   from parse to the last row;
 //! - plain Oxigraph: an in-memory `Store` holding the node's default graph as its default
 //!   graph, parsing each run's text and answering the same engine algebra (`engine_algebra`:
 //!   the dialect needs the node's parser and rewrites to mean what Jena reads).
@@ -26,6 +27,10 @@
 //!   second is timed, on every engine alike: its time is the median of the samples (one sample
 //!   of a run of a few milliseconds is mostly noise; the node keeps no answers between samples,
 //!   so each is a first answer); `KIKV_BENCH_SAMPLES=1` times every run once;
+//!   `KIKV_BENCH_SHORT_SAMPLES=21` how often a run that answers in under
+//!   `KIKV_BENCH_SHORT_UNDER=0.05` second is timed (a median of five samples of a run of a
+//!   millisecond still moved by ±25 % from one whole run to the next; 21 samples of it cost
+//!   about 20 ms);
 //! - `KIKV_BENCH_RUNS=1` also prints every query and parameter run, as it ends;
 //! - `KIKV_BENCH_CALIBRATE=1` times plain Oxigraph in turns with itself in place of the node:
 //!   the node/oxi ratios identical work gets on this machine (how far from 1.0 noise alone
@@ -40,11 +45,12 @@
 //!   step (`NodeStore::explain`, the query evaluated once more), to
 //!   `DIR/<profile>-<id>-<n>.json`.
 //!
-//! The node is timed twice: once on its own (the times compared with Jena, and the memory
-//! peak), and once in turns with plain Oxigraph, run by run, both stores in memory at once
-//! (node, plain, then plain, node, …, `KIKV_BENCH_SAMPLES` pairs for a run under a second), the
-//! times compared with plain Oxigraph's: this machine's speed drifts by 5-30 % over minutes,
-//! which decided most comparisons near 1.0 when each engine ran all its runs in a block.
+//! The node is timed twice: once in turns with Jena, run by run (node, Jena, then Jena, node,
+//! …, `KIKV_BENCH_SAMPLES` pairs for a run under a second; on its own when Jena is left out),
+//! the times compared with Jena's, and the memory peak; and once in turns with plain Oxigraph,
+//! both stores in memory at once, the times compared with plain Oxigraph's: this machine's
+//! speed drifts by 5-30 % over minutes, which decided most comparisons near 1.0 when each
+//! engine ran all its runs in a block.
 //!
 //! Prints per query (all its parameter sets summed): node, Jena and Oxigraph seconds and the
 //! ratios node/Jena and node/Oxigraph (below 1: the node is faster); the data size; the
@@ -67,7 +73,7 @@ use kikv::store::{
     engine_algebra, evaluator, parse_read_only, EvaluationGuard, LoadRequest, NoProgress,
     NodeStore, QueryAnswer, QueryError, QueryLimits,
 };
-use kikv_testkit::jena::{Jena, JenaJob, JenaResult, Sampling};
+use kikv_testkit::jena::{Jena, JenaJob, JenaServer};
 use kikv_testkit::official::{choices_for, official_runs, OfficialQuery, OfficialRun, Style};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::GraphName;
@@ -94,6 +100,32 @@ impl Outcome {
     }
 }
 
+/// How often a fast run is timed: a run that answers in under `under` is timed `samples` times
+/// in all, one under `short_under` `short_samples` times, and its time is the median. One sample
+/// of a run of a millisecond or two is mostly noise (scheduling, caches, a JIT compilation);
+/// every engine is timed so.
+#[derive(Debug, Clone, Copy)]
+struct Sampling {
+    under: Duration,
+    samples: usize,
+    short_under: Duration,
+    short_samples: usize,
+}
+
+impl Sampling {
+    /// How many times in all a run is timed whose first answers took `first` (the slowest
+    /// engine's first time).
+    fn samples(&self, first: Duration) -> usize {
+        if first < self.short_under {
+            self.short_samples.max(self.samples)
+        } else if first < self.under {
+            self.samples
+        } else {
+            1
+        }
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -114,6 +146,14 @@ fn main() {
         samples: env("KIKV_BENCH_SAMPLES").map_or(5, |n| {
             n.parse::<usize>()
                 .expect("KIKV_BENCH_SAMPLES: a number")
+                .max(1)
+        }),
+        short_under: Duration::from_secs_f64(env("KIKV_BENCH_SHORT_UNDER").map_or(0.05, |t| {
+            t.parse().expect("KIKV_BENCH_SHORT_UNDER: seconds")
+        })),
+        short_samples: env("KIKV_BENCH_SHORT_SAMPLES").map_or(21, |n| {
+            n.parse::<usize>()
+                .expect("KIKV_BENCH_SHORT_SAMPLES: a number")
                 .max(1)
         }),
     };
@@ -194,43 +234,46 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration, sampling: 
     );
     if sampling.samples > 1 {
         println!(
-            "a run that answers in under {:.3} s is timed {} times on each engine; its time is \
-             the median",
+            "a run that answers in under {:.3} s is timed {} times on each engine, one under \
+             {:.3} s {} times; its time is the median",
             sampling.under.as_secs_f64(),
-            sampling.samples
+            sampling.samples,
+            sampling.short_under.as_secs_f64(),
+            sampling.short_samples.max(sampling.samples)
         );
     }
 
     let choices = choices_for(&params);
     let runs: Vec<Run> = official_runs(&choices, selected);
 
-    // One engine at a time, so that none competes with another for the cores.
-    let jena_results = jena.map(|jena| {
-        let jobs: Vec<JenaJob> = runs
-            .iter()
-            .map(|run| JenaJob {
-                key: run.key.clone(),
-                query: run.query.path.clone(),
-                placeholders: run.set.terms(Style::Placeholder),
-                bindings: run.set.terms(Style::Variable),
-            })
-            .collect();
+    // Jena in its own JVM, answering in turns with the node run by run (one engine at a time,
+    // so that none competes with the other for the cores).
+    let mut jena_server = jena.map(|jena| {
         let xmx = env("KIKV_BENCH_XMX").unwrap_or_else(|| "8g".into());
-        let (results, loaded) = jena
-            .run(&data, &jobs, timeout, sampling, &xmx, dir)
-            .unwrap();
+        let (server, loaded) = jena.serve(&data, timeout, &xmx).unwrap();
         println!("{loaded}");
-        results
+        server
     });
-
     reset_peak();
-    let node: Vec<Outcome> = runs
+    let (node, jena_outcomes): (Vec<Outcome>, Vec<Outcome>) = runs
         .iter()
-        .map(|run| {
-            let outcome = sampled(sampling, || on_node(&store, run, timeout));
-            progress("node", run, outcome)
+        .map(|run| match jena_server.as_mut() {
+            Some(server) => {
+                let (node, jena) = in_turns(
+                    sampling,
+                    || on_node(&store, run, timeout),
+                    || on_jena(server, run),
+                );
+                (progress("node", run, node), progress("jena", run, jena))
+            }
+            None => {
+                let node = sampled(sampling, || on_node(&store, run, timeout));
+                (progress("node", run, node), left_out("KIKV_BENCH_JENA=0"))
+            }
         })
-        .collect();
+        .unzip();
+    // Its memory is the plain store's next.
+    drop(jena_server);
     let peak = status_kib("VmHWM:");
     if let Some(plans) = env("KIKV_BENCH_EXPLAIN") {
         explain_all(&store, &runs, Path::new(&plans), timeout);
@@ -253,12 +296,10 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration, sampling: 
     let (paired, oxigraph): (Vec<Outcome>, Vec<Outcome>) = if env("KIKV_BENCH_OXIGRAPH").as_deref()
         == Some("0")
     {
-        let skipped = Outcome {
-            time: Duration::ZERO,
-            parse: Duration::ZERO,
-            rows: Err("left out: KIKV_BENCH_OXIGRAPH=0".into()),
-        };
-        (node.clone(), vec![skipped; runs.len()])
+        (
+            node.clone(),
+            vec![left_out("KIKV_BENCH_OXIGRAPH=0"); runs.len()],
+        )
     } else {
         let plain = Store::new().unwrap();
         let mut loader = plain.bulk_loader();
@@ -295,7 +336,8 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration, sampling: 
     };
     drop(store);
 
-    report(&runs, &node, jena_results.as_ref(), &paired, &oxigraph);
+    let jena = jena.is_some().then_some(&jena_outcomes[..]);
+    report(&runs, &node, jena, &paired, &oxigraph);
 }
 
 /// The provider and the reference data (calendar one year beyond the history on each side),
@@ -357,43 +399,45 @@ fn export_served(store: &NodeStore, file: &Path) -> usize {
 }
 
 /// Times `answer` as `sampling` says: once, or, when the first answer came in under
-/// `sampling.under` without an error, `sampling.samples` times in all, keeping the median time
-/// (and the first answer's rows: every sample answers the same run).
+/// `sampling.under` without an error, as many times as [`Sampling::samples`] says, keeping the
+/// median time (and the first answer's rows: every sample answers the same run).
 fn sampled(sampling: Sampling, mut answer: impl FnMut() -> Outcome) -> Outcome {
     let first = answer();
-    if first.rows.is_err() || first.time >= sampling.under || sampling.samples <= 1 {
+    let samples = sampling.samples(first.time);
+    if first.rows.is_err() || samples <= 1 {
         return first;
     }
-    let mut samples = vec![first];
-    samples.extend((1..sampling.samples).map(|_| answer()));
-    median(samples)
+    let mut all = vec![first];
+    all.extend((1..samples).map(|_| answer()));
+    median(all)
 }
 
-/// Times the node and plain Oxigraph on one run in turns, as [`sampled`] times one engine:
-/// when both answered in under `sampling.under`, `sampling.samples` pairs in all, the engine
-/// that goes first changing from pair to pair; each engine's time is the median of its own.
+/// Times the node and another engine on one run in turns, as [`sampled`] times one engine:
+/// when both answered without an error, as many pairs as [`Sampling::samples`] says for the
+/// slower first answer, the engine that goes first changing from pair to pair; each engine's
+/// time is the median of its own.
 fn in_turns(
     sampling: Sampling,
     mut node: impl FnMut() -> Outcome,
-    mut plain: impl FnMut() -> Outcome,
+    mut other: impl FnMut() -> Outcome,
 ) -> (Outcome, Outcome) {
-    let (first_node, first_plain) = (node(), plain());
-    let repeat = |o: &Outcome| o.rows.is_ok() && o.time < sampling.under;
-    if sampling.samples <= 1 || !repeat(&first_node) || !repeat(&first_plain) {
-        return (first_node, first_plain);
+    let (first_node, first_other) = (node(), other());
+    let samples = sampling.samples(first_node.time.max(first_other.time));
+    if samples <= 1 || first_node.rows.is_err() || first_other.rows.is_err() {
+        return (first_node, first_other);
     }
     let mut nodes = vec![first_node];
-    let mut plains = vec![first_plain];
-    for pair in 1..sampling.samples {
+    let mut others = vec![first_other];
+    for pair in 1..samples {
         if pair % 2 == 1 {
-            plains.push(plain());
+            others.push(other());
             nodes.push(node());
         } else {
             nodes.push(node());
-            plains.push(plain());
+            others.push(other());
         }
     }
-    (median(nodes), median(plains))
+    (median(nodes), median(others))
 }
 
 /// The first sample's rows with the median time and the median parse of `samples` (each its
@@ -466,6 +510,31 @@ fn explain_all(store: &NodeStore, runs: &[Run], dir: &Path, timeout: Duration) {
     println!("plans written to {}", dir.display());
 }
 
+/// Jena on `run` (see [`Jena::serve`]), timed by the JVM.
+fn on_jena(server: &mut JenaServer, run: &Run) -> Outcome {
+    let job = JenaJob {
+        key: run.key.clone(),
+        query: run.query.path.clone(),
+        placeholders: run.set.terms(Style::Placeholder),
+        bindings: run.set.terms(Style::Variable),
+    };
+    let result = server.answer(&job).unwrap();
+    Outcome {
+        time: result.time,
+        parse: Duration::ZERO,
+        rows: result.rows,
+    }
+}
+
+/// The outcome of an engine `why` left out.
+fn left_out(why: &str) -> Outcome {
+    Outcome {
+        time: Duration::ZERO,
+        parse: Duration::ZERO,
+        rows: Err(format!("left out: {why}")),
+    }
+}
+
 fn on_oxigraph(store: &Store, guard: &EvaluationGuard, run: &Run, timeout: Duration) -> Outcome {
     let started = Instant::now();
     let store = store.clone();
@@ -533,7 +602,10 @@ fn mark(node: &Result<usize, String>, other: &Result<usize, String>) -> &'static
 #[derive(Default)]
 struct Totals {
     runs: usize,
+    /// The node timed in turns with Jena (see [`in_turns`]), parse of the text included, and
+    /// that parse.
     node: Duration,
+    node_parse: Duration,
     /// The node's slowest single run.
     node_max: Duration,
     jena: Duration,
@@ -548,7 +620,7 @@ struct Totals {
 fn report(
     runs: &[Run],
     node: &[Outcome],
-    jena: Option<&BTreeMap<String, JenaResult>>,
+    jena: Option<&[Outcome]>,
     paired: &[Outcome],
     oxigraph: &[Outcome],
 ) {
@@ -558,13 +630,16 @@ fn report(
     // Left out (`KIKV_BENCH_OXIGRAPH=0`): no run to compare rows with, every time is zero and
     // no ratio means anything.
     let with_oxigraph = oxigraph.iter().any(|o| o.rows.is_ok());
-    for (((run, node), paired), oxigraph) in runs.iter().zip(node).zip(paired).zip(oxigraph) {
+    for (i, (((run, node), paired), oxigraph)) in
+        runs.iter().zip(node).zip(paired).zip(oxigraph).enumerate()
+    {
         let key = run.query.key();
         let next = order.len();
         let position = *order.entry(key.clone()).or_insert(next);
         let totals = per_query.entry((position, key)).or_default();
         totals.runs += 1;
         totals.node += node.time;
+        totals.node_parse += node.parse;
         totals.node_max = totals.node_max.max(node.time);
         totals.paired += paired.registered();
         totals.paired_parse += paired.parse;
@@ -574,7 +649,7 @@ fn report(
         } else {
             String::new()
         };
-        if let Some(result) = jena.and_then(|j| j.get(&run.key)) {
+        if let Some(result) = jena.map(|j| &j[i]) {
             totals.jena += result.time;
             flags += &mark(&node.rows, &result.rows).replace(' ', " jena:");
         }
@@ -611,13 +686,14 @@ fn report(
     );
     if with_oxigraph {
         println!(
-            "(node s: parse of the text and answer, compared with Jena's; node² s: the node \
-             timed again in turns with plain Oxigraph, run by run, as the exchange answers a \
+            "(node s: parse of the text and answer, timed in turns with Jena, compared with \
+             Jena's; node² s: the node timed again in turns with plain Oxigraph, run by run, as the exchange answers a \
              registered question: without the parse, which was made when the profile was \
              registered; node²/oxi compares those)"
         );
     }
     let mut jena_ratios = Vec::new();
+    let mut registered_jena_ratios = Vec::new();
     let mut oxigraph_ratios = Vec::new();
     let mut parsing_ratios = Vec::new();
     let (mut node_total, mut jena_total, mut paired_total, mut oxigraph_total) = (
@@ -653,6 +729,7 @@ fn report(
         }
         let jena_columns = if jena.is_some() {
             jena_ratios.push(to_jena);
+            registered_jena_ratios.push(ratio(t.node - t.node_parse, t.jena));
             if to_jena > 1.0 {
                 slower_than_jena.push((to_jena, key.clone()));
             }
@@ -708,6 +785,10 @@ fn report(
         );
     };
     summary("jena", &mut jena_ratios);
+    summary(
+        "jena, the node answering a registered question (without its parse)",
+        &mut registered_jena_ratios,
+    );
     summary("oxigraph", &mut oxigraph_ratios);
     summary(
         "oxigraph, the node parsing the text as well",

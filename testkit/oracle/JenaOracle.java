@@ -1,27 +1,37 @@
-// The reference side of node/tests/oracle/jena_differential.rs: Apache Jena ARQ (Debian's 4.5 jars)
-// answers the official queries over the same triples the node's queries see.
+// Apache Jena ARQ (Debian's 4.5 jars) as the reference engine: it answers the official queries
+// over the same triples the node's queries see, for node/tests/oracle/jena_differential.rs (full
+// answers) and node/benches/official.rs (times, row counts).
 //
 // Usage: java JenaOracle JOBS.json OUT.jsonl
+//    or: java JenaOracle --serve DATA.nt TIMEOUT_MS
 //
-// JOBS.json: {"data": "file.nt", "timeout_ms": 60000, "repeat_under_ms": 0, "samples": 1,
+// JOBS.json: {"data": "file.nt", "timeout_ms": 60000,
 //             "jobs": [{"key": "...", "query": "file.rq",
 //                       "placeholders": {"name": "<N-Triples term>"},
 //                       "bindings": {"name": "<N-Triples term>"}}]}
 // The data are read once into an in-memory graph; every job then runs in this one JVM and
 // writes one JSON line to OUT.jsonl: {"key", "syntax", "columns", "rows", "micros"} or
-// {"key", "error", "micros"}. A job that answers in under `repeat_under_ms` runs again until it
-// has `samples` times, and "micros" is their median ("first_micros" the first): one sample of a
-// run of a millisecond or two is mostly noise (the benchmark does the same on the node).
-// A row is a list with, per column, null (unbound) or
+// {"key", "error", "micros"}. A row is a list with, per column, null (unbound) or
 // {"kind": "iri"|"bnode"|"literal", "lexical", "datatype", "lang"}.
+//
+// --serve: the data read as above, then one line on stdout, {"loaded": "jena: ..."}; then one
+// job per line on stdin (a job object as in JOBS.json), answered by one line on stdout as
+// above but with "count" (the number of rows, every column of every row read) in place of
+// "columns" and "rows", until stdin ends. The benchmark times Jena so, in turns with the node
+// run by run: this machine's speed drifts over minutes.
+//
+// "micros" is the time from the query text (read before) to the last row.
 //
 // Parameters: `$(name)` placeholders are replaced in the text by the term's SPARQL syntax (the
 // reference may substitute text); `?name` parameters are replaced by Jena's syntactic
 // substitution (QueryTransformOps), which reaches every scope including sub-selects, unlike
 // initial bindings.
 
+import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
@@ -56,54 +66,74 @@ import org.apache.jena.sys.JenaSystem;
 public class JenaOracle {
     public static void main(String[] args) throws IOException {
         JenaSystem.init();
+        if (args.length == 3 && args[0].equals("--serve")) {
+            serve(args[1], Long.parseLong(args[2]));
+            return;
+        }
         JsonObject spec = JSON.read(args[0]);
-        long started = System.nanoTime();
-        Model model = ModelFactory.createDefaultModel();
-        RDFDataMgr.read(model, spec.get("data").getAsString().value(), Lang.NTRIPLES);
+        Model model = load(spec.get("data").getAsString().value());
         long timeout = spec.hasKey("timeout_ms")
             ? spec.get("timeout_ms").getAsNumber().value().longValue() : 60000;
-        System.err.printf("jena: %d triples loaded in %d ms%n", model.size(),
-            (System.nanoTime() - started) / 1_000_000);
-        long repeatUnder = spec.hasKey("repeat_under_ms")
-            ? spec.get("repeat_under_ms").getAsNumber().value().longValue() : 0;
-        int samples = spec.hasKey("samples")
-            ? spec.get("samples").getAsNumber().value().intValue() : 1;
         try (BufferedWriter out = Files.newBufferedWriter(Paths.get(args[1]), StandardCharsets.UTF_8)) {
             for (JsonValue value : spec.get("jobs").getAsArray()) {
-                JsonObject result = sampled(model, value.getAsObject(), timeout, repeatUnder, samples);
-                out.write(JSON.toStringFlat(result));
+                out.write(JSON.toStringFlat(run(model, value.getAsObject(), timeout, true)));
                 out.newLine();
                 out.flush();
             }
         }
     }
 
-    // Runs `job` once, and `samples` times in all when the first answer came in under
-    // `repeatUnder` milliseconds without an error; "micros" is then the median.
-    static JsonObject sampled(Model model, JsonObject job, long timeout, long repeatUnder, int samples) {
-        JsonObject first = run(model, job, timeout);
-        long micros = first.get("micros").getAsNumber().value().longValue();
-        if (first.hasKey("error") || micros >= repeatUnder * 1000 || samples <= 1) {
-            return first;
-        }
-        long[] times = new long[samples];
-        times[0] = micros;
-        for (int i = 1; i < samples; i++) {
-            times[i] = run(model, job, timeout).get("micros").getAsNumber().value().longValue();
-        }
-        java.util.Arrays.sort(times);
-        first.put("first_micros", micros);
-        first.put("micros", times[samples / 2]);
-        return first;
+    // What the last `load` read and how long it took.
+    static String loaded = "";
+
+    // Reads the N-Triples file `data` into an in-memory model and says how long it took on
+    // stderr (and in `loaded`).
+    static Model load(String data) {
+        long started = System.nanoTime();
+        Model model = ModelFactory.createDefaultModel();
+        RDFDataMgr.read(model, data, Lang.NTRIPLES);
+        loaded = String.format("jena: %d triples loaded in %d ms", model.size(),
+            (System.nanoTime() - started) / 1_000_000);
+        System.err.println(loaded);
+        return model;
     }
 
-    static JsonObject run(Model model, JsonObject job, long timeout) {
+    // The --serve mode (see the header).
+    static void serve(String data, long timeout) throws IOException {
+        Model model = load(data);
+        JsonObject ready = new JsonObject();
+        ready.put("loaded", loaded);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        BufferedWriter out = new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8));
+        out.write(JSON.toStringFlat(ready));
+        out.newLine();
+        out.flush();
+        String line;
+        while ((line = in.readLine()) != null) {
+            if (line.isBlank()) {
+                continue;
+            }
+            out.write(JSON.toStringFlat(run(model, JSON.parse(line), timeout, false)));
+            out.newLine();
+            out.flush();
+        }
+    }
+
+    // Answers `job`; with `keepRows` the answer's columns and rows, else their count.
+    static JsonObject run(Model model, JsonObject job, long timeout, boolean keepRows) {
         JsonObject result = new JsonObject();
         result.put("key", job.get("key").getAsString().value());
+        String text;
+        try {
+            text = new String(Files.readAllBytes(Paths.get(job.get("query").getAsString().value())),
+                StandardCharsets.UTF_8);
+        } catch (IOException error) {
+            result.put("error", "IOException: " + firstLine(error.getMessage()));
+            result.put("micros", 0);
+            return result;
+        }
         long started = System.nanoTime();
         try {
-            String text = new String(Files.readAllBytes(Paths.get(job.get("query").getAsString().value())),
-                StandardCharsets.UTF_8);
             JsonObject placeholders = job.get("placeholders").getAsObject();
             for (String name : placeholders.keys()) {
                 Node node = NodeFactoryExtra.parseNode(placeholders.get(name).getAsString().value());
@@ -132,24 +162,35 @@ public class JenaOracle {
                     .timeout(timeout, TimeUnit.MILLISECONDS).build()) {
                 ResultSet results = execution.execSelect();
                 List<String> columns = results.getResultVars();
-                JsonArray header = new JsonArray();
-                columns.forEach(header::add);
                 JsonArray rows = new JsonArray();
+                long count = 0;
                 while (results.hasNext()) {
                     QuerySolution solution = results.next();
                     JsonArray row = new JsonArray();
                     for (String column : columns) {
                         RDFNode node = solution.get(column);
+                        if (!keepRows) {
+                            continue;
+                        }
                         if (node == null) {
                             row.add(JsonNull.instance);
                         } else {
                             row.add(term(node.asNode()));
                         }
                     }
-                    rows.add(row);
+                    count++;
+                    if (keepRows) {
+                        rows.add(row);
+                    }
                 }
-                result.put("columns", header);
-                result.put("rows", rows);
+                if (keepRows) {
+                    JsonArray header = new JsonArray();
+                    columns.forEach(header::add);
+                    result.put("columns", header);
+                    result.put("rows", rows);
+                } else {
+                    result.put("count", count);
+                }
             }
         } catch (Throwable error) {
             result.put("error", error.getClass().getSimpleName() + ": " + firstLine(String.valueOf(error.getMessage())));

@@ -1,8 +1,9 @@
 //! Apache Jena 4.5 ARQ (Debian's `libapache-jena-java`) as the reference engine: the oracle
 //! `testkit/oracle/JenaOracle.java` found and compiled against Jena's jars, for the
 //! differential test (`node/tests/oracle/jena_differential.rs`, which reads full answers) and
-//! the official benchmark (`node/benches/official.rs`, [`Jena::run`]: times and row counts, one
-//! JVM with a bounded heap).
+//! the official benchmark (`node/benches/official.rs`, [`Jena::serve`]: one JVM with a bounded
+//! heap answering one run at a time, timed and counted, so that the benchmark can time it in
+//! turns with the node).
 //!
 //! The classpath: Debian's unversioned jars of the package and of the packages it depends on,
 //! directly in `/usr/share/java` (the versioned names are links to the same files), without
@@ -12,8 +13,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -40,30 +42,10 @@ pub struct JenaJob {
     pub bindings: BTreeMap<String, String>,
 }
 
-/// How often a fast run is timed: a run that answers in under `under` runs again until it has
-/// `samples` times, and its time is their median. One sample of a run of a millisecond or two is
-/// mostly noise (scheduling, caches, a JIT compilation); the benchmark times every engine so.
-#[derive(Debug, Clone, Copy)]
-pub struct Sampling {
-    /// Runs faster than this are repeated.
-    pub under: Duration,
-    /// How many times a repeated run is timed in all (odd, so that the median is one of them).
-    pub samples: usize,
-}
-
-impl Sampling {
-    /// One sample of every run.
-    pub const ONCE: Self = Self {
-        under: Duration::ZERO,
-        samples: 1,
-    };
-}
-
 /// Jena's outcome of one run.
 #[derive(Debug, Clone)]
 pub struct JenaResult {
-    /// Time of parse, substitution and evaluation to the last row (the median of the samples
-    /// when the run was repeated, see [`Sampling`]).
+    /// Time of parse, substitution and evaluation to the last row, as the JVM measured it.
     pub time: Duration,
     /// Rows of the answer, or the error.
     pub rows: Result<usize, String>,
@@ -206,65 +188,86 @@ impl Jena {
         })
     }
 
-    /// Runs `jobs` over the N-Triples file `data` in one JVM with heap `xmx` (e.g. `8g`), one
-    /// after the other, each timed as `sampling` says, and returns each run's result by key,
-    /// and Jena's load line.
-    pub fn run(
+    /// Starts one JVM with heap `xmx` (e.g. `8g`) that reads the N-Triples file `data` into an
+    /// in-memory model and then answers one run at a time ([`JenaServer::answer`]), each
+    /// stopped after `timeout`; returns it once the data are read, with Jena's load line.
+    pub fn serve(
         &self,
         data: &Path,
-        jobs: &[JenaJob],
         timeout: Duration,
-        sampling: Sampling,
         xmx: &str,
-        work: &Path,
-    ) -> Result<(BTreeMap<String, JenaResult>, String), String> {
-        let spec = json!({
-            "data": data,
-            "timeout_ms": timeout.as_millis() as u64,
-            "repeat_under_ms": sampling.under.as_millis() as u64,
-            "samples": sampling.samples,
-            "jobs": jobs.iter().map(|job| json!({
-                "key": job.key,
-                "query": job.query,
-                "placeholders": job.placeholders,
-                "bindings": job.bindings,
-            })).collect::<Vec<_>>(),
-        });
-        let spec_file = work.join("jena-jobs.json");
-        let out_file = work.join("jena.jsonl");
-        std::fs::write(&spec_file, spec.to_string()).map_err(|e| e.to_string())?;
-        let finished = Command::new("java")
+    ) -> Result<(JenaServer, String), String> {
+        let mut child = Command::new("java")
             .arg(format!("-Xmx{xmx}"))
             .arg("-cp")
             .arg(&self.classpath)
             .arg("JenaOracle")
-            .arg(&spec_file)
-            .arg(&out_file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
+            .arg("--serve")
+            .arg(data)
+            .arg(timeout.as_millis().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
             .map_err(|e| format!("java: {e}"))?;
-        let stderr = String::from_utf8_lossy(&finished.stderr).into_owned();
-        if !finished.status.success() {
-            return Err(format!("the Jena oracle failed:\n{stderr}"));
+        let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err("java: no pipes".into());
+        };
+        let mut server = JenaServer {
+            child,
+            input,
+            output: BufReader::new(output),
+        };
+        let ready = server.line()?;
+        let loaded = ready["loaded"].as_str().unwrap_or("").to_owned();
+        Ok((server, loaded))
+    }
+}
+
+/// A JVM answering runs over the data it read (see [`Jena::serve`]); stopped when dropped.
+pub struct JenaServer {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl JenaServer {
+    /// Jena's answer to `job`: its time and row count, or its error. `Err` only when the JVM
+    /// itself failed.
+    pub fn answer(&mut self, job: &JenaJob) -> Result<JenaResult, String> {
+        let line = json!({
+            "key": job.key,
+            "query": job.query,
+            "placeholders": job.placeholders,
+            "bindings": job.bindings,
+        });
+        writeln!(self.input, "{line}")
+            .and_then(|()| self.input.flush())
+            .map_err(|e| format!("the Jena oracle stopped: {e}"))?;
+        let value = self.line()?;
+        let time = Duration::from_micros(value["micros"].as_u64().unwrap_or(0));
+        let rows = match value["error"].as_str() {
+            Some(error) => Err(error.to_owned()),
+            None => Ok(value["count"].as_u64().unwrap_or(0) as usize),
+        };
+        Ok(JenaResult { time, rows })
+    }
+
+    /// The JVM's next line, as JSON.
+    fn line(&mut self) -> Result<Value, String> {
+        let mut line = String::new();
+        match self.output.read_line(&mut line) {
+            Ok(0) => Err("the Jena oracle stopped (out of memory? see KIKV_BENCH_XMX)".into()),
+            Ok(_) => serde_json::from_str(&line).map_err(|e| format!("the Jena oracle: {e}")),
+            Err(e) => Err(format!("the Jena oracle: {e}")),
         }
-        let loaded = stderr
-            .lines()
-            .find(|l| l.starts_with("jena:"))
-            .unwrap_or("")
-            .to_owned();
-        let text = std::fs::read_to_string(&out_file).map_err(|e| e.to_string())?;
-        let mut results = BTreeMap::new();
-        for line in text.lines() {
-            let value: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-            let key = value["key"].as_str().unwrap_or("").to_owned();
-            let time = Duration::from_micros(value["micros"].as_u64().unwrap_or(0));
-            let rows = match value["error"].as_str() {
-                Some(error) => Err(error.to_owned()),
-                None => Ok(value["rows"].as_array().map_or(0, Vec::len)),
-            };
-            results.insert(key, JenaResult { time, rows });
-        }
-        Ok((results, loaded))
+    }
+}
+
+impl Drop for JenaServer {
+    fn drop(&mut self) {
+        // The JVM may still be answering a run that timed out here: stop it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
