@@ -652,6 +652,15 @@ fn report(
         if let Some(result) = jena.map(|j| &j[i]) {
             totals.jena += result.time;
             flags += &mark(&node.rows, &result.rows).replace(' ', " jena:");
+            if let Err(e) = &result.rows {
+                // A run Jena did not finish counts with the time it ran: a lower bound.
+                println!(
+                    "jena error {} [{}] after {} s: {e}",
+                    run.key,
+                    run.set.label,
+                    seconds(result.time)
+                );
+            }
         }
         if let Err(e) = &node.rows {
             flags += " node-error";
@@ -687,9 +696,9 @@ fn report(
     if with_oxigraph {
         println!(
             "(node s: parse of the text and answer, timed in turns with Jena, compared with \
-             Jena's; node² s: the node timed again in turns with plain Oxigraph, run by run, as the exchange answers a \
-             registered question: without the parse, which was made when the profile was \
-             registered; node²/oxi compares those)"
+             Jena's; node² s: the node timed again in turns with plain Oxigraph, run by run, \
+             as the exchange answers a registered question: without the parse, which was made \
+             when the profile was registered; node²/oxi compares those)"
         );
     }
     let mut jena_ratios = Vec::new();
