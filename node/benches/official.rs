@@ -130,32 +130,27 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The number the variable `name` holds, `default` when it is not set.
+fn number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    env(name).map_or(default, |v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: not a number: {v}"))
+    })
+}
+
 fn main() {
     let sizes: Vec<u32> = env("KIKV_BENCH_EMPLOYEES")
         .unwrap_or_else(|| "1000".into())
         .split(',')
         .map(|s| s.trim().parse().expect("KIKV_BENCH_EMPLOYEES: numbers"))
         .collect();
-    let timeout = Duration::from_secs(
-        env("KIKV_BENCH_TIMEOUT").map_or(60, |t| t.parse().expect("KIKV_BENCH_TIMEOUT: seconds")),
-    );
+    let timeout = Duration::from_secs(number("KIKV_BENCH_TIMEOUT", 60));
     let sampling = Sampling {
-        under: Duration::from_secs_f64(env("KIKV_BENCH_REPEAT_UNDER").map_or(1.0, |t| {
-            t.parse().expect("KIKV_BENCH_REPEAT_UNDER: seconds")
-        })),
-        samples: env("KIKV_BENCH_SAMPLES").map_or(5, |n| {
-            n.parse::<usize>()
-                .expect("KIKV_BENCH_SAMPLES: a number")
-                .max(1)
-        }),
-        short_under: Duration::from_secs_f64(env("KIKV_BENCH_SHORT_UNDER").map_or(0.05, |t| {
-            t.parse().expect("KIKV_BENCH_SHORT_UNDER: seconds")
-        })),
-        short_samples: env("KIKV_BENCH_SHORT_SAMPLES").map_or(21, |n| {
-            n.parse::<usize>()
-                .expect("KIKV_BENCH_SHORT_SAMPLES: a number")
-                .max(1)
-        }),
+        under: Duration::from_secs_f64(number("KIKV_BENCH_REPEAT_UNDER", 1.0)),
+        samples: number("KIKV_BENCH_SAMPLES", 5_usize).max(1),
+        short_under: Duration::from_secs_f64(number("KIKV_BENCH_SHORT_UNDER", 0.05)),
+        short_samples: number("KIKV_BENCH_SHORT_SAMPLES", 21_usize).max(1),
     };
     let jena = if env("KIKV_BENCH_JENA").as_deref() == Some("0") {
         None
