@@ -688,14 +688,21 @@ fn report(
         "\n{:<38} {:>4} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8}",
         "query", "runs", "node s", "jena s", "node/jena", "node² s", "oxi s", "node²/oxi"
     );
-    if with_oxigraph {
-        println!(
-            "(node s: parse of the text and answer, timed in turns with Jena, compared with \
-             Jena's; node² s: the node timed again in turns with plain Oxigraph, run by run, \
-             as the exchange answers a registered question: without the parse, which was made \
-             when the profile was registered; node²/oxi compares those)"
-        );
-    }
+    println!(
+        "(node s: parse of the text and answer, {}{})",
+        if jena.is_some() {
+            "timed in turns with Jena run by run, compared with Jena's"
+        } else {
+            "timed on its own"
+        },
+        if with_oxigraph {
+            "; node² s: the node timed again in turns with plain Oxigraph, as the exchange \
+             answers a registered question: without the parse, which was made when the \
+             profile was registered; node²/oxi compares those"
+        } else {
+            ""
+        }
+    );
     let mut jena_ratios = Vec::new();
     let mut registered_jena_ratios = Vec::new();
     let mut oxigraph_ratios = Vec::new();
