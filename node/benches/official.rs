@@ -254,10 +254,16 @@ fn bench_size(employees: u32, jena: Option<&Jena>, timeout: Duration, sampling: 
         .iter()
         .map(|run| match jena_server.as_mut() {
             Some(server) => {
+                let job = JenaJob {
+                    key: run.key.clone(),
+                    query: run.query.path.clone(),
+                    placeholders: run.set.terms(Style::Placeholder),
+                    bindings: run.set.terms(Style::Variable),
+                };
                 let (node, jena) = in_turns(
                     sampling,
                     || on_node(&store, run, timeout),
-                    || on_jena(server, run),
+                    || on_jena(server, &job),
                 );
                 (progress("node", run, node), progress("jena", run, jena))
             }
@@ -505,15 +511,9 @@ fn explain_all(store: &NodeStore, runs: &[Run], dir: &Path, timeout: Duration) {
     println!("plans written to {}", dir.display());
 }
 
-/// Jena on `run` (see [`Jena::serve`]), timed by the JVM.
-fn on_jena(server: &mut JenaServer, run: &Run) -> Outcome {
-    let job = JenaJob {
-        key: run.key.clone(),
-        query: run.query.path.clone(),
-        placeholders: run.set.terms(Style::Placeholder),
-        bindings: run.set.terms(Style::Variable),
-    };
-    let result = server.answer(&job).unwrap();
+/// Jena's answer to `job` (see [`Jena::serve`]), timed by the JVM.
+fn on_jena(server: &mut JenaServer, job: &JenaJob) -> Outcome {
+    let result = server.answer(job).unwrap();
     Outcome {
         time: result.time,
         parse: Duration::ZERO,

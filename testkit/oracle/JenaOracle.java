@@ -168,14 +168,10 @@ public class JenaOracle {
                     QuerySolution solution = results.next();
                     JsonArray row = new JsonArray();
                     for (String column : columns) {
+                        // Read in both modes, so that a lazy value is computed either way.
                         RDFNode node = solution.get(column);
-                        if (!keepRows) {
-                            continue;
-                        }
-                        if (node == null) {
-                            row.add(JsonNull.instance);
-                        } else {
-                            row.add(term(node.asNode()));
+                        if (keepRows) {
+                            row.add(node == null ? JsonNull.instance : term(node.asNode()));
                         }
                     }
                     count++;
